@@ -1,0 +1,757 @@
+/*
+ * The heap: object allocation, reference counting, deallocation, owned
+ * memory and accounting. The collector is in gc.c; internal.h documents the
+ * lists every object lives on.
+ */
+#include <assert.h>
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "internal.h"
+
+static void *default_alloc(size_t size, void *ctx)
+{
+	(void)ctx;
+	return malloc(size);
+}
+
+static void default_free(void *ptr, size_t size, void *ctx)
+{
+	(void)size;
+	(void)ctx;
+	free(ptr);
+}
+
+/* Fill cfg with the defaults. */
+void rcl_config_init(rcl_config *cfg)
+{
+	memset(cfg, 0, sizeof(*cfg));
+	cfg->thresholds[0] = 700;
+	cfg->thresholds[1] = 10;
+	cfg->thresholds[2] = 10;
+	cfg->young_bytes = RCL_DEFAULT_YOUNG_BYTES;
+	cfg->auto_collect = true;
+}
+
+/* Take size bytes from the heap's allocator. */
+void *heap_raw_alloc(rcl_heap *h, size_t size)
+{
+	return h->alloc.alloc(size, h->alloc.ctx);
+}
+
+/* Give memory back to the heap's allocator. */
+void heap_raw_free(rcl_heap *h, void *p, size_t size)
+{
+	if (p)
+		h->alloc.free(p, size, h->alloc.ctx);
+}
+
+#ifndef NDEBUG
+/* Debug builds: a heap is only ever used by the thread that owns it. */
+void heap_check_owner(const rcl_heap *h)
+{
+	assert(pthread_equal(h->owner, pthread_self()) &&
+	       "rcl_heap used from a thread that does not own it");
+}
+#endif
+
+/* Create a heap; NULL cfg means the defaults. */
+rcl_heap *rcl_heap_new(const rcl_config *cfg)
+{
+	rcl_config def;
+	rcl_allocator alloc;
+	rcl_heap *h;
+
+	if (!cfg) {
+		rcl_config_init(&def);
+		cfg = &def;
+	}
+	alloc = cfg->allocator;
+	if (!alloc.alloc || !alloc.free) {
+		alloc.alloc = default_alloc;
+		alloc.free = default_free;
+		alloc.ctx = NULL;
+	}
+	h = alloc.alloc(sizeof(*h), alloc.ctx);
+	if (!h) {
+		errno = ENOMEM;
+		return NULL;
+	}
+	memset(h, 0, sizeof(*h));
+	h->alloc = alloc;
+	h->owner = pthread_self();
+	for (int i = 0; i < RCL_GENERATIONS; i++) {
+		list_init(&h->gens[i].head);
+		h->gens[i].threshold = cfg->thresholds[i];
+	}
+	for (int i = 0; i < NSLOTS; i++)
+		list_init(&h->lists[i]);
+	h->enabled = cfg->auto_collect;
+	h->young_bytes = cfg->young_bytes;
+	return h;
+}
+
+/* Make the calling thread the owner of h. */
+void rcl_heap_adopt(rcl_heap *h)
+{
+	if (h)
+		h->owner = pthread_self();
+}
+
+/* The per-type entry of t, created on first use; NULL if memory is short. */
+static rcl_tinfo *tinfo_get(rcl_heap *h, const rcl_type *t)
+{
+	size_t mask, i;
+	rcl_tinfo *ti;
+
+	if (h->last_ti && h->last_ti->type == t)
+		return h->last_ti;
+	if (h->types_cap) {
+		mask = h->types_cap - 1;
+		for (i = ((uintptr_t)t >> 4) & mask; h->types[i];
+		     i = (i + 1) & mask) {
+			if (h->types[i]->type == t)
+				return h->last_ti = h->types[i];
+		}
+	}
+	if ((h->ntypes + 1) * 2 > h->types_cap) {
+		size_t ncap = h->types_cap ? h->types_cap * 2 : 16;
+		rcl_tinfo **nt = heap_raw_alloc(h, ncap * sizeof(*nt));
+
+		if (!nt)
+			return NULL;
+		memset(nt, 0, ncap * sizeof(*nt));
+		for (size_t j = 0; j < h->types_cap; j++) {
+			if (!h->types[j])
+				continue;
+			i = ((uintptr_t)h->types[j]->type >> 4) & (ncap - 1);
+			while (nt[i])
+				i = (i + 1) & (ncap - 1);
+			nt[i] = h->types[j];
+		}
+		heap_raw_free(h, h->types, h->types_cap * sizeof(*nt));
+		h->types = nt;
+		h->types_cap = ncap;
+	}
+	ti = heap_raw_alloc(h, sizeof(*ti));
+	if (!ti)
+		return NULL;
+	memset(ti, 0, sizeof(*ti));
+	ti->type = t;
+	ti->heap = h;
+	mask = h->types_cap - 1;
+	for (i = ((uintptr_t)t >> 4) & mask; h->types[i]; i = (i + 1) & mask)
+		;
+	h->types[i] = ti;
+	h->ntypes++;
+	return h->last_ti = ti;
+}
+
+/* Count bytes more (or fewer) against o's list, type and the heap. */
+static void account(rcl_heap *h, rcl_head *o, size_t bytes, bool add)
+{
+	rcl_slot *s = &h->slot[head_gen(o)];
+
+	if (add) {
+		s->bytes += bytes;
+		o->ti->bytes += bytes;
+	} else {
+		s->bytes -= bytes;
+		o->ti->bytes -= bytes;
+	}
+}
+
+/* Allocate and link a new object; see rcl_new(). */
+static void *new_object(rcl_heap *h, const rcl_type *t, size_t size)
+{
+	rcl_tinfo *ti;
+	rcl_head *o;
+	size_t total;
+	unsigned gen;
+
+	if (!h || !t) {
+		errno = EINVAL;
+		return NULL;
+	}
+	HEAP_CHECK_OWNER(h);
+	if (size > SIZE_MAX - sizeof(rcl_head)) {
+		errno = ENOMEM;
+		return NULL;
+	}
+	total = sizeof(rcl_head) + size;
+	ti = tinfo_get(h, t);
+	if (!ti)
+		goto fail;
+	gen = t->traverse ? 0 : GEN_UNTRACKED;
+	if (gen == 0)
+		h->gens[0].count++;
+	gc_maybe_collect(h, total);
+	o = heap_raw_alloc(h, total);
+	if (!o && !h->collecting) {
+		gc_collect(h, RCL_GENERATIONS - 1, REASON_ALLOC);
+		o = heap_raw_alloc(h, total);
+	}
+	if (!o) {
+		if (gen == 0 && h->gens[0].count > 0)
+			h->gens[0].count--;
+		goto fail;
+	}
+	memset(OBJ(o), 0, size);
+	o->refcnt = 1;
+	o->gc_refs = 0;
+	o->ti = ti;
+	o->size = size;
+	o->ext = NULL;
+	o->flags = gen;
+	list_append(&o->link, heap_list(h, gen));
+	h->slot[gen].objects++;
+	h->slot[gen].bytes += total;
+	ti->objects++;
+	ti->bytes += total;
+	h->young_bytes_since += total;
+	h->st.allocations_total++;
+	return OBJ(o);
+fail:
+	h->st.alloc_failures_total++;
+	errno = ENOMEM;
+	return NULL;
+}
+
+/* A zeroed object of t->size bytes, refcount 1. */
+void *rcl_new(rcl_heap *h, const rcl_type *t)
+{
+	return new_object(h, t, t ? t->size : 0);
+}
+
+/* A zeroed object of size bytes, refcount 1. */
+void *rcl_new_var(rcl_heap *h, const rcl_type *t, size_t size)
+{
+	return new_object(h, t, size);
+}
+
+/* Take a reference. */
+void rcl_incref(void *obj)
+{
+	if (obj)
+		HEAD(obj)->refcnt++;
+}
+
+/* Drop a reference; the last one frees the object. */
+void rcl_decref(void *obj)
+{
+	rcl_head *o;
+
+	if (!obj)
+		return;
+	o = HEAD(obj);
+	assert(o->refcnt > 0 && "rcl_decref of an object with no references");
+	if (--o->refcnt == 0)
+		heap_dealloc(o);
+}
+
+/* Move o to the list of gen, keeping the slot counts right. */
+void heap_relink(rcl_heap *h, rcl_head *o, unsigned gen)
+{
+	size_t bytes = head_bytes(o);
+	unsigned old = head_gen(o);
+
+	h->slot[old].objects--;
+	h->slot[old].bytes -= bytes;
+	list_unlink(&o->link);
+	head_set_gen(o, gen);
+	list_append(&o->link, heap_list(h, gen));
+	h->slot[gen].objects++;
+	h->slot[gen].bytes += bytes;
+}
+
+/* Unlink o, drop it from every count and give its memory back. */
+void heap_free_memory(rcl_heap *h, rcl_head *o)
+{
+	size_t bytes = head_bytes(o);
+	size_t owned = o->ext ? o->ext->owned : 0;
+	unsigned gen = head_gen(o);
+
+	list_unlink(&o->link);
+	h->slot[gen].objects--;
+	h->slot[gen].bytes -= bytes;
+	o->ti->objects--;
+	o->ti->bytes -= bytes;
+	h->st.owned_bytes -= owned;
+	if (o->ti->type->traverse && h->gens[0].count > 0)
+		h->gens[0].count--;
+	h->young_bytes_since -=
+	    bytes < h->young_bytes_since ? bytes : h->young_bytes_since;
+	h->st.frees_total++;
+	heap_raw_free(h, o->ext, sizeof(*o->ext));
+	heap_raw_free(h, o, sizeof(rcl_head) + o->size);
+}
+
+/*
+ * Free one object whose refcount reached zero: finalize (once; it may
+ * resurrect), clear weak references and run their callbacks, clear, destroy,
+ * free.
+ */
+static void dealloc_one(rcl_heap *h, rcl_head *o)
+{
+	const rcl_type *t = o->ti->type;
+
+	if (t->finalize && !(o->flags & F_FINALIZED)) {
+		o->flags |= F_FINALIZED;
+		o->refcnt = 1;
+		t->finalize(OBJ(o));
+		h->st.finalized_total++;
+		if (--o->refcnt > 0) {
+			/* Resurrected: it lives on, as a young object. */
+			h->st.resurrected_total++;
+			if (head_gen(o) == GEN_TRASH)
+				heap_relink(h, o,
+					    t->traverse ? 0 : GEN_UNTRACKED);
+			return;
+		}
+	}
+	if (o->ext && o->ext->weak) {
+		rcl_weakref *callbacks = NULL;
+
+		weakref_clear_all(o, &callbacks);
+		weakref_run_callbacks(callbacks);
+	}
+	if (t->clear && !(o->flags & F_CLEARED)) {
+		o->flags |= F_CLEARED;
+		t->clear(OBJ(o));
+	}
+	if (t->destroy)
+		t->destroy(OBJ(o));
+	heap_free_memory(h, o);
+}
+
+/*
+ * The refcount of o reached zero. Freeing one object drops references to
+ * others; those that reach zero meanwhile wait on the trash list and are
+ * freed by the outermost call, so a long chain never grows the stack.
+ */
+void heap_dealloc(rcl_head *o)
+{
+	rcl_heap *h = o->ti->heap;
+
+	HEAP_CHECK_OWNER(h);
+	if (h->dealloc_depth > 0) {
+		heap_relink(h, o, GEN_TRASH);
+		return;
+	}
+	h->dealloc_depth++;
+	dealloc_one(h, o);
+	while (!list_empty(&h->lists[GEN_TRASH]))
+		dealloc_one(h, LINK_HEAD(h->lists[GEN_TRASH].next));
+	h->dealloc_depth--;
+}
+
+/* o's extension record, created on first use; NULL if memory is short. */
+rcl_ext *heap_ext(rcl_head *o)
+{
+	if (!o->ext) {
+		o->ext = heap_raw_alloc(o->ti->heap, sizeof(*o->ext));
+		if (!o->ext) {
+			errno = ENOMEM;
+			return NULL;
+		}
+		memset(o->ext, 0, sizeof(*o->ext));
+	}
+	return o->ext;
+}
+
+size_t rcl_refcount(const void *obj)
+{
+	return obj ? (size_t)HEAD(obj)->refcnt : 0;
+}
+
+rcl_heap *rcl_heap_of(const void *obj)
+{
+	return obj ? HEAD(obj)->ti->heap : NULL;
+}
+
+const rcl_type *rcl_typeof(const void *obj)
+{
+	return obj ? HEAD(obj)->ti->type : NULL;
+}
+
+size_t rcl_sizeof(const void *obj)
+{
+	return obj ? HEAD(obj)->size : 0;
+}
+
+size_t rcl_object_bytes(const void *obj)
+{
+	return obj ? head_bytes(HEAD(obj)) : 0;
+}
+
+bool rcl_is_tracked(const void *obj)
+{
+	return obj && HEAD(obj)->ti->type->traverse != NULL;
+}
+
+/* Call obj's traverse with visit. */
+void rcl_traverse(void *obj, rcl_visit_fn visit, void *arg)
+{
+	const rcl_type *t;
+
+	if (!obj || !visit)
+		return;
+	t = HEAD(obj)->ti->type;
+	if (t->traverse)
+		t->traverse(obj, visit, arg);
+}
+
+/* Count bytes of owned memory against o. */
+static void owned_account(rcl_head *o, size_t bytes)
+{
+	rcl_heap *h = o->ti->heap;
+
+	o->ext->owned += bytes;
+	account(h, o, bytes, true);
+	h->st.owned_bytes += bytes;
+	h->young_bytes_since += bytes;
+}
+
+/* Account memory the caller owns; paces first. */
+int rcl_owned_add(void *obj, size_t bytes)
+{
+	rcl_head *o;
+
+	if (!obj) {
+		errno = EINVAL;
+		return -1;
+	}
+	o = HEAD(obj);
+	HEAP_CHECK_OWNER(o->ti->heap);
+	if (!heap_ext(o))
+		return -1;
+	gc_maybe_collect(o->ti->heap, bytes);
+	owned_account(o, bytes);
+	return 0;
+}
+
+/* Stop accounting bytes of owned memory (at most what is accounted). */
+void rcl_owned_sub(void *obj, size_t bytes)
+{
+	rcl_head *o;
+	rcl_heap *h;
+
+	if (!obj || !HEAD(obj)->ext)
+		return;
+	o = HEAD(obj);
+	h = o->ti->heap;
+	if (bytes > o->ext->owned)
+		bytes = o->ext->owned;
+	o->ext->owned -= bytes;
+	account(h, o, bytes, false);
+	h->st.owned_bytes -= bytes;
+	h->young_bytes_since -=
+	    bytes < h->young_bytes_since ? bytes : h->young_bytes_since;
+}
+
+/* Allocate size bytes owned by obj: pace, allocate, account. */
+void *rcl_owned_alloc(void *obj, size_t size)
+{
+	rcl_head *o;
+	rcl_heap *h;
+	void *p;
+
+	if (!obj) {
+		errno = EINVAL;
+		return NULL;
+	}
+	o = HEAD(obj);
+	h = o->ti->heap;
+	HEAP_CHECK_OWNER(h);
+	if (!heap_ext(o))
+		return NULL;
+	gc_maybe_collect(h, size);
+	p = heap_raw_alloc(h, size ? size : 1);
+	if (!p && !h->collecting) {
+		gc_collect(h, RCL_GENERATIONS - 1, REASON_ALLOC);
+		p = heap_raw_alloc(h, size ? size : 1);
+	}
+	if (!p) {
+		h->st.alloc_failures_total++;
+		errno = ENOMEM;
+		return NULL;
+	}
+	owned_account(o, size);
+	return p;
+}
+
+/* Free memory from rcl_owned_alloc() and stop accounting it. */
+void rcl_owned_free(void *obj, void *ptr, size_t size)
+{
+	if (!obj || !ptr)
+		return;
+	rcl_owned_sub(obj, size);
+	heap_raw_free(HEAD(obj)->ti->heap, ptr, size ? size : 1);
+}
+
+size_t rcl_owned_bytes(const void *obj)
+{
+	return obj && HEAD(obj)->ext ? HEAD(obj)->ext->owned : 0;
+}
+
+void rcl_auto_collect(rcl_heap *h, bool on)
+{
+	if (h)
+		h->enabled = on;
+}
+
+bool rcl_auto_collect_enabled(const rcl_heap *h)
+{
+	return h && h->enabled;
+}
+
+/* Set the count thresholds, as gc.set_threshold(). */
+void rcl_set_thresholds(rcl_heap *h, const size_t thresholds[RCL_GENERATIONS])
+{
+	if (!h || !thresholds)
+		return;
+	for (int i = 0; i < RCL_GENERATIONS; i++)
+		h->gens[i].threshold = thresholds[i];
+}
+
+void rcl_set_young_bytes(rcl_heap *h, size_t bytes)
+{
+	if (h)
+		h->young_bytes = bytes;
+}
+
+size_t rcl_young_bytes(const rcl_heap *h)
+{
+	return h ? h->young_bytes : 0;
+}
+
+/* Move every object of the lists from..to into gen's list. */
+static void move_all(rcl_heap *h, unsigned from, unsigned to, unsigned gen)
+{
+	for (unsigned g = from; g <= to; g++) {
+		rcl_link *l = heap_list(h, g);
+
+		if (g == gen)
+			continue;
+		for (rcl_link *n = l->next; n != l; n = n->next)
+			head_set_gen(LINK_HEAD(n), gen);
+		list_merge(l, heap_list(h, gen));
+		h->slot[gen].objects += h->slot[g].objects;
+		h->slot[gen].bytes += h->slot[g].bytes;
+		h->slot[g].objects = 0;
+		h->slot[g].bytes = 0;
+	}
+}
+
+/* Move every tracked object to the permanent generation. */
+void rcl_freeze(rcl_heap *h)
+{
+	if (!h || h->collecting)
+		return;
+	HEAP_CHECK_OWNER(h);
+	move_all(h, 0, RCL_GENERATIONS - 1, GEN_PERMANENT);
+	for (int i = 0; i < RCL_GENERATIONS; i++)
+		h->gens[i].count = 0;
+}
+
+/* Move the permanent generation back into the oldest one. */
+void rcl_unfreeze(rcl_heap *h)
+{
+	if (!h || h->collecting)
+		return;
+	HEAP_CHECK_OWNER(h);
+	move_all(h, GEN_PERMANENT, GEN_PERMANENT, RCL_GENERATIONS - 1);
+}
+
+size_t rcl_freeze_count(const rcl_heap *h)
+{
+	return h ? h->slot[GEN_PERMANENT].objects : 0;
+}
+
+/* Copy the statistics of h into out. */
+void rcl_heap_stats(const rcl_heap *h, rcl_stats *out)
+{
+	if (!out)
+		return;
+	memset(out, 0, sizeof(*out));
+	if (!h)
+		return;
+	*out = h->st;
+	for (int i = 0; i < NSLOTS; i++) {
+		out->objects += h->slot[i].objects;
+		out->bytes += h->slot[i].bytes;
+	}
+	out->untracked_objects = h->slot[GEN_UNTRACKED].objects;
+	out->frozen_objects = h->slot[GEN_PERMANENT].objects;
+	out->young_bytes = h->young_bytes;
+	out->young_bytes_since = h->young_bytes_since;
+	out->full_bytes_floor = h->full_floor;
+	out->auto_collect = h->enabled;
+	for (int i = 0; i < RCL_GENERATIONS; i++) {
+		rcl_gen_stats *g = &out->gen[i];
+
+		g->objects = h->slot[i].objects;
+		g->bytes = h->slot[i].bytes;
+		g->count = h->gens[i].count;
+		g->threshold = h->gens[i].threshold;
+		g->collections = h->gens[i].collections;
+		g->collected = h->gens[i].collected;
+		g->uncollectable = h->gens[i].uncollectable;
+	}
+}
+
+/* Live objects and bytes per type. */
+size_t rcl_heap_census(const rcl_heap *h, rcl_type_stats *out, size_t max)
+{
+	size_t n = 0;
+
+	if (!h)
+		return 0;
+	for (size_t i = 0; i < h->types_cap; i++) {
+		const rcl_tinfo *ti = h->types[i];
+
+		if (!ti)
+			continue;
+		if (out && n < max) {
+			out[n].type = ti->type;
+			out[n].name = ti->type->name ? ti->type->name : "?";
+			out[n].objects = ti->objects;
+			out[n].bytes = ti->bytes;
+		}
+		n++;
+	}
+	return n;
+}
+
+/* Check one list: links, GEN bits, counts; false on a violation. */
+static bool validate_list(const rcl_heap *h, unsigned gen, size_t *owned)
+{
+	const rcl_link *l = heap_list((rcl_heap *)h, gen);
+	size_t objects = 0, bytes = 0;
+
+	for (const rcl_link *n = l->next; n != l; n = n->next) {
+		const rcl_head *o = LINK_HEAD(n);
+
+		if (n->next->prev != n || n->prev->next != n) {
+			fprintf(stderr, "rcl: list %u: broken links\n", gen);
+			return false;
+		}
+		if (head_gen(o) != gen || o->refcnt < 0 || o->ti->heap != h) {
+			fprintf(stderr,
+				"rcl: list %u: object %p of type %s "
+				"has gen %u refcnt %ld\n",
+				gen, OBJ(o), o->ti->type->name, head_gen(o),
+				(long)o->refcnt);
+			return false;
+		}
+		if (!h->collecting &&
+		    (o->flags & (F_COLLECTING | F_UNREACHABLE))) {
+			fprintf(stderr,
+				"rcl: %p: collector flags outside a "
+				"collection\n",
+				OBJ(o));
+			return false;
+		}
+		objects++;
+		bytes += head_bytes(o);
+		*owned += o->ext ? o->ext->owned : 0;
+	}
+	if (objects != h->slot[gen].objects || bytes != h->slot[gen].bytes) {
+		fprintf(stderr,
+			"rcl: list %u: %zu objects %zu bytes, counted "
+			"%zu and %zu\n",
+			gen, objects, bytes, h->slot[gen].objects,
+			h->slot[gen].bytes);
+		return false;
+	}
+	return true;
+}
+
+/* Check every list and counter against the documented invariants. */
+bool rcl_heap_validate(const rcl_heap *h)
+{
+	size_t owned = 0, objects = 0, bytes = 0, tobjects = 0, tbytes = 0;
+
+	if (!h)
+		return false;
+	for (unsigned g = 0; g < NSLOTS; g++) {
+		if (!validate_list(h, g, &owned))
+			return false;
+		objects += h->slot[g].objects;
+		bytes += h->slot[g].bytes;
+	}
+	for (size_t i = 0; i < h->types_cap; i++) {
+		if (h->types[i]) {
+			tobjects += h->types[i]->objects;
+			tbytes += h->types[i]->bytes;
+		}
+	}
+	if (tobjects != objects || tbytes != bytes ||
+	    owned != h->st.owned_bytes) {
+		fprintf(stderr,
+			"rcl: per-type %zu/%zu, lists %zu/%zu, owned "
+			"%zu counted %zu\n",
+			tobjects, tbytes, objects, bytes, owned,
+			h->st.owned_bytes);
+		return false;
+	}
+	return true;
+}
+
+/*
+ * Free what a final collection left: the objects someone still holds.
+ * Weak references are cut, every object is cleared while all are pinned
+ * (so none is freed halfway), then each is destroyed and freed.
+ */
+static void free_remaining(rcl_heap *h)
+{
+	rcl_link *all = &h->lists[GEN_GARBAGE];
+
+	move_all(h, 0, GEN_UNTRACKED, GEN_GARBAGE);
+	for (rcl_link *n = all->next; n != all; n = n->next) {
+		rcl_head *o = LINK_HEAD(n);
+
+		o->refcnt++;
+		if (o->ext && o->ext->weak) {
+			rcl_weakref *callbacks = NULL;
+
+			weakref_clear_all(o, &callbacks);
+			weakref_drop_callbacks(callbacks);
+		}
+	}
+	for (rcl_link *n = all->next; n != all; n = n->next) {
+		rcl_head *o = LINK_HEAD(n);
+
+		if (o->ti->type->clear && !(o->flags & F_CLEARED)) {
+			o->flags |= F_CLEARED;
+			o->ti->type->clear(OBJ(o));
+		}
+	}
+	while (!list_empty(all)) {
+		rcl_head *o = LINK_HEAD(all->next);
+
+		if (o->ti->type->destroy)
+			o->ti->type->destroy(OBJ(o));
+		heap_free_memory(h, o);
+	}
+}
+
+/* Collect, free what is left, then the heap itself. */
+void rcl_heap_destroy(rcl_heap *h)
+{
+	if (!h)
+		return;
+	HEAP_CHECK_OWNER(h);
+	rcl_unfreeze(h);
+	if (!h->collecting)
+		gc_collect(h, RCL_GENERATIONS - 1, REASON_MANUAL);
+	h->destroying = true;
+	h->collecting = true; /* no collection from here on */
+	free_remaining(h);
+	for (size_t i = 0; i < h->types_cap; i++)
+		heap_raw_free(h, h->types[i], sizeof(rcl_tinfo));
+	heap_raw_free(h, h->types, h->types_cap * sizeof(*h->types));
+	heap_raw_free(h, h, sizeof(*h));
+}

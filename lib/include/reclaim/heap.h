@@ -1,0 +1,229 @@
+/*
+ * libreclaim: a managed heap for C.
+ *
+ * Objects are plain C structs with a hidden header before the pointer that
+ * rcl_new() returns. Reference counting frees an object as soon as its count
+ * reaches zero; a generational cycle collector (CPython's algorithm) frees the
+ * cycles that reference counting cannot. The collector paces itself by bytes
+ * as well as by object counts, so one small object that owns 20 MiB counts as
+ * 20 MiB.
+ *
+ * Threads: a heap belongs to one thread at a time (the one that created it,
+ * or the last to call rcl_heap_adopt()). Objects must not reference objects of
+ * another heap. Debug builds assert both.
+ */
+#ifndef RECLAIM_HEAP_H
+#define RECLAIM_HEAP_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+#define RCL_GENERATIONS 3
+
+typedef struct rcl_heap rcl_heap;
+
+/* Called by traverse for each non-NULL owned reference, with its field name. */
+typedef void (*rcl_visit_fn)(void *child, const char *field, void *arg);
+
+typedef struct rcl_type {
+	const char *name; /* shown in every report */
+	size_t size;	  /* bytes of user data for rcl_new */
+	/* Visit each non-NULL owned reference. A type without traverse holds no
+	 * references to managed objects and is never tracked by the collector.
+	 */
+	void (*traverse)(void *self, rcl_visit_fn visit, void *arg);
+	/* Drop owned references (decref, set NULL). Must be idempotent: it is
+	 * also called when the object is freed. */
+	void (*clear)(void *self);
+	/* Optional; runs at most once per object (PEP 442); may resurrect. */
+	void (*finalize)(void *self);
+	/* Optional; release what is not a managed object. Runs last. */
+	void (*destroy)(void *self);
+} rcl_type;
+
+/* Where the heap takes memory from; tests inject failures through it. */
+typedef struct rcl_allocator {
+	void *(*alloc)(size_t size, void *ctx);
+	void (*free)(void *ptr, size_t size, void *ctx);
+	void *ctx;
+} rcl_allocator;
+
+typedef struct rcl_config {
+	/* Count thresholds per generation, as CPython's gc.set_threshold():
+	 * generation 0 is collected when tracked allocations minus frees exceed
+	 * thresholds[0]; generation N when generation N-1 was collected more
+	 * than thresholds[N] times. thresholds[0] == 0 disables count pacing.
+	 */
+	size_t thresholds[RCL_GENERATIONS];
+	/* Byte trigger: generation 0 is also collected when the bytes allocated
+	 * since its last collection (objects and owned payloads, less what was
+	 * freed) would pass this; a full collection when the heap has grown by
+	 * more than max(young_bytes, 25% of what survived the last one).
+	 * 0 turns byte pacing off: pacing is then exactly CPython's. */
+	size_t young_bytes;
+	bool auto_collect;	 /* collect automatically (gc.enable) */
+	rcl_allocator allocator; /* all zero: malloc and free */
+} rcl_config;
+
+#define RCL_DEFAULT_YOUNG_BYTES ((size_t)8 << 20)
+
+/* Fill cfg with the defaults: 700,10,10, 8 MiB, automatic, malloc. */
+void rcl_config_init(rcl_config *cfg);
+
+/* Create a heap; NULL cfg means the defaults. NULL if memory is short. */
+rcl_heap *rcl_heap_new(const rcl_config *cfg);
+/* Collect, then free every object still alive (clear, destroy, free).
+ * Pointers to its objects are invalid afterwards. NULL is a no-op. */
+void rcl_heap_destroy(rcl_heap *h);
+/* Make the calling thread the owner of h (hand a heap to a worker). */
+void rcl_heap_adopt(rcl_heap *h);
+
+/* A zeroed object of t->size bytes, refcount 1, tracked if t has traverse.
+ * May collect first. NULL (errno ENOMEM) after a full collection and one
+ * retry failed, or EINVAL for a NULL heap or type. */
+void *rcl_new(rcl_heap *h, const rcl_type *t);
+/* The same with size bytes of user data instead of t->size. */
+void *rcl_new_var(rcl_heap *h, const rcl_type *t, size_t size);
+
+void rcl_incref(void *obj); /* NULL is a no-op */
+void rcl_decref(void *obj); /* NULL is a no-op; frees at zero */
+size_t rcl_refcount(const void *obj);
+rcl_heap *rcl_heap_of(const void *obj);
+const rcl_type *rcl_typeof(const void *obj);
+size_t rcl_sizeof(const void *obj);	  /* user bytes */
+size_t rcl_object_bytes(const void *obj); /* header + user + owned bytes */
+bool rcl_is_tracked(const void *obj);
+/* Call obj's traverse (if any) with visit: the object's outgoing edges. */
+void rcl_traverse(void *obj, rcl_visit_fn visit, void *arg);
+
+/*
+ * Owned memory: payloads an object keeps outside the heap are counted against
+ * it, so pacing sees them, and released from the count when it is freed.
+ * rcl_owned_alloc() paces first (an allocation that would pass the byte
+ * trigger collects before the memory is taken), then allocates through the
+ * heap's allocator; free it with rcl_owned_free() (usually in destroy).
+ * rcl_owned_add()/rcl_owned_sub() account memory the caller manages itself.
+ */
+void *rcl_owned_alloc(void *obj, size_t size);
+void rcl_owned_free(void *obj, void *ptr, size_t size);
+int rcl_owned_add(void *obj, size_t bytes); /* 0, or -1 with ENOMEM */
+void rcl_owned_sub(void *obj, size_t bytes);
+size_t rcl_owned_bytes(const void *obj);
+
+/* Collection. */
+/* Collect generations 0..generation (0..2); the number of unreachable objects
+ * found (resurrected ones included). 0 with EINVAL for a bad generation, or
+ * with EBUSY when called from inside a collection. */
+size_t rcl_collect(rcl_heap *h, int generation);
+void rcl_auto_collect(rcl_heap *h, bool on);
+bool rcl_auto_collect_enabled(const rcl_heap *h);
+void rcl_set_thresholds(rcl_heap *h, const size_t thresholds[RCL_GENERATIONS]);
+void rcl_set_young_bytes(rcl_heap *h, size_t bytes);
+size_t rcl_young_bytes(const rcl_heap *h);
+
+/* Freeze: move every tracked object to a permanent generation that
+ * collections skip (long-lived start-up state); unfreeze moves them back
+ * into the oldest generation. */
+void rcl_freeze(rcl_heap *h);
+void rcl_unfreeze(rcl_heap *h);
+size_t rcl_freeze_count(const rcl_heap *h);
+
+/*
+ * Weak references: managed objects (type "weakref", untracked) that do not
+ * keep their referent alive. Once the referent is freed, rcl_weakref_get()
+ * returns NULL and the callback, if any, runs. In a collection, weak
+ * references into the unreachable set are all cleared before any callback or
+ * finalizer runs, so none sees a half-dead object.
+ */
+typedef struct rcl_weakref rcl_weakref;
+typedef void (*rcl_weak_cb)(rcl_weakref *ref, void *arg);
+rcl_weakref *rcl_weakref_new(void *referent, rcl_weak_cb cb, void *arg);
+void *rcl_weakref_get(rcl_weakref *ref); /* new reference, or NULL */
+bool rcl_weakref_alive(const rcl_weakref *ref);
+
+/*
+ * Observer: told about each collection's unreachable set before anything in
+ * it is finalized or cleared, so every object is intact with its edges. With
+ * no observer set this costs one branch per collection.
+ */
+typedef struct rcl_garbage rcl_garbage;
+typedef void (*rcl_observer_fn)(rcl_heap *h, int generation,
+				const rcl_garbage *g, void *arg);
+void rcl_set_observer(rcl_heap *h, rcl_observer_fn fn, void *arg);
+size_t rcl_garbage_count(const rcl_garbage *g);
+void rcl_garbage_foreach(const rcl_garbage *g, void (*fn)(void *obj, void *arg),
+			 void *arg);
+bool rcl_garbage_contains(const rcl_garbage *g, const void *obj);
+
+/* Statistics. */
+#define RCL_PAUSE_BUCKETS 17
+/* Upper bounds of the pause histogram's buckets in nanoseconds; the last is
+ * UINT64_MAX (+Inf). */
+extern const uint64_t rcl_pause_bounds_ns[RCL_PAUSE_BUCKETS];
+
+typedef struct rcl_gen_stats {
+	size_t objects; /* objects in this generation now */
+	size_t bytes;	/* their bytes (headers and owned included) */
+	size_t count;	/* the pacing count, as CPython's gen.count */
+	size_t threshold;
+	uint64_t collections;	/* collections of this generation */
+	uint64_t collected;	/* unreachable objects found by them */
+	uint64_t uncollectable; /* found unreachable, still alive after clear */
+} rcl_gen_stats;
+
+typedef struct rcl_stats {
+	size_t objects;	    /* live objects, tracked or not */
+	size_t bytes;	    /* their bytes, headers and owned included */
+	size_t owned_bytes; /* of which owned payloads */
+	size_t untracked_objects;
+	size_t frozen_objects;	  /* in the permanent generation */
+	size_t young_bytes;	  /* byte trigger in force (0: off) */
+	size_t young_bytes_since; /* net bytes allocated since gen 0 was
+				     collected */
+	size_t
+	    full_bytes_floor; /* bytes that survived the last full collection */
+	bool auto_collect;
+	rcl_gen_stats gen[RCL_GENERATIONS];
+	uint64_t allocations_total;
+	uint64_t frees_total;
+	uint64_t alloc_failures_total;
+	uint64_t collections_total;
+	uint64_t collections_by_count_total;
+	uint64_t collections_by_bytes_total;
+	uint64_t collected_total;   /* unreachable objects found */
+	uint64_t freed_by_gc_total; /* of which freed */
+	uint64_t resurrected_total; /* of which resurrected by a finalizer */
+	uint64_t finalized_total;
+	uint64_t pause_last_ns;
+	uint64_t pause_max_ns;
+	uint64_t pause_total_ns;
+	uint64_t pause_hist[RCL_PAUSE_BUCKETS];
+} rcl_stats;
+
+void rcl_heap_stats(const rcl_heap *h, rcl_stats *out);
+
+typedef struct rcl_type_stats {
+	const rcl_type *type;
+	const char *name;
+	size_t objects;
+	size_t bytes;
+} rcl_type_stats;
+
+/* Live objects and bytes per type, in O(number of types). Fills up to max
+ * entries and returns how many types there are. */
+size_t rcl_heap_census(const rcl_heap *h, rcl_type_stats *out, size_t max);
+
+/* Check every list and counter against the documented invariants; false
+ * (and a message on stderr) on the first violation. For tests. */
+bool rcl_heap_validate(const rcl_heap *h);
+
+#ifdef __cplusplus
+}
+#endif
+
+#endif

@@ -1,0 +1,714 @@
+/* Collector rules: cycles, generations, pacing, finalizers, weak references,
+ * freeze, the observer. */
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include <cmocka.h>
+
+#include "testobj.h"
+
+static rcl_heap *heap_with(size_t t0, size_t t1, size_t t2, size_t young)
+{
+	rcl_config cfg;
+
+	rcl_config_init(&cfg);
+	cfg.thresholds[0] = t0;
+	cfg.thresholds[1] = t1;
+	cfg.thresholds[2] = t2;
+	cfg.young_bytes = young;
+	return rcl_heap_new(&cfg);
+}
+
+static rcl_stats stats(rcl_heap *h)
+{
+	rcl_stats st;
+
+	rcl_heap_stats(h, &st);
+	return st;
+}
+
+/* A two-object cycle a <-> b with no outside reference. */
+static node *make_cycle(rcl_heap *h, const rcl_type *t, int *destroyed)
+{
+	node *a = rcl_new(h, t), *b = rcl_new(h, t);
+
+	a->destroyed = b->destroyed = destroyed;
+	node_set(a, 0, b);
+	node_set(b, 1, a);
+	rcl_decref(b);
+	return a; /* the caller holds a */
+}
+
+/* A cycle is freed by collection, and not before. */
+static void test_cycle_freed_by_collection(void **state)
+{
+	rcl_heap *h = heap_with(700, 10, 10, 0);
+	int destroyed = 0;
+	node *a = make_cycle(h, &node_type, &destroyed);
+
+	(void)state;
+	assert_int_equal(rcl_collect(h, 0), 0); /* still held */
+	assert_int_equal(destroyed, 0);
+	rcl_decref(a);
+	assert_int_equal(destroyed, 0); /* refcounting cannot free it */
+	assert_int_equal(stats(h).objects, 2);
+	assert_int_equal(rcl_collect(h, 2), 2);
+	assert_int_equal(destroyed, 2);
+	assert_int_equal(stats(h).objects, 0);
+	assert_int_equal(stats(h).collected_total, 2);
+	assert_int_equal(stats(h).freed_by_gc_total, 2);
+	assert_true(rcl_heap_validate(h));
+	rcl_heap_destroy(h);
+}
+
+/* An object reachable from a live one survives, however deep. */
+static void test_reachable_survives(void **state)
+{
+	rcl_heap *h = heap_with(700, 10, 10, 0);
+	int destroyed = 0;
+	node *root = rcl_new(h, &node_type), *cur = root;
+
+	(void)state;
+	for (int i = 0; i < 100; i++) {
+		node *n = rcl_new(h, &node_type);
+
+		n->destroyed = &destroyed;
+		node_set(n, 1, root); /* back edges: every node is in a cycle */
+		cur->f[0] = n;
+		cur = n;
+	}
+	assert_int_equal(rcl_collect(h, 2), 0);
+	assert_int_equal(destroyed, 0);
+	rcl_decref(root);
+	assert_int_equal(rcl_collect(h, 2), 101);
+	assert_int_equal(destroyed, 100);
+	rcl_heap_destroy(h);
+}
+
+/* Survivors move up one generation per collection. */
+static void test_promotion(void **state)
+{
+	rcl_heap *h = heap_with(700, 10, 10, 0);
+	node *a = rcl_new(h, &node_type);
+
+	(void)state;
+	assert_int_equal(stats(h).gen[0].objects, 1);
+	rcl_collect(h, 0);
+	assert_int_equal(stats(h).gen[0].objects, 0);
+	assert_int_equal(stats(h).gen[1].objects, 1);
+	rcl_collect(h, 0); /* gen 0 only: a stays in gen 1 */
+	assert_int_equal(stats(h).gen[1].objects, 1);
+	rcl_collect(h, 1);
+	assert_int_equal(stats(h).gen[2].objects, 1);
+	rcl_collect(h, 2);
+	assert_int_equal(stats(h).gen[2].objects, 1);
+	assert_int_equal(stats(h).gen[0].collections, 2);
+	assert_int_equal(stats(h).gen[1].collections, 1);
+	assert_int_equal(stats(h).gen[2].collections, 1);
+	/* garbage promoted to gen 1 is not found by a gen 0 collection */
+	int destroyed = 0;
+	node *c = make_cycle(h, &node_type, &destroyed);
+	rcl_collect(h, 0);
+	rcl_decref(c);
+	assert_int_equal(rcl_collect(h, 0), 0);
+	assert_int_equal(rcl_collect(h, 1), 2);
+	assert_int_equal(destroyed, 2);
+	rcl_decref(a);
+	rcl_heap_destroy(h);
+}
+
+/* Count threshold: gen 0 is collected when allocations minus frees exceed
+ * the threshold, not before; gen 1 after thresholds[1] gen 0 collections. */
+static void test_count_thresholds(void **state)
+{
+	rcl_heap *h = heap_with(10, 2, 10, 0);
+	node *keep[60];
+	rcl_stats st;
+
+	(void)state;
+	for (int i = 0; i < 10; i++)
+		keep[i] = rcl_new(h, &node_type);
+	assert_int_equal(stats(h).collections_total, 0);
+	assert_int_equal(stats(h).gen[0].count, 10);
+	/* freeing lowers the count, as CPython's does */
+	rcl_decref(keep[9]);
+	keep[9] = rcl_new(h, &node_type);
+	assert_int_equal(stats(h).collections_total, 0);
+	keep[10] = rcl_new(h, &node_type); /* count 11 > 10 */
+	st = stats(h);
+	assert_int_equal(st.collections_total, 1);
+	assert_int_equal(st.gen[0].collections, 1);
+	assert_int_equal(st.collections_by_count_total, 1);
+	assert_int_equal(st.gen[1].count, 1);
+	/* as in CPython, the collection resets the count the new object
+	 * had just raised */
+	assert_int_equal(st.gen[0].count, 0);
+	/* two more gen 0 collections, at the 11th and 22nd allocations */
+	for (int i = 11; i < 33; i++)
+		keep[i] = rcl_new(h, &node_type);
+	st = stats(h);
+	assert_int_equal(st.gen[0].collections, 3);
+	assert_int_equal(st.gen[1].collections, 0);
+	assert_int_equal(st.gen[1].count, 3);
+	/* the next one finds gen 1's count (3) over its threshold (2) */
+	for (int i = 33; i < 44; i++)
+		keep[i] = rcl_new(h, &node_type);
+	st = stats(h);
+	assert_int_equal(st.gen[0].collections, 3);
+	assert_int_equal(st.gen[1].collections, 1);
+	assert_int_equal(st.gen[1].count, 0);
+	assert_int_equal(st.gen[2].count, 1);
+	assert_int_equal(st.gen[2].objects, 43);
+	for (int i = 0; i < 44; i++)
+		rcl_decref(keep[i]);
+	/* disabled: no automatic collection whatever the count */
+	rcl_auto_collect(h, false);
+	uint64_t before = stats(h).collections_total;
+	for (int i = 0; i < 60; i++)
+		keep[i] = rcl_new(h, &node_type);
+	assert_int_equal(stats(h).collections_total, before);
+	for (int i = 0; i < 60; i++)
+		rcl_decref(keep[i]);
+	rcl_heap_destroy(h);
+}
+
+/*
+ * Long-lived heuristic: gen 2 is collected only when the objects promoted to
+ * it since the last full collection exceed 25% of the long-lived ones.
+ */
+static void test_long_lived_heuristic(void **state)
+{
+	rcl_heap *h = heap_with(1, 1, 0, 0);
+	node *old[400], *young[120];
+	uint64_t full;
+
+	(void)state;
+	rcl_auto_collect(h, false);
+	for (int i = 0; i < 400; i++)
+		old[i] = rcl_new(h, &node_type);
+	rcl_collect(h, 2); /* 400 long-lived objects */
+	full = stats(h).gen[2].collections;
+	rcl_auto_collect(h, true);
+	/* thresholds 1,1,0: every other allocation collects gen 0, every
+	 * other gen 0 collection collects gen 1, and gen 2 is due at once by
+	 * count but waits until more than 100 objects are pending */
+	int n = 0;
+	while (stats(h).gen[2].collections == full) {
+		assert_true(n < 120);
+		young[n++] = rcl_new(h, &node_type);
+	}
+	assert_true(n > 100);
+	assert_true(n < 110);
+	for (int i = 0; i < n; i++)
+		rcl_decref(young[i]);
+	for (int i = 0; i < 400; i++)
+		rcl_decref(old[i]);
+	rcl_heap_destroy(h);
+}
+
+/*
+ * Byte trigger: with count pacing off, gen 0 is collected when the bytes
+ * allocated since its last collection would pass young_bytes, before the
+ * memory is taken, so earlier garbage is freed first.
+ */
+static void test_byte_trigger(void **state)
+{
+	rcl_heap *h = heap_with(0, 10, 10, 1 << 20);
+	int destroyed = 0;
+	rcl_stats st;
+
+	(void)state;
+	for (int i = 0; i < 2; i++) {
+		node *c = make_cycle(h, &node_type, &destroyed);
+
+		c->payload_size = 400 << 10;
+		c->payload = rcl_owned_alloc(c, c->payload_size);
+		rcl_decref(c);
+	}
+	st = stats(h);
+	assert_int_equal(st.collections_total, 0); /* ~800 KiB < 1 MiB */
+	assert_int_equal(st.owned_bytes, 800 << 10);
+	node *c = make_cycle(h, &node_type, &destroyed);
+	c->payload_size = 400 << 10;
+	c->payload = rcl_owned_alloc(c, c->payload_size); /* would pass */
+	st = stats(h);
+	assert_int_equal(st.collections_total, 1);
+	assert_int_equal(st.collections_by_bytes_total, 1);
+	assert_int_equal(destroyed, 4);
+	assert_int_equal(st.owned_bytes, 400 << 10); /* only the new one */
+	assert_int_equal(st.young_bytes_since, 400 << 10);
+	rcl_decref(c);
+	/* memory freed by refcount does not count towards the trigger */
+	for (int i = 0; i < 20; i++) {
+		node *n = rcl_new(h, &node_type);
+
+		n->payload_size = 300 << 10;
+		n->payload = rcl_owned_alloc(n, n->payload_size);
+		rcl_decref(n);
+	}
+	assert_int_equal(stats(h).collections_total, 1);
+	rcl_collect(h, 2);
+	rcl_heap_destroy(h);
+}
+
+/* A large allocation that alone passes the trigger collects first. */
+static void test_byte_trigger_single_large(void **state)
+{
+	rcl_heap *h = heap_with(700, 10, 10, 1 << 20);
+	int destroyed = 0;
+
+	(void)state;
+	node *c = make_cycle(h, &node_type, &destroyed);
+	rcl_decref(c);
+	node *big = rcl_new_var(h, &node_type, 2 << 20);
+	assert_int_equal(destroyed, 2);
+	assert_int_equal(stats(h).collections_by_bytes_total, 1);
+	rcl_decref(big);
+	rcl_heap_destroy(h);
+}
+
+/*
+ * Garbage promoted before it died is found by the byte rule for full
+ * collections: the heap may not grow by more than max(young_bytes, 25% of
+ * the last full collection's survivors). Here each payload lives across a
+ * young collection, so it dies in gen 1, where count pacing alone would
+ * leave some 40 of them (10 MiB) before collecting gen 1.
+ */
+static void test_byte_full_rule(void **state)
+{
+	rcl_heap *h = heap_with(700, 10, 10, 1 << 20);
+	node *ring[2] = {NULL, NULL};
+	int destroyed = 0;
+	size_t peak = 0;
+	rcl_stats st;
+
+	(void)state;
+	for (int i = 0; i < 400; i++) {
+		node *c = make_cycle(h, &node_type, &destroyed);
+
+		c->payload_size = 256 << 10;
+		c->payload = rcl_owned_alloc(c, c->payload_size);
+		rcl_decref(ring[i % 2]);
+		ring[i % 2] = c;
+		if (stats(h).bytes > peak)
+			peak = stats(h).bytes;
+	}
+	st = stats(h);
+	assert_true(st.gen[2].collections > 0);
+	assert_true(st.collections_by_bytes_total > 0);
+	assert_true(peak < (4u << 20));
+	assert_true(destroyed > 2 * 380);
+	rcl_decref(ring[0]);
+	rcl_decref(ring[1]);
+	rcl_heap_destroy(h);
+}
+
+/* One scripted workload, run with and without byte pacing information. */
+static void workload(rcl_heap *h, bool payloads, uint64_t *gens)
+{
+	node *keep[64] = {0};
+	uint32_t x = 12345;
+	int destroyed = 0;
+
+	for (int i = 0; i < 20000; i++) {
+		x = x * 1103515245u + 12345u;
+		int slot = (x >> 8) % 64;
+		node *c = make_cycle(h, &node_type, &destroyed);
+
+		if (payloads) {
+			c->payload_size = 1 << 20;
+			c->payload = rcl_owned_alloc(c, c->payload_size);
+		}
+		rcl_decref(keep[slot]);
+		keep[slot] = (x >> 20) % 3 ? c : NULL;
+		if (!keep[slot])
+			rcl_decref(c);
+	}
+	for (int i = 0; i < 64; i++)
+		rcl_decref(keep[i]);
+	for (int i = 0; i < 3; i++)
+		gens[i] = stats(h).gen[i].collections;
+}
+
+/* young_bytes 0 behaves exactly like count-only pacing, payloads or not. */
+static void test_byte_pacing_off_is_count_only(void **state)
+{
+	uint64_t a[3], b[3], c[3];
+	rcl_heap *h;
+
+	(void)state;
+	h = heap_with(700, 10, 10, 0);
+	workload(h, true, a);
+	rcl_heap_destroy(h);
+	h = heap_with(700, 10, 10, 0);
+	workload(h, false, b);
+	rcl_heap_destroy(h);
+	assert_memory_equal(a, b, sizeof(a));
+	assert_true(a[0] > 0);
+	/* and byte pacing on does change it: the payloads force more */
+	h = heap_with(700, 10, 10, 8 << 20);
+	workload(h, true, c);
+	rcl_heap_destroy(h);
+	assert_true(c[0] > a[0]);
+}
+
+/* A finalizer runs once; an object it resurrects survives and is counted. */
+static void test_finalizer_once_and_resurrection(void **state)
+{
+	rcl_heap *h = heap_with(700, 10, 10, 0);
+	int destroyed = 0, finalized = 0;
+	node *saved = NULL;
+	node *a = make_cycle(h, &fnode_type, &destroyed);
+
+	(void)state;
+	a->finalized = &finalized;
+	a->f[0]->finalized = &finalized;
+	a->resurrect_into = &saved;
+	rcl_decref(a);
+	assert_int_equal(rcl_collect(h, 2), 2);
+	assert_int_equal(finalized, 2);
+	assert_int_equal(destroyed, 0); /* a resurrected, and b with it */
+	assert_ptr_equal(saved, a);
+	assert_int_equal(stats(h).resurrected_total, 2);
+	assert_int_equal(stats(h).objects, 2);
+	assert_true(rcl_heap_validate(h));
+	/* dropped again: found again, not finalized again, freed */
+	rcl_decref(saved);
+	assert_int_equal(rcl_collect(h, 2), 2);
+	assert_int_equal(finalized, 2);
+	assert_int_equal(destroyed, 2);
+	assert_int_equal(stats(h).objects, 0);
+	rcl_heap_destroy(h);
+}
+
+/* A finalizer also runs once when refcounting frees, and may resurrect. */
+static void test_finalizer_refcount_path(void **state)
+{
+	rcl_heap *h = heap_with(700, 10, 10, 0);
+	int destroyed = 0, finalized = 0;
+	node *saved = NULL;
+	node *a = rcl_new(h, &fnode_type);
+
+	(void)state;
+	a->finalized = &finalized;
+	a->destroyed = &destroyed;
+	a->resurrect_into = &saved;
+	rcl_decref(a);
+	assert_int_equal(finalized, 1);
+	assert_int_equal(destroyed, 0);
+	assert_ptr_equal(saved, a);
+	rcl_decref(saved);
+	assert_int_equal(finalized, 1);
+	assert_int_equal(destroyed, 1);
+	rcl_heap_destroy(h);
+}
+
+struct order {
+	int callbacks;
+	int finalizers;
+	int callbacks_before_finalizers;
+	rcl_weakref *w;
+	bool saw_null;
+};
+
+static struct order *g_order;
+
+static void order_cb(rcl_weakref *w, void *arg)
+{
+	struct order *o = arg;
+
+	o->callbacks++;
+	if (o->finalizers == 0)
+		o->callbacks_before_finalizers++;
+	if (!rcl_weakref_get(w))
+		o->saw_null = true;
+}
+
+static void order_finalize(void *self)
+{
+	(void)self;
+	g_order->finalizers++;
+	/* a finalizer sees every weak reference into the set cleared */
+	assert_false(rcl_weakref_alive(g_order->w));
+}
+
+static const rcl_type order_type = {
+    .name = "order",
+    .size = sizeof(node),
+    .traverse = node_traverse,
+    .clear = node_clear,
+    .finalize = order_finalize,
+};
+
+/* Weak references into garbage are cleared before callbacks and
+ * finalizers run, and callbacks run before finalizers. */
+static void test_weakrefs_cleared_first(void **state)
+{
+	rcl_heap *h = heap_with(700, 10, 10, 0);
+	struct order o = {0};
+	node *a, *b;
+	rcl_weakref *w1, *w2;
+
+	(void)state;
+	g_order = &o;
+	a = rcl_new(h, &order_type);
+	b = rcl_new(h, &order_type);
+	node_set(a, 0, b);
+	node_set(b, 0, a);
+	w1 = rcl_weakref_new(a, order_cb, &o);
+	w2 = rcl_weakref_new(b, order_cb, &o);
+	o.w = w2;
+	node *got = rcl_weakref_get(w1);
+	assert_ptr_equal(got, a);
+	rcl_decref(got);
+	rcl_decref(a);
+	rcl_decref(b);
+	assert_int_equal(rcl_collect(h, 2), 2);
+	assert_int_equal(o.callbacks, 2);
+	assert_int_equal(o.callbacks_before_finalizers, 2);
+	assert_int_equal(o.finalizers, 2);
+	assert_true(o.saw_null);
+	assert_null(rcl_weakref_get(w1));
+	assert_false(rcl_weakref_alive(w2));
+	rcl_decref(w1);
+	rcl_decref(w2);
+	assert_int_equal(stats(h).objects, 0);
+	rcl_heap_destroy(h);
+}
+
+/* A weak reference reads NULL once refcounting frees its referent; one
+ * that dies first leaves its referent alone. */
+static void test_weakref_refcount(void **state)
+{
+	rcl_heap *h = heap_with(700, 10, 10, 0);
+	struct order o = {0};
+	node *a = rcl_new(h, &node_type);
+	rcl_weakref *w = rcl_weakref_new(a, order_cb, &o);
+	rcl_weakref *w2 = rcl_weakref_new(a, NULL, NULL);
+
+	(void)state;
+	g_order = &o;
+	assert_true(rcl_weakref_alive(w));
+	rcl_decref(w2); /* dies first */
+	rcl_decref(a);
+	assert_false(rcl_weakref_alive(w));
+	assert_int_equal(o.callbacks, 1);
+	assert_true(o.saw_null);
+	rcl_decref(w);
+	assert_null(rcl_weakref_new(NULL, NULL, NULL));
+	assert_int_equal(stats(h).objects, 0);
+	rcl_heap_destroy(h);
+}
+
+/* Frozen objects are never collected, until unfrozen. */
+static void test_freeze(void **state)
+{
+	rcl_heap *h = heap_with(700, 10, 10, 0);
+	int destroyed = 0;
+	node *a = make_cycle(h, &node_type, &destroyed);
+
+	(void)state;
+	rcl_decref(a);
+	rcl_freeze(h);
+	assert_int_equal(rcl_freeze_count(h), 2);
+	assert_int_equal(stats(h).frozen_objects, 2);
+	assert_int_equal(stats(h).gen[0].objects, 0);
+	assert_int_equal(rcl_collect(h, 2), 0);
+	assert_int_equal(destroyed, 0);
+	rcl_unfreeze(h);
+	assert_int_equal(rcl_freeze_count(h), 0);
+	assert_int_equal(stats(h).gen[2].objects, 2);
+	assert_int_equal(rcl_collect(h, 2), 2);
+	assert_int_equal(destroyed, 2);
+	rcl_heap_destroy(h);
+}
+
+struct seen {
+	int calls;
+	size_t count;
+	int nodes;
+	int edges_inside;
+	int edges_outside;
+	const rcl_garbage *g;
+	int gen;
+};
+
+static void seen_edge(void *child, const char *field, void *arg)
+{
+	struct seen *s = arg;
+
+	assert_non_null(field);
+	if (rcl_garbage_contains(s->g, child))
+		s->edges_inside++;
+	else
+		s->edges_outside++;
+}
+
+static void seen_obj(void *obj, void *arg)
+{
+	struct seen *s = arg;
+
+	if (rcl_typeof(obj) == &node_type)
+		s->nodes++;
+	assert_true(rcl_object_bytes(obj) > sizeof(node));
+	rcl_traverse(obj, seen_edge, s);
+}
+
+static void observer(rcl_heap *h, int gen, const rcl_garbage *g, void *arg)
+{
+	struct seen *s = arg;
+
+	(void)h;
+	s->calls++;
+	s->gen = gen;
+	s->g = g;
+	s->count = rcl_garbage_count(g);
+	rcl_garbage_foreach(g, seen_obj, s);
+}
+
+/* The observer sees each collection's unreachable set with its edges. */
+static void test_observer(void **state)
+{
+	rcl_heap *h = heap_with(700, 10, 10, 0);
+	struct seen s = {0};
+	int destroyed = 0;
+	node *live = rcl_new(h, &node_type);
+	node *a = make_cycle(h, &node_type, &destroyed);
+
+	(void)state;
+	rcl_set_observer(h, observer, &s);
+	assert_int_equal(rcl_collect(h, 0), 0);
+	assert_int_equal(s.calls, 0); /* nothing unreachable, no call */
+	node_set(a->f[0], 2, live);   /* an edge out of the cycle */
+	rcl_decref(a);
+	assert_int_equal(rcl_collect(h, 1), 2);
+	assert_int_equal(s.calls, 1);
+	assert_int_equal(s.gen, 1);
+	assert_int_equal(s.count, 2);
+	assert_int_equal(s.nodes, 2);
+	assert_int_equal(s.edges_inside, 2);
+	assert_int_equal(s.edges_outside, 1);
+	assert_int_equal(destroyed, 2);
+	rcl_set_observer(h, NULL, NULL);
+	rcl_decref(live);
+	rcl_heap_destroy(h);
+}
+
+static rcl_heap *g_heap;
+static size_t g_nested;
+static int g_nested_errno;
+
+static void collecting_finalize(void *self)
+{
+	(void)self;
+	g_nested = rcl_collect(g_heap, 2);
+	g_nested_errno = errno;
+}
+
+static const rcl_type collecting_type = {
+    .name = "collecting",
+    .size = sizeof(node),
+    .traverse = node_traverse,
+    .clear = node_clear,
+    .finalize = collecting_finalize,
+};
+
+/* A collection from inside a collection is refused with EBUSY. */
+static void test_no_reentrant_collection(void **state)
+{
+	rcl_heap *h = heap_with(700, 10, 10, 0);
+	node *a = rcl_new(h, &collecting_type), *b = rcl_new(h, &node_type);
+
+	(void)state;
+	g_heap = h;
+	node_set(a, 0, b);
+	node_set(b, 0, a);
+	rcl_decref(a);
+	rcl_decref(b);
+	assert_int_equal(rcl_collect(h, 2), 2);
+	assert_int_equal(g_nested, 0);
+	assert_int_equal(g_nested_errno, EBUSY);
+	errno = 0;
+	assert_int_equal(rcl_collect(h, 3), 0);
+	assert_int_equal(errno, EINVAL);
+	assert_int_equal(rcl_collect(h, -1), 0);
+	rcl_heap_destroy(h);
+}
+
+static void sticky_clear(void *self)
+{
+	(void)self; /* drops nothing: the cycle cannot be broken */
+}
+
+static const rcl_type sticky_type = {
+    .name = "sticky",
+    .size = sizeof(node),
+    .traverse = node_traverse,
+    .clear = sticky_clear,
+};
+
+/* Members a broken clear() leaves alive are counted uncollectable and kept
+ * consistent, not freed under their referrers. */
+static void test_uncollectable(void **state)
+{
+	rcl_heap *h = heap_with(700, 10, 10, 0);
+	node *a = rcl_new(h, &sticky_type), *b = rcl_new(h, &sticky_type);
+
+	(void)state;
+	a->f[0] = b;
+	b->f[0] = a;
+	assert_int_equal(rcl_collect(h, 2), 2);
+	rcl_stats st = stats(h);
+	assert_int_equal(st.gen[2].uncollectable, 2);
+	assert_int_equal(st.objects, 2);
+	assert_true(rcl_heap_validate(h));
+	rcl_heap_destroy(h); /* frees them anyway */
+}
+
+/* Collections are timed into the pause statistics. */
+static void test_pause_stats(void **state)
+{
+	rcl_heap *h = heap_with(700, 10, 10, 0);
+	uint64_t sum = 0;
+
+	(void)state;
+	for (int i = 0; i < 5; i++)
+		rcl_collect(h, i % 3);
+	rcl_stats st = stats(h);
+	for (int i = 0; i < RCL_PAUSE_BUCKETS; i++)
+		sum += st.pause_hist[i];
+	assert_int_equal(sum, 5);
+	assert_true(st.pause_max_ns >= st.pause_last_ns);
+	assert_true(st.pause_total_ns >= st.pause_max_ns);
+	assert_int_equal(rcl_pause_bounds_ns[RCL_PAUSE_BUCKETS - 1],
+			 UINT64_MAX);
+	rcl_heap_destroy(h);
+}
+
+int main(void)
+{
+	const struct CMUnitTest tests[] = {
+	    cmocka_unit_test(test_cycle_freed_by_collection),
+	    cmocka_unit_test(test_reachable_survives),
+	    cmocka_unit_test(test_promotion),
+	    cmocka_unit_test(test_count_thresholds),
+	    cmocka_unit_test(test_long_lived_heuristic),
+	    cmocka_unit_test(test_byte_trigger),
+	    cmocka_unit_test(test_byte_trigger_single_large),
+	    cmocka_unit_test(test_byte_full_rule),
+	    cmocka_unit_test(test_byte_pacing_off_is_count_only),
+	    cmocka_unit_test(test_finalizer_once_and_resurrection),
+	    cmocka_unit_test(test_finalizer_refcount_path),
+	    cmocka_unit_test(test_weakrefs_cleared_first),
+	    cmocka_unit_test(test_weakref_refcount),
+	    cmocka_unit_test(test_freeze),
+	    cmocka_unit_test(test_observer),
+	    cmocka_unit_test(test_no_reentrant_collection),
+	    cmocka_unit_test(test_uncollectable),
+	    cmocka_unit_test(test_pause_stats),
+	};
+
+	return cmocka_run_group_tests(tests, NULL, NULL);
+}
