@@ -1,0 +1,103 @@
+/* tuple: a fixed number of references, stored inline (rcl_new_var). */
+
+#include <errno.h>
+#include <stdint.h>
+
+#include <reclaim/types.h>
+
+struct rcl_tuple {
+	size_t len;
+	void *items[];
+};
+
+/* Visit each item, field "[]". */
+static void tuple_traverse(void *self, rcl_visit_fn visit, void *arg)
+{
+	struct rcl_tuple *t = self;
+	size_t i;
+
+	for (i = 0; i < t->len; i++) {
+		if (t->items[i] != NULL)
+			visit(t->items[i], "[]", arg);
+	}
+}
+
+/* Drop every item; each slot is emptied before its decref. Idempotent. */
+static void tuple_clear(void *self)
+{
+	struct rcl_tuple *t = self;
+	size_t i;
+
+	for (i = 0; i < t->len; i++) {
+		void *item = t->items[i];
+
+		t->items[i] = NULL;
+		rcl_decref(item);
+	}
+}
+
+const rcl_type rcl_tuple_type = {
+    .name = "tuple",
+    .size = sizeof(struct rcl_tuple),
+    .traverse = tuple_traverse,
+    .clear = tuple_clear,
+};
+
+/* A tuple of n NULL items, or NULL. */
+rcl_tuple *rcl_tuple_new(rcl_heap *h, size_t n)
+{
+	struct rcl_tuple *t;
+
+	if (h == NULL) {
+		errno = EINVAL;
+		return NULL;
+	}
+	if (n > (SIZE_MAX - sizeof(*t)) / sizeof(void *)) {
+		errno = ENOMEM;
+		return NULL;
+	}
+	t = rcl_new_var(h, &rcl_tuple_type, sizeof(*t) + n * sizeof(void *));
+	if (t != NULL)
+		t->len = n;
+	return t;
+}
+
+/* Store item at i (increfed; the old item decrefed); 0, or -1 with errno. */
+int rcl_tuple_set(rcl_tuple *t, size_t i, void *item)
+{
+	void *old;
+
+	if (t == NULL) {
+		errno = EINVAL;
+		return -1;
+	}
+	if (i >= t->len) {
+		errno = ERANGE;
+		return -1;
+	}
+	old = t->items[i];
+	rcl_incref(item);
+	t->items[i] = item;
+	rcl_decref(old);
+	return 0;
+}
+
+/* Item i, borrowed; NULL with EINVAL or ERANGE on a bad tuple or index. */
+void *rcl_tuple_get(const rcl_tuple *t, size_t i)
+{
+	if (t == NULL) {
+		errno = EINVAL;
+		return NULL;
+	}
+	if (i >= t->len) {
+		errno = ERANGE;
+		return NULL;
+	}
+	return t->items[i];
+}
+
+/* The number of items; 0 for NULL. */
+size_t rcl_tuple_len(const rcl_tuple *t)
+{
+	return t != NULL ? t->len : 0;
+}

@@ -1,0 +1,214 @@
+/*
+ * bench-tree: the write-up's experiment on reclaim.
+ *
+ * Round n (1..20) builds n trees with Node.tree(depth=5, children=6), drops
+ * them, and times one full collection, as this Python does with automatic
+ * collection off (tests/bench/tree.py runs it on CPython):
+ *
+ *	class Node(object):
+ *		parent = None
+ *		def __init__(self, *children):
+ *			self.children = list(children)
+ *			for node in self.children:
+ *				node.parent = self
+ *		@classmethod
+ *		def tree(cls, depth=1, children=1):
+ *			if depth == 0:
+ *				return []
+ *			return [cls(*cls.tree(depth-1, children))
+ *				for _ in range(children)]
+ *
+ * Every node and its children list are in a cycle (child.parent -> node ->
+ * list -> child), so a tree is 2 * 9,330 objects and the 20 rounds find
+ * 3,918,600, as CPython does.
+ */
+
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+#include <reclaim/reclaim.h>
+#include <reclaim/types.h>
+
+struct node {
+	rcl_list *children;
+	struct node *parent;
+};
+
+/* Visit the children list and the parent. */
+static void node_traverse(void *self, rcl_visit_fn visit, void *arg)
+{
+	struct node *n = self;
+
+	if (n->children != NULL)
+		visit(n->children, "children", arg);
+	if (n->parent != NULL)
+		visit(n->parent, "parent", arg);
+}
+
+/* Drop both references, each emptied before its decref. */
+static void node_clear(void *self)
+{
+	struct node *n = self;
+	rcl_list *children = n->children;
+	struct node *parent = n->parent;
+
+	n->children = NULL;
+	n->parent = NULL;
+	rcl_decref(children);
+	rcl_decref(parent);
+}
+
+static const rcl_type node_type = {
+    .name = "Node",
+    .size = sizeof(struct node),
+    .traverse = node_traverse,
+    .clear = node_clear,
+};
+
+/* Give up: a benchmark has no use for a half-built tree. */
+static void die(const char *what)
+{
+	fprintf(stderr, "bench-tree: %s: %s\n", what, strerror(errno));
+	exit(1);
+}
+
+/* Node(*args): children = list(args), each child's parent = the node. */
+static struct node *node_new(rcl_heap *h, rcl_list *args)
+{
+	size_t i, n = rcl_list_len(args);
+	struct node *node = rcl_new(h, &node_type);
+
+	if (node == NULL)
+		die("rcl_new");
+	node->children = rcl_list_new(h, n);
+	if (node->children == NULL)
+		die("rcl_list_new");
+	for (i = 0; i < n; i++) {
+		struct node *child = rcl_list_get(args, i);
+
+		if (rcl_list_append(node->children, child) < 0)
+			die("rcl_list_append");
+		rcl_incref(node);
+		rcl_decref(child->parent);
+		child->parent = node;
+	}
+	return node;
+}
+
+/* Node.tree(depth, children): a new list of children nodes. */
+static rcl_list *tree(rcl_heap *h, int depth, int children)
+{
+	rcl_list *l = rcl_list_new(h, 0);
+	int i;
+
+	if (l == NULL)
+		die("rcl_list_new");
+	if (depth == 0)
+		return l;
+	for (i = 0; i < children; i++) {
+		rcl_list *args = tree(h, depth - 1, children);
+		struct node *node = node_new(h, args);
+
+		rcl_decref(args);
+		if (rcl_list_append(l, node) < 0)
+			die("rcl_list_append");
+		rcl_decref(node);
+	}
+	return l;
+}
+
+/* Monotonic time in nanoseconds. */
+static double now_ns(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return ts.tv_sec * 1e9 + ts.tv_nsec;
+}
+
+/* Print the usage line to f. */
+static void usage(FILE *f)
+{
+	fprintf(f, "usage: bench-tree [--tsv] [--rounds N] [--depth D] "
+		   "[--children C]\n");
+}
+
+/* Parse a positive count for option opt, or exit with status 2. */
+static int parse_count(const char *opt, const char *s)
+{
+	char *end;
+	long v;
+
+	errno = 0;
+	v = s != NULL ? strtol(s, &end, 10) : 0;
+	if (s == NULL || errno != 0 || *end != '\0' || v < 0 || v > 1000) {
+		fprintf(stderr, "bench-tree: %s needs a count 0..1000\n", opt);
+		exit(2);
+	}
+	return (int)v;
+}
+
+/* Run the rounds and print a line per round, then the total. */
+int main(int argc, char **argv)
+{
+	int rounds = 20, depth = 5, children = 6, n, i;
+	size_t found, total = 0;
+	double ms, total_ms = 0;
+	bool tsv = false;
+	rcl_heap *h;
+
+	for (i = 1; i < argc; i++) {
+		const char *opt = argv[i],
+			   *val = i + 1 < argc ? argv[i + 1] : NULL;
+
+		if (strcmp(opt, "--tsv") == 0) {
+			tsv = true;
+		} else if (strcmp(opt, "--rounds") == 0) {
+			rounds = parse_count(opt, val);
+			i++;
+		} else if (strcmp(opt, "--depth") == 0) {
+			depth = parse_count(opt, val);
+			i++;
+		} else if (strcmp(opt, "--children") == 0) {
+			children = parse_count(opt, val);
+			i++;
+		} else if (strcmp(opt, "--help") == 0) {
+			usage(stdout);
+			return 0;
+		} else {
+			usage(stderr);
+			return 2;
+		}
+	}
+	h = rcl_heap_new(NULL);
+	if (h == NULL)
+		die("rcl_heap_new");
+	rcl_auto_collect(h, false); /* gc.disable() */
+	for (n = 1; n <= rounds; n++) {
+		double start;
+
+		for (i = 0; i < n; i++)
+			rcl_decref(tree(h, depth, children));
+		start = now_ns();
+		found = rcl_collect(h, 2);
+		ms = (now_ns() - start) / 1e6;
+		total += found;
+		total_ms += ms;
+		if (tsv)
+			printf("round\t%d\t%zu\t%.6f\n", n, found, ms);
+		else
+			printf("%zu objects collected for n=%d in %.3f msec "
+			       "(%.1f ns/object)\n",
+			       found, n, ms, found ? ms * 1e6 / found : 0.0);
+	}
+	if (tsv)
+		printf("total\t%zu\t%.6f\n", total, total_ms);
+	else
+		printf("total: %zu objects in %.3f msec (%.1f ns/object)\n",
+		       total, total_ms, total ? total_ms * 1e6 / total : 0.0);
+	rcl_heap_destroy(h);
+	return 0;
+}
