@@ -4,5 +4,6 @@
 
 #include <reclaim/heap.h>
 #include <reclaim/types.h>
+#include <reclaim/watchdog.h>
 
 #endif

@@ -1,0 +1,340 @@
+/*
+ * libreclaim: the memory watchdog.
+ *
+ * The watchdog knows the limit the kernel will enforce on this process (the
+ * tightest cgroup v1 or v2 limit up the hierarchy, else a configured byte
+ * value, else physical memory), reads what counts against it, and forces
+ * collections, then sheds load, before the kernel's OOM killer would act.
+ *
+ * What counts against the limit ("usage"):
+ *   cgroup v2: memory.current - inactive_file (from memory.stat)
+ *   cgroup v1: memory.usage_in_bytes - total_inactive_file (memory.stat)
+ *   configured limit without a cgroup limit: the process's RSS (statm)
+ *   physical memory: MemTotal - MemAvailable (/proc/meminfo)
+ * Inactive file cache is what reclaim drops first, before any OOM kill, so
+ * it is not counted; everything else (anon, active cache, shmem, kernel
+ * memory charged to the cgroup) is.
+ *
+ * It runs on a caller-provided libevent base, wakes on kernel notifications
+ * where they exist (cgroup v1 usage thresholds and pressure levels, PSI
+ * triggers, cgroup v2 memory.events, systemd's $MEMORY_PRESSURE_WATCH) and
+ * otherwise polls at an interval that shortens as usage nears the limit.
+ * After rcl_watchdog_create() its reaction path does not allocate.
+ *
+ * Levels: normal, elevated (usage >= soft), critical (usage >= hard) and
+ * shedding (still critical after a full collection and a trim, or the GC CPU
+ * cap is exhausted). A level is left only when usage falls a hysteresis gap
+ * below the threshold that raised it.
+ *
+ * Actions go through hooks the host wires (rcl_watchdog_hooks), so a daemon
+ * can broadcast them to every worker's heap; rcl_watchdog_hooks_heaps() wires
+ * them to heaps owned by the watchdog's own thread.
+ *
+ * Threads: a watchdog belongs to the thread that runs its event base.
+ */
+#ifndef RECLAIM_WATCHDOG_H
+#define RECLAIM_WATCHDOG_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include <reclaim/heap.h>
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+struct event_base;
+
+typedef struct rcl_watchdog rcl_watchdog;
+
+enum rcl_watchdog_level {
+	RCL_WATCHDOG_NORMAL,
+	RCL_WATCHDOG_ELEVATED,
+	RCL_WATCHDOG_CRITICAL,
+	RCL_WATCHDOG_SHEDDING,
+	RCL_WATCHDOG_LEVELS
+};
+
+/* Where the limit in force came from. */
+enum rcl_watchdog_limit_source {
+	RCL_WATCHDOG_LIMIT_UNKNOWN,
+	RCL_WATCHDOG_LIMIT_CGROUP_V2,
+	RCL_WATCHDOG_LIMIT_CGROUP_V1,
+	RCL_WATCHDOG_LIMIT_CONFIG,
+	RCL_WATCHDOG_LIMIT_PHYSICAL,
+	RCL_WATCHDOG_LIMIT_SOURCES
+};
+
+/* Why a collection was forced. */
+enum rcl_watchdog_reason {
+	RCL_WATCHDOG_REASON_LEVEL,    /* usage crossed soft or hard */
+	RCL_WATCHDOG_REASON_PRESSURE, /* PSI, v1 pressure_level, systemd */
+	RCL_WATCHDOG_REASON_GROWTH,   /* heap grew past the growth ratio */
+	RCL_WATCHDOG_REASON_MANUAL,   /* rcl_watchdog_force() */
+	RCL_WATCHDOG_REASONS
+};
+
+/* What woke the watchdog. */
+enum rcl_watchdog_wakeup {
+	RCL_WATCHDOG_WAKE_POLL,
+	RCL_WATCHDOG_WAKE_THRESHOLD, /* v1 usage threshold eventfd */
+	RCL_WATCHDOG_WAKE_PRESSURE,  /* v1 memory.pressure_level */
+	RCL_WATCHDOG_WAKE_PSI,	     /* PSI trigger (cgroup v2 or system) */
+	RCL_WATCHDOG_WAKE_EVENTS,    /* cgroup v2 memory.events changed */
+	RCL_WATCHDOG_WAKE_SYSTEMD,   /* $MEMORY_PRESSURE_WATCH */
+	RCL_WATCHDOG_WAKE_MANUAL,    /* rcl_watchdog_check() and friends */
+	RCL_WATCHDOG_WAKEUPS
+};
+
+/* Names for reports: "normal", "cgroup-v1", "growth", "psi"... */
+const char *rcl_watchdog_level_name(int level);
+const char *rcl_watchdog_limit_source_name(int source);
+const char *rcl_watchdog_reason_name(int reason);
+const char *rcl_watchdog_wakeup_name(int wakeup);
+
+/* Configuration. rcl_watchdog_config_init() fills the defaults. */
+typedef struct rcl_watchdog_config {
+	bool enabled;	      /* false: create() returns a disabled watchdog */
+	uint64_t limit_bytes; /* 0: auto (cgroup, else physical memory) */
+	double soft;	      /* fraction of the limit: elevated (0.80) */
+	double hard;	      /* fraction of the limit: critical (0.95) */
+	double hysteresis;    /* fraction of the limit below a threshold
+			       * that usage must fall to leave (0.05) */
+	bool events;	      /* use kernel notifications (true) */
+	uint32_t poll_min_ms; /* fastest poll, near the limit (10) */
+	uint32_t poll_max_ms; /* slowest poll, far from it (1000) */
+	uint64_t fill_rate;   /* worst-case bytes/s for the poll interval
+			       * (2 GiB/s) */
+	uint32_t limit_refresh_ms; /* re-read the limit this often (5000) */
+	uint32_t repeat_ms;	   /* repeat a level's action at most this often
+				    * while usage does not rise (1000) */
+	/* Pacing: from pace_start of the limit up, the young byte trigger is
+	 * min(base, headroom to hard / pace_divisor / workers), at least
+	 * pace_min_bytes. */
+	double pace_start;     /* 0.50 */
+	uint32_t pace_divisor; /* 4 */
+	size_t pace_min_bytes; /* 1 MiB */
+	size_t young_bytes;    /* base trigger to restore (the heap's own,
+				* 0: byte pacing off below pace_start) */
+	uint32_t workers;      /* heaps sharing the limit (1) */
+	/* GC CPU cap: at most gc_cpu_cap of workers x gc_window_ms in
+	 * collections; past it, shed instead of collecting. */
+	double gc_cpu_cap;     /* 0.50 */
+	uint32_t gc_window_ms; /* 1000 */
+	/* Growth: force a full collection when the heap's bytes or objects
+	 * exceed (1 + growth_ratio) x the survivors of the last full
+	 * collection, by at least growth_min_bytes / growth_min_objects. */
+	double growth_ratio;	   /* 1.0; 0 turns the rule off */
+	size_t growth_min_bytes;   /* 16 MiB */
+	size_t growth_min_objects; /* 100000 */
+	/* Leak suspected: the survivor floor rose across leak_collections
+	 * consecutive full collections, by leak_min_bytes in all. */
+	uint32_t leak_collections; /* 3; 0 turns the rule off */
+	size_t leak_min_bytes;	   /* 1 MiB */
+	/* PSI trigger: stall of psi_stall_us in psi_window_us ("some"). The
+	 * window must be a multiple of 2 s for unprivileged users. */
+	uint32_t psi_stall_us;	/* 150000 */
+	uint32_t psi_window_us; /* 2000000 */
+	bool systemd_pressure;	/* honour $MEMORY_PRESSURE_WATCH (true) */
+} rcl_watchdog_config;
+
+void rcl_watchdog_config_init(rcl_watchdog_config *cfg);
+/* Check a whole configuration: 0, or -1 with a sentence in err. */
+int rcl_watchdog_config_validate(const rcl_watchdog_config *cfg, char *err,
+				 size_t errlen);
+/* Set one key from text, as the daemon's watchdog.* keys: "enabled"
+ * (true/false/yes/no/on/off/1/0), "limit" ("auto", "512M", "2G", "1048576"),
+ * "soft" and "hard" ("80%" or "0.8"), "hysteresis" (a percentage).
+ * 0, or -1 with a sentence in err naming the key and the value. */
+int rcl_watchdog_config_set(rcl_watchdog_config *cfg, const char *key,
+			    const char *value, char *err, size_t errlen);
+/* "512M", "1.5G", "4096", "64KiB" -> bytes; "auto" -> 0. 0 or -1. */
+int rcl_watchdog_parse_size(const char *s, uint64_t *bytes, char *err,
+			    size_t errlen);
+/* "80%", "80.5%", "0.8" -> 0.8. 0 or -1 (over 100%, negative, garbage). */
+int rcl_watchdog_parse_fraction(const char *s, double *frac, char *err,
+				size_t errlen);
+
+/* One reading of memory and the limit. */
+typedef struct rcl_watchdog_sample {
+	uint64_t usage;	      /* what counts against the limit (see top) */
+	uint64_t limit;	      /* the limit in force; 0 if unknown */
+	int limit_source;     /* enum rcl_watchdog_limit_source */
+	uint64_t rss;	      /* the process's resident set */
+	uint64_t raw_usage;   /* cgroup usage before subtracting cache */
+	uint64_t reclaimable; /* inactive file cache not counted */
+	uint64_t oom_kills;   /* the cgroup's oom_kill counter */
+} rcl_watchdog_sample;
+
+/* A memory source. The built-in one reads /proc and the cgroup files; tests
+ * inject a fake. sample() fills out and returns 0 (-1 on failure: the
+ * watchdog keeps the last sample); refresh asks it to re-read the limit.
+ * now_ns() is the clock (NULL: CLOCK_MONOTONIC). */
+typedef struct rcl_watchdog_source {
+	int (*sample)(void *ctx, rcl_watchdog_sample *out, bool refresh);
+	uint64_t (*now_ns)(void *ctx);
+	void *ctx;
+} rcl_watchdog_source;
+
+/* Heap figures the growth and leak rules read (summed over heaps). */
+typedef struct rcl_watchdog_heap_info {
+	size_t objects;
+	size_t bytes;
+	uint64_t full_collections; /* of the oldest generation */
+	size_t survivor_objects;   /* after the last full collection */
+	size_t survivor_bytes;
+	uint64_t gc_ns; /* cumulative time in collections */
+} rcl_watchdog_heap_info;
+
+#define RCL_WATCHDOG_LEAK_TYPES 16
+
+/* A "leak suspected" event: the survivor floor rose across collections
+ * full collections; the types whose survivor counts rose at each. */
+typedef struct rcl_watchdog_leak {
+	uint32_t collections;
+	size_t floor_first_bytes;
+	size_t floor_last_bytes;
+	size_t ntypes;
+	struct {
+		const char *name;
+		size_t first; /* survivors at the first floor */
+		size_t last;  /* survivors at the last */
+	} types[RCL_WATCHDOG_LEAK_TYPES];
+} rcl_watchdog_leak;
+
+#define RCL_WATCHDOG_PENDING 1
+
+/* What the host wires. Every hook is optional; arg is passed to each.
+ * collect() runs a collection of generations 0..generation on every heap
+ * and returns 0 when it is done, or RCL_WATCHDOG_PENDING when it will finish
+ * later (the host then calls rcl_watchdog_collect_done()). trim() returns
+ * the bytes given back (0 if unknown). heap_info() and census() feed the
+ * growth, leak and CPU-cap rules. */
+typedef struct rcl_watchdog_hooks {
+	int (*collect)(void *arg, int generation, int reason);
+	size_t (*trim)(void *arg);
+	void (*shed)(void *arg, bool on);
+	void (*pace)(void *arg, size_t young_bytes);
+	bool (*heap_info)(void *arg, rcl_watchdog_heap_info *out);
+	size_t (*census)(void *arg, rcl_type_stats *out, size_t max);
+	void (*level)(void *arg, int from, int to);
+	void (*leak)(void *arg, const rcl_watchdog_leak *leak);
+	void *arg;
+} rcl_watchdog_hooks;
+
+#define RCL_WATCHDOG_REACTION_BUCKETS 14
+/* Upper bounds in nanoseconds of the reaction-time histogram's buckets:
+ * 100 us, 250 us, 500 us, 1 ms, 2.5, 5, 10, 25, 50, 100, 250, 500 ms, 1 s,
+ * +Inf (UINT64_MAX). */
+extern const uint64_t
+    rcl_watchdog_reaction_bounds_ns[RCL_WATCHDOG_REACTION_BUCKETS];
+
+#define RCL_WATCHDOG_PATH_MAX 256
+
+/* A snapshot of the watchdog for reports and metrics. */
+typedef struct rcl_watchdog_stats {
+	bool enabled;
+	uint64_t limit_bytes;
+	int limit_source;		    /* enum rcl_watchdog_limit_source */
+	char cgroup[RCL_WATCHDOG_PATH_MAX]; /* the cgroup read, or "" */
+	char notify[64];		    /* armed notifications, or "poll" */
+	uint64_t usage_bytes;
+	uint64_t rss_bytes;
+	uint64_t raw_usage_bytes;
+	uint64_t reclaimable_bytes;
+	uint64_t soft_bytes;
+	uint64_t hard_bytes;
+	uint64_t oom_kills; /* the cgroup's counter */
+	int level;
+	uint64_t level_changes;
+	uint64_t time_in_level_ns[RCL_WATCHDOG_LEVELS];
+	uint64_t entered_level[RCL_WATCHDOG_LEVELS];
+	uint64_t samples;
+	uint64_t wakeups[RCL_WATCHDOG_WAKEUPS];
+	uint32_t poll_interval_ms;
+	uint64_t forced_total;
+	uint64_t forced_young;
+	uint64_t forced_full;
+	uint64_t forced[RCL_WATCHDOG_REASONS][RCL_WATCHDOG_LEVELS];
+	uint64_t trims;
+	uint64_t trim_bytes;
+	uint64_t shed_total;	/* times shedding began */
+	uint64_t shed_requests; /* rcl_watchdog_count_shed() */
+	bool shedding;
+	uint64_t throttle_events; /* collections the CPU cap refused */
+	bool throttled;
+	double gc_cpu_fraction; /* over the last window */
+	size_t young_bytes;	/* pacing's trigger in force */
+	uint64_t pace_changes;
+	uint64_t leak_suspected;
+	size_t survivor_floor_bytes;
+	uint64_t reactions;
+	uint64_t reaction_last_ns;
+	uint64_t reaction_max_ns;
+	uint64_t reaction_hist[RCL_WATCHDOG_REACTION_BUCKETS];
+} rcl_watchdog_stats;
+
+/*
+ * Create a watchdog on base (NULL: no events; drive it with
+ * rcl_watchdog_check()). NULL cfg: defaults. NULL source: the built-in one.
+ * hooks is copied. NULL with errno (EINVAL with err filled for a bad
+ * configuration, ENOMEM).
+ */
+rcl_watchdog *rcl_watchdog_create(struct event_base *base,
+				  const rcl_watchdog_config *cfg,
+				  const rcl_watchdog_hooks *hooks,
+				  const rcl_watchdog_source *source, char *err,
+				  size_t errlen);
+void rcl_watchdog_destroy(rcl_watchdog *wd); /* NULL is a no-op */
+
+/* Sample now and act on what it shows; the level afterwards. */
+int rcl_watchdog_check(rcl_watchdog *wd);
+/* A wake-up from outside (a host's own pressure source): as the built-in
+ * notifications, sample and act, timing the reaction from now. */
+int rcl_watchdog_notify(rcl_watchdog *wd, int wakeup);
+/* Force a collection of generations 0..generation, as if for reason. */
+void rcl_watchdog_force(rcl_watchdog *wd, int generation, int reason);
+/* An asynchronous collect() hook finished (see RCL_WATCHDOG_PENDING). */
+void rcl_watchdog_collect_done(rcl_watchdog *wd);
+/* Re-read the limit now (and re-arm thresholds if it changed). */
+void rcl_watchdog_refresh(rcl_watchdog *wd);
+/* Change the configuration at run time (reload); 0 or -1 with err. */
+int rcl_watchdog_reconfigure(rcl_watchdog *wd, const rcl_watchdog_config *cfg,
+			     char *err, size_t errlen);
+
+int rcl_watchdog_level(const rcl_watchdog *wd);
+bool rcl_watchdog_shedding(const rcl_watchdog *wd);
+/* The host refused a request because of shedding: count it. */
+void rcl_watchdog_count_shed(rcl_watchdog *wd);
+void rcl_watchdog_stats_get(const rcl_watchdog *wd, rcl_watchdog_stats *out);
+
+/* Read memory and the limit once, as the built-in source does, without a
+ * watchdog (for --check-config and tests). cgroup may be NULL. 0 or -1. */
+int rcl_watchdog_probe(const rcl_watchdog_config *cfg, rcl_watchdog_sample *out,
+		       char *cgroup, size_t len);
+
+/* Heaps that the watchdog's own thread owns, for rcl_watchdog_hooks_heaps().
+ * The caller keeps it (and the heaps) alive as long as the watchdog. */
+#define RCL_WATCHDOG_CENSUS_MAX 64
+typedef struct rcl_watchdog_heaps {
+	rcl_heap **heaps;
+	size_t n;
+	rcl_type_stats scratch[RCL_WATCHDOG_CENSUS_MAX]; /* census merging */
+} rcl_watchdog_heaps;
+
+/* Wire hooks to hs: collect runs rcl_collect() on each heap, trim calls
+ * rcl_watchdog_trim(), pace sets each heap's young byte trigger, heap_info
+ * and census sum rcl_heap_stats() and rcl_heap_census(). */
+void rcl_watchdog_hooks_heaps(rcl_watchdog_hooks *hooks,
+			      rcl_watchdog_heaps *hs);
+
+/* malloc_trim(0), returning the fall in RSS it caused (0 if none). */
+size_t rcl_watchdog_trim(void);
+
+#ifdef __cplusplus
+}
+#endif
+
+#endif

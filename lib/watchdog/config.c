@@ -1,0 +1,244 @@
+/*
+ * The watchdog's configuration: parsing the daemon's watchdog.* values and
+ * checking a whole configuration, each failure a sentence for the operator.
+ */
+#include <ctype.h>
+#include <errno.h>
+#include <math.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+
+#include "watchdog-internal.h"
+
+/* Format an error into err (if there is room) and return -1. */
+__attribute__((format(printf, 3, 4))) static int fail(char *err, size_t len,
+						      const char *fmt, ...)
+{
+	va_list ap;
+
+	if (err != NULL && len > 0) {
+		va_start(ap, fmt);
+		vsnprintf(err, len, fmt, ap);
+		va_end(ap);
+	}
+	return -1;
+}
+
+/* The multiplier for a size suffix ("", "K", "KiB", "m", "GB"...); 0 if the
+ * suffix is not one. Decimal and binary suffixes both mean powers of 1024,
+ * as in systemd's MemoryMax=. */
+static uint64_t suffix_mult(const char *p)
+{
+	static const char units[] = "BKMGT";
+	const char *u;
+	int shift;
+
+	while (isspace((unsigned char)*p))
+		p++;
+	if (*p == '\0')
+		return 1;
+	u = strchr(units, toupper((unsigned char)*p));
+	if (u == NULL)
+		return 0;
+	shift = (int)(u - units) * 10;
+	p++;
+	if (shift > 0 && (strcasecmp(p, "iB") == 0 || strcasecmp(p, "B") == 0))
+		p += strlen(p);
+	while (isspace((unsigned char)*p))
+		p++;
+	return *p == '\0' ? (uint64_t)1 << shift : 0;
+}
+
+/* Parse a size: "512M", "1.5G", "4096", "64KiB"; "auto" is 0. */
+int rcl_watchdog_parse_size(const char *s, uint64_t *bytes, char *err,
+			    size_t errlen)
+{
+	char *end;
+	double v;
+	uint64_t mult;
+
+	if (s == NULL || *s == '\0')
+		return fail(err, errlen, "empty size");
+	if (strcasecmp(s, "auto") == 0) {
+		*bytes = 0;
+		return 0;
+	}
+	if (strchr(s, '%') != NULL)
+		return fail(err, errlen,
+			    "'%s' is a percentage; a size is bytes with an "
+			    "optional K, M, G or T suffix, or 'auto'",
+			    s);
+	errno = 0;
+	v = strtod(s, &end);
+	if (end == s || errno != 0 || !isfinite(v) || v < 0 ||
+	    (mult = suffix_mult(end)) == 0)
+		return fail(err, errlen,
+			    "'%s' is not a size (bytes with an optional K, M, "
+			    "G or T suffix, or 'auto')",
+			    s);
+	if (v * (double)mult >= 18446744073709551615.0)
+		return fail(err, errlen, "'%s' is too large", s);
+	*bytes = (uint64_t)(v * (double)mult);
+	return 0;
+}
+
+/* Parse a fraction of the limit: "80%", "80.5%" or "0.8". */
+int rcl_watchdog_parse_fraction(const char *s, double *frac, char *err,
+				size_t errlen)
+{
+	char *end;
+	double v;
+	bool pct;
+
+	if (s == NULL || *s == '\0')
+		return fail(err, errlen, "empty percentage");
+	errno = 0;
+	v = strtod(s, &end);
+	pct = *end == '%';
+	if (pct)
+		end++;
+	while (isspace((unsigned char)*end))
+		end++;
+	if (end == s || *end != '\0' || errno != 0 || !isfinite(v))
+		return fail(err, errlen,
+			    "'%s' is not a percentage (such as 80%% or 0.8)",
+			    s);
+	if (pct)
+		v /= 100;
+	if (v < 0 || v > 1)
+		return fail(err, errlen,
+			    "'%s' is out of range: a level must be between 0%% "
+			    "and 100%% of the limit",
+			    s);
+	*frac = v;
+	return 0;
+}
+
+/* Parse a boolean the way INI files spell them. */
+static int parse_bool(const char *s, bool *out)
+{
+	static const char *const yes[] = {"true", "yes", "on", "1"};
+	static const char *const no[] = {"false", "no", "off", "0"};
+	size_t i;
+
+	for (i = 0; i < 4; i++) {
+		if (strcasecmp(s, yes[i]) == 0) {
+			*out = true;
+			return 0;
+		}
+		if (strcasecmp(s, no[i]) == 0) {
+			*out = false;
+			return 0;
+		}
+	}
+	return -1;
+}
+
+/* Set one key from text; see watchdog.h. */
+int rcl_watchdog_config_set(rcl_watchdog_config *cfg, const char *key,
+			    const char *value, char *err, size_t errlen)
+{
+	char why[160];
+	int rc;
+
+	if (key == NULL || value == NULL)
+		return fail(err, errlen, "missing key or value");
+	why[0] = '\0';
+	if (strcmp(key, "enabled") == 0) {
+		rc = parse_bool(value, &cfg->enabled);
+		if (rc != 0)
+			snprintf(why, sizeof why,
+				 "'%s' is not a boolean (true or false)",
+				 value);
+	} else if (strcmp(key, "limit") == 0) {
+		rc = rcl_watchdog_parse_size(value, &cfg->limit_bytes, why,
+					     sizeof why);
+		if (rc == 0 && cfg->limit_bytes == 0 &&
+		    strcasecmp(value, "auto") != 0) {
+			snprintf(why, sizeof why,
+				 "a limit of 0 bytes is not a limit "
+				 "(use 'auto' for the cgroup's)");
+			rc = -1;
+		}
+	} else if (strcmp(key, "soft") == 0) {
+		rc = rcl_watchdog_parse_fraction(value, &cfg->soft, why,
+						 sizeof why);
+	} else if (strcmp(key, "hard") == 0) {
+		rc = rcl_watchdog_parse_fraction(value, &cfg->hard, why,
+						 sizeof why);
+	} else if (strcmp(key, "hysteresis") == 0) {
+		rc = rcl_watchdog_parse_fraction(value, &cfg->hysteresis, why,
+						 sizeof why);
+	} else {
+		return fail(err, errlen, "watchdog.%s: unknown key", key);
+	}
+	if (rc != 0)
+		return fail(err, errlen, "watchdog.%s: %s", key, why);
+	return 0;
+}
+
+/* Check the levels against each other. */
+static int validate_levels(const rcl_watchdog_config *c, char *err, size_t len)
+{
+	if (!(c->soft > 0 && c->soft <= 1) || !(c->hard > 0 && c->hard <= 1))
+		return fail(err, len,
+			    "watchdog.soft and watchdog.hard must be above 0%% "
+			    "and at most 100%% of the limit (soft %g%%, hard "
+			    "%g%%)",
+			    c->soft * 100, c->hard * 100);
+	if (c->soft > c->hard)
+		return fail(err, len,
+			    "watchdog.soft (%g%%) is above watchdog.hard "
+			    "(%g%%): forced collection must begin before "
+			    "shedding",
+			    c->soft * 100, c->hard * 100);
+	if (!(c->hysteresis >= 0 && c->hysteresis < c->soft))
+		return fail(err, len,
+			    "watchdog.hysteresis (%g%%) must be at least 0%% "
+			    "and below watchdog.soft (%g%%)",
+			    c->hysteresis * 100, c->soft * 100);
+	return 0;
+}
+
+/* Check polling, pacing and the CPU cap. */
+static int validate_tuning(const rcl_watchdog_config *c, char *err, size_t len)
+{
+	if (c->poll_min_ms == 0 || c->poll_min_ms > c->poll_max_ms)
+		return fail(err, len,
+			    "poll interval: minimum %ums must be above 0 and "
+			    "at most the maximum %ums",
+			    c->poll_min_ms, c->poll_max_ms);
+	if (c->workers == 0 || c->pace_divisor == 0)
+		return fail(err, len, "workers and pace_divisor must be >= 1");
+	if (!(c->pace_start >= 0 && c->pace_start <= 1))
+		return fail(err, len, "pace_start must be between 0 and 1");
+	if (!(c->gc_cpu_cap > 0 && c->gc_cpu_cap <= 1) || c->gc_window_ms == 0)
+		return fail(err, len,
+			    "gc_cpu_cap must be above 0 and at most 1, over a "
+			    "window above 0 ms");
+	if (!(c->growth_ratio >= 0) || c->leak_collections > WD_LEAK_MAX)
+		return fail(err, len,
+			    "growth_ratio must be >= 0 and leak_collections "
+			    "at most %d",
+			    WD_LEAK_MAX);
+	if (c->psi_window_us < 500000 || c->psi_window_us > 10000000 ||
+	    c->psi_stall_us == 0 || c->psi_stall_us > c->psi_window_us)
+		return fail(err, len,
+			    "PSI trigger: window must be 0.5 to 10 s and the "
+			    "stall above 0 and within it");
+	return 0;
+}
+
+/* Check a whole configuration. */
+int rcl_watchdog_config_validate(const rcl_watchdog_config *c, char *err,
+				 size_t len)
+{
+	if (c == NULL)
+		return fail(err, len, "no configuration");
+	if (validate_levels(c, err, len) != 0)
+		return -1;
+	return validate_tuning(c, err, len);
+}

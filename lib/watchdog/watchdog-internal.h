@@ -1,0 +1,121 @@
+/* The watchdog's internals, shared by the files of lib/watchdog/. */
+#ifndef RECLAIM_WATCHDOG_INTERNAL_H
+#define RECLAIM_WATCHDOG_INTERNAL_H
+
+#include <stdbool.h>
+#include <stdint.h>
+
+#include <reclaim/watchdog.h>
+
+struct event;
+
+#define WD_CPU_SLOTS 10
+#define WD_LEAK_MAX 8 /* most rises leak_collections may ask for */
+#define WD_EFD_MAX 6  /* v1 eventfds: four thresholds, two pressure */
+#define WD_PRI_MAX 3  /* POLLPRI fds: PSI, memory.events, systemd */
+#define WD_BUF 8192
+
+/*
+ * The built-in memory source (procfs.c). Files are opened once and read with
+ * pread() into buf, so a sample makes no allocation.
+ */
+struct wd_proc {
+	uint64_t config_limit;		    /* cfg->limit_bytes */
+	int version;			    /* 1, 2, or 0: no memory cgroup */
+	char mount[RCL_WATCHDOG_PATH_MAX];  /* the memory hierarchy's mount */
+	char self[RCL_WATCHDOG_PATH_MAX];   /* our cgroup's directory */
+	char limdir[RCL_WATCHDOG_PATH_MAX]; /* the limiting cgroup, or "" */
+	uint64_t cg_limit; /* its limit, 0: none up the hierarchy */
+	uint64_t phys;	   /* MemTotal */
+	int statm_fd;
+	int meminfo_fd;
+	int usage_fd; /* memory.usage_in_bytes / memory.current */
+	int stat_fd;  /* memory.stat */
+	int oom_fd;   /* memory.oom_control / memory.events */
+	rcl_watchdog_sample last;
+	char buf[WD_BUF];
+};
+
+/* Notifications armed on the event base (notify.c). */
+struct wd_notify {
+	int efd[WD_EFD_MAX];	  /* v1 eventfds */
+	int efd_kind[WD_EFD_MAX]; /* enum rcl_watchdog_wakeup */
+	struct event *efd_ev[WD_EFD_MAX];
+	uint64_t thresh[4]; /* v1 raw thresholds armed */
+	int nthresh;
+	int epfd; /* epoll set of the POLLPRI fds */
+	int pri[WD_PRI_MAX];
+	int pri_kind[WD_PRI_MAX];
+	struct event *ep_ev;
+	char desc[64];
+};
+
+/* The leak rule's run of rising survivor floors, with a census at each. */
+struct wd_leak_run {
+	uint32_t n; /* floors in the run */
+	size_t floor[WD_LEAK_MAX + 1];
+	size_t ntypes[WD_LEAK_MAX + 1];
+	rcl_type_stats census[WD_LEAK_MAX + 1][RCL_WATCHDOG_CENSUS_MAX];
+};
+
+struct rcl_watchdog {
+	struct event_base *base;
+	rcl_watchdog_config cfg;
+	rcl_watchdog_hooks hooks;
+	rcl_watchdog_source src;
+	struct wd_proc *proc; /* the built-in source, or NULL */
+	struct wd_notify notify;
+	struct event *poll_ev;
+
+	rcl_watchdog_sample s;
+	bool have_sample;
+	uint64_t soft, hard, hyst; /* in bytes, from the limit */
+	int level;
+	uint64_t level_since;
+	uint64_t last_refresh;
+	bool acting; /* inside a reaction: wake-ups only count */
+
+	uint64_t action_ns; /* last forced action */
+	uint64_t action_usage;
+	int action_level;
+	uint64_t pressure_ns; /* last pressure response */
+	uint64_t growth_ns;   /* last growth collection */
+	bool pending;	      /* an asynchronous collection is running */
+	uint64_t pending_t0;
+
+	uint64_t cpu_slot[WD_CPU_SLOTS];
+	uint64_t cpu_slot_start;
+	unsigned cpu_cur;
+	bool have_gc_ns;
+	uint64_t gc_ns_seen;
+
+	rcl_watchdog_heap_info hi;
+	bool have_hi;
+	uint64_t full_seen;
+	size_t floor_bytes, floor_objects;
+	struct wd_leak_run run;
+	rcl_watchdog_leak leak;
+
+	size_t young_applied;
+	rcl_watchdog_stats st;
+};
+
+/* procfs.c */
+int wd_proc_open(struct wd_proc *p, uint64_t config_limit);
+void wd_proc_close(struct wd_proc *p);
+int wd_proc_sample(void *ctx, rcl_watchdog_sample *out, bool refresh);
+uint64_t wd_now_ns(void);
+bool wd_parse_key(const char *text, const char *key, uint64_t *val);
+uint64_t wd_read_rss(void);
+
+/* notify.c */
+void wd_notify_init(struct wd_notify *n);
+void wd_notify_arm(rcl_watchdog *wd);
+void wd_notify_rearm(rcl_watchdog *wd);
+void wd_notify_track(rcl_watchdog *wd);
+void wd_notify_disarm(rcl_watchdog *wd);
+
+/* watchdog.c */
+void wd_wakeup(rcl_watchdog *wd, int wakeup, uint64_t t0);
+
+#endif
