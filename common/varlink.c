@@ -1,0 +1,132 @@
+/* varlink messages: parse and build calls and replies. */
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "varlink.h"
+#include "xmalloc.h"
+
+/* Parse a JSON object message; cause says why not. */
+static struct json *parse_object(const char *text, char **cause)
+{
+	struct json *j;
+
+	j = json_parse(text);
+	if (j == NULL) {
+		*cause = xstrdup("message is not valid JSON");
+		return NULL;
+	}
+	if (json_type(j) != JSON_OBJECT) {
+		*cause = xstrdup("message is not a JSON object");
+		json_destroy(j);
+		return NULL;
+	}
+	return j;
+}
+
+/* Read an optional boolean member. */
+static int get_flag(struct json *j, const char *key, bool *out, char **cause)
+{
+	struct json *v = json_get(j, key);
+
+	*out = false;
+	if (v == NULL || json_as_bool(v, out))
+		return 0;
+	xasprintf(cause, "\"%s\" must be a boolean", key);
+	return -1;
+}
+
+/* Check that parameters, when present, are an object. */
+static int get_params(struct varlink_msg *m, char **cause)
+{
+	m->params = json_get(m->msg, "parameters");
+	if (m->params == NULL || json_type(m->params) == JSON_OBJECT)
+		return 0;
+	if (json_type(m->params) == JSON_NULL) {
+		m->params = NULL;
+		return 0;
+	}
+	*cause = xstrdup("\"parameters\" must be an object");
+	return -1;
+}
+
+/* Parse a call: {"method": "...", "parameters": {...}, "oneway", "more"}. */
+int varlink_parse_call(const char *text, struct varlink_msg *m, char **cause)
+{
+	memset(m, 0, sizeof *m);
+	m->msg = parse_object(text, cause);
+	if (m->msg == NULL)
+		return -1;
+	m->method = json_as_str(json_get(m->msg, "method"));
+	if (m->method == NULL) {
+		*cause = xstrdup("\"method\" must be a string");
+		goto bad;
+	}
+	if (get_params(m, cause) != 0 ||
+	    get_flag(m->msg, "oneway", &m->oneway, cause) != 0 ||
+	    get_flag(m->msg, "more", &m->more, cause) != 0)
+		goto bad;
+	return 0;
+bad:
+	varlink_msg_finish(m);
+	return -1;
+}
+
+/* Parse a reply: {"parameters": {...}} or {"error": "...", ...}. */
+int varlink_parse_reply(const char *text, struct varlink_msg *m, char **cause)
+{
+	struct json *e;
+
+	memset(m, 0, sizeof *m);
+	m->msg = parse_object(text, cause);
+	if (m->msg == NULL)
+		return -1;
+	e = json_get(m->msg, "error");
+	if (e != NULL && (m->error = json_as_str(e)) == NULL) {
+		*cause = xstrdup("\"error\" must be a string");
+		goto bad;
+	}
+	if (get_params(m, cause) != 0 ||
+	    get_flag(m->msg, "continues", &m->continues, cause) != 0)
+		goto bad;
+	return 0;
+bad:
+	varlink_msg_finish(m);
+	return -1;
+}
+
+/* Free a parsed message. */
+void varlink_msg_finish(struct varlink_msg *m)
+{
+	json_destroy(m->msg);
+	memset(m, 0, sizeof *m);
+}
+
+/* The text of a call (without its NUL). */
+char *varlink_encode_call(const char *method, const struct json *params)
+{
+	struct json *j = json_object();
+	char *s;
+
+	json_add_str(j, "method", method);
+	json_attach(j, "parameters",
+		    params ? json_copy(params) : json_object());
+	s = json_print(j, false);
+	json_destroy(j);
+	return s;
+}
+
+/* The text of a reply, or of an error reply when error is set. */
+char *varlink_encode_reply(const struct json *params, const char *error)
+{
+	struct json *j = json_object();
+	char *s;
+
+	if (error != NULL)
+		json_add_str(j, "error", error);
+	json_attach(j, "parameters",
+		    params ? json_copy(params) : json_object());
+	s = json_print(j, false);
+	json_destroy(j);
+	return s;
+}

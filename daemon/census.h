@@ -1,0 +1,13 @@
+/* Census results shared by the Census, Snapshot and Diff methods. */
+#ifndef RECLAIMD_CENSUS_H
+#define RECLAIMD_CENSUS_H
+
+#include "reclaimd.h"
+
+void census_merge(const struct fanout *fan, struct census *out);
+void census_totals(const struct census *c, uint64_t *objects, uint64_t *bytes);
+void census_to_json(const struct census *c, struct json *reply);
+void census_diff_to_json(const struct census *before, const struct census *now,
+			 struct json *reply);
+
+#endif

@@ -1,0 +1,596 @@
+/*
+ * Configuration: built-in defaults, then the INI file (through inih), then
+ * each -s section.key=value. Every key is one row of config_keys, whose
+ * default is parsed by the same function as the file's value, so a default
+ * cannot disagree with the validation. Errors name the file, line and key.
+ */
+#include <errno.h>
+#include <grp.h>
+#include <ini.h>
+#include <limits.h>
+#include <stddef.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+#include <unistd.h>
+
+#include "config.h"
+#include "reclaimd.h"
+#include "sockpath.h"
+#include "xmalloc.h"
+
+typedef int (*config_parse_fn)(struct config *cfg, void *field,
+			       const char *value, char **cause);
+
+struct config_key {
+	const char *section;
+	const char *name;
+	const char *def;
+	config_parse_fn parse;
+	size_t offset;
+};
+
+/* The state of one load: where we are, and the first error. */
+struct config_load {
+	struct config *cfg;
+	const char *file;
+	int line;
+	unsigned set_line[32]; /* where each key was last set */
+	const char *set_file[32];
+	char *error;
+	FILE *fp;
+};
+
+static int parse_string(struct config *, void *, const char *, char **);
+static int parse_mode(struct config *, void *, const char *, char **);
+static int parse_group(struct config *, void *, const char *, char **);
+static int parse_count(struct config *, void *, const char *, char **);
+static int parse_duration(struct config *, void *, const char *, char **);
+static int parse_listen(struct config *, void *, const char *, char **);
+static int parse_workers(struct config *, void *, const char *, char **);
+static int parse_thresholds(struct config *, void *, const char *, char **);
+static int parse_size(struct config *, void *, const char *, char **);
+static int parse_bool(struct config *, void *, const char *, char **);
+static int parse_limit(struct config *, void *, const char *, char **);
+static int parse_level(struct config *, void *, const char *, char **);
+static int parse_log_level(struct config *, void *, const char *, char **);
+
+#define KEY(sec, key, def, fn, field)                                          \
+	{                                                                      \
+		sec, key, def, fn, offsetof(struct config, field)              \
+	}
+
+/* Every key, with its default; conf/reclaimd.conf documents each. */
+static const struct config_key config_keys[] = {
+    KEY("control", "socket", "", parse_string, control_socket),
+    KEY("control", "mode", "0660", parse_mode, control_mode),
+    KEY("control", "group", "", parse_group, control_group),
+    KEY("control", "max_connections", "64", parse_count,
+	control_max_connections),
+    KEY("control", "idle_timeout", "60s", parse_duration,
+	control_idle_timeout_us),
+    KEY("http", "listen", "127.0.0.1:8888", parse_listen, http_listen),
+    KEY("http", "workers", "auto", parse_workers, http_workers),
+    KEY("http", "drain_timeout", "5s", parse_duration, http_drain_timeout_us),
+    KEY("metrics", "listen", "127.0.0.1:9187", parse_listen, metrics_listen),
+    KEY("heap", "thresholds", "700,10,10", parse_thresholds, heap_thresholds),
+    KEY("heap", "young_bytes", "8MiB", parse_size, heap_young_bytes),
+    KEY("watchdog", "enabled", "true", parse_bool, watchdog_enabled),
+    KEY("watchdog", "limit", "auto", parse_limit, watchdog_limit),
+    KEY("watchdog", "soft", "80%", parse_level, watchdog_soft),
+    KEY("watchdog", "hard", "95%", parse_level, watchdog_hard),
+    KEY("log", "level", "info", parse_log_level, log_level),
+};
+#define CONFIG_NKEYS (sizeof config_keys / sizeof config_keys[0])
+_Static_assert(CONFIG_NKEYS <= 32, "grow config_load.set_line");
+
+/* The file read when no -c is given, if it exists. */
+const char *config_default_path(void)
+{
+	return RECLAIM_SYSCONFDIR "/reclaim/reclaimd.conf";
+}
+
+/* Free a string field and store a copy of value. */
+static int parse_string(struct config *cfg, void *field, const char *value,
+			char **cause)
+{
+	char **s = field;
+
+	free(*s);
+	*s = xstrdup(value);
+	return 0;
+}
+
+/* An octal file mode such as 0660. */
+static int parse_mode(struct config *cfg, void *field, const char *value,
+		      char **cause)
+{
+	char *end;
+	unsigned long v;
+
+	errno = 0;
+	v = strtoul(value, &end, 8);
+	if (*value == '\0' || *end != '\0' || errno != 0 || v > 0777) {
+		*cause = xstrdup("expected an octal mode such as 0660");
+		return -1;
+	}
+	*(unsigned *)field = (unsigned)v;
+	return 0;
+}
+
+/* A group name or number that must exist; "" for none. */
+static int parse_group(struct config *cfg, void *field, const char *value,
+		       char **cause)
+{
+	struct group *gr;
+	char *end;
+	unsigned long v;
+
+	cfg->control_gid = (gid_t)-1;
+	if (*value != '\0') {
+		gr = getgrnam(value);
+		errno = 0;
+		v = strtoul(value, &end, 10);
+		if (gr != NULL)
+			cfg->control_gid = gr->gr_gid;
+		else if (*end == '\0' && errno == 0 && v < UINT_MAX)
+			cfg->control_gid = (gid_t)v;
+		else {
+			xasprintf(cause, "no such group \"%s\"", value);
+			return -1;
+		}
+	}
+	return parse_string(cfg, field, value, cause);
+}
+
+/* A whole number. */
+static int number(const char *value, uint64_t *out, char **end)
+{
+	unsigned long long v;
+
+	if (*value < '0' || *value > '9')
+		return -1;
+	errno = 0;
+	v = strtoull(value, end, 10);
+	if (errno != 0)
+		return -1;
+	*out = v;
+	return 0;
+}
+
+/* A count from 1 up. */
+static int parse_count(struct config *cfg, void *field, const char *value,
+		       char **cause)
+{
+	uint64_t v;
+	char *end;
+
+	if (number(value, &v, &end) != 0 || *end != '\0' || v == 0 ||
+	    v > 1000000) {
+		*cause = xstrdup("expected a number from 1 to 1000000");
+		return -1;
+	}
+	*(uint64_t *)field = v;
+	return 0;
+}
+
+/* A duration: 500ms, 60s, 2m, 1h, 250us; a bare number is seconds. */
+static int parse_duration(struct config *cfg, void *field, const char *value,
+			  char **cause)
+{
+	static const struct {
+		const char *suffix;
+		uint64_t us;
+	} units[] = {{"", 1000000}, {"s", 1000000},  {"ms", 1000},
+		     {"us", 1},	    {"m", 60000000}, {"h", 3600000000ULL}};
+	uint64_t v;
+	char *end;
+	size_t i;
+
+	if (number(value, &v, &end) == 0 && v < 1000000000) {
+		for (i = 0; i < sizeof units / sizeof units[0]; i++) {
+			if (strcmp(end, units[i].suffix) == 0) {
+				*(uint64_t *)field = v * units[i].us;
+				return 0;
+			}
+		}
+	}
+	*cause = xstrdup("expected a duration such as 500ms, 60s or 2m");
+	return -1;
+}
+
+/* host:port, [v6]:port, or "off" (stored as ""). */
+static int parse_listen(struct config *cfg, void *field, const char *value,
+			char **cause)
+{
+	const char *colon = strrchr(value, ':');
+	uint64_t port;
+	char *end;
+
+	if (strcmp(value, "off") == 0 || *value == '\0')
+		return parse_string(cfg, field, "", cause);
+	if (colon == NULL || colon == value ||
+	    number(colon + 1, &port, &end) != 0 || *end != '\0' ||
+	    port > 65535 || (value[0] == '[' && colon[-1] != ']')) {
+		*cause = xstrdup("expected host:port such as 127.0.0.1:8888, "
+				 "[::1]:8888 or off");
+		return -1;
+	}
+	return parse_string(cfg, field, value, cause);
+}
+
+/* "auto" (one per online CPU) or 1 to 256. */
+static int parse_workers(struct config *cfg, void *field, const char *value,
+			 char **cause)
+{
+	uint64_t v;
+	char *end;
+
+	if (strcmp(value, "auto") == 0) {
+		*(uint64_t *)field = 0;
+		return 0;
+	}
+	if (number(value, &v, &end) != 0 || *end != '\0' || v == 0 || v > 256) {
+		*cause = xstrdup("expected auto or a number from 1 to 256");
+		return -1;
+	}
+	*(uint64_t *)field = v;
+	return 0;
+}
+
+/* Three counts such as 700,10,10. */
+static int parse_thresholds(struct config *cfg, void *field, const char *value,
+			    char **cause)
+{
+	uint64_t *t = field, v[RCL_GENERATIONS];
+	const char *p = value;
+	char *end;
+	int i;
+
+	for (i = 0; i < RCL_GENERATIONS; i++) {
+		if (number(p, &v[i], &end) != 0 || v[i] > UINT32_MAX)
+			break;
+		if (*end != (i == RCL_GENERATIONS - 1 ? '\0' : ','))
+			break;
+		p = end + 1;
+	}
+	if (i != RCL_GENERATIONS) {
+		*cause = xstrdup("expected three counts such as 700,10,10");
+		return -1;
+	}
+	memcpy(t, v, sizeof v);
+	return 0;
+}
+
+/* A size in bytes, with an optional binary suffix (K, KiB, M, MiB...). */
+static int size_value(const char *value, uint64_t *out)
+{
+	static const char *suffixes[] = {"K", "M", "G", "T"};
+	uint64_t v, mul = 1;
+	char *end;
+	size_t i;
+
+	if (number(value, &v, &end) != 0)
+		return -1;
+	if (*end == '\0' || strcasecmp(end, "B") == 0) {
+		*out = v;
+		return 0;
+	}
+	for (i = 0; i < 4; i++) {
+		mul <<= 10;
+		if (strcasecmp(end, suffixes[i]) == 0 ||
+		    (strncasecmp(end, suffixes[i], 1) == 0 &&
+		     strcasecmp(end + 1, "iB") == 0)) {
+			if (v > UINT64_MAX / mul)
+				return -1;
+			*out = v * mul;
+			return 0;
+		}
+	}
+	return -1;
+}
+
+/* A size in bytes such as 8MiB; 0 is allowed. */
+static int parse_size(struct config *cfg, void *field, const char *value,
+		      char **cause)
+{
+	if (size_value(value, field) != 0) {
+		*cause = xstrdup("expected a size such as 8MiB or 1048576");
+		return -1;
+	}
+	return 0;
+}
+
+/* true/false, yes/no, on/off, 1/0. */
+static int parse_bool(struct config *cfg, void *field, const char *value,
+		      char **cause)
+{
+	static const char *yes[] = {"true", "yes", "on", "1"};
+	static const char *no[] = {"false", "no", "off", "0"};
+	size_t i;
+
+	for (i = 0; i < 4; i++) {
+		if (strcasecmp(value, yes[i]) == 0 ||
+		    strcasecmp(value, no[i]) == 0) {
+			*(bool *)field = strcasecmp(value, yes[i]) == 0;
+			return 0;
+		}
+	}
+	*cause = xstrdup("expected true or false");
+	return -1;
+}
+
+/* "auto" or a size; 0 is not a limit. */
+static int parse_limit(struct config *cfg, void *field, const char *value,
+		       char **cause)
+{
+	uint64_t v;
+
+	if (strcmp(value, "auto") == 0) {
+		*(uint64_t *)field = 0;
+		return 0;
+	}
+	if (size_value(value, &v) != 0 || v == 0) {
+		*cause = xstrdup("expected auto or a size such as 2GiB");
+		return -1;
+	}
+	*(uint64_t *)field = v;
+	return 0;
+}
+
+/* A percentage of the limit (80%) or a size. */
+static int parse_level(struct config *cfg, void *field, const char *value,
+		       char **cause)
+{
+	struct config_level *l = field;
+	uint64_t v;
+	char *end;
+
+	if (number(value, &v, &end) == 0 && strcmp(end, "%") == 0) {
+		if (v == 0 || v > 100) {
+			*cause =
+			    xstrdup("a percentage must be from 1% to 100%");
+			return -1;
+		}
+		l->value = v;
+		l->percent = true;
+		return 0;
+	}
+	if (size_value(value, &v) != 0 || v == 0) {
+		*cause = xstrdup("expected a percentage such as 80% or a size");
+		return -1;
+	}
+	l->value = v;
+	l->percent = false;
+	return 0;
+}
+
+/* A syslog level name: err, warning, notice, info, debug. */
+static int parse_log_level(struct config *cfg, void *field, const char *value,
+			   char **cause)
+{
+	int level = log_level_parse(value);
+
+	if (level < 0) {
+		*cause =
+		    xstrdup("expected err, warning, notice, info or debug");
+		return -1;
+	}
+	*(int *)field = level;
+	return 0;
+}
+
+/* The row for section.name, or NULL. */
+static const struct config_key *find_key(const char *section, const char *name)
+{
+	size_t i;
+
+	for (i = 0; i < CONFIG_NKEYS; i++) {
+		if (strcmp(config_keys[i].section, section) == 0 &&
+		    strcmp(config_keys[i].name, name) == 0)
+			return &config_keys[i];
+	}
+	return NULL;
+}
+
+/* Record the first error, prefixed with where it was found. */
+static void fail(struct config_load *ld, const char *section, const char *name,
+		 const char *why)
+{
+	if (ld->error != NULL)
+		return;
+	if (ld->file == NULL)
+		xasprintf(&ld->error, "-s %s.%s: %s", section, name, why);
+	else if (ld->line > 0)
+		xasprintf(&ld->error, "%s:%d: %s.%s: %s", ld->file, ld->line,
+			  section, name, why);
+	else
+		xasprintf(&ld->error, "%s: %s.%s: %s", ld->file, section, name,
+			  why);
+}
+
+/* Set one key from its text; false (with the error recorded) if bad. */
+static bool set_key(struct config_load *ld, const char *section,
+		    const char *name, const char *value)
+{
+	const struct config_key *k = find_key(section, name);
+	char *cause = NULL, *why;
+	size_t i;
+
+	if (k == NULL) {
+		fail(ld, section, name, "unknown key");
+		return false;
+	}
+	if (k->parse(ld->cfg, (char *)ld->cfg + k->offset, value, &cause) !=
+	    0) {
+		xasprintf(&why, "bad value \"%s\": %s", value, cause);
+		fail(ld, section, name, why);
+		free(why);
+		free(cause);
+		return false;
+	}
+	i = (size_t)(k - config_keys);
+	ld->set_line[i] = (unsigned)ld->line;
+	ld->set_file[i] = ld->file;
+	return true;
+}
+
+/* inih's callback for each name = value. */
+static int config_ini_handler(void *user, const char *section, const char *name,
+			      const char *value)
+{
+	return set_key(user, section, name, value) ? 1 : 0;
+}
+
+/* inih reads through this, one physical line a call, to count lines. */
+static char *config_ini_reader(char *str, int num, void *stream)
+{
+	struct config_load *ld = stream;
+	char *line = NULL;
+	size_t cap = 0;
+	ssize_t n;
+
+	n = getline(&line, &cap, ld->fp);
+	if (n < 0) {
+		free(line);
+		return NULL;
+	}
+	ld->line++;
+	snprintf(str, (size_t)num, "%s", line);
+	free(line);
+	return str;
+}
+
+/* Read the file into ld->cfg; -1 with ld->error set on any error. */
+static int load_file(struct config_load *ld, const char *path)
+{
+	int rc;
+
+	ld->fp = fopen(path, "r");
+	if (ld->fp == NULL) {
+		xasprintf(&ld->error, "%s: cannot read: %s", path,
+			  strerror(errno));
+		return -1;
+	}
+	ld->file = path;
+	ld->line = 0;
+	rc = ini_parse_stream(config_ini_reader, ld, config_ini_handler, ld);
+	fclose(ld->fp);
+	if (rc > 0 && ld->error == NULL)
+		xasprintf(&ld->error,
+			  "%s:%d: syntax error (expected "
+			  "[section] or key = value)",
+			  path, rc);
+	return ld->error != NULL ? -1 : 0;
+}
+
+/* Apply one -s section.key=value. */
+static int load_override(struct config_load *ld, const char *arg)
+{
+	const char *eq = strchr(arg, '='), *dot = strchr(arg, '.');
+	char section[64], name[64];
+
+	ld->file = NULL;
+	ld->line = 0;
+	if (eq == NULL || dot == NULL || dot > eq ||
+	    (size_t)(dot - arg) >= sizeof section ||
+	    (size_t)(eq - dot - 1) >= sizeof name) {
+		xasprintf(&ld->error, "-s %s: expected section.key=value", arg);
+		return -1;
+	}
+	snprintf(section, sizeof section, "%.*s", (int)(dot - arg), arg);
+	snprintf(name, sizeof name, "%.*s", (int)(eq - dot - 1), dot + 1);
+	return set_key(ld, section, name, eq + 1) ? 0 : -1;
+}
+
+/* Fill every key from its default. */
+static void load_defaults(struct config_load *ld)
+{
+	size_t i;
+	bool ok = true;
+
+	ld->cfg->control_gid = (gid_t)-1;
+	for (i = 0; i < CONFIG_NKEYS; i++) {
+		ok = set_key(ld, config_keys[i].section, config_keys[i].name,
+			     config_keys[i].def) &&
+		     ok;
+	}
+	if (!ok) {
+		fprintf(stderr, "reclaimd: built-in default is bad: %s\n",
+			ld->error);
+		abort();
+	}
+}
+
+/* Checks across keys, reported at the later of the two. */
+static int validate(struct config_load *ld)
+{
+	struct config *cfg = ld->cfg;
+	size_t soft = (size_t)(find_key("watchdog", "soft") - config_keys);
+	size_t hard = (size_t)(find_key("watchdog", "hard") - config_keys);
+
+	if (cfg->watchdog_soft.percent == cfg->watchdog_hard.percent &&
+	    cfg->watchdog_soft.value >= cfg->watchdog_hard.value) {
+		ld->file = ld->set_file[hard] ? ld->set_file[hard]
+					      : ld->set_file[soft];
+		ld->line = (int)(ld->set_file[hard] ? ld->set_line[hard]
+						    : ld->set_line[soft]);
+		fail(ld, "watchdog", "soft", "must be below watchdog.hard");
+		return -1;
+	}
+	if (*cfg->control_socket == '\0') {
+		free(cfg->control_socket);
+		cfg->control_socket = sockpath_default(false);
+	}
+	return 0;
+}
+
+/* Load the configuration: defaults, file, overrides; NULL and cause if bad. */
+struct config *config_load(const struct config_source *src, char **cause)
+{
+	struct config_load ld = {0};
+	const char *path = src->path;
+	size_t i;
+
+	ld.cfg = xcalloc(1, sizeof *ld.cfg);
+	load_defaults(&ld);
+	if (path == NULL && access(config_default_path(), F_OK) == 0)
+		path = config_default_path();
+	if (path != NULL && load_file(&ld, path) != 0)
+		goto bad;
+	for (i = 0; i < src->noverrides; i++) {
+		if (load_override(&ld, src->overrides[i]) != 0)
+			goto bad;
+	}
+	if (validate(&ld) != 0)
+		goto bad;
+	return ld.cfg;
+bad:
+	*cause = ld.error;
+	config_destroy(ld.cfg);
+	return NULL;
+}
+
+/* Free a configuration; NULL is a no-op. */
+void config_destroy(struct config *cfg)
+{
+	if (cfg == NULL)
+		return;
+	free(cfg->control_socket);
+	free(cfg->control_group);
+	free(cfg->http_listen);
+	free(cfg->metrics_listen);
+	free(cfg);
+}
+
+/* Worker threads to run: the configured number, or one per online CPU. */
+size_t config_workers(const struct config *cfg)
+{
+	long n;
+
+	if (cfg->http_workers != 0)
+		return (size_t)cfg->http_workers;
+	n = sysconf(_SC_NPROCESSORS_ONLN);
+	return n > 0 ? (size_t)n : 1;
+}

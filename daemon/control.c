@@ -1,0 +1,322 @@
+/*
+ * The control server: varlink over the UNIX socket. This file is the
+ * transport (connections, framing, limits, peer credentials); method.c
+ * dispatches. Calls on one connection are answered in order: while one is
+ * answered asynchronously, the connection reads nothing more.
+ *
+ * Limits: a message is at most FRAME_MAX bytes; a connection idle (or
+ * stalled half-way through a message) for control.idle_timeout is closed;
+ * at control.max_connections, a new peer evicts the longest-idle connection
+ * that has no call in progress, so a crowd of idle peers cannot lock out an
+ * operator.
+ */
+#include <errno.h>
+#include <event2/buffer.h>
+#include <event2/bufferevent.h>
+#include <event2/event.h>
+#include <event2/listener.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <unistd.h>
+
+#include "frame.h"
+#include "reclaimd.h"
+#include "varlink.h"
+#include "xmalloc.h"
+
+/* Stop reading requests while this much output waits for the peer. */
+#define CONTROL_OUTPUT_MAX (1024 * 1024)
+#define CONTROL_MAX_GROUPS 256
+
+struct conn {
+	struct control *ctl;
+	struct bufferevent *bev;
+	struct frame frame;
+	struct ucred cred;
+	bool privileged;
+	struct call *call; /* answered asynchronously, in progress */
+	bool closing;	   /* close once the output is flushed */
+	uint64_t last_active;
+	TAILQ_ENTRY(conn) entry;
+};
+
+struct control {
+	struct server *srv;
+	struct evconnlistener *listener;
+	TAILQ_HEAD(, conn) conns;
+	size_t nconns;
+	size_t max;
+	struct timeval idle;
+	gid_t gid;
+};
+
+static void conn_process(struct conn *conn);
+
+/* Close a connection; a call in progress is answered into the void. */
+static void conn_free(struct conn *conn)
+{
+	struct control *c = conn->ctl;
+
+	if (conn->call != NULL)
+		call_orphan(conn->call);
+	TAILQ_REMOVE(&c->conns, conn, entry);
+	c->nconns--;
+	frame_finish(&conn->frame);
+	bufferevent_free(conn->bev);
+	free(conn);
+}
+
+/* Whether the peer is in group gid, primary or supplementary. */
+static bool peer_in_group(int fd, const struct ucred *cred, gid_t gid)
+{
+	gid_t groups[CONTROL_MAX_GROUPS];
+	socklen_t len = sizeof groups;
+	size_t i;
+
+	if (cred->gid == gid)
+		return true;
+	if (getsockopt(fd, SOL_SOCKET, SO_PEERGROUPS, groups, &len) != 0)
+		return false;
+	for (i = 0; i < len / sizeof groups[0]; i++) {
+		if (groups[i] == gid)
+			return true;
+	}
+	return false;
+}
+
+/* SO_PEERCRED: root, our own user, or the configured group may change state. */
+static void conn_credentials(struct conn *conn, int fd)
+{
+	socklen_t len = sizeof conn->cred;
+
+	if (getsockopt(fd, SOL_SOCKET, SO_PEERCRED, &conn->cred, &len) != 0) {
+		conn->cred.uid = (uid_t)-1;
+		conn->cred.gid = (gid_t)-1;
+		return;
+	}
+	conn->privileged = conn->cred.uid == 0 || conn->cred.uid == geteuid() ||
+			   (conn->ctl->gid != (gid_t)-1 &&
+			    peer_in_group(fd, &conn->cred, conn->ctl->gid));
+}
+
+/* Bytes arrived: move them into the frame, then handle what is complete. */
+static void conn_read(struct bufferevent *bev, void *arg)
+{
+	struct conn *conn = arg;
+	struct evbuffer *in = bufferevent_get_input(bev);
+	size_t n = evbuffer_get_length(in);
+	void *space;
+
+	space = frame_space(&conn->frame, n);
+	if (space == NULL) {
+		conn_free(conn);
+		return;
+	}
+	frame_commit(&conn->frame, (size_t)evbuffer_remove(in, space, n));
+	conn_process(conn);
+}
+
+/* The output drained: close if asked to, else read again. */
+static void conn_write(struct bufferevent *bev, void *arg)
+{
+	struct conn *conn = arg;
+
+	if (conn->closing) {
+		conn_free(conn);
+		return;
+	}
+	if (conn->call == NULL) {
+		bufferevent_enable(bev, EV_READ);
+		conn_process(conn);
+	}
+}
+
+/* End of stream, an error or the idle timeout: close. */
+static void conn_event(struct bufferevent *bev, short what, void *arg)
+{
+	struct conn *conn = arg;
+
+	if (what & BEV_EVENT_TIMEOUT)
+		log_debug("control: closing connection of uid %d: idle",
+			  (int)conn->cred.uid);
+	conn_free(conn);
+}
+
+/* A message over the limit: the stream cannot be trusted, say so, close. */
+static void conn_too_large(struct conn *conn)
+{
+	struct json *p = json_object();
+	char *text, reason[64];
+
+	snprintf(reason, sizeof reason, "message larger than %d bytes",
+		 FRAME_MAX);
+	json_add_str(p, "reason", reason);
+	text = varlink_encode_reply(p, "io.reclaim.InvalidRequest");
+	control_send(conn, text);
+	free(text);
+	json_destroy(p);
+	conn->closing = true;
+	bufferevent_disable(conn->bev, EV_READ);
+}
+
+/* Handle each complete message, in order, until one must wait. */
+static void conn_process(struct conn *conn)
+{
+	struct evbuffer *out = bufferevent_get_output(conn->bev);
+	char *msg;
+	size_t len;
+
+	while (conn->call == NULL && !conn->closing) {
+		if (evbuffer_get_length(out) > CONTROL_OUTPUT_MAX) {
+			bufferevent_disable(conn->bev, EV_READ);
+			return;
+		}
+		switch (frame_next(&conn->frame, &msg, &len)) {
+		case FRAME_PARTIAL:
+			return;
+		case FRAME_TOO_LARGE:
+			conn_too_large(conn);
+			return;
+		case FRAME_MESSAGE:
+			conn->last_active = mono_us();
+			method_dispatch(conn->ctl->srv, conn, msg);
+			break;
+		}
+	}
+}
+
+/* At the limit, close the longest-idle connection with no call running. */
+static bool control_evict(struct control *c)
+{
+	struct conn *conn, *oldest = NULL;
+
+	TAILQ_FOREACH(conn, &c->conns, entry)
+	{
+		if (conn->call == NULL && !conn->closing &&
+		    (oldest == NULL || conn->last_active < oldest->last_active))
+			oldest = conn;
+	}
+	if (oldest == NULL)
+		return false;
+	log_debug("control: %zu connections: closing the longest idle",
+		  c->nconns);
+	conn_free(oldest);
+	return true;
+}
+
+/* A new peer. */
+static void control_accept(struct evconnlistener *l, evutil_socket_t fd,
+			   struct sockaddr *sa, int salen, void *arg)
+{
+	struct control *c = arg;
+	struct conn *conn;
+
+	if (c->nconns >= c->max && !control_evict(c)) {
+		log_warn("control: %zu connections, all busy: refusing one",
+			 c->nconns);
+		close(fd);
+		return;
+	}
+	conn = xcalloc(1, sizeof *conn);
+	conn->ctl = c;
+	conn->last_active = mono_us();
+	frame_init(&conn->frame, FRAME_MAX);
+	conn_credentials(conn, fd);
+	conn->bev =
+	    bufferevent_socket_new(c->srv->base, fd, BEV_OPT_CLOSE_ON_FREE);
+	bufferevent_setcb(conn->bev, conn_read, conn_write, conn_event, conn);
+	bufferevent_set_timeouts(conn->bev, &c->idle, &c->idle);
+	bufferevent_enable(conn->bev, EV_READ | EV_WRITE);
+	TAILQ_INSERT_TAIL(&c->conns, conn, entry);
+	c->nconns++;
+}
+
+/* accept() failed (out of fds, usually): log and keep serving. */
+static void control_accept_error(struct evconnlistener *l, void *arg)
+{
+	log_warn("control: accept: %s", strerror(errno));
+}
+
+/* Serve the control protocol on the listening socket fd. */
+struct control *control_create(struct server *srv, int fd, char **cause)
+{
+	struct control *c = xcalloc(1, sizeof *c);
+
+	c->srv = srv;
+	TAILQ_INIT(&c->conns);
+	control_configure(c, srv->cfg);
+	c->listener = evconnlistener_new(srv->base, control_accept, c,
+					 LEV_OPT_CLOSE_ON_FREE, -1, fd);
+	if (c->listener == NULL) {
+		xasprintf(cause, "control: cannot accept: %s", strerror(errno));
+		free(c);
+		return NULL;
+	}
+	evconnlistener_set_error_cb(c->listener, control_accept_error);
+	return c;
+}
+
+/* Take the control.* keys that apply without a restart. */
+void control_configure(struct control *c, const struct config *cfg)
+{
+	c->max = (size_t)cfg->control_max_connections;
+	c->idle.tv_sec = (time_t)(cfg->control_idle_timeout_us / 1000000);
+	c->idle.tv_usec = (suseconds_t)(cfg->control_idle_timeout_us % 1000000);
+	c->gid = cfg->control_gid;
+}
+
+/* Close the listening socket; open connections stay. */
+void control_stop_accepting(struct control *c)
+{
+	if (c != NULL && c->listener != NULL)
+		evconnlistener_free(c->listener);
+	if (c != NULL)
+		c->listener = NULL;
+}
+
+/* Close everything; NULL is a no-op. */
+void control_destroy(struct control *c)
+{
+	if (c == NULL)
+		return;
+	control_stop_accepting(c);
+	while (!TAILQ_EMPTY(&c->conns))
+		conn_free(TAILQ_FIRST(&c->conns));
+	free(c);
+}
+
+/* Queue one message (text and its NUL) to the peer. */
+void control_send(struct conn *conn, const char *text)
+{
+	bufferevent_write(conn->bev, text, strlen(text) + 1);
+}
+
+/* A call will be answered later: read nothing more until it is. */
+void control_hold(struct conn *conn, struct call *call)
+{
+	conn->call = call;
+	bufferevent_disable(conn->bev, EV_READ);
+}
+
+/* The call held was answered: carry on with the next message. */
+void control_call_done(struct conn *conn)
+{
+	conn->call = NULL;
+	if (conn->closing)
+		return;
+	bufferevent_enable(conn->bev, EV_READ);
+	conn_process(conn);
+}
+
+/* Whether the peer may call methods that change state. */
+bool control_privileged(const struct conn *conn)
+{
+	return conn->privileged;
+}
+
+/* The peer's uid, for messages. */
+uid_t control_peer_uid(const struct conn *conn)
+{
+	return conn->cred.uid;
+}

@@ -1,0 +1,42 @@
+/*
+ * SetDebug: turn leak debugging on or off. The flag reaches every worker;
+ * the garbage report it feeds is issue 6's (Garbage).
+ */
+#include "reclaimd.h"
+
+/* Every worker took the flag. */
+static void method_set_debug_done(struct fanout *fan)
+{
+	json_add_bool(call_reply(fan->call), "leak", fan->srv->debug_leak);
+	call_finish(fan->call, CALL_DONE);
+	fanout_destroy(fan);
+}
+
+/* Store the flag and hand it to every worker. */
+static enum call_status method_set_debug_exec(struct call *call)
+{
+	struct fanout *fan;
+	bool leak;
+	size_t i;
+	int rc;
+
+	rc = call_param_bool(call, "leak", &leak);
+	if (rc < 0)
+		return CALL_ERROR;
+	if (rc == 0)
+		return call_invalid(call, "leak", "leak is required");
+	call->srv->debug_leak = leak;
+	log_info("leak debugging %s", leak ? "on" : "off");
+	fan = fanout_create(call->srv, call, WCMD_DEBUG, method_set_debug_done);
+	for (i = 0; i < fan->n; i++)
+		fan->cmds[i].in.debug = leak;
+	fanout_send(fan);
+	return CALL_ASYNC;
+}
+
+const struct method_entry method_set_debug_entry = {
+    .name = "io.reclaim.SetDebug",
+    .params = "(leak: bool) -> (leak: bool)",
+    .changes_state = true,
+    .exec = method_set_debug_exec,
+};

@@ -1,0 +1,321 @@
+/* reclaimd: the daemon's internal interfaces, one section per file. */
+#ifndef RECLAIMD_H
+#define RECLAIMD_H
+
+#include <pthread.h>
+#include <stdarg.h>
+#include <stdatomic.h>
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <sys/queue.h>
+#include <sys/types.h>
+#include <syslog.h>
+
+#include <reclaim/reclaim.h>
+
+#include "json.h"
+#include "stats.h"
+
+struct event;
+struct event_base;
+struct evhttp;
+struct evhttp_bound_socket;
+
+/* log.c */
+void log_set_level(int level);
+void log_msg(int prio, const char *fmt, ...)
+    __attribute__((format(printf, 2, 3)));
+#define log_err(...) log_msg(LOG_ERR, __VA_ARGS__)
+#define log_warn(...) log_msg(LOG_WARNING, __VA_ARGS__)
+#define log_notice(...) log_msg(LOG_NOTICE, __VA_ARGS__)
+#define log_info(...) log_msg(LOG_INFO, __VA_ARGS__)
+#define log_debug(...) log_msg(LOG_DEBUG, __VA_ARGS__)
+int log_level_parse(const char *name);
+
+/* config.c */
+struct config_level {
+	uint64_t value;
+	bool percent; /* value is a percentage of the limit */
+};
+
+struct config {
+	char *control_socket;
+	unsigned control_mode;
+	char *control_group; /* "" for none */
+	gid_t control_gid;
+	uint64_t control_max_connections;
+	uint64_t control_idle_timeout_us;
+	char *http_listen;
+	uint64_t http_workers; /* 0: one per online CPU */
+	uint64_t http_drain_timeout_us;
+	char *metrics_listen; /* "" for none */
+	uint64_t heap_thresholds[RCL_GENERATIONS];
+	uint64_t heap_young_bytes;
+	bool watchdog_enabled;
+	uint64_t watchdog_limit; /* 0: auto */
+	struct config_level watchdog_soft;
+	struct config_level watchdog_hard;
+	int log_level;
+};
+
+/* Where a configuration comes from, kept to read it again on reload. */
+struct config_source {
+	const char *path; /* NULL: the default file if it exists */
+	char **overrides; /* "section.key=value" */
+	size_t noverrides;
+};
+
+struct config *config_load(const struct config_source *src, char **cause);
+void config_destroy(struct config *cfg);
+const char *config_default_path(void);
+size_t config_workers(const struct config *cfg);
+
+/* listen.c */
+struct activated {
+	int control;
+	int http;
+	int metrics;
+};
+int listen_activated(struct activated *a, char **cause);
+int listen_tcp(const char *spec, char **cause);
+int listen_unix(const char *path, const struct config *cfg, char **cause);
+const char *listen_describe(int fd, char *buf, size_t len);
+
+/* mailbox.c: a queue of commands between threads, woken by an eventfd. */
+struct wcmd;
+typedef void (*mailbox_cb)(struct wcmd *cmd, void *arg);
+struct mailbox;
+struct mailbox *mailbox_create(struct event_base *base, mailbox_cb cb,
+			       void *arg, char **cause);
+void mailbox_destroy(struct mailbox *mb);
+void mailbox_post(struct mailbox *mb, struct wcmd *cmd);
+
+/* worker.c */
+enum wcmd_type {
+	WCMD_PING,
+	WCMD_COLLECT,
+	WCMD_THRESHOLDS,
+	WCMD_DEBUG,
+	WCMD_CENSUS,
+	WCMD_STOP,
+};
+
+struct census {
+	size_t n;
+	struct census_entry {
+		char *type;
+		uint64_t objects;
+		uint64_t bytes;
+	} * types;
+};
+
+struct fanout;
+struct worker;
+
+/* A message to a worker; the worker sends it back with its answer. */
+struct wcmd {
+	enum wcmd_type type;
+	struct worker *worker;
+	struct fanout *fan;
+	union {
+		int generation;
+		struct {
+			size_t thresholds[RCL_GENERATIONS];
+			size_t young_bytes;
+		} thr;
+		bool debug;
+		unsigned seq;
+		uint64_t drain_us;
+	} in;
+	struct {
+		size_t collected;
+		uint64_t pause_ns;
+		struct census census;
+	} out;
+	TAILQ_ENTRY(wcmd) entry;
+};
+
+struct worker {
+	int id;
+	struct server *srv;
+	pthread_t thread;
+	bool started;
+	struct event_base *base;
+	rcl_heap *heap;
+	struct mailbox *inbox;
+	struct event *tick;
+	struct evhttp *http;
+	struct evhttp_bound_socket *bound;
+
+	struct stats_worker stats; /* this thread's counters */
+	pthread_mutex_t lock;	   /* guards published */
+	struct stats_worker published;
+
+	struct wcmd ping;
+	atomic_uint pong; /* the last ping sequence answered */
+	bool debug_leak;
+	bool shedding;
+
+	struct wcmd *stop; /* the stop command, while draining */
+	uint64_t stop_deadline;
+	unsigned inflight; /* requests answered later (tasks, issue 5) */
+};
+
+struct worker *worker_create(struct server *srv, int id, char **cause);
+int worker_start(struct worker *w, char **cause);
+void worker_join(struct worker *w);
+void worker_destroy(struct worker *w);
+void worker_post(struct worker *w, struct wcmd *cmd);
+void worker_read_stats(struct worker *w, struct stats_worker *out);
+void worker_ping(struct worker *w, unsigned seq);
+bool worker_answered(struct worker *w, unsigned seq);
+void census_finish(struct census *c);
+
+/* http.c: the HTTP front on each worker. */
+int http_start(struct worker *w, int fd, char **cause);
+void http_stop_accepting(struct worker *w);
+void http_free(struct worker *w);
+
+/* fanout.c: one command to every worker, one answer when all replied. */
+struct call;
+typedef void (*fanout_done)(struct fanout *fan);
+struct fanout {
+	struct server *srv;
+	struct call *call;
+	fanout_done done;
+	void *arg;
+	size_t pending;
+	size_t n;
+	struct wcmd cmds[];
+};
+struct fanout *fanout_create(struct server *srv, struct call *call,
+			     enum wcmd_type type, fanout_done done);
+void fanout_send(struct fanout *fan);
+void fanout_reply(struct wcmd *cmd);
+void fanout_destroy(struct fanout *fan);
+
+/* memwatch.c: the seam where the memory watchdog plugs in. */
+struct memwatch_status {
+	bool enabled;
+	const char *level; /* "off", "ok", "soft", "hard" */
+	const char *limit_source;
+	uint64_t rss_bytes;
+	uint64_t limit_bytes;
+	uint64_t soft_bytes;
+	uint64_t hard_bytes;
+	uint64_t forced_collections_total;
+};
+struct memwatch;
+struct memwatch *memwatch_create(struct server *srv, char **cause);
+void memwatch_destroy(struct memwatch *mw);
+void memwatch_configure(struct memwatch *mw, const struct config *cfg);
+void memwatch_status(struct memwatch *mw, struct memwatch_status *out);
+
+/* notify.c: every sd_notify goes through here. */
+void notify_send(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
+void notify_status(struct server *srv);
+int notify_keepalive_start(struct server *srv);
+
+/* control.c: the varlink control server. */
+struct control;
+struct conn;
+struct control *control_create(struct server *srv, int fd, char **cause);
+void control_destroy(struct control *c);
+void control_stop_accepting(struct control *c);
+void control_configure(struct control *c, const struct config *cfg);
+void control_send(struct conn *conn, const char *text);
+void control_hold(struct conn *conn, struct call *call);
+void control_call_done(struct conn *conn);
+uid_t control_peer_uid(const struct conn *conn);
+bool control_privileged(const struct conn *conn);
+
+/* metrics.c: GET /metrics on the main thread. */
+struct metrics;
+struct metrics *metrics_create(struct server *srv, int fd, char **cause);
+void metrics_destroy(struct metrics *m);
+
+/* method.c: the varlink methods, one file each. */
+enum call_status { CALL_DONE, CALL_ERROR, CALL_ASYNC };
+
+struct call {
+	struct server *srv;
+	struct conn *conn; /* NULL once the peer went away */
+	const struct method_entry *entry;
+	struct json *params; /* always an object */
+	bool oneway;
+	bool async;	    /* answered later, by call_finish */
+	struct json *reply; /* the reply's parameters */
+	char *error;	    /* the error's name, or NULL */
+};
+
+struct method_entry {
+	const char *name;   /* full: interface.Method */
+	const char *params; /* varlink signature: (in) -> (out) */
+	bool changes_state; /* refused to unprivileged peers */
+	enum call_status (*exec)(struct call *call);
+};
+
+void method_dispatch(struct server *srv, struct conn *conn, const char *text);
+void call_finish(struct call *call, enum call_status status);
+void call_orphan(struct call *call);
+enum call_status call_error(struct call *call, const char *error,
+			    const char *fmt, ...)
+    __attribute__((format(printf, 3, 4)));
+enum call_status call_invalid(struct call *call, const char *param,
+			      const char *fmt, ...)
+    __attribute__((format(printf, 3, 4)));
+struct json *call_reply(struct call *call);
+int call_param_u64(struct call *call, const char *name, uint64_t max,
+		   uint64_t *out);
+int call_param_bool(struct call *call, const char *name, bool *out);
+const char *call_param_str(struct call *call, const char *name, int *status);
+char *method_interface_description(void);
+extern const struct method_entry *const method_table[];
+extern const size_t method_count;
+
+/* server.c: the main thread. */
+struct census_snapshot {
+	bool taken;
+	uint64_t when_us;
+	struct census census;
+};
+
+struct server {
+	struct config *cfg;
+	const struct config_source *src;
+	struct event_base *base;
+	struct worker **workers;
+	size_t nworkers;
+	size_t running; /* workers not yet stopped */
+	struct mailbox *inbox;
+	struct control *control;
+	struct metrics *metrics;
+	struct memwatch *watch;
+	struct activated fds;
+	struct event *sig[3];
+	struct event *status_timer;
+	struct event *keepalive;
+	unsigned ping_seq;
+	struct wcmd *stops;
+	char *own_socket; /* the control socket we bound: unlinked at exit */
+	size_t thresholds[RCL_GENERATIONS]; /* in force on every worker */
+	size_t young_bytes;
+	bool stopping;
+	bool debug_leak;
+	uint64_t started_us;
+	struct census_snapshot snapshot;
+	int exit_status;
+};
+
+struct server *server_create(struct config *cfg,
+			     const struct config_source *src, char **cause);
+int server_run(struct server *srv);
+void server_destroy(struct server *srv);
+int server_reload(struct server *srv, char **cause);
+void server_stats(struct server *srv, struct stats_snapshot *s);
+void server_stop(struct server *srv);
+uint64_t now_us(void);
+uint64_t mono_us(void);
+
+#endif

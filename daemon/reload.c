@@ -1,0 +1,86 @@
+/*
+ * Reload (SIGHUP and io.reclaim.Reload): read the file again with the same
+ * -s overrides. A bad file keeps the old configuration and says why. Keys
+ * that only apply at start-up (sockets, workers) are reported, not applied.
+ */
+#include <event2/event.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "reclaimd.h"
+#include "xmalloc.h"
+
+/* The thresholds fan-out needs no answer: just free it. */
+static void reload_thresholds_done(struct fanout *fan)
+{
+	fanout_destroy(fan);
+}
+
+/* Send the heap settings to every worker. */
+static void reload_heap(struct server *srv, const struct config *cfg)
+{
+	struct fanout *fan;
+	size_t i;
+	int g;
+
+	for (g = 0; g < RCL_GENERATIONS; g++)
+		srv->thresholds[g] = (size_t)cfg->heap_thresholds[g];
+	srv->young_bytes = (size_t)cfg->heap_young_bytes;
+	fan = fanout_create(srv, NULL, WCMD_THRESHOLDS, reload_thresholds_done);
+	for (i = 0; i < fan->n; i++) {
+		memcpy(fan->cmds[i].in.thr.thresholds, srv->thresholds,
+		       sizeof srv->thresholds);
+		fan->cmds[i].in.thr.young_bytes = srv->young_bytes;
+	}
+	fanout_send(fan);
+}
+
+/* Whether two optional strings differ. */
+static bool differs(const char *a, const char *b)
+{
+	return strcmp(a ? a : "", b ? b : "") != 0;
+}
+
+/* Say which changed keys wait for a restart. */
+static void reload_restart_keys(const struct config *old,
+				const struct config *cfg)
+{
+	if (differs(old->control_socket, cfg->control_socket) ||
+	    old->control_mode != cfg->control_mode)
+		log_warn("reload: control.socket and control.mode apply at the "
+			 "next start");
+	if (differs(old->http_listen, cfg->http_listen) ||
+	    old->http_workers != cfg->http_workers)
+		log_warn("reload: http.listen and http.workers apply at the "
+			 "next start");
+	if (differs(old->metrics_listen, cfg->metrics_listen))
+		log_warn("reload: metrics.listen applies at the next start");
+}
+
+/* Reload; -1 with cause (also logged) when the old configuration stays. */
+int server_reload(struct server *srv, char **cause)
+{
+	struct config *cfg;
+
+	notify_send("RELOADING=1\nMONOTONIC_USEC=%llu\nSTATUS=reloading",
+		    (unsigned long long)mono_us());
+	cfg = config_load(srv->src, cause);
+	if (cfg == NULL) {
+		log_err("reload failed, keeping the old configuration: %s",
+			*cause);
+		notify_send("READY=1");
+		notify_status(srv);
+		return -1;
+	}
+	reload_restart_keys(srv->cfg, cfg);
+	log_set_level(cfg->log_level);
+	control_configure(srv->control, cfg);
+	memwatch_configure(srv->watch, cfg);
+	reload_heap(srv, cfg);
+	config_destroy(srv->cfg);
+	srv->cfg = cfg;
+	log_info("configuration reloaded");
+	notify_send("READY=1");
+	notify_status(srv);
+	return 0;
+}

@@ -1,0 +1,318 @@
+/*
+ * The main thread: listeners, workers, the control server, the metrics
+ * listener, the watchdog and sd_notify. It talks to workers only through
+ * their mailboxes and reads the stats they publish.
+ */
+#include <errno.h>
+#include <event2/event.h>
+#include <signal.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "reclaimd.h"
+#include "xmalloc.h"
+
+/* How often STATUS= is refreshed. */
+#define SERVER_STATUS_US 2000000
+
+/* Microseconds on the wall clock. */
+uint64_t now_us(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_REALTIME, &ts);
+	return (uint64_t)ts.tv_sec * 1000000 + (uint64_t)ts.tv_nsec / 1000;
+}
+
+/* Microseconds on the monotonic clock (sd_notify's MONOTONIC_USEC too). */
+uint64_t mono_us(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (uint64_t)ts.tv_sec * 1000000 + (uint64_t)ts.tv_nsec / 1000;
+}
+
+/* Log where a socket listens. */
+static void server_log_listen(const char *what, int fd, bool activated)
+{
+	char buf[256];
+
+	log_info("%s: %s %s", what, activated ? "activated on" : "listening on",
+		 listen_describe(fd, buf, sizeof buf));
+}
+
+/* Take the activated sockets, bind the others. */
+static int server_listen(struct server *srv, char **cause)
+{
+	struct activated *a = &srv->fds;
+	const struct config *cfg = srv->cfg;
+	bool act[3];
+
+	if (listen_activated(a, cause) != 0)
+		return -1;
+	act[0] = a->control >= 0;
+	act[1] = a->http >= 0;
+	act[2] = a->metrics >= 0;
+	if (a->control < 0) {
+		a->control = listen_unix(cfg->control_socket, cfg, cause);
+		if (a->control < 0)
+			return -1;
+		srv->own_socket = xstrdup(cfg->control_socket);
+	}
+	if (a->http < 0 && *cfg->http_listen != '\0' &&
+	    (a->http = listen_tcp(cfg->http_listen, cause)) < 0)
+		return -1;
+	if (a->metrics < 0 && *cfg->metrics_listen != '\0' &&
+	    (a->metrics = listen_tcp(cfg->metrics_listen, cause)) < 0)
+		return -1;
+	server_log_listen("control", a->control, act[0]);
+	if (a->http >= 0)
+		server_log_listen("http", a->http, act[1]);
+	if (a->metrics >= 0)
+		server_log_listen("metrics", a->metrics, act[2]);
+	return 0;
+}
+
+/* A worker answered: a stop ends a worker, anything else a fan-out. */
+static void server_inbox(struct wcmd *cmd, void *arg)
+{
+	struct server *srv = arg;
+
+	if (cmd->type != WCMD_STOP) {
+		fanout_reply(cmd);
+		return;
+	}
+	worker_join(cmd->worker);
+	log_debug("worker %d stopped", cmd->worker->id);
+	if (--srv->running == 0)
+		event_base_loopbreak(srv->base);
+}
+
+/* SIGTERM, SIGINT: drain and exit 0. */
+void server_stop(struct server *srv)
+{
+	size_t i;
+
+	if (srv->stopping)
+		return;
+	srv->stopping = true;
+	log_info("stopping: draining requests (at most %llu ms)",
+		 (unsigned long long)(srv->cfg->http_drain_timeout_us / 1000));
+	notify_send("STOPPING=1\nSTATUS=stopping: draining requests");
+	control_stop_accepting(srv->control);
+	metrics_destroy(srv->metrics);
+	srv->metrics = NULL;
+	if (srv->fds.http >= 0)
+		close(srv->fds.http); /* the workers close their copies */
+	srv->fds.http = -1;
+	if (srv->running == 0) {
+		event_base_loopbreak(srv->base);
+		return;
+	}
+	for (i = 0; i < srv->nworkers; i++) {
+		srv->stops[i].type = WCMD_STOP;
+		srv->stops[i].worker = srv->workers[i];
+		srv->stops[i].in.drain_us = srv->cfg->http_drain_timeout_us;
+		worker_post(srv->workers[i], &srv->stops[i]);
+	}
+}
+
+/* Signals, handled on the main loop. */
+static void server_signal(evutil_socket_t sig, short what, void *arg)
+{
+	struct server *srv = arg;
+	char *cause = NULL;
+
+	if (sig != SIGHUP) {
+		log_info("%s received", strsignal((int)sig));
+		server_stop(srv);
+		return;
+	}
+	log_info("SIGHUP received: reloading the configuration");
+	if (server_reload(srv, &cause) != 0)
+		free(cause);
+}
+
+/* The periodic STATUS= line. */
+static void server_status_tick(evutil_socket_t fd, short what, void *arg)
+{
+	notify_status(arg);
+}
+
+/* Set up signals and timers on the main base. */
+static void server_events(struct server *srv)
+{
+	static const int sigs[3] = {SIGTERM, SIGINT, SIGHUP};
+	struct timeval tv = {SERVER_STATUS_US / 1000000, 0};
+	int i;
+
+	for (i = 0; i < 3; i++) {
+		srv->sig[i] =
+		    evsignal_new(srv->base, sigs[i], server_signal, srv);
+		evsignal_add(srv->sig[i], NULL);
+	}
+	srv->status_timer =
+	    event_new(srv->base, -1, EV_PERSIST, server_status_tick, srv);
+	event_add(srv->status_timer, &tv);
+}
+
+/* Create and start the workers. */
+static int server_workers(struct server *srv, char **cause)
+{
+	size_t i;
+
+	srv->nworkers = config_workers(srv->cfg);
+	srv->workers = xcalloc(srv->nworkers, sizeof *srv->workers);
+	srv->stops = xcalloc(srv->nworkers, sizeof *srv->stops);
+	for (i = 0; i < srv->nworkers; i++) {
+		srv->workers[i] = worker_create(srv, (int)i, cause);
+		if (srv->workers[i] == NULL)
+			return -1;
+	}
+	for (i = 0; i < srv->nworkers; i++) {
+		if (worker_start(srv->workers[i], cause) != 0)
+			return -1;
+		srv->running++;
+	}
+	return 0;
+}
+
+/* Remember the heap settings every worker starts with. */
+static void server_thresholds(struct server *srv, const struct config *cfg)
+{
+	int i;
+
+	for (i = 0; i < RCL_GENERATIONS; i++)
+		srv->thresholds[i] = (size_t)cfg->heap_thresholds[i];
+	srv->young_bytes = (size_t)cfg->heap_young_bytes;
+}
+
+/* Everything up to READY; NULL and cause on failure. */
+struct server *server_create(struct config *cfg,
+			     const struct config_source *src, char **cause)
+{
+	struct server *srv = xcalloc(1, sizeof *srv);
+
+	srv->cfg = cfg;
+	srv->src = src;
+	srv->started_us = mono_us();
+	srv->fds.control = srv->fds.http = srv->fds.metrics = -1;
+	server_thresholds(srv, cfg);
+	signal(SIGPIPE, SIG_IGN);
+	srv->base = event_base_new();
+	if (srv->base == NULL) {
+		*cause = xstrdup("cannot create the event loop");
+		goto bad;
+	}
+	srv->inbox = mailbox_create(srv->base, server_inbox, srv, cause);
+	if (srv->inbox == NULL || server_listen(srv, cause) != 0)
+		goto bad;
+	srv->watch = memwatch_create(srv, cause);
+	if (srv->watch == NULL || server_workers(srv, cause) != 0)
+		goto bad;
+	srv->control = control_create(srv, srv->fds.control, cause);
+	if (srv->control == NULL)
+		goto bad;
+	srv->fds.control = -1; /* the listener owns it now */
+	if (srv->fds.metrics >= 0) {
+		srv->metrics = metrics_create(srv, srv->fds.metrics, cause);
+		if (srv->metrics == NULL)
+			goto bad;
+	}
+	server_events(srv);
+	return srv;
+bad:
+	server_destroy(srv);
+	return NULL;
+}
+
+/* Run until stopped; the exit status. */
+int server_run(struct server *srv)
+{
+	notify_keepalive_start(srv);
+	log_info("ready: %zu workers", srv->nworkers);
+	notify_status(srv);
+	notify_send("READY=1");
+	event_base_dispatch(srv->base);
+	log_info("stopped");
+	return srv->exit_status;
+}
+
+/* Stop workers still running (start-up failed half-way), then join. */
+static void server_end_workers(struct server *srv)
+{
+	size_t i;
+
+	for (i = 0; i < srv->nworkers && srv->running > 0; i++) {
+		srv->stops[i].type = WCMD_STOP;
+		srv->stops[i].worker = srv->workers[i];
+		if (srv->workers[i] != NULL && srv->workers[i]->started)
+			worker_post(srv->workers[i], &srv->stops[i]);
+	}
+	for (i = 0; i < srv->nworkers; i++) {
+		if (srv->workers[i] != NULL)
+			worker_join(srv->workers[i]);
+		worker_destroy(srv->workers[i]);
+	}
+}
+
+/* Free everything; NULL is a no-op. */
+void server_destroy(struct server *srv)
+{
+	int i;
+
+	if (srv == NULL)
+		return;
+	control_destroy(srv->control);
+	metrics_destroy(srv->metrics);
+	server_end_workers(srv);
+	memwatch_destroy(srv->watch);
+	mailbox_destroy(srv->inbox);
+	for (i = 0; i < 3; i++) {
+		if (srv->sig[i] != NULL)
+			event_free(srv->sig[i]);
+	}
+	if (srv->status_timer != NULL)
+		event_free(srv->status_timer);
+	if (srv->keepalive != NULL)
+		event_free(srv->keepalive);
+	if (srv->own_socket != NULL)
+		unlink(srv->own_socket);
+	free(srv->own_socket);
+	if (srv->fds.http >= 0)
+		close(srv->fds.http);
+	if (srv->fds.control >= 0)
+		close(srv->fds.control);
+	census_finish(&srv->snapshot.census);
+	if (srv->base != NULL)
+		event_base_free(srv->base);
+	free(srv->workers);
+	free(srv->stops);
+	config_destroy(srv->cfg);
+	free(srv);
+}
+
+/* The stats snapshot: workers' published copies, summed; the watchdog. */
+void server_stats(struct server *srv, struct stats_snapshot *s)
+{
+	struct memwatch_status ws;
+	size_t i;
+
+	stats_init(s, srv->nworkers);
+	for (i = 0; i < srv->nworkers; i++)
+		worker_read_stats(srv->workers[i], &s->workers[i]);
+	stats_sum(s);
+	memwatch_status(srv->watch, &ws);
+	s->process.process_rss_bytes = ws.rss_bytes;
+	s->process.process_uptime_seconds =
+	    (mono_us() - srv->started_us) / 1000000;
+	s->process.process_workers = srv->nworkers;
+	s->process.limit_bytes = ws.limit_bytes;
+	s->process.watchdog_forced_collections_total =
+	    ws.forced_collections_total;
+	snprintf(s->process.watchdog_level, sizeof s->process.watchdog_level,
+		 "%s", ws.level);
+}

@@ -1,0 +1,275 @@
+/*
+ * Worker threads. Each owns one event base (EVENT_BASE_FLAG_NOLOCK: no other
+ * thread ever touches it) and one heap; the main thread reaches it only
+ * through its mailbox, and reads the stats it publishes under a mutex.
+ */
+#include <errno.h>
+#include <event2/event.h>
+#include <signal.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+#include "reclaimd.h"
+#include "xmalloc.h"
+
+/* How often a worker publishes its stats and checks a drain. */
+#define WORKER_TICK_US 100000
+
+/* Copy this thread's counters where the main thread can read them. */
+static void worker_publish(struct worker *w)
+{
+	rcl_stats hs;
+
+	if (w->heap != NULL) {
+		rcl_heap_stats(w->heap, &hs);
+		w->stats.heap_objects = hs.objects;
+		w->stats.heap_bytes = hs.bytes;
+		w->stats.heap_owned_bytes = hs.owned_bytes;
+		w->stats.heap_collections_total = hs.collections_total;
+		w->stats.heap_collected_total = hs.collected_total;
+		w->stats.heap_allocations_total = hs.allocations_total;
+		w->stats.heap_pause_total_ns = hs.pause_total_ns;
+		w->stats.heap_pause_max_ns = hs.pause_max_ns;
+	}
+	pthread_mutex_lock(&w->lock);
+	w->published = w->stats;
+	pthread_mutex_unlock(&w->lock);
+}
+
+/* Live objects by type, copied so the main thread owns the names. */
+static void worker_census(struct worker *w, struct census *c)
+{
+	rcl_type_stats *ts;
+	size_t n, i;
+
+	n = rcl_heap_census(w->heap, NULL, 0);
+	ts = xcalloc(n, sizeof *ts);
+	n = rcl_heap_census(w->heap, ts, n);
+	c->types = xcalloc(n, sizeof *c->types);
+	for (i = 0; i < n; i++) {
+		c->types[i].type = xstrdup(ts[i].name ? ts[i].name : "?");
+		c->types[i].objects = ts[i].objects;
+		c->types[i].bytes = ts[i].bytes;
+	}
+	c->n = n;
+	free(ts);
+}
+
+/* Free a census; a zeroed one is a no-op. */
+void census_finish(struct census *c)
+{
+	size_t i;
+
+	for (i = 0; i < c->n; i++)
+		free(c->types[i].type);
+	free(c->types);
+	c->types = NULL;
+	c->n = 0;
+}
+
+/* Finish a drain: close what is left and leave the loop. */
+static void worker_check_drain(struct worker *w)
+{
+	if (w->stop == NULL)
+		return;
+	if (w->inflight > 0 && mono_us() < w->stop_deadline)
+		return;
+	if (w->inflight > 0)
+		log_warn("worker %d: %u requests still in flight after the "
+			 "drain timeout",
+			 w->id, w->inflight);
+	event_base_loopbreak(w->base);
+}
+
+/* Stop accepting, then let in-flight requests finish within the bound. */
+static void worker_drain(struct worker *w, struct wcmd *cmd)
+{
+	w->stop = cmd;
+	w->stop_deadline = mono_us() + cmd->in.drain_us;
+	http_stop_accepting(w);
+	worker_check_drain(w);
+}
+
+/* Collect, timing the pause. */
+static void worker_collect(struct worker *w, struct wcmd *cmd)
+{
+	uint64_t t0 = mono_us();
+
+	cmd->out.collected = rcl_collect(w->heap, cmd->in.generation);
+	cmd->out.pause_ns = (mono_us() - t0) * 1000;
+}
+
+/* Run one command from the main thread, then send it back. */
+static void worker_exec(struct wcmd *cmd, void *arg)
+{
+	struct worker *w = arg;
+
+	switch (cmd->type) {
+	case WCMD_PING:
+		atomic_store(&w->pong, cmd->in.seq);
+		return;
+	case WCMD_STOP:
+		worker_drain(w, cmd);
+		return;
+	case WCMD_COLLECT:
+		worker_collect(w, cmd);
+		break;
+	case WCMD_THRESHOLDS:
+		rcl_set_thresholds(w->heap, cmd->in.thr.thresholds);
+		rcl_set_young_bytes(w->heap, cmd->in.thr.young_bytes);
+		break;
+	case WCMD_DEBUG:
+		w->debug_leak = cmd->in.debug;
+		break;
+	case WCMD_CENSUS:
+		worker_census(w, &cmd->out.census);
+		break;
+	}
+	worker_publish(w);
+	mailbox_post(w->srv->inbox, cmd);
+}
+
+/* The periodic tick: publish stats, watch a drain. */
+static void worker_tick(evutil_socket_t fd, short what, void *arg)
+{
+	struct worker *w = arg;
+
+	worker_publish(w);
+	worker_check_drain(w);
+}
+
+/* A heap configured from the configuration. */
+static rcl_heap *worker_heap(const struct config *cfg)
+{
+	rcl_config hc;
+	int i;
+
+	rcl_config_init(&hc);
+	for (i = 0; i < RCL_GENERATIONS; i++)
+		hc.thresholds[i] = (size_t)cfg->heap_thresholds[i];
+	hc.young_bytes = (size_t)cfg->heap_young_bytes;
+	return rcl_heap_new(&hc);
+}
+
+/* Set up a worker's base, heap, mailbox and HTTP front (not yet running). */
+struct worker *worker_create(struct server *srv, int id, char **cause)
+{
+	struct worker *w = xcalloc(1, sizeof *w);
+	struct event_config *ec = event_config_new();
+	struct timeval tv = {0, WORKER_TICK_US};
+
+	w->id = id;
+	w->srv = srv;
+	pthread_mutex_init(&w->lock, NULL);
+	w->ping.type = WCMD_PING;
+	w->ping.worker = w;
+	event_config_set_flag(ec, EVENT_BASE_FLAG_NOLOCK);
+	w->base = event_base_new_with_config(ec);
+	event_config_free(ec);
+	w->heap = worker_heap(srv->cfg);
+	if (w->base == NULL || w->heap == NULL) {
+		xasprintf(cause, "worker %d: out of memory", id);
+		goto bad;
+	}
+	w->inbox = mailbox_create(w->base, worker_exec, w, cause);
+	if (w->inbox == NULL)
+		goto bad;
+	w->tick = event_new(w->base, -1, EV_PERSIST, worker_tick, w);
+	event_add(w->tick, &tv);
+	if (srv->fds.http >= 0 && http_start(w, srv->fds.http, cause) != 0)
+		goto bad;
+	return w;
+bad:
+	worker_destroy(w);
+	return NULL;
+}
+
+/* The thread: adopt the heap, run the loop until stopped, clean up. */
+static void *worker_main(void *arg)
+{
+	struct worker *w = arg;
+	struct wcmd *stop;
+
+	rcl_heap_adopt(w->heap);
+	event_base_dispatch(w->base);
+	http_free(w);
+	worker_publish(w);
+	rcl_heap_destroy(w->heap);
+	w->heap = NULL;
+	stop = w->stop;
+	if (stop != NULL)
+		mailbox_post(w->srv->inbox, stop);
+	return NULL;
+}
+
+/* Start the thread, with every signal blocked (main handles them). */
+int worker_start(struct worker *w, char **cause)
+{
+	sigset_t all, old;
+	int rc;
+
+	sigfillset(&all);
+	pthread_sigmask(SIG_SETMASK, &all, &old);
+	rc = pthread_create(&w->thread, NULL, worker_main, w);
+	pthread_sigmask(SIG_SETMASK, &old, NULL);
+	if (rc != 0) {
+		xasprintf(cause, "worker %d: %s", w->id, strerror(rc));
+		return -1;
+	}
+	w->started = true;
+	return 0;
+}
+
+/* Wait for a stopped worker's thread. */
+void worker_join(struct worker *w)
+{
+	if (w->started)
+		pthread_join(w->thread, NULL);
+	w->started = false;
+}
+
+/* Free a worker whose thread has ended or never started; NULL is a no-op. */
+void worker_destroy(struct worker *w)
+{
+	if (w == NULL)
+		return;
+	http_free(w);
+	if (w->tick != NULL)
+		event_free(w->tick);
+	mailbox_destroy(w->inbox);
+	rcl_heap_destroy(w->heap);
+	if (w->base != NULL)
+		event_base_free(w->base);
+	pthread_mutex_destroy(&w->lock);
+	free(w);
+}
+
+/* Send a command to the worker. */
+void worker_post(struct worker *w, struct wcmd *cmd)
+{
+	mailbox_post(w->inbox, cmd);
+}
+
+/* The stats the worker last published. */
+void worker_read_stats(struct worker *w, struct stats_worker *out)
+{
+	pthread_mutex_lock(&w->lock);
+	*out = w->published;
+	pthread_mutex_unlock(&w->lock);
+}
+
+/* Ask the worker's loop to answer seq, unless it still owes the last one. */
+void worker_ping(struct worker *w, unsigned seq)
+{
+	if (atomic_load(&w->pong) != w->ping.in.seq)
+		return; /* the last ping is still queued */
+	w->ping.in.seq = seq;
+	mailbox_post(w->inbox, &w->ping);
+}
+
+/* Whether the worker's loop answered ping seq (sent by worker_ping). */
+bool worker_answered(struct worker *w, unsigned seq)
+{
+	return w->ping.in.seq == seq && atomic_load(&w->pong) == seq;
+}
