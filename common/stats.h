@@ -26,6 +26,12 @@ enum stats_agg { STATS_SUM, STATS_MAX };
 	X(heap, collected_total, COUNTER, SUM, "objects",                      \
 	  "objects the cycle collector found unreachable")                     \
 	X(heap, allocations_total, COUNTER, SUM, "objects", "objects created") \
+	X(heap, full_collections_total, COUNTER, SUM, "collections",           \
+	  "collections of the oldest generation")                              \
+	X(heap, survivor_bytes, GAUGE, SUM, "bytes",                           \
+	  "bytes that survived the last full collection")                      \
+	X(heap, old_objects, GAUGE, SUM, "objects",                            \
+	  "objects in the oldest generation")                                  \
 	X(heap, pause_total_ns, COUNTER, SUM, "nanoseconds",                   \
 	  "time spent in cycle collections")                                   \
 	X(heap, pause_max_ns, GAUGE, MAX, "nanoseconds",                       \

@@ -20,6 +20,7 @@
 #include "sockpath.h"
 #include "xmalloc.h"
 
+struct config_key;
 typedef int (*config_parse_fn)(struct config *cfg, void *field,
 			       const char *value, char **cause);
 
@@ -38,6 +39,8 @@ struct config_load {
 	int line;
 	unsigned set_line[32]; /* where each key was last set */
 	const char *set_file[32];
+	unsigned set_order[32]; /* later sets have larger numbers */
+	unsigned order;
 	char *error;
 	FILE *fp;
 };
@@ -51,9 +54,7 @@ static int parse_listen(struct config *, void *, const char *, char **);
 static int parse_workers(struct config *, void *, const char *, char **);
 static int parse_thresholds(struct config *, void *, const char *, char **);
 static int parse_size(struct config *, void *, const char *, char **);
-static int parse_bool(struct config *, void *, const char *, char **);
-static int parse_limit(struct config *, void *, const char *, char **);
-static int parse_level(struct config *, void *, const char *, char **);
+static int parse_watchdog(struct config *, void *, const char *, char **);
 static int parse_log_level(struct config *, void *, const char *, char **);
 
 #define KEY(sec, key, def, fn, field)                                          \
@@ -76,10 +77,11 @@ static const struct config_key config_keys[] = {
     KEY("metrics", "listen", "127.0.0.1:9187", parse_listen, metrics_listen),
     KEY("heap", "thresholds", "700,10,10", parse_thresholds, heap_thresholds),
     KEY("heap", "young_bytes", "8MiB", parse_size, heap_young_bytes),
-    KEY("watchdog", "enabled", "true", parse_bool, watchdog_enabled),
-    KEY("watchdog", "limit", "auto", parse_limit, watchdog_limit),
-    KEY("watchdog", "soft", "80%", parse_level, watchdog_soft),
-    KEY("watchdog", "hard", "95%", parse_level, watchdog_hard),
+    KEY("watchdog", "enabled", "true", parse_watchdog, watchdog),
+    KEY("watchdog", "limit", "auto", parse_watchdog, watchdog),
+    KEY("watchdog", "soft", "80%", parse_watchdog, watchdog),
+    KEY("watchdog", "hard", "95%", parse_watchdog, watchdog),
+    KEY("watchdog", "hysteresis", "5%", parse_watchdog, watchdog),
     KEY("log", "level", "info", parse_log_level, log_level),
 };
 #define CONFIG_NKEYS (sizeof config_keys / sizeof config_keys[0])
@@ -302,67 +304,20 @@ static int parse_size(struct config *cfg, void *field, const char *value,
 	return 0;
 }
 
-/* true/false, yes/no, on/off, 1/0. */
-static int parse_bool(struct config *cfg, void *field, const char *value,
-		      char **cause)
+/*
+ * watchdog.*: the watchdog parses its own keys, so daemon and library agree
+ * on every spelling. The key being set is passed through cfg->parsing.
+ */
+static int parse_watchdog(struct config *cfg, void *field, const char *value,
+			  char **cause)
 {
-	static const char *yes[] = {"true", "yes", "on", "1"};
-	static const char *no[] = {"false", "no", "off", "0"};
-	size_t i;
+	char err[256];
 
-	for (i = 0; i < 4; i++) {
-		if (strcasecmp(value, yes[i]) == 0 ||
-		    strcasecmp(value, no[i]) == 0) {
-			*(bool *)field = strcasecmp(value, yes[i]) == 0;
-			return 0;
-		}
-	}
-	*cause = xstrdup("expected true or false");
-	return -1;
-}
-
-/* "auto" or a size; 0 is not a limit. */
-static int parse_limit(struct config *cfg, void *field, const char *value,
-		       char **cause)
-{
-	uint64_t v;
-
-	if (strcmp(value, "auto") == 0) {
-		*(uint64_t *)field = 0;
-		return 0;
-	}
-	if (size_value(value, &v) != 0 || v == 0) {
-		*cause = xstrdup("expected auto or a size such as 2GiB");
+	if (rcl_watchdog_config_set(field, cfg->parsing, value, err,
+				    sizeof err) != 0) {
+		*cause = xstrdup(err);
 		return -1;
 	}
-	*(uint64_t *)field = v;
-	return 0;
-}
-
-/* A percentage of the limit (80%) or a size. */
-static int parse_level(struct config *cfg, void *field, const char *value,
-		       char **cause)
-{
-	struct config_level *l = field;
-	uint64_t v;
-	char *end;
-
-	if (number(value, &v, &end) == 0 && strcmp(end, "%") == 0) {
-		if (v == 0 || v > 100) {
-			*cause =
-			    xstrdup("a percentage must be from 1% to 100%");
-			return -1;
-		}
-		l->value = v;
-		l->percent = true;
-		return 0;
-	}
-	if (size_value(value, &v) != 0 || v == 0) {
-		*cause = xstrdup("expected a percentage such as 80% or a size");
-		return -1;
-	}
-	l->value = v;
-	l->percent = false;
 	return 0;
 }
 
@@ -422,6 +377,7 @@ static bool set_key(struct config_load *ld, const char *section,
 		fail(ld, section, name, "unknown key");
 		return false;
 	}
+	ld->cfg->parsing = k->name;
 	if (k->parse(ld->cfg, (char *)ld->cfg + k->offset, value, &cause) !=
 	    0) {
 		xasprintf(&why, "bad value \"%s\": %s", value, cause);
@@ -433,6 +389,7 @@ static bool set_key(struct config_load *ld, const char *section,
 	i = (size_t)(k - config_keys);
 	ld->set_line[i] = (unsigned)ld->line;
 	ld->set_file[i] = ld->file;
+	ld->set_order[i] = ++ld->order;
 	return true;
 }
 
@@ -511,6 +468,7 @@ static void load_defaults(struct config_load *ld)
 	bool ok = true;
 
 	ld->cfg->control_gid = (gid_t)-1;
+	rcl_watchdog_config_init(&ld->cfg->watchdog);
 	for (i = 0; i < CONFIG_NKEYS; i++) {
 		ok = set_key(ld, config_keys[i].section, config_keys[i].name,
 			     config_keys[i].def) &&
@@ -523,20 +481,23 @@ static void load_defaults(struct config_load *ld)
 	}
 }
 
-/* Checks across keys, reported at the later of the two. */
+/* Checks across keys (the watchdog's), reported where its last key was set. */
 static int validate(struct config_load *ld)
 {
 	struct config *cfg = ld->cfg;
-	size_t soft = (size_t)(find_key("watchdog", "soft") - config_keys);
-	size_t hard = (size_t)(find_key("watchdog", "hard") - config_keys);
+	size_t i, last = 0;
+	char err[256];
 
-	if (cfg->watchdog_soft.percent == cfg->watchdog_hard.percent &&
-	    cfg->watchdog_soft.value >= cfg->watchdog_hard.value) {
-		ld->file = ld->set_file[hard] ? ld->set_file[hard]
-					      : ld->set_file[soft];
-		ld->line = (int)(ld->set_file[hard] ? ld->set_line[hard]
-						    : ld->set_line[soft]);
-		fail(ld, "watchdog", "soft", "must be below watchdog.hard");
+	if (rcl_watchdog_config_validate(&cfg->watchdog, err, sizeof err) !=
+	    0) {
+		for (i = 0; i < CONFIG_NKEYS; i++) {
+			if (strcmp(config_keys[i].section, "watchdog") == 0 &&
+			    ld->set_order[i] >= ld->set_order[last])
+				last = i;
+		}
+		ld->file = ld->set_file[last];
+		ld->line = (int)ld->set_line[last];
+		fail(ld, "watchdog", config_keys[last].name, err);
 		return -1;
 	}
 	if (*cfg->control_socket == '\0') {

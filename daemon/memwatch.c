@@ -1,147 +1,213 @@
 /*
- * The seam where the memory watchdog (lib/watchdog/) plugs in. Until it is
- * wired here, this reads RSS from /proc and the limit from the configuration
- * or the cgroup, and names the level; it forces nothing. Callers see only
- * memwatch_status(), so the real watchdog replaces the inside of this file.
+ * The memory watchdog (lib/watchdog/) on the main thread's event base. Its
+ * hooks become messages: a forced collection or a pacing change is a
+ * fan-out to every worker's heap, shedding a flag each worker's HTTP front
+ * reads; heap figures come from the stats the workers publish.
  */
-#include <fcntl.h>
-#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <unistd.h>
 
 #include "reclaimd.h"
 #include "xmalloc.h"
 
 struct memwatch {
 	struct server *srv;
-	bool enabled;
-	uint64_t limit; /* 0: auto */
-	struct config_level soft;
-	struct config_level hard;
-	char source[4096 + 16];
+	rcl_watchdog *wd;
+	uint64_t leaks;
 };
 
-/* Read a whole small file into buf; -1 on failure. */
-static int read_file(const char *path, char *buf, size_t len)
+/* A forced collection finished on every worker. */
+static void memwatch_collect_done(struct fanout *fan)
 {
-	ssize_t n;
-	int fd;
+	struct memwatch *mw = fan->arg;
 
-	fd = open(path, O_RDONLY | O_CLOEXEC);
-	if (fd < 0)
-		return -1;
-	n = read(fd, buf, len - 1);
-	close(fd);
-	if (n < 0)
-		return -1;
-	buf[n] = '\0';
-	return 0;
+	fanout_destroy(fan);
+	rcl_watchdog_collect_done(mw->wd);
 }
 
-/* Resident set size from /proc/self/statm. */
-static uint64_t memwatch_rss(void)
+/* collect hook: every heap collects generations 0..generation. */
+static int memwatch_collect(void *arg, int generation, int reason)
 {
-	unsigned long long size, resident;
-	char buf[256];
+	struct memwatch *mw = arg;
+	struct fanout *fan;
+	size_t i;
 
-	if (read_file("/proc/self/statm", buf, sizeof buf) != 0 ||
-	    sscanf(buf, "%llu %llu", &size, &resident) != 2)
+	if (mw->srv->stopping)
 		return 0;
-	return resident * (uint64_t)sysconf(_SC_PAGESIZE);
+	log_debug("watchdog: collecting generation %d (%s)", generation,
+		  rcl_watchdog_reason_name(reason));
+	fan = fanout_create(mw->srv, NULL, WCMD_COLLECT, memwatch_collect_done);
+	fan->arg = mw;
+	for (i = 0; i < fan->n; i++)
+		fan->cmds[i].in.generation = generation;
+	fanout_send(fan);
+	return RCL_WATCHDOG_PENDING;
 }
 
-/* The tightest cgroup v2 memory.max from our cgroup up; 0 if none. */
-static uint64_t memwatch_cgroup(char *source, size_t len)
+/* A fan-out nobody waits for. */
+static void memwatch_forget(struct fanout *fan)
 {
-	char buf[4096], path[4200], val[64], *cg = buf + 3, *slash;
-	unsigned long long v, best = 0;
+	fanout_destroy(fan);
+}
 
-	if (read_file("/proc/self/cgroup", buf, sizeof buf) != 0 ||
-	    strncmp(buf, "0::/", 4) != 0)
-		return 0;
-	buf[strcspn(buf, "\n")] = '\0';
-	for (;;) {
-		snprintf(path, sizeof path, "/sys/fs/cgroup%s/memory.max",
-			 strcmp(cg, "/") == 0 ? "" : cg);
-		if (read_file(path, val, sizeof val) == 0 &&
-		    sscanf(val, "%llu", &v) == 1 && (best == 0 || v < best)) {
-			best = v;
-			snprintf(source, len, "cgroup %.*s", (int)(len - 8),
-				 cg);
-		}
-		if (strcmp(cg, "/") == 0)
-			break;
-		slash = strrchr(cg, '/');
-		slash[slash == cg ? 1 : 0] = '\0';
+/* shed hook: every worker answers 503 while on. */
+static void memwatch_shed(void *arg, bool on)
+{
+	struct memwatch *mw = arg;
+	struct fanout *fan;
+	size_t i;
+
+	log_warn("watchdog: shedding %s", on ? "on" : "off");
+	fan = fanout_create(mw->srv, NULL, WCMD_SHED, memwatch_forget);
+	for (i = 0; i < fan->n; i++)
+		fan->cmds[i].in.debug = on;
+	fanout_send(fan);
+}
+
+/* pace hook: every heap's young byte trigger. */
+static void memwatch_pace_hook(void *arg, size_t young_bytes)
+{
+	struct memwatch *mw = arg;
+	struct fanout *fan;
+	size_t i;
+
+	fan = fanout_create(mw->srv, NULL, WCMD_PACE, memwatch_forget);
+	for (i = 0; i < fan->n; i++)
+		fan->cmds[i].in.thr.young_bytes = young_bytes;
+	fanout_send(fan);
+}
+
+/* heap_info hook: the workers' published figures, summed. */
+static bool memwatch_heap_info(void *arg, rcl_watchdog_heap_info *out)
+{
+	struct memwatch *mw = arg;
+	struct stats_worker w;
+	size_t i;
+
+	memset(out, 0, sizeof *out);
+	for (i = 0; i < mw->srv->nworkers; i++) {
+		worker_read_stats(mw->srv->workers[i], &w);
+		out->objects += w.heap_objects;
+		out->bytes += w.heap_bytes;
+		out->full_collections += w.heap_full_collections_total;
+		out->survivor_objects += w.heap_old_objects;
+		out->survivor_bytes += w.heap_survivor_bytes;
+		out->gc_ns += w.heap_pause_total_ns;
 	}
-	return best;
+	return true;
 }
 
-/* The limit in force and where it comes from. */
-static uint64_t memwatch_limit(struct memwatch *mw)
+/* level hook: log each change and refresh STATUS=. */
+static void memwatch_level(void *arg, int from, int to)
 {
-	uint64_t v;
+	struct memwatch *mw = arg;
 
-	if (mw->limit != 0) {
-		snprintf(mw->source, sizeof mw->source, "configured");
-		return mw->limit;
-	}
-	v = memwatch_cgroup(mw->source, sizeof mw->source);
-	if (v != 0)
-		return v;
-	snprintf(mw->source, sizeof mw->source, "physical memory");
-	return (uint64_t)sysconf(_SC_PHYS_PAGES) *
-	       (uint64_t)sysconf(_SC_PAGESIZE);
+	log_msg(to > from ? LOG_WARNING : LOG_NOTICE,
+		"watchdog: level %s -> %s", rcl_watchdog_level_name(from),
+		rcl_watchdog_level_name(to));
+	notify_status(mw->srv);
 }
 
-/* A level in bytes. */
-static uint64_t memwatch_bytes(const struct config_level *l, uint64_t limit)
+/* leak hook: a rising survivor floor. */
+static void memwatch_leak(void *arg, const rcl_watchdog_leak *leak)
 {
-	return l->percent ? limit / 100 * l->value : l->value;
+	struct memwatch *mw = arg;
+
+	mw->leaks++;
+	log_warn("watchdog: leak suspected: survivors rose from %zu to %zu "
+		 "bytes over %u full collections",
+		 leak->floor_first_bytes, leak->floor_last_bytes,
+		 leak->collections);
 }
 
-/* Create the watchdog for srv's configuration. */
+/* The library's configuration from ours. */
+static void memwatch_config(struct server *srv, const struct config *cfg,
+			    rcl_watchdog_config *out)
+{
+	*out = cfg->watchdog;
+	out->workers = (uint32_t)srv->nworkers;
+	out->young_bytes = srv->young_bytes;
+}
+
+/* Create the watchdog on the main base, hooked to the workers. */
 struct memwatch *memwatch_create(struct server *srv, char **cause)
 {
 	struct memwatch *mw = xcalloc(1, sizeof *mw);
+	rcl_watchdog_hooks hooks = {
+	    .collect = memwatch_collect,
+	    .shed = memwatch_shed,
+	    .pace = memwatch_pace_hook,
+	    .heap_info = memwatch_heap_info,
+	    .level = memwatch_level,
+	    .leak = memwatch_leak,
+	    .arg = mw,
+	};
+	rcl_watchdog_config wc;
+	char err[256];
 
 	mw->srv = srv;
-	memwatch_configure(mw, srv->cfg);
+	memwatch_config(srv, srv->cfg, &wc);
+	mw->wd =
+	    rcl_watchdog_create(srv->base, &wc, &hooks, NULL, err, sizeof err);
+	if (mw->wd == NULL) {
+		xasprintf(cause, "watchdog: %s", err);
+		free(mw);
+		return NULL;
+	}
 	return mw;
 }
 
 /* Free it; NULL is a no-op. */
 void memwatch_destroy(struct memwatch *mw)
 {
+	if (mw == NULL)
+		return;
+	rcl_watchdog_destroy(mw->wd);
 	free(mw);
 }
 
-/* Take the watchdog.* keys (start-up and reload). */
+/* Take the watchdog.* keys again (reload). */
 void memwatch_configure(struct memwatch *mw, const struct config *cfg)
 {
-	mw->enabled = cfg->watchdog_enabled;
-	mw->limit = cfg->watchdog_limit;
-	mw->soft = cfg->watchdog_soft;
-	mw->hard = cfg->watchdog_hard;
+	rcl_watchdog_config wc;
+	char err[256];
+
+	memwatch_config(mw->srv, cfg, &wc);
+	if (rcl_watchdog_reconfigure(mw->wd, &wc, err, sizeof err) != 0)
+		log_err("watchdog: keeping the old configuration: %s", err);
+}
+
+/* The young byte trigger changed (SetThresholds): pacing restores this. */
+void memwatch_pace(struct memwatch *mw, size_t young_bytes)
+{
+	memwatch_configure(mw, mw->srv->cfg);
+}
+
+/* A disabled watchdog samples nothing: read memory and the limit here. */
+static void memwatch_probe(struct memwatch *mw, rcl_watchdog_stats *st)
+{
+	rcl_watchdog_config wc = mw->srv->cfg->watchdog;
+	rcl_watchdog_sample s;
+
+	wc.enabled = true;
+	if (rcl_watchdog_probe(&wc, &s, st->cgroup, sizeof st->cgroup) != 0)
+		return;
+	st->rss_bytes = s.rss;
+	st->usage_bytes = s.usage;
+	st->limit_bytes = s.limit;
+	st->limit_source = s.limit_source;
 }
 
 /* The watchdog's view now. */
 void memwatch_status(struct memwatch *mw, struct memwatch_status *out)
 {
 	memset(out, 0, sizeof *out);
-	out->enabled = mw->enabled;
-	out->rss_bytes = memwatch_rss();
-	out->limit_bytes = memwatch_limit(mw);
-	out->limit_source = mw->source;
-	out->soft_bytes = memwatch_bytes(&mw->soft, out->limit_bytes);
-	out->hard_bytes = memwatch_bytes(&mw->hard, out->limit_bytes);
-	if (!mw->enabled)
-		out->level = "off";
-	else if (out->rss_bytes >= out->hard_bytes)
-		out->level = "hard";
-	else if (out->rss_bytes >= out->soft_bytes)
-		out->level = "soft";
-	else
-		out->level = "ok";
+	rcl_watchdog_stats_get(mw->wd, &out->st);
+	out->level =
+	    out->st.enabled ? rcl_watchdog_level_name(out->st.level) : "off";
+	if (!out->st.enabled)
+		memwatch_probe(mw, &out->st);
+	out->limit_source =
+	    rcl_watchdog_limit_source_name(out->st.limit_source);
+	out->leaks = mw->leaks;
 }

@@ -57,6 +57,7 @@ static enum call_status method_set_thresholds_exec(struct call *call)
 		return CALL_ERROR;
 	memcpy(srv->thresholds, thr, sizeof thr);
 	srv->young_bytes = (size_t)young;
+	memwatch_pace(srv->watch, srv->young_bytes);
 	fan = fanout_create(srv, call, WCMD_THRESHOLDS,
 			    method_set_thresholds_done);
 	for (i = 0; i < fan->n; i++) {

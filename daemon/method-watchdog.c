@@ -1,30 +1,52 @@
-/* Watchdog: the memory watchdog's view: usage, limit, levels. */
+/* Watchdog: the memory watchdog's view: usage, limit, level, actions. */
 #include "reclaimd.h"
+
+/* The level figures. */
+static void method_watchdog_levels(struct json *reply,
+				   const rcl_watchdog_stats *st)
+{
+	json_add_u64(reply, "soft_bytes", st->soft_bytes);
+	json_add_u64(reply, "hard_bytes", st->hard_bytes);
+	json_add_u64(reply, "level_changes", st->level_changes);
+	json_add_bool(reply, "shedding", st->shedding);
+	json_add_u64(reply, "shed_total", st->shed_total);
+	json_add_bool(reply, "throttled", st->throttled);
+	json_add_double(reply, "gc_cpu_fraction", st->gc_cpu_fraction);
+	json_add_u64(reply, "poll_interval_ms", st->poll_interval_ms);
+	json_add_u64(reply, "reaction_max_ns", st->reaction_max_ns);
+}
 
 /* Report what the watchdog sees now. */
 static enum call_status method_watchdog_exec(struct call *call)
 {
 	struct json *reply = call_reply(call);
 	struct memwatch_status ws;
+	const rcl_watchdog_stats *st = &ws.st;
 
 	memwatch_status(call->srv->watch, &ws);
-	json_add_bool(reply, "enabled", ws.enabled);
+	json_add_bool(reply, "enabled", st->enabled);
 	json_add_str(reply, "level", ws.level);
-	json_add_u64(reply, "rss_bytes", ws.rss_bytes);
-	json_add_u64(reply, "limit_bytes", ws.limit_bytes);
+	json_add_u64(reply, "usage_bytes", st->usage_bytes);
+	json_add_u64(reply, "rss_bytes", st->rss_bytes);
+	json_add_u64(reply, "limit_bytes", st->limit_bytes);
 	json_add_str(reply, "limit_source", ws.limit_source);
-	json_add_u64(reply, "soft_bytes", ws.soft_bytes);
-	json_add_u64(reply, "hard_bytes", ws.hard_bytes);
-	json_add_u64(reply, "forced_collections_total",
-		     ws.forced_collections_total);
+	json_add_str(reply, "cgroup", st->cgroup);
+	json_add_str(reply, "notify", st->notify);
+	method_watchdog_levels(reply, st);
+	json_add_u64(reply, "forced_collections_total", st->forced_total);
+	json_add_u64(reply, "leak_suspected_total", ws.leaks);
 	return CALL_DONE;
 }
 
 const struct method_entry method_watchdog_entry = {
     .name = "io.reclaim.Watchdog",
-    .params = "() -> (enabled: bool, level: string, rss_bytes: int, "
-	      "limit_bytes: int, limit_source: string, soft_bytes: int, "
-	      "hard_bytes: int, forced_collections_total: int)",
+    .params = "() -> (enabled: bool, level: string, usage_bytes: int, "
+	      "rss_bytes: int, limit_bytes: int, limit_source: string, "
+	      "cgroup: string, notify: string, soft_bytes: int, "
+	      "hard_bytes: int, level_changes: int, shedding: bool, "
+	      "shed_total: int, throttled: bool, gc_cpu_fraction: float, "
+	      "poll_interval_ms: int, reaction_max_ns: int, "
+	      "forced_collections_total: int, leak_suspected_total: int)",
     .changes_state = false,
     .exec = method_watchdog_exec,
 };

@@ -13,6 +13,7 @@
 #include <syslog.h>
 
 #include <reclaim/reclaim.h>
+#include <reclaim/watchdog.h>
 
 #include "json.h"
 #include "stats.h"
@@ -34,11 +35,6 @@ void log_msg(int prio, const char *fmt, ...)
 int log_level_parse(const char *name);
 
 /* config.c */
-struct config_level {
-	uint64_t value;
-	bool percent; /* value is a percentage of the limit */
-};
-
 struct config {
 	char *control_socket;
 	unsigned control_mode;
@@ -52,11 +48,9 @@ struct config {
 	char *metrics_listen; /* "" for none */
 	uint64_t heap_thresholds[RCL_GENERATIONS];
 	uint64_t heap_young_bytes;
-	bool watchdog_enabled;
-	uint64_t watchdog_limit; /* 0: auto */
-	struct config_level watchdog_soft;
-	struct config_level watchdog_hard;
+	rcl_watchdog_config watchdog; /* watchdog.*, parsed by the library */
 	int log_level;
+	const char *parsing; /* the key being parsed */
 };
 
 /* Where a configuration comes from, kept to read it again on reload. */
@@ -98,6 +92,8 @@ enum wcmd_type {
 	WCMD_THRESHOLDS,
 	WCMD_DEBUG,
 	WCMD_CENSUS,
+	WCMD_SHED,
+	WCMD_PACE,
 	WCMD_STOP,
 };
 
@@ -124,7 +120,7 @@ struct wcmd {
 			size_t thresholds[RCL_GENERATIONS];
 			size_t young_bytes;
 		} thr;
-		bool debug;
+		bool debug; /* also: shedding on or off */
 		unsigned seq;
 		uint64_t drain_us;
 	} in;
@@ -197,19 +193,16 @@ void fanout_destroy(struct fanout *fan);
 
 /* memwatch.c: the seam where the memory watchdog plugs in. */
 struct memwatch_status {
-	bool enabled;
-	const char *level; /* "off", "ok", "soft", "hard" */
+	const char *level; /* "off", or the watchdog's level name */
 	const char *limit_source;
-	uint64_t rss_bytes;
-	uint64_t limit_bytes;
-	uint64_t soft_bytes;
-	uint64_t hard_bytes;
-	uint64_t forced_collections_total;
+	rcl_watchdog_stats st;
+	uint64_t leaks; /* leak-suspected events */
 };
 struct memwatch;
 struct memwatch *memwatch_create(struct server *srv, char **cause);
 void memwatch_destroy(struct memwatch *mw);
 void memwatch_configure(struct memwatch *mw, const struct config *cfg);
+void memwatch_pace(struct memwatch *mw, size_t young_bytes);
 void memwatch_status(struct memwatch *mw, struct memwatch_status *out);
 
 /* notify.c: every sd_notify goes through here. */

@@ -210,8 +210,10 @@ struct server *server_create(struct config *cfg,
 	srv->inbox = mailbox_create(srv->base, server_inbox, srv, cause);
 	if (srv->inbox == NULL || server_listen(srv, cause) != 0)
 		goto bad;
+	if (server_workers(srv, cause) != 0)
+		goto bad;
 	srv->watch = memwatch_create(srv, cause);
-	if (srv->watch == NULL || server_workers(srv, cause) != 0)
+	if (srv->watch == NULL)
 		goto bad;
 	srv->control = control_create(srv, srv->fds.control, cause);
 	if (srv->control == NULL)
@@ -306,13 +308,12 @@ void server_stats(struct server *srv, struct stats_snapshot *s)
 		worker_read_stats(srv->workers[i], &s->workers[i]);
 	stats_sum(s);
 	memwatch_status(srv->watch, &ws);
-	s->process.process_rss_bytes = ws.rss_bytes;
+	s->process.process_rss_bytes = ws.st.rss_bytes;
 	s->process.process_uptime_seconds =
 	    (mono_us() - srv->started_us) / 1000000;
 	s->process.process_workers = srv->nworkers;
-	s->process.limit_bytes = ws.limit_bytes;
-	s->process.watchdog_forced_collections_total =
-	    ws.forced_collections_total;
+	s->process.limit_bytes = ws.st.limit_bytes;
+	s->process.watchdog_forced_collections_total = ws.st.forced_total;
 	snprintf(s->process.watchdog_level, sizeof s->process.watchdog_level,
 		 "%s", ws.level);
 }

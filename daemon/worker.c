@@ -31,6 +31,10 @@ static void worker_publish(struct worker *w)
 		w->stats.heap_allocations_total = hs.allocations_total;
 		w->stats.heap_pause_total_ns = hs.pause_total_ns;
 		w->stats.heap_pause_max_ns = hs.pause_max_ns;
+		w->stats.heap_full_collections_total =
+		    hs.gen[RCL_GENERATIONS - 1].collections;
+		w->stats.heap_survivor_bytes = hs.full_bytes_floor;
+		w->stats.heap_old_objects = hs.gen[RCL_GENERATIONS - 1].objects;
 	}
 	pthread_mutex_lock(&w->lock);
 	w->published = w->stats;
@@ -121,6 +125,12 @@ static void worker_exec(struct wcmd *cmd, void *arg)
 		break;
 	case WCMD_DEBUG:
 		w->debug_leak = cmd->in.debug;
+		break;
+	case WCMD_SHED:
+		w->shedding = cmd->in.debug;
+		break;
+	case WCMD_PACE:
+		rcl_set_young_bytes(w->heap, cmd->in.thr.young_bytes);
 		break;
 	case WCMD_CENSUS:
 		worker_census(w, &cmd->out.census);
