@@ -311,3 +311,13 @@ uint64_t json_path_u64(const struct json *obj, const char *dotted)
 		return 0;
 	return v;
 }
+
+/* The integer value of j, 0 when it is not one. */
+uint64_t json_u64(const struct json *j)
+{
+	uint64_t v = 0;
+
+	if (!json_as_u64(j, &v))
+		return 0;
+	return v;
+}

@@ -51,5 +51,6 @@ bool json_as_double(const struct json *j, double *out);
 bool json_as_bool(const struct json *j, bool *out);
 const char *json_as_str(const struct json *j);
 uint64_t json_path_u64(const struct json *obj, const char *dotted);
+uint64_t json_u64(const struct json *j);
 
 #endif

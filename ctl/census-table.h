@@ -1,0 +1,9 @@
+/* The type table shared by census and diff. */
+#ifndef RECLAIMCTL_CENSUS_TABLE_H
+#define RECLAIMCTL_CENSUS_TABLE_H
+
+#include "reclaimctl.h"
+
+void census_table_print(const struct json *types, bool diff);
+
+#endif

@@ -1,0 +1,54 @@
+/* The memory watchdog's view: usage against the limit, level, actions. */
+#include "human.h"
+#include "reclaimctl.h"
+
+/* A byte figure from the reply. */
+static const char *cmd_watchdog_bytes(const struct json *r, const char *key,
+				      char buf[HUMAN_LEN])
+{
+	return human_bytes(json_path_u64(r, key), buf);
+}
+
+/* Human output of a Watchdog reply. */
+static int cmd_watchdog_human(const struct json *r)
+{
+	char a[HUMAN_LEN], b[HUMAN_LEN];
+	bool enabled = false, shedding = false;
+
+	json_as_bool(json_get(r, "enabled"), &enabled);
+	json_as_bool(json_get(r, "shedding"), &shedding);
+	kv_print("enabled", "%s", enabled ? "yes" : "no");
+	kv_print("level", "%s%s", json_as_str(json_get(r, "level")),
+		 shedding ? " (shedding)" : "");
+	kv_print("usage", "%s of %s", cmd_watchdog_bytes(r, "usage_bytes", a),
+		 cmd_watchdog_bytes(r, "limit_bytes", b));
+	kv_print("rss", "%s", cmd_watchdog_bytes(r, "rss_bytes", a));
+	kv_print("limit from", "%s", json_as_str(json_get(r, "limit_source")));
+	kv_print("soft / hard", "%s / %s",
+		 cmd_watchdog_bytes(r, "soft_bytes", a),
+		 cmd_watchdog_bytes(r, "hard_bytes", b));
+	kv_print(
+	    "forced collections", "%llu",
+	    (unsigned long long)json_path_u64(r, "forced_collections_total"));
+	kv_print("times shedding began", "%llu",
+		 (unsigned long long)json_path_u64(r, "shed_total"));
+	kv_print("leaks suspected", "%llu",
+		 (unsigned long long)json_path_u64(r, "leak_suspected_total"));
+	kv_print("notifications", "%s", json_as_str(json_get(r, "notify")));
+	return CTL_OK;
+}
+
+/* watchdog */
+static int cmd_watchdog_exec(struct ctl *ctl, int argc, char **argv)
+{
+	return ctl_simple(ctl, "io.reclaim.Watchdog", NULL, cmd_watchdog_human);
+}
+
+const struct cmd_entry cmd_watchdog_entry = {
+    .name = "watchdog",
+    .usage = "",
+    .help = "memory usage against the limit, level, forced collections",
+    .min_args = 0,
+    .max_args = 0,
+    .exec = cmd_watchdog_exec,
+};

@@ -1,0 +1,65 @@
+/* reclaimctl: the operator's client; one file and one table row a command. */
+#ifndef RECLAIMCTL_H
+#define RECLAIMCTL_H
+
+#include <stdbool.h>
+#include <stdio.h>
+
+#include "json.h"
+
+/* Exit statuses (ARCHITECTURE.md). */
+enum {
+	CTL_OK = 0,
+	CTL_DAEMON_ERROR = 1,
+	CTL_USAGE = 2,
+	CTL_UNREACHABLE = 3,
+};
+
+struct client;
+
+struct ctl {
+	const char *socket;
+	bool json;
+	struct client *client;
+	const struct cmd_entry *cmd;
+};
+
+struct cmd_entry {
+	const char *name;
+	const char *usage; /* the arguments, for help and errors */
+	const char *help;  /* one line */
+	int min_args;
+	int max_args;
+	int (*exec)(struct ctl *ctl, int argc, char **argv);
+};
+
+/* cmd.c */
+extern const struct cmd_entry *const cmd_table[];
+extern const size_t cmd_count;
+const struct cmd_entry *cmd_find(const char *name);
+int ctl_call(struct ctl *ctl, const char *method, const struct json *params,
+	     struct json **reply);
+int ctl_usage(struct ctl *ctl, const char *fmt, ...)
+    __attribute__((format(printf, 2, 3)));
+int ctl_print_json(const struct json *j);
+int ctl_simple(struct ctl *ctl, const char *method, const struct json *params,
+	       int (*human)(const struct json *reply));
+
+/* client.c: a blocking varlink client. */
+struct client *client_connect(const char *path, char **cause);
+void client_destroy(struct client *c);
+int client_call(struct client *c, const char *method, const struct json *params,
+		struct json **reply, char **error, char **cause);
+
+/* table.c: aligned columns. */
+struct table;
+struct table *table_create(size_t ncols, const char *const *headers);
+void table_right(struct table *t, size_t col);
+void table_add(struct table *t, const char *fmt, ...)
+    __attribute__((format(printf, 2, 3)));
+void table_print(struct table *t, FILE *fp);
+void table_destroy(struct table *t);
+void kv_print(const char *key, const char *fmt, ...)
+    __attribute__((format(printf, 2, 3)));
+
+#endif
