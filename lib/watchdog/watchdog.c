@@ -635,7 +635,7 @@ void rcl_watchdog_config_init(rcl_watchdog_config *cfg)
 	cfg->events = true;
 	cfg->poll_min_ms = 10;
 	cfg->poll_max_ms = 1000;
-	cfg->fill_rate = (uint64_t)2 << 30;
+	cfg->fill_rate = (uint64_t)8 << 30;
 	cfg->limit_refresh_ms = 5000;
 	cfg->repeat_ms = 1000;
 	cfg->pace_start = 0.50;

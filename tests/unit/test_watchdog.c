@@ -705,7 +705,7 @@ static void test_poll_interval(void **state)
 	near = st.poll_interval_ms;
 	assert_true(far > near);
 	assert_true(near >= 10);
-	assert_int_equal(far, 385); /* 790 MiB at 2 GiB/s */
+	assert_int_equal(far, 96); /* 790 MiB at 8 GiB/s */
 	f.young_frees = 0;
 	step(wd, &f, 960 * MiB, 10);
 	rcl_watchdog_stats_get(wd, &st);

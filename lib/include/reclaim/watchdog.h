@@ -106,7 +106,7 @@ typedef struct rcl_watchdog_config {
 	uint32_t poll_min_ms; /* fastest poll, near the limit (10) */
 	uint32_t poll_max_ms; /* slowest poll, far from it (1000) */
 	uint64_t fill_rate;   /* worst-case bytes/s for the poll interval
-			       * (2 GiB/s) */
+			       * (8 GiB/s: a core faulting in pages) */
 	uint32_t limit_refresh_ms; /* re-read the limit this often (5000) */
 	uint32_t repeat_ms;	   /* repeat a level's action at most this often
 				    * while usage does not rise (1000) */

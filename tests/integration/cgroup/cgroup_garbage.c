@@ -76,18 +76,18 @@ static void task_destroy(void *self)
 }
 
 static const rcl_type runner_type = {
-	.name = "Runner",
-	.size = sizeof(struct runner),
-	.traverse = runner_traverse,
-	.clear = runner_clear,
+    .name = "Runner",
+    .size = sizeof(struct runner),
+    .traverse = runner_traverse,
+    .clear = runner_clear,
 };
 
 static const rcl_type task_type = {
-	.name = "Task",
-	.size = sizeof(struct task),
-	.traverse = task_traverse,
-	.clear = task_clear,
-	.destroy = task_destroy,
+    .name = "Task",
+    .size = sizeof(struct task),
+    .traverse = task_traverse,
+    .clear = task_clear,
+    .destroy = task_destroy,
 };
 
 /* One request's garbage: Runner <-> Task, the Task owning 20 MiB. */
@@ -150,8 +150,7 @@ static void report(const rcl_watchdog *wd, const rcl_heap *h)
 	       (unsigned long long)st.level_changes,
 	       (unsigned long long)st.forced_total,
 	       (unsigned long long)st.forced_young,
-	       (unsigned long long)st.forced_full,
-	       (unsigned long long)st.trims,
+	       (unsigned long long)st.forced_full, (unsigned long long)st.trims,
 	       (unsigned long long)(st.trim_bytes >> 20),
 	       (unsigned long long)st.shed_total,
 	       (unsigned long long)st.pace_changes,
@@ -201,9 +200,9 @@ int main(int argc, char **argv)
 	rcl_heap *h;
 	int i, n;
 
-	if (argc != 3 || (strcmp(argv[1], "on") != 0 &&
-			  strcmp(argv[1], "wd") != 0 &&
-			  strcmp(argv[1], "off") != 0)) {
+	if (argc != 3 ||
+	    (strcmp(argv[1], "on") != 0 && strcmp(argv[1], "wd") != 0 &&
+	     strcmp(argv[1], "off") != 0)) {
 		fprintf(stderr, "usage: cgroup-garbage on|wd|off ITERATIONS\n");
 		return 2;
 	}
