@@ -37,6 +37,7 @@ struct conn {
 	bool privileged;
 	struct call *call; /* answered asynchronously, in progress */
 	bool closing;	   /* close once the output is flushed */
+	bool shut;	   /* output shut down: discard input until EOF */
 	uint64_t last_active;
 	TAILQ_ENTRY(conn) entry;
 };
@@ -108,6 +109,10 @@ static void conn_read(struct bufferevent *bev, void *arg)
 	size_t n = evbuffer_get_length(in);
 	void *space;
 
+	if (conn->closing) {
+		evbuffer_drain(in, n);
+		return;
+	}
 	space = frame_space(&conn->frame, n);
 	if (space == NULL) {
 		conn_free(conn);
@@ -117,13 +122,21 @@ static void conn_read(struct bufferevent *bev, void *arg)
 	conn_process(conn);
 }
 
-/* The output drained: close if asked to, else read again. */
+/*
+ * The output drained: read again, or, when closing, shut our side down and
+ * discard what the peer still sends until it closes (or the idle timeout):
+ * closing with unread input would reset the connection and lose the error
+ * we just sent.
+ */
 static void conn_write(struct bufferevent *bev, void *arg)
 {
 	struct conn *conn = arg;
 
 	if (conn->closing) {
-		conn_free(conn);
+		if (!conn->shut)
+			shutdown(bufferevent_getfd(bev), SHUT_WR);
+		conn->shut = true;
+		bufferevent_enable(bev, EV_READ);
 		return;
 	}
 	if (conn->call == NULL) {
@@ -157,7 +170,6 @@ static void conn_too_large(struct conn *conn)
 	free(text);
 	json_destroy(p);
 	conn->closing = true;
-	bufferevent_disable(conn->bev, EV_READ);
 }
 
 /* Handle each complete message, in order, until one must wait. */
