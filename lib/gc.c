@@ -2,27 +2,38 @@
  * The cycle collector: CPython's generational algorithm (Modules/gcmodule.c),
  * paced by object counts as CPython is and, unlike it, by bytes.
  *
- * A collection of generation N takes generations 0..N as one set:
- *   update_refs       gc_refs = refcnt, for every object of the set
- *   subtract_refs     minus each reference from inside the set (traverse)
- *   move_unreachable  what still has gc_refs > 0 is referenced from outside;
- *                     it and all it reaches survive and move up a generation;
- *                     the rest is unreachable
- *   observer          shown the unreachable set, intact
- *   handle_weakrefs   weak references into the set are cleared, all of
+ * A collection of generation N takes the objects of generations 0..N as one
+ * set (they stay in their vectors; internal.h documents the fields):
+ *   subtract_refs     gc_refs = refcnt, minus each reference from inside
+ *                     the set (traverse): CPython's update_refs and
+ *                     subtract_refs in one pass
+ *   mark_reachable    what still has gc_refs > 0 is referenced from outside;
+ *                     it and all it reaches are reachable; the rest is
+ *                     garbage (IS_GARBAGE)
+ *   split             survivors leave the set and move up a generation
+ *   observer          shown the garbage, intact
+ *   handle_weakrefs   weak references into the garbage are cleared, all of
  *                     them, then their callbacks run
  *   finalize_garbage  each finalizer runs, at most once per object (PEP 442)
- *   handle_resurrected  if user code ran, the set is checked again: what a
- *                     finalizer or callback made reachable survives
- *   delete_garbage    the rest is cleared, which frees it by refcount
+ *   handle_resurrected  if user code ran, the garbage is checked again: what
+ *                     a finalizer or callback made reachable survives
+ *   delete_garbage    each member is cleared, which drops the references
+ *                     that form the cycles; then all are freed in one pass
+ * When the heap has no observer, no weak reference and no pending finalizer
+ * (the common case), nothing can run between the split and the clearing, so
+ * split clears the garbage as it goes: one pass less.
  *
- * The states of the fields the collector uses are documented in internal.h.
+ * The passes walk vectors, not lists, and prefetch a few objects ahead: the
+ * set is usually larger than the caches, and a list walk would wait on one
+ * miss after another.
  */
 #include <assert.h>
 #include <errno.h>
 #include <time.h>
 
 #include "internal.h"
+
+#define PREFETCH 8
 
 const uint64_t rcl_pause_bounds_ns[RCL_PAUSE_BUCKETS] = {
     10000ULL,	   25000ULL,	50000ULL,     100000ULL,    250000ULL,
@@ -32,7 +43,8 @@ const uint64_t rcl_pause_bounds_ns[RCL_PAUSE_BUCKETS] = {
 };
 
 struct rcl_garbage {
-	rcl_link *list;
+	rcl_heap *h;
+	int generation;
 	size_t count;
 };
 
@@ -44,140 +56,198 @@ static uint64_t now_ns(void)
 	return (uint64_t)ts.tv_sec * 1000000000ULL + (uint64_t)ts.tv_nsec;
 }
 
-/* gc_refs = refcnt for every object of the set; mark it COLLECTING. */
-static void update_refs(rcl_link *young)
+/* Prefetch the header and the first user bytes of the object i + ahead. */
+static inline void prefetch_at(const rcl_vec *v, uint32_t i)
 {
-	for (rcl_link *l = young->next; l != young; l = l->next) {
-		rcl_head *o = LINK_HEAD(l);
+	if (i + PREFETCH < v->n) {
+		const char *p = (const char *)v->v[i + PREFETCH];
 
-		assert(o->refcnt > 0 && "object with no references on a list");
-		o->gc_refs = o->refcnt;
-		o->flags |= F_COLLECTING;
+		__builtin_prefetch(p, 1);
+		__builtin_prefetch(p + 64, 1);
 	}
 }
 
-/* A reference from inside the set does not keep its target alive. */
+/* Iterate over the objects of vectors 0..gen, i.e. the set. The vector is
+ * re-read each time: user code may append to generation 0 meanwhile. */
+#define FOR_SET(h, gen, o)                                                     \
+	for (int g_ = 0; g_ <= (gen); g_++)                                    \
+		for (uint32_t i_ = 0; i_ < (h)->vec[g_].n; i_++)               \
+			if (prefetch_at(&(h)->vec[g_], i_),                    \
+			    ((o) = (h)->vec[g_].v[i_]) != NULL)
+
+/* First touch of a member in this collection: gc_refs = refcnt. */
+static inline void init_refs(rcl_head *o)
+{
+	assert(o->refcnt > 0 && "object with no references in a set");
+	o->gc_refs = (uintptr_t)o->refcnt;
+	o->flags |= F_COLLECTING;
+}
+
+/* A reference from inside the set does not keep its target alive. The set
+ * is generations 0..arg; a member not yet met is initialized first. */
 static void visit_decref(void *child, const char *field, void *arg)
 {
 	rcl_head *c;
 
 	(void)field;
-	(void)arg;
 	if (!child)
 		return;
 	c = HEAD(child);
-	if (c->flags & F_COLLECTING) {
-		assert(c->gc_refs > 0 &&
-		       "a traverse visits a reference its object does not own");
-		if (c->gc_refs > 0)
-			c->gc_refs--;
-	}
-}
-
-/* Subtract the references internal to the set. */
-static void subtract_refs(rcl_link *young)
-{
-	for (rcl_link *l = young->next; l != young; l = l->next) {
-		rcl_head *o = LINK_HEAD(l);
-
-		o->ti->type->traverse(OBJ(o), visit_decref, NULL);
-	}
+	if (head_gen(c) > (unsigned)(uintptr_t)arg)
+		return; /* older, permanent or untracked */
+	if (!(c->flags & F_COLLECTING))
+		init_refs(c);
+	assert(c->gc_refs > 0 &&
+	       "a traverse visits a reference its object does not own");
+	if (c->gc_refs > 0)
+		c->gc_refs--;
 }
 
 /*
- * child is reachable. If move_unreachable already put it on the unreachable
- * list, move it back to the end of young, where the scan will reach it again;
- * if the scan has not got to it, make sure it will see it as reachable.
+ * update_refs and subtract_refs in one pass: each member gets COLLECTING and
+ * gc_refs = refcnt when first met (as itself or as a child), then loses one
+ * for each reference from another member.
  */
+static void subtract_refs(rcl_heap *h, int gen)
+{
+	rcl_head *o;
+
+	FOR_SET(h, gen, o)
+	{
+		if (!(o->flags & F_COLLECTING))
+			init_refs(o);
+		o->ti->type->traverse(OBJ(o), visit_decref,
+				      (void *)(uintptr_t)gen);
+	}
+}
+
+/* child is reachable: mark it and push it on the work stack. */
 static void visit_reachable(void *child, const char *field, void *arg)
 {
-	rcl_link *young = arg;
+	rcl_head **stack = arg;
 	rcl_head *c;
 
 	(void)field;
 	if (!child)
 		return;
 	c = HEAD(child);
-	if (!(c->flags & F_COLLECTING))
-		return; /* another generation, or already scanned */
-	if (c->flags & F_UNREACHABLE) {
-		list_unlink(&c->link);
-		list_append(&c->link, young);
-		c->flags &= ~(uintptr_t)F_UNREACHABLE;
-		c->gc_refs = 1;
-	} else if (c->gc_refs == 0) {
-		c->gc_refs = 1;
-	}
+	if ((c->flags & (F_COLLECTING | F_REACHABLE)) != F_COLLECTING)
+		return; /* outside the set, or already marked */
+	c->flags |= F_REACHABLE;
+	c->gc_refs = (uintptr_t)*stack;
+	*stack = c;
 }
 
-/*
- * Scan young once: an object with gc_refs > 0 is reachable, and so is all it
- * references; it leaves the set (COLLECTING cleared), takes GEN to_gen and is
- * counted in survivors. An object with gc_refs == 0 may be unreachable: it
- * goes to unreachable, and comes back if a later object reaches it.
- */
-static void move_unreachable(rcl_link *young, rcl_link *unreachable,
-			     unsigned to_gen, rcl_slot *survivors)
+/* Mark o reachable, and everything it reaches; no allocation: the work
+ * stack is linked through gc_refs. */
+static void mark_from(rcl_head *o)
 {
-	rcl_link *l = young->next;
+	rcl_head *stack = NULL;
 
-	while (l != young) {
-		rcl_head *o = LINK_HEAD(l);
-
-		if (o->gc_refs > 0) {
-			/* traverse may append to young: read next after it */
-			o->ti->type->traverse(OBJ(o), visit_reachable, young);
-			o->flags &= ~(uintptr_t)F_COLLECTING;
-			head_set_gen(o, to_gen);
-			survivors->objects++;
-			survivors->bytes += head_bytes(o);
-			l = l->next;
-		} else {
-			rcl_link *next = l->next;
-
-			list_unlink(l);
-			list_append(l, unreachable);
-			o->flags |= F_UNREACHABLE;
-			l = next;
-		}
+	o->flags |= F_REACHABLE;
+	o->ti->type->traverse(OBJ(o), visit_reachable, &stack);
+	while (stack) {
+		o = stack;
+		stack = (rcl_head *)o->gc_refs;
+		o->ti->type->traverse(OBJ(o), visit_reachable, &stack);
 	}
 }
 
-struct garbage_info {
-	size_t objects;
-	size_t bytes;
+/* Everything with references from outside the set is reachable, and all
+ * it reaches. In the set: fl (COLLECTING, plus REACHABLE while resurrection
+ * is checked). */
+static void mark_reachable(rcl_heap *h, int gen)
+{
+	rcl_head *o;
+
+	FOR_SET(h, gen, o)
+	{
+		if ((o->flags & (F_COLLECTING | F_REACHABLE)) == F_COLLECTING &&
+		    o->gc_refs > 0)
+			mark_from(o);
+	}
+}
+
+struct split_info {
+	size_t garbage;
+	size_t survivors;
 	bool weak;
 	bool finalizers;
 };
 
-/* Mark the unreachable set GARBAGE and say what it needs. */
-static void mark_garbage(rcl_link *unreachable, struct garbage_info *gi)
+/* Drop o's references now (delete's first half): it is garbage. */
+static void clear_garbage(rcl_head *o)
 {
-	for (rcl_link *l = unreachable->next; l != unreachable; l = l->next) {
-		rcl_head *o = LINK_HEAD(l);
+	const rcl_type *t = o->ti->type;
 
-		head_set_gen(o, GEN_GARBAGE);
-		gi->objects++;
-		gi->bytes += head_bytes(o);
-		if (o->ext && o->ext->weak)
-			gi->weak = true;
-		if (o->ti->type->finalize && !(o->flags & F_FINALIZED))
-			gi->finalizers = true;
+	if (t->clear && !(o->flags & F_CLEARED)) {
+		o->flags |= F_CLEARED;
+		o->refcnt++;
+		t->clear(OBJ(o));
+		rcl_decref(OBJ(o)); /* at zero, left for free_garbage */
 	}
 }
 
 /*
- * Clear every weak reference into the set before any callback runs, so no
- * callback can reach a member; true if a callback ran.
+ * Survivors leave the set and move to to_gen (if its vector can grow: else
+ * they stay); the garbage stays. With clear set, the garbage is cleared as
+ * it is found.
  */
-static bool handle_weakrefs(rcl_link *unreachable)
+static void split(rcl_heap *h, int gen, unsigned to_gen, bool clear,
+		  struct split_info *si)
+{
+	rcl_vec *dst = &h->vec[to_gen];
+	size_t movable = 0;
+	bool move;
+	rcl_head *o;
+
+	for (int g = 0; g <= gen; g++)
+		movable += (unsigned)g == to_gen ? 0 : h->vec[g].n;
+	move = vec_reserve(h, dst, movable);
+	FOR_SET(h, gen, o)
+	{
+		unsigned from = head_gen(o);
+
+		if (!(o->flags & F_COLLECTING))
+			continue; /* allocated by user code meanwhile */
+		if (!(o->flags & F_REACHABLE)) {
+			si->garbage++;
+			if (o->ti->type->finalize && !(o->flags & F_FINALIZED))
+				si->finalizers = true;
+			if (o->ext && o->ext->weak)
+				si->weak = true;
+			if (clear)
+				clear_garbage(o);
+			continue;
+		}
+		o->flags &= ~(uint32_t)(F_COLLECTING | F_REACHABLE);
+		si->survivors++;
+		if (!move || from == to_gen)
+			continue;
+		size_t bytes = head_bytes(o);
+
+		h->vec[from].v[o->idx] = NULL;
+		h->vec[from].holes++;
+		o->idx = dst->n;
+		dst->v[dst->n++] = o;
+		head_set_gen(o, to_gen);
+		h->slot[from].objects--;
+		h->slot[from].bytes -= bytes;
+		h->slot[to_gen].objects++;
+		h->slot[to_gen].bytes += bytes;
+	}
+}
+
+/* Clear every weak reference into the garbage before any callback runs,
+ * so no callback can reach a member; true if a callback ran. */
+static bool handle_weakrefs(rcl_heap *h, int gen)
 {
 	rcl_weakref *callbacks = NULL;
+	rcl_head *o;
 
-	for (rcl_link *l = unreachable->next; l != unreachable; l = l->next) {
-		rcl_head *o = LINK_HEAD(l);
-
-		if (o->ext && o->ext->weak)
+	FOR_SET(h, gen, o)
+	{
+		if (IS_GARBAGE(o) && o->ext && o->ext->weak)
 			weakref_clear_all(o, &callbacks);
 	}
 	if (!callbacks)
@@ -186,96 +256,134 @@ static bool handle_weakrefs(rcl_link *unreachable)
 	return true;
 }
 
-/*
- * Run each finalizer once. Finalizers may free members by refcount, so the
- * list is never walked: each object is moved to seen before its finalizer
- * runs. Returns how many ran.
- */
-static size_t finalize_garbage(rcl_heap *h, rcl_link *unreachable)
+/* Run each finalizer once; how many ran. A finalizer may free members by
+ * refcount (they leave holes) or allocate (appended, not in the set). */
+static size_t finalize_garbage(rcl_heap *h, int gen)
 {
-	rcl_link seen;
 	size_t ran = 0;
+	rcl_head *o;
 
-	list_init(&seen);
-	while (!list_empty(unreachable)) {
-		rcl_head *o = LINK_HEAD(unreachable->next);
-		const rcl_type *t = o->ti->type;
-
-		list_unlink(&o->link);
-		list_append(&o->link, &seen);
-		if (t->finalize && !(o->flags & F_FINALIZED)) {
+	FOR_SET(h, gen, o)
+	{
+		if (IS_GARBAGE(o) && o->ti->type->finalize &&
+		    !(o->flags & F_FINALIZED)) {
 			o->flags |= F_FINALIZED;
+			h->finalizable--;
 			o->refcnt++;
-			t->finalize(OBJ(o));
+			o->ti->type->finalize(OBJ(o));
 			ran++;
 			rcl_decref(OBJ(o));
 		}
 	}
-	list_merge(&seen, unreachable);
 	h->st.finalized_total += ran;
 	return ran;
 }
 
-/*
- * User code ran: find what it made reachable again (and all that reaches),
- * and move it to to_gen; the rest stays in unreachable. Returns how many
- * objects were resurrected.
- */
-static size_t handle_resurrected(rcl_heap *h, rcl_link *unreachable,
-				 unsigned to_gen)
+/* Within the garbage, a reference from another member is not external. */
+static void visit_decref_garbage(void *child, const char *field, void *arg)
 {
-	rcl_link still;
-	rcl_slot res = {0, 0};
+	rcl_head *c;
 
-	for (rcl_link *l = unreachable->next; l != unreachable; l = l->next) {
-		rcl_head *o = LINK_HEAD(l);
-
-		o->flags &= ~(uintptr_t)F_UNREACHABLE;
-		o->gc_refs = o->refcnt;
-	}
-	subtract_refs(unreachable);
-	list_init(&still);
-	move_unreachable(unreachable, &still, to_gen, &res);
-	h->slot[GEN_GARBAGE].objects -= res.objects;
-	h->slot[GEN_GARBAGE].bytes -= res.bytes;
-	h->slot[to_gen].objects += res.objects;
-	h->slot[to_gen].bytes += res.bytes;
-	list_merge(unreachable, heap_list(h, to_gen));
-	list_merge(&still, unreachable);
-	h->st.resurrected_total += res.objects;
-	return res.objects;
+	(void)field;
+	(void)arg;
+	if (child && IS_GARBAGE(c = HEAD(child)) && c->gc_refs > 0)
+		c->gc_refs--;
 }
 
 /*
- * Clear each member, which drops the references that form the cycles: the
- * set then frees itself by refcount. A member still alive after its clear
- * (its type's clear did not drop everything) moves to to_gen and is counted
- * uncollectable. Returns how many were freed.
+ * User code ran: find what it made reachable again (and all that reaches),
+ * and take it out of the garbage, where it is. Returns how many objects
+ * were resurrected.
  */
-static size_t delete_garbage(rcl_heap *h, rcl_link *unreachable,
-			     unsigned to_gen, size_t *uncollectable)
+static size_t handle_resurrected(rcl_heap *h, int gen)
 {
-	uint64_t frees = h->st.frees_total;
+	size_t n = 0;
+	rcl_head *o;
 
-	while (!list_empty(unreachable)) {
-		rcl_head *o = LINK_HEAD(unreachable->next);
-		const rcl_type *t = o->ti->type;
-
-		if (t->clear && !(o->flags & F_CLEARED)) {
-			o->refcnt++;
-			o->flags |= F_CLEARED;
-			t->clear(OBJ(o));
-			rcl_decref(OBJ(o));
-		}
-		if (unreachable->next == &o->link) {
-			/* still alive: it may die later */
-			o->flags &= ~(uintptr_t)(F_COLLECTING | F_UNREACHABLE |
-						 F_CLEARED);
-			heap_relink(h, o, to_gen);
-			(*uncollectable)++;
+	FOR_SET(h, gen, o)
+	{
+		if (IS_GARBAGE(o))
+			o->gc_refs = (uintptr_t)o->refcnt;
+	}
+	FOR_SET(h, gen, o)
+	{
+		if (IS_GARBAGE(o))
+			o->ti->type->traverse(OBJ(o), visit_decref_garbage,
+					      NULL);
+	}
+	mark_reachable(h, gen);
+	FOR_SET(h, gen, o)
+	{
+		if ((o->flags & (F_COLLECTING | F_REACHABLE)) ==
+		    (F_COLLECTING | F_REACHABLE)) {
+			o->flags &= ~(uint32_t)(F_COLLECTING | F_REACHABLE);
+			n++;
 		}
 	}
-	return (size_t)(h->st.frees_total - frees);
+	h->st.resurrected_total += n;
+	return n;
+}
+
+/* Free one member of the garbage: like heap_free_object(), but leaving a
+ * hole for the compaction that follows, with the counts summed in acc. */
+static inline void free_member(rcl_heap *h, rcl_head *o, rcl_slot *acc)
+{
+	const rcl_type *t = o->ti->type;
+	size_t bytes = sizeof(rcl_head) + o->size;
+	unsigned gen = head_gen(o);
+
+	if (t->destroy)
+		t->destroy(OBJ(o));
+	if (o->ext) {
+		bytes += o->ext->owned;
+		h->st.owned_bytes -= o->ext->owned;
+		pool_free(h, o->ext, sizeof(*o->ext));
+	}
+	if (t->finalize && !(o->flags & F_FINALIZED))
+		h->finalizable--;
+	h->vec[gen].v[o->idx] = NULL;
+	h->vec[gen].holes++;
+	h->slot[gen].objects--;
+	h->slot[gen].bytes -= bytes;
+	o->ti->objects--;
+	o->ti->bytes -= bytes;
+	acc->objects++;
+	acc->bytes += bytes;
+	pool_free(h, o, sizeof(rcl_head) + o->size);
+}
+
+/*
+ * Free the garbage, cleared by now: every member whose refcount reached
+ * zero. A member still alive (its type's clear did not drop everything, or
+ * something outside took a reference) leaves the set and is counted
+ * uncollectable. Returns how many were freed.
+ */
+static size_t free_garbage(rcl_heap *h, int gen, unsigned to_gen,
+			   size_t *uncollectable)
+{
+	rcl_slot acc = {0, 0};
+	rcl_head *o;
+
+	FOR_SET(h, gen, o)
+	{
+		if (!IS_GARBAGE(o))
+			continue;
+		if (o->refcnt == 0) {
+			free_member(h, o, &acc);
+			continue;
+		}
+		o->flags &= ~(uint32_t)(F_COLLECTING | F_CLEARED);
+		(*uncollectable)++;
+		if (head_gen(o) != to_gen)
+			heap_relink(h, o, to_gen);
+	}
+	/* what heap_free_object() does per object, once */
+	h->st.frees_total += acc.objects;
+	h->gens[0].count -=
+	    acc.objects < h->gens[0].count ? acc.objects : h->gens[0].count;
+	h->young_bytes_since -=
+	    acc.bytes < h->young_bytes_since ? acc.bytes : h->young_bytes_since;
+	return acc.objects;
 }
 
 /* Record a pause in the statistics. */
@@ -292,22 +400,6 @@ static void record_pause(rcl_heap *h, uint64_t ns)
 	h->st.pause_hist[b]++;
 }
 
-/* Merge generations 0..gen-1 into gen; the objects of the merged set. */
-static rcl_slot merge_younger(rcl_heap *h, int gen)
-{
-	rcl_slot all = {0, 0};
-
-	for (int i = 0; i <= gen; i++) {
-		if (i < gen)
-			list_merge(&h->gens[i].head, &h->gens[gen].head);
-		all.objects += h->slot[i].objects;
-		all.bytes += h->slot[i].bytes;
-		h->slot[i].objects = 0;
-		h->slot[i].bytes = 0;
-	}
-	return all;
-}
-
 /* Total bytes on the heap. */
 static size_t heap_bytes(const rcl_heap *h)
 {
@@ -318,82 +410,103 @@ static size_t heap_bytes(const rcl_heap *h)
 	return bytes;
 }
 
-/*
- * Collect generations 0..generation. This is the main function: read it to
- * understand how a collection proceeds.
- */
-size_t gc_collect(rcl_heap *h, int generation, int reason)
+/* The garbage of this collection, for the observer and the slow path. */
+static void observe(rcl_heap *h, int gen, size_t count)
 {
-	unsigned to_gen =
-	    generation < RCL_GENERATIONS - 1 ? generation + 1 : generation;
-	struct garbage_info gi = {0, 0, false, false};
-	rcl_slot all, surv = {0, 0};
-	rcl_link *young, unreachable;
-	size_t uncollectable = 0;
-	bool user_code = false;
-	uint64_t t0 = now_ns();
+	struct rcl_garbage g = {h, gen, count};
 
-	if (h->collecting || h->dealloc_depth > 0) {
-		/* Not from inside a collection, nor while an object is being
-		 * freed: it is on a list with no references. */
-		errno = EBUSY;
-		return 0;
-	}
-	h->collecting = true;
-	if (generation + 1 < RCL_GENERATIONS)
-		h->gens[generation + 1].count++;
-	for (int i = 0; i <= generation; i++)
+	h->observer(h, gen, &g, h->observer_arg);
+}
+
+/* Update the counters a collection of gen changes, as CPython does at
+ * the start of one. */
+static void start_counts(rcl_heap *h, int gen)
+{
+	if (gen + 1 < RCL_GENERATIONS)
+		h->gens[gen + 1].count++;
+	for (int i = 0; i <= gen; i++)
 		h->gens[i].count = 0;
 	h->young_bytes_since = 0;
+}
 
-	all = merge_younger(h, generation);
-	young = &h->gens[generation].head;
-	update_refs(young);
-	subtract_refs(young);
-	list_init(&unreachable);
-	move_unreachable(young, &unreachable, to_gen, &surv);
-	h->slot[to_gen].objects += surv.objects;
-	h->slot[to_gen].bytes += surv.bytes;
-	h->slot[GEN_GARBAGE].objects += all.objects - surv.objects;
-	h->slot[GEN_GARBAGE].bytes += all.bytes - surv.bytes;
-	if ((unsigned)generation != to_gen) {
-		if (generation == RCL_GENERATIONS - 2)
-			h->long_lived_pending += surv.objects;
-		list_merge(young, &h->gens[to_gen].head);
-	} else {
+/* The pacing state and statistics after a collection. */
+static void finish_counts(rcl_heap *h, int gen, int reason,
+			  const struct split_info *si, size_t uncollectable)
+{
+	if (gen == RCL_GENERATIONS - 2) {
+		h->long_lived_pending += si->survivors;
+	} else if (gen == RCL_GENERATIONS - 1) {
 		h->long_lived_pending = 0;
-		h->long_lived_total = surv.objects;
-	}
-
-	mark_garbage(&unreachable, &gi);
-	if (h->observer && gi.objects) {
-		struct rcl_garbage g = {&unreachable, gi.objects};
-
-		h->observer(h, generation, &g, h->observer_arg);
-	}
-	if (gi.weak)
-		user_code |= handle_weakrefs(&unreachable);
-	if (gi.finalizers)
-		user_code |= finalize_garbage(h, &unreachable) > 0;
-	if (user_code)
-		handle_resurrected(h, &unreachable, to_gen);
-	h->st.freed_by_gc_total +=
-	    delete_garbage(h, &unreachable, to_gen, &uncollectable);
-
-	if (generation == RCL_GENERATIONS - 1)
+		h->long_lived_total = si->survivors;
 		h->full_floor = heap_bytes(h);
-	h->gens[generation].collections++;
-	h->gens[generation].collected += gi.objects;
-	h->gens[generation].uncollectable += uncollectable;
+	}
+	h->gens[gen].collections++;
+	h->gens[gen].collected += si->garbage;
+	h->gens[gen].uncollectable += uncollectable;
 	h->st.collections_total++;
-	h->st.collected_total += gi.objects;
+	h->st.collected_total += si->garbage;
 	if (reason == REASON_COUNT)
 		h->st.collections_by_count_total++;
 	else if (reason == REASON_BYTES)
 		h->st.collections_by_bytes_total++;
+}
+
+/*
+ * Collect generations 0..gen. This is the main function: read it to
+ * understand how a collection proceeds.
+ */
+size_t gc_collect(rcl_heap *h, int gen, int reason)
+{
+	unsigned to_gen =
+	    gen < RCL_GENERATIONS - 1 ? (unsigned)gen + 1 : (unsigned)gen;
+	struct split_info si = {0, 0, false, false};
+	size_t uncollectable = 0;
+	bool fast, user_code = false;
+	uint64_t t0;
+
+	if (h->collecting || h->dealloc_depth > 0) {
+		/* Not from inside a collection, nor while an object is being
+		 * freed: it has no references but is still in its vector. */
+		errno = EBUSY;
+		return 0;
+	}
+	t0 = now_ns();
+	h->collecting = true;
+	start_counts(h, gen);
+
+	subtract_refs(h, gen);
+	mark_reachable(h, gen);
+	/* Nothing can run between split and delete on the fast path. */
+	fast = !h->observer && !h->weakrefs && !h->finalizable;
+	h->deleting = fast;
+	split(h, gen, to_gen, fast, &si);
+	if (!fast && si.garbage) {
+		if (h->observer)
+			observe(h, gen, si.garbage);
+		if (si.weak)
+			user_code |= handle_weakrefs(h, gen);
+		if (si.finalizers)
+			user_code |= finalize_garbage(h, gen) > 0;
+		if (user_code)
+			handle_resurrected(h, gen);
+		h->deleting = true;
+		rcl_head *o;
+
+		FOR_SET(h, gen, o)
+		{
+			if (IS_GARBAGE(o))
+				clear_garbage(o);
+		}
+	}
+	h->st.freed_by_gc_total += free_garbage(h, gen, to_gen, &uncollectable);
+	h->deleting = false;
+	for (int g = 0; g <= gen; g++)
+		vec_compact(&h->vec[g]);
+
+	finish_counts(h, gen, reason, &si, uncollectable);
 	record_pause(h, now_ns() - t0);
 	h->collecting = false;
-	return gi.objects;
+	return si.garbage;
 }
 
 /*
@@ -479,14 +592,19 @@ size_t rcl_garbage_count(const rcl_garbage *g)
 void rcl_garbage_foreach(const rcl_garbage *g, void (*fn)(void *, void *),
 			 void *arg)
 {
+	rcl_head *o;
+
 	if (!g || !fn)
 		return;
-	for (rcl_link *l = g->list->next; l != g->list; l = l->next)
-		fn(OBJ(l), arg);
+	FOR_SET(g->h, g->generation, o)
+	{
+		if (IS_GARBAGE(o))
+			fn(OBJ(o), arg);
+	}
 }
 
 /* Is obj in the unreachable set being reported? */
 bool rcl_garbage_contains(const rcl_garbage *g, const void *obj)
 {
-	return g && obj && head_gen(HEAD(obj)) == GEN_GARBAGE;
+	return g && obj && IS_GARBAGE(HEAD(obj));
 }

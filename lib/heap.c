@@ -81,13 +81,10 @@ rcl_heap *rcl_heap_new(const rcl_config *cfg)
 	}
 	memset(h, 0, sizeof(*h));
 	h->alloc = alloc;
+	pool_init(&h->pool, &cfg->allocator);
 	h->owner = pthread_self();
-	for (int i = 0; i < RCL_GENERATIONS; i++) {
-		list_init(&h->gens[i].head);
+	for (int i = 0; i < RCL_GENERATIONS; i++)
 		h->gens[i].threshold = cfg->thresholds[i];
-	}
-	for (int i = 0; i < NSLOTS; i++)
-		list_init(&h->lists[i]);
 	h->enabled = cfg->auto_collect;
 	h->young_bytes = cfg->young_bytes;
 	return h;
@@ -163,7 +160,19 @@ static void account(rcl_heap *h, rcl_head *o, size_t bytes, bool add)
 	}
 }
 
-/* Allocate and link a new object; see rcl_new(). */
+/* Memory for an object of total bytes: pool, or a collection and a retry. */
+static rcl_head *object_memory(rcl_heap *h, size_t total)
+{
+	rcl_head *o = pool_alloc(h, total);
+
+	if (!o && !h->collecting && !h->dealloc_depth) {
+		gc_collect(h, RCL_GENERATIONS - 1, REASON_ALLOC);
+		o = pool_alloc(h, total);
+	}
+	return o;
+}
+
+/* Allocate and register a new object; see rcl_new(). */
 static void *new_object(rcl_heap *h, const rcl_type *t, size_t size)
 {
 	rcl_tinfo *ti;
@@ -176,7 +185,7 @@ static void *new_object(rcl_heap *h, const rcl_type *t, size_t size)
 		return NULL;
 	}
 	HEAP_CHECK_OWNER(h);
-	if (size > SIZE_MAX - sizeof(rcl_head)) {
+	if (size > SIZE_MAX / 2) {
 		errno = ENOMEM;
 		return NULL;
 	}
@@ -188,15 +197,13 @@ static void *new_object(rcl_heap *h, const rcl_type *t, size_t size)
 	if (gen == 0)
 		h->gens[0].count++;
 	gc_maybe_collect(h, total);
-	o = heap_raw_alloc(h, total);
-	if (!o && !h->collecting) {
-		gc_collect(h, RCL_GENERATIONS - 1, REASON_ALLOC);
-		o = heap_raw_alloc(h, total);
-	}
-	if (!o) {
-		if (gen == 0 && h->gens[0].count > 0)
-			h->gens[0].count--;
-		goto fail;
+	o = object_memory(h, total);
+	if (!o)
+		goto undo;
+	o->flags = gen;
+	if (!vec_push(h, &h->vec[gen], o)) {
+		pool_free(h, o, total);
+		goto undo;
 	}
 	memset(OBJ(o), 0, size);
 	o->refcnt = 1;
@@ -204,15 +211,18 @@ static void *new_object(rcl_heap *h, const rcl_type *t, size_t size)
 	o->ti = ti;
 	o->size = size;
 	o->ext = NULL;
-	o->flags = gen;
-	list_append(&o->link, heap_list(h, gen));
 	h->slot[gen].objects++;
 	h->slot[gen].bytes += total;
 	ti->objects++;
 	ti->bytes += total;
 	h->young_bytes_since += total;
 	h->st.allocations_total++;
+	if (t->finalize)
+		h->finalizable++;
 	return OBJ(o);
+undo:
+	if (gen == 0 && h->gens[0].count > 0)
+		h->gens[0].count--;
 fail:
 	h->st.alloc_failures_total++;
 	errno = ENOMEM;
@@ -251,29 +261,47 @@ void rcl_decref(void *obj)
 		heap_dealloc(o);
 }
 
-/* Move o to the list of gen, keeping the slot counts right. */
-void heap_relink(rcl_heap *h, rcl_head *o, unsigned gen)
+/* Move o to the vector of gen, keeping the counts right; false (and o
+ * where it was) if memory is short. */
+bool heap_relink(rcl_heap *h, rcl_head *o, unsigned gen)
 {
 	size_t bytes = head_bytes(o);
 	unsigned old = head_gen(o);
+	rcl_vec *from = &h->vec[old];
+	uint32_t idx = o->idx;
 
+	if (!vec_push(h, &h->vec[gen], o))
+		return false;
+	/* vec_push renumbered o: take it out of its old vector by hand */
+	if (idx + 1 == from->n) {
+		from->n--;
+		while (from->n && !from->v[from->n - 1]) {
+			from->n--;
+			from->holes--;
+		}
+	} else {
+		from->v[idx] = NULL;
+		from->holes++;
+	}
+	head_set_gen(o, gen);
 	h->slot[old].objects--;
 	h->slot[old].bytes -= bytes;
-	list_unlink(&o->link);
-	head_set_gen(o, gen);
-	list_append(&o->link, heap_list(h, gen));
 	h->slot[gen].objects++;
 	h->slot[gen].bytes += bytes;
+	return true;
 }
 
-/* Unlink o, drop it from every count and give its memory back. */
-void heap_free_memory(rcl_heap *h, rcl_head *o)
+/* Take o out of its vector and every count, and give its memory back. */
+void heap_free_object(rcl_heap *h, rcl_head *o)
 {
 	size_t bytes = head_bytes(o);
 	size_t owned = o->ext ? o->ext->owned : 0;
 	unsigned gen = head_gen(o);
+	rcl_vec *v = &h->vec[gen];
 
-	list_unlink(&o->link);
+	vec_remove(v, o);
+	if (v->holes > 64 && v->holes * 2 > v->n && !h->collecting)
+		vec_compact(v);
 	h->slot[gen].objects--;
 	h->slot[gen].bytes -= bytes;
 	o->ti->objects--;
@@ -281,11 +309,25 @@ void heap_free_memory(rcl_heap *h, rcl_head *o)
 	h->st.owned_bytes -= owned;
 	if (o->ti->type->traverse && h->gens[0].count > 0)
 		h->gens[0].count--;
+	if (o->ti->type->finalize && !(o->flags & F_FINALIZED))
+		h->finalizable--;
 	h->young_bytes_since -=
 	    bytes < h->young_bytes_since ? bytes : h->young_bytes_since;
 	h->st.frees_total++;
-	heap_raw_free(h, o->ext, sizeof(*o->ext));
-	heap_raw_free(h, o, sizeof(rcl_head) + o->size);
+	if (o->ext)
+		pool_free(h, o->ext, sizeof(*o->ext));
+	pool_free(h, o, sizeof(rcl_head) + o->size);
+}
+
+/* Run o's finalizer once; true if it resurrected o. */
+static bool run_finalizer(rcl_heap *h, rcl_head *o)
+{
+	o->flags |= F_FINALIZED;
+	h->finalizable--;
+	h->st.finalized_total++;
+	o->refcnt++;
+	o->ti->type->finalize(OBJ(o));
+	return --o->refcnt > 0;
 }
 
 /*
@@ -297,19 +339,9 @@ static void dealloc_one(rcl_heap *h, rcl_head *o)
 {
 	const rcl_type *t = o->ti->type;
 
-	if (t->finalize && !(o->flags & F_FINALIZED)) {
-		o->flags |= F_FINALIZED;
-		o->refcnt = 1;
-		t->finalize(OBJ(o));
-		h->st.finalized_total++;
-		if (--o->refcnt > 0) {
-			/* Resurrected: it lives on, as a young object. */
-			h->st.resurrected_total++;
-			if (head_gen(o) == GEN_TRASH)
-				heap_relink(h, o,
-					    t->traverse ? 0 : GEN_UNTRACKED);
-			return;
-		}
+	if (t->finalize && !(o->flags & F_FINALIZED) && run_finalizer(h, o)) {
+		h->st.resurrected_total++;
+		return; /* it lives on where it was */
 	}
 	if (o->ext && o->ext->weak) {
 		rcl_weakref *callbacks = NULL;
@@ -323,27 +355,36 @@ static void dealloc_one(rcl_heap *h, rcl_head *o)
 	}
 	if (t->destroy)
 		t->destroy(OBJ(o));
-	heap_free_memory(h, o);
+	heap_free_object(h, o);
 }
 
 /*
  * The refcount of o reached zero. Freeing one object drops references to
- * others; those that reach zero meanwhile wait on the trash list and are
- * freed by the outermost call, so a long chain never grows the stack.
+ * others; those that reach zero meanwhile wait on h->trash (still in their
+ * vectors) and are freed by the outermost call, so a long chain never grows
+ * the stack. During a collection's delete phase, garbage is left for the
+ * collector to free in one pass.
  */
 void heap_dealloc(rcl_head *o)
 {
 	rcl_heap *h = o->ti->heap;
 
 	HEAP_CHECK_OWNER(h);
+	if (h->deleting && IS_GARBAGE(o))
+		return;
 	if (h->dealloc_depth > 0) {
-		heap_relink(h, o, GEN_TRASH);
+		o->gc_refs = (uintptr_t)h->trash;
+		h->trash = o;
 		return;
 	}
 	h->dealloc_depth++;
 	dealloc_one(h, o);
-	while (!list_empty(&h->lists[GEN_TRASH]))
-		dealloc_one(h, LINK_HEAD(h->lists[GEN_TRASH].next));
+	while (h->trash) {
+		o = h->trash;
+		h->trash = (rcl_head *)o->gc_refs;
+		o->gc_refs = 0;
+		dealloc_one(h, o);
+	}
 	h->dealloc_depth--;
 }
 
@@ -351,7 +392,7 @@ void heap_dealloc(rcl_head *o)
 rcl_ext *heap_ext(rcl_head *o)
 {
 	if (!o->ext) {
-		o->ext = heap_raw_alloc(o->ti->heap, sizeof(*o->ext));
+		o->ext = pool_alloc(o->ti->heap, sizeof(*o->ext));
 		if (!o->ext) {
 			errno = ENOMEM;
 			return NULL;
@@ -468,10 +509,10 @@ void *rcl_owned_alloc(void *obj, size_t size)
 	if (!heap_ext(o))
 		return NULL;
 	gc_maybe_collect(h, size);
-	p = heap_raw_alloc(h, size ? size : 1);
-	if (!p && !h->collecting) {
+	p = pool_alloc(h, size);
+	if (!p && !h->collecting && !h->dealloc_depth) {
 		gc_collect(h, RCL_GENERATIONS - 1, REASON_ALLOC);
-		p = heap_raw_alloc(h, size ? size : 1);
+		p = pool_alloc(h, size);
 	}
 	if (!p) {
 		h->st.alloc_failures_total++;
@@ -488,7 +529,7 @@ void rcl_owned_free(void *obj, void *ptr, size_t size)
 	if (!obj || !ptr)
 		return;
 	rcl_owned_sub(obj, size);
-	heap_raw_free(HEAD(obj)->ti->heap, ptr, size ? size : 1);
+	pool_free(HEAD(obj)->ti->heap, ptr, size);
 }
 
 size_t rcl_owned_bytes(const void *obj)
@@ -527,22 +568,50 @@ size_t rcl_young_bytes(const rcl_heap *h)
 	return h ? h->young_bytes : 0;
 }
 
-/* Move every object of the lists from..to into gen's list. */
-static void move_all(rcl_heap *h, unsigned from, unsigned to, unsigned gen)
+/* Move every object of the vectors from..to into gen's vector; false
+ * (nothing moved) if memory is short. */
+static bool move_all(rcl_heap *h, unsigned from, unsigned to, unsigned gen)
 {
+	size_t n = 0;
+
+	for (unsigned g = from; g <= to; g++)
+		n += g == gen ? 0 : h->vec[g].n;
+	if (!vec_reserve(h, &h->vec[gen], n))
+		return false;
 	for (unsigned g = from; g <= to; g++) {
-		rcl_link *l = heap_list(h, g);
+		rcl_vec *v = &h->vec[g];
 
 		if (g == gen)
 			continue;
-		for (rcl_link *n = l->next; n != l; n = n->next)
-			head_set_gen(LINK_HEAD(n), gen);
-		list_merge(l, heap_list(h, gen));
+		for (uint32_t i = 0; i < v->n; i++) {
+			rcl_head *o = v->v[i];
+
+			if (!o)
+				continue;
+			head_set_gen(o, gen);
+			o->idx = h->vec[gen].n;
+			h->vec[gen].v[h->vec[gen].n++] = o;
+		}
+		v->n = v->holes = 0;
 		h->slot[gen].objects += h->slot[g].objects;
 		h->slot[gen].bytes += h->slot[g].bytes;
 		h->slot[g].objects = 0;
 		h->slot[g].bytes = 0;
 	}
+	return true;
+}
+
+/* Give back the memory the heap keeps for reuse. */
+size_t rcl_heap_trim(rcl_heap *h)
+{
+	size_t bytes = 0;
+
+	if (!h || h->collecting)
+		return 0;
+	HEAP_CHECK_OWNER(h);
+	for (unsigned g = 0; g < NSLOTS; g++)
+		bytes += vec_shrink(h, &h->vec[g]);
+	return bytes + pool_trim(h);
 }
 
 /* Move every tracked object to the permanent generation. */
@@ -551,7 +620,8 @@ void rcl_freeze(rcl_heap *h)
 	if (!h || h->collecting)
 		return;
 	HEAP_CHECK_OWNER(h);
-	move_all(h, 0, RCL_GENERATIONS - 1, GEN_PERMANENT);
+	if (!move_all(h, 0, RCL_GENERATIONS - 1, GEN_PERMANENT))
+		return;
 	for (int i = 0; i < RCL_GENERATIONS; i++)
 		h->gens[i].count = 0;
 }
@@ -625,29 +695,30 @@ size_t rcl_heap_census(const rcl_heap *h, rcl_type_stats *out, size_t max)
 	return n;
 }
 
-/* Check one list: links, GEN bits, counts; false on a violation. */
-static bool validate_list(const rcl_heap *h, unsigned gen, size_t *owned)
+/* Check one vector: indexes, GEN bits, counts; false on a violation. */
+static bool validate_vec(const rcl_heap *h, unsigned gen, size_t *owned)
 {
-	const rcl_link *l = heap_list((rcl_heap *)h, gen);
-	size_t objects = 0, bytes = 0;
+	const rcl_vec *v = &h->vec[gen];
+	size_t objects = 0, bytes = 0, holes = 0;
 
-	for (const rcl_link *n = l->next; n != l; n = n->next) {
-		const rcl_head *o = LINK_HEAD(n);
+	for (uint32_t i = 0; i < v->n; i++) {
+		const rcl_head *o = v->v[i];
 
-		if (n->next->prev != n || n->prev->next != n) {
-			fprintf(stderr, "rcl: list %u: broken links\n", gen);
-			return false;
+		if (!o) {
+			holes++;
+			continue;
 		}
-		if (head_gen(o) != gen || o->refcnt < 0 || o->ti->heap != h) {
+		if (o->idx != i || head_gen(o) != gen || o->refcnt <= 0 ||
+		    o->ti->heap != h) {
 			fprintf(stderr,
-				"rcl: list %u: object %p of type %s "
-				"has gen %u refcnt %ld\n",
-				gen, OBJ(o), o->ti->type->name, head_gen(o),
-				(long)o->refcnt);
+				"rcl: vector %u[%u]: object %p of type "
+				"%s has idx %u gen %u refcnt %ld\n",
+				gen, i, OBJ(o), o->ti->type->name, o->idx,
+				head_gen(o), (long)o->refcnt);
 			return false;
 		}
 		if (!h->collecting &&
-		    (o->flags & (F_COLLECTING | F_UNREACHABLE))) {
+		    (o->flags & (F_COLLECTING | F_REACHABLE))) {
 			fprintf(stderr,
 				"rcl: %p: collector flags outside a "
 				"collection\n",
@@ -658,12 +729,13 @@ static bool validate_list(const rcl_heap *h, unsigned gen, size_t *owned)
 		bytes += head_bytes(o);
 		*owned += o->ext ? o->ext->owned : 0;
 	}
-	if (objects != h->slot[gen].objects || bytes != h->slot[gen].bytes) {
+	if (objects != h->slot[gen].objects || bytes != h->slot[gen].bytes ||
+	    holes != v->holes || (v->n && !v->v[v->n - 1])) {
 		fprintf(stderr,
-			"rcl: list %u: %zu objects %zu bytes, counted "
-			"%zu and %zu\n",
-			gen, objects, bytes, h->slot[gen].objects,
-			h->slot[gen].bytes);
+			"rcl: vector %u: %zu objects %zu bytes %zu "
+			"holes, counted %zu, %zu and %u\n",
+			gen, objects, bytes, holes, h->slot[gen].objects,
+			h->slot[gen].bytes, v->holes);
 		return false;
 	}
 	return true;
@@ -677,7 +749,7 @@ bool rcl_heap_validate(const rcl_heap *h)
 	if (!h)
 		return false;
 	for (unsigned g = 0; g < NSLOTS; g++) {
-		if (!validate_list(h, g, &owned))
+		if (!validate_vec(h, g, &owned))
 			return false;
 		objects += h->slot[g].objects;
 		bytes += h->slot[g].bytes;
@@ -700,6 +772,47 @@ bool rcl_heap_validate(const rcl_heap *h)
 	return true;
 }
 
+/* Call fn on every object of every vector. */
+static void each_object(rcl_heap *h, void (*fn)(rcl_heap *, rcl_head *))
+{
+	for (unsigned g = 0; g < NSLOTS; g++) {
+		rcl_vec *v = &h->vec[g];
+
+		for (uint32_t i = 0; i < v->n; i++)
+			if (v->v[i])
+				fn(h, v->v[i]);
+	}
+}
+
+/* Pin o and cut its weak references, running no callback. */
+static void pin(rcl_heap *h, rcl_head *o)
+{
+	(void)h;
+	o->refcnt++;
+	if (o->ext && o->ext->weak) {
+		rcl_weakref *callbacks = NULL;
+
+		weakref_clear_all(o, &callbacks);
+		weakref_drop_callbacks(callbacks);
+	}
+}
+
+static void clear_once(rcl_heap *h, rcl_head *o)
+{
+	(void)h;
+	if (o->ti->type->clear && !(o->flags & F_CLEARED)) {
+		o->flags |= F_CLEARED;
+		o->ti->type->clear(OBJ(o));
+	}
+}
+
+static void destroy_free(rcl_heap *h, rcl_head *o)
+{
+	if (o->ti->type->destroy)
+		o->ti->type->destroy(OBJ(o));
+	heap_free_object(h, o);
+}
+
 /*
  * Free what a final collection left: the objects someone still holds.
  * Weak references are cut, every object is cleared while all are pinned
@@ -707,35 +820,9 @@ bool rcl_heap_validate(const rcl_heap *h)
  */
 static void free_remaining(rcl_heap *h)
 {
-	rcl_link *all = &h->lists[GEN_GARBAGE];
-
-	move_all(h, 0, GEN_UNTRACKED, GEN_GARBAGE);
-	for (rcl_link *n = all->next; n != all; n = n->next) {
-		rcl_head *o = LINK_HEAD(n);
-
-		o->refcnt++;
-		if (o->ext && o->ext->weak) {
-			rcl_weakref *callbacks = NULL;
-
-			weakref_clear_all(o, &callbacks);
-			weakref_drop_callbacks(callbacks);
-		}
-	}
-	for (rcl_link *n = all->next; n != all; n = n->next) {
-		rcl_head *o = LINK_HEAD(n);
-
-		if (o->ti->type->clear && !(o->flags & F_CLEARED)) {
-			o->flags |= F_CLEARED;
-			o->ti->type->clear(OBJ(o));
-		}
-	}
-	while (!list_empty(all)) {
-		rcl_head *o = LINK_HEAD(all->next);
-
-		if (o->ti->type->destroy)
-			o->ti->type->destroy(OBJ(o));
-		heap_free_memory(h, o);
-	}
+	each_object(h, pin);
+	each_object(h, clear_once);
+	each_object(h, destroy_free);
 }
 
 /* Collect, free what is left, then the heap itself. */
@@ -747,9 +834,11 @@ void rcl_heap_destroy(rcl_heap *h)
 	rcl_unfreeze(h);
 	if (!h->collecting)
 		gc_collect(h, RCL_GENERATIONS - 1, REASON_MANUAL);
-	h->destroying = true;
 	h->collecting = true; /* no collection from here on */
 	free_remaining(h);
+	for (unsigned g = 0; g < NSLOTS; g++)
+		vec_free(h, &h->vec[g]);
+	pool_finish(h);
 	for (size_t i = 0; i < h->types_cap; i++)
 		heap_raw_free(h, h->types[i], sizeof(rcl_tinfo));
 	heap_raw_free(h, h->types, h->types_cap * sizeof(*h->types));

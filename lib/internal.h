@@ -1,36 +1,48 @@
 /*
- * libreclaim internals: the object header, the heap, list primitives.
+ * libreclaim internals: the object header, the heap, its vectors and pool.
  *
- * Every managed object is preceded by an rcl_head. Every live object is on
- * exactly one list of its heap, named by the GEN bits of its flags:
+ * Every managed object is preceded by an rcl_head. Every live object is in
+ * exactly one of its heap's vectors (arrays of object pointers), named by the
+ * GEN bits of its flags; head->idx is its position there:
  *
- *   gen 0, 1, 2    tracked objects, youngest to oldest (the collector's
- *                  generations)
+ *   gen 0, 1, 2    tracked objects, youngest to oldest (the generations)
  *   PERMANENT      tracked objects moved there by rcl_freeze()
  *   UNTRACKED      objects whose type has no traverse: never collected,
  *                  freed by reference counting or with their heap
- *   GARBAGE        during a collection: the unreachable set, and what is
- *                  left of it while it is finalized and cleared
- *   TRASH          refcount reached zero inside another deallocation: waits
- *                  on h->trash so that freeing a long chain never recurses
  *
- * heap->slot[gen] counts the objects and bytes on each list, so stats are
- * read in O(1) and the per-type table in O(number of types).
+ * An object whose refcount reaches zero inside another deallocation stays in
+ * its vector and waits on h->trash (linked through gc_refs), freed by the
+ * outermost deallocation: freeing a long chain never recurses. Collections
+ * cannot start while anything waits there.
  *
- * IMPORTANT, the states of gc_refs and the COLLECTING/UNREACHABLE flags:
- *   - Outside a collection, gc_refs is unused and neither flag is set.
- *   - update_refs(): every object of the generations being collected gets
- *     COLLECTING and gc_refs = refcnt.
- *   - subtract_refs(): gc_refs is decremented for each reference from
- *     another COLLECTING object; what remains counts references from
- *     outside the set. gc_refs >= 0 always (a traverse that reports more
- *     references than it owns is a bug in that type: asserted).
- *   - move_unreachable(): objects with gc_refs > 0, and everything they
- *     reach, are reachable: COLLECTING is cleared as each is scanned. The
- *     rest end on the unreachable list with COLLECTING|UNREACHABLE.
- *   - From then to the end of the collection, the unreachable set keeps
- *     COLLECTING (so that a second pass can tell members apart) and its
- *     objects carry GEN = GARBAGE.
+ * Why vectors and not CPython's linked lists: a collection walks each
+ * generation several times, and a list walk is a chain of dependent loads,
+ * one cache miss after another. A vector gives the next addresses ahead of
+ * time, so the walk prefetches them and the passes run at memory bandwidth.
+ * A freed object leaves a hole (NULL) unless it was last; a vector is
+ * compacted when half of it is holes, and after each collection.
+ *
+ * heap->slot[gen] counts the objects and bytes of each vector, so stats are
+ * O(1) to read and the per-type table O(number of types).
+ *
+ * IMPORTANT, the states of gc_refs and the collector's flags:
+ *   - Outside a collection, gc_refs is unused and no collector flag is set.
+ *   - subtract_refs(): every object of the generations collected gets
+ *     COLLECTING and gc_refs = refcnt when first met, then gc_refs is
+ *     decremented for each reference from another member; what remains
+ *     counts references from outside the set. gc_refs >= 0 always (a
+ *     traverse that reports more references than it owns is a bug in that
+ *     type: asserted).
+ *   - mark_reachable(): objects with gc_refs > 0, and all they reach, get
+ *     REACHABLE; while an object waits to be scanned, gc_refs holds the next
+ *     one on the work stack (its count is no longer needed).
+ *   - From then to the end of the collection, COLLECTING without REACHABLE
+ *     (IS_GARBAGE) means "in the unreachable set".
+ *   - split: REACHABLE objects leave the set (flags cleared, promoted to the
+ *     next generation's vector); the garbage stays in place until deleted.
+ *   - delete: while h->deleting, a garbage object whose refcount drops to
+ *     zero is not freed at once: the last pass frees them in vector order.
+ *   - Outside a collection, gc_refs links the objects waiting on h->trash.
  */
 #ifndef RECLAIM_INTERNAL_H
 #define RECLAIM_INTERNAL_H
@@ -41,11 +53,6 @@
 #include <stdint.h>
 
 #include <reclaim/heap.h>
-
-typedef struct rcl_link {
-	struct rcl_link *next;
-	struct rcl_link *prev;
-} rcl_link;
 
 /* Per heap, per type: live objects and bytes. */
 typedef struct rcl_tinfo {
@@ -62,13 +69,13 @@ typedef struct rcl_ext {
 } rcl_ext;
 
 typedef struct rcl_head {
-	rcl_link link; /* on the list named by the GEN bits */
 	intptr_t refcnt;
-	intptr_t gc_refs; /* during a collection only */
+	uintptr_t gc_refs; /* during a collection only */
 	rcl_tinfo *ti;
+	uint32_t idx; /* position in the vector named by GEN */
+	uint32_t flags;
 	size_t size; /* user bytes */
 	rcl_ext *ext;
-	uintptr_t flags;
 } rcl_head;
 
 _Static_assert(sizeof(rcl_head) % alignof(max_align_t) == 0,
@@ -78,27 +85,34 @@ enum {
 	GEN_MASK = 0x7,
 	GEN_PERMANENT = 3,
 	GEN_UNTRACKED = 4,
-	GEN_GARBAGE = 5,
-	GEN_TRASH = 6,
-	NSLOTS = 7,
+	NSLOTS = 5,
 
 	F_COLLECTING = 1 << 3,
-	F_UNREACHABLE = 1 << 4,
+	F_REACHABLE = 1 << 4,
 	F_FINALIZED = 1 << 5,
 	F_CLEARED = 1 << 6,
 };
 
+/* After marking: in the set, not reached: garbage. */
+#define IS_GARBAGE(o)                                                          \
+	(((o)->flags & (F_COLLECTING | F_REACHABLE)) == F_COLLECTING)
+
 #define HEAD(obj) ((rcl_head *)(obj)-1)
 #define OBJ(head) ((void *)((rcl_head *)(head) + 1))
-#define LINK_HEAD(l) ((rcl_head *)(l))
 
 typedef struct rcl_slot {
 	size_t objects;
 	size_t bytes;
 } rcl_slot;
 
+typedef struct rcl_vec {
+	rcl_head **v;
+	uint32_t n; /* used, holes included */
+	uint32_t cap;
+	uint32_t holes;
+} rcl_vec;
+
 typedef struct rcl_gen {
-	rcl_link head;
 	size_t count;
 	size_t threshold;
 	uint64_t collections;
@@ -106,23 +120,65 @@ typedef struct rcl_gen {
 	uint64_t uncollectable;
 } rcl_gen;
 
+/*
+ * The pool: blocks of up to POOL_MAX bytes in size classes of 16, carved
+ * from 64 KiB pages aligned to their size (so a block finds its page by
+ * masking). Only with the default allocator, and never under AddressSanitizer
+ * (which then sees every object as its own allocation).
+ */
+#define POOL_PAGE ((size_t)64 << 10)
+#define POOL_MAX 512
+#define POOL_CLASSES (POOL_MAX / 16)
+
+#define POOL_SPARE 16
+
+typedef struct pool_page pool_page;
+
+struct pool_page {
+	pool_page *next; /* pages of this class with a free block; spares */
+	pool_page *prev;
+	void *free; /* freed blocks, linked through their first word */
+	char *bump; /* blocks never handed out start here */
+	char *end;
+	pool_page *all_next; /* every page in use, for pool_finish() */
+	pool_page *all_prev;
+	uint32_t used;
+	uint32_t cls;
+};
+
+#define PAGE_HEADER 64
+_Static_assert(sizeof(pool_page) <= PAGE_HEADER, "page header too large");
+
+typedef struct rcl_pool {
+	bool enabled;
+	pool_page *partial[POOL_CLASSES]; /* pages with a free block */
+	pool_page *spare;		  /* empty pages kept for reuse */
+	size_t nspare;
+	pool_page *all; /* every page in use */
+	size_t pages;
+} rcl_pool;
+
 struct rcl_heap {
 	rcl_gen gens[RCL_GENERATIONS];
-	rcl_link lists[NSLOTS]; /* heads for PERMANENT..TRASH; 0..2 unused */
+	rcl_vec vec[NSLOTS];
 	rcl_slot slot[NSLOTS];
 	rcl_allocator alloc;
+	rcl_pool pool;
 	pthread_t owner;
 
 	/* pacing */
 	bool enabled;
 	bool collecting;
-	bool destroying;
+	bool deleting;
 	int dealloc_depth;
+	rcl_head *trash;	  /* refcount zero, waiting to be freed */
 	size_t young_bytes;	  /* byte trigger, 0 = off */
 	size_t young_bytes_since; /* net bytes allocated since gen 0 */
 	size_t full_floor;	  /* bytes surviving the last full collection */
 	size_t long_lived_total;  /* objects surviving the last full one */
 	size_t long_lived_pending; /* objects promoted to gen 2 since */
+	size_t finalizable; /* live objects whose finalizer has not run */
+	size_t weakrefs;    /* live weak references */
 
 	/* per-type table: open addressing by type pointer */
 	rcl_tinfo **types;
@@ -133,60 +189,17 @@ struct rcl_heap {
 	rcl_observer_fn observer;
 	void *observer_arg;
 
-	rcl_stats st; /* the counters; lists and slots are filled on read */
+	rcl_stats st; /* the counters; slots are added on read */
 };
-
-/* Lists: circular, doubly linked, with a sentinel head. */
-static inline void list_init(rcl_link *l)
-{
-	l->next = l->prev = l;
-}
-
-static inline int list_empty(const rcl_link *l)
-{
-	return l->next == l;
-}
-
-static inline void list_unlink(rcl_link *n)
-{
-	n->prev->next = n->next;
-	n->next->prev = n->prev;
-}
-
-static inline void list_append(rcl_link *n, rcl_link *l)
-{
-	n->prev = l->prev;
-	n->next = l;
-	l->prev->next = n;
-	l->prev = n;
-}
-
-/* Move every node of from to the end of to; from becomes empty. */
-static inline void list_merge(rcl_link *from, rcl_link *to)
-{
-	if (list_empty(from))
-		return;
-	to->prev->next = from->next;
-	from->next->prev = to->prev;
-	to->prev = from->prev;
-	from->prev->next = to;
-	list_init(from);
-}
 
 static inline unsigned head_gen(const rcl_head *o)
 {
-	return (unsigned)(o->flags & GEN_MASK);
+	return o->flags & GEN_MASK;
 }
 
 static inline void head_set_gen(rcl_head *o, unsigned gen)
 {
-	o->flags = (o->flags & ~(uintptr_t)GEN_MASK) | gen;
-}
-
-/* The list head for a slot (generations live in gens[]). */
-static inline rcl_link *heap_list(rcl_heap *h, unsigned gen)
-{
-	return gen < RCL_GENERATIONS ? &h->gens[gen].head : &h->lists[gen];
+	o->flags = (o->flags & ~(uint32_t)GEN_MASK) | gen;
 }
 
 static inline size_t head_bytes(const rcl_head *o)
@@ -201,13 +214,92 @@ void heap_check_owner(const rcl_heap *h);
 #define HEAP_CHECK_OWNER(h) ((void)0)
 #endif
 
-/* heap.c */
-void heap_dealloc(rcl_head *o);
-void heap_free_memory(rcl_heap *h, rcl_head *o);
-void heap_relink(rcl_heap *h, rcl_head *o, unsigned gen);
-rcl_ext *heap_ext(rcl_head *o);
+/* vec.c */
+bool vec_reserve(rcl_heap *h, rcl_vec *v, size_t extra);
+bool vec_push(rcl_heap *h, rcl_vec *v, rcl_head *o);
+void vec_remove(rcl_vec *v, rcl_head *o);
+void vec_compact(rcl_vec *v);
+size_t vec_shrink(rcl_heap *h, rcl_vec *v);
+void vec_free(rcl_heap *h, rcl_vec *v);
+
+/* pool.c */
+void pool_init(rcl_pool *p, const rcl_allocator *a);
+void *pool_alloc_slow(rcl_heap *h, unsigned cls);
+void pool_free_slow(rcl_heap *h, pool_page *pg, void *b, bool was_full);
+void pool_finish(rcl_heap *h);
+size_t pool_trim(rcl_heap *h);
 void *heap_raw_alloc(rcl_heap *h, size_t size);
 void heap_raw_free(rcl_heap *h, void *p, size_t size);
+
+static inline size_t class_size(unsigned cls)
+{
+	return ((size_t)cls + 1) * 16;
+}
+
+static inline bool page_full(const pool_page *pg)
+{
+	return !pg->free && pg->bump + class_size(pg->cls) > pg->end;
+}
+
+/* size bytes from the pool, or from the allocator when too large. */
+static inline void *pool_alloc(rcl_heap *h, size_t size)
+{
+	rcl_pool *p = &h->pool;
+	pool_page *pg;
+	unsigned cls;
+	void *b;
+
+	if (!p->enabled || size > POOL_MAX || size == 0)
+		return heap_raw_alloc(h, size ? size : 1);
+	cls = (unsigned)((size - 1) / 16);
+	pg = p->partial[cls];
+	if (!pg)
+		return pool_alloc_slow(h, cls);
+	if (pg->free) {
+		b = pg->free;
+		pg->free = *(void **)b;
+	} else {
+		b = pg->bump;
+		pg->bump += class_size(cls);
+	}
+	pg->used++;
+	if (page_full(pg)) { /* off the partial list */
+		p->partial[cls] = pg->next;
+		if (pg->next)
+			pg->next->prev = NULL;
+		pg->next = NULL;
+	}
+	return b;
+}
+
+/* Give back a block of size bytes from pool_alloc(). */
+static inline void pool_free(rcl_heap *h, void *b, size_t size)
+{
+	pool_page *pg;
+	bool full;
+
+	if (!b)
+		return;
+	if (!h->pool.enabled || size > POOL_MAX || size == 0) {
+		heap_raw_free(h, b, size ? size : 1);
+		return;
+	}
+	pg = (pool_page *)((uintptr_t)b & ~(uintptr_t)(POOL_PAGE - 1));
+	full = page_full(pg);
+	if (!full && pg->used > 1) {
+		*(void **)b = pg->free;
+		pg->free = b;
+		pg->used--;
+		return;
+	}
+	pool_free_slow(h, pg, b, full);
+}
+
+/* heap.c */
+void heap_dealloc(rcl_head *o);
+void heap_free_object(rcl_heap *h, rcl_head *o);
+bool heap_relink(rcl_heap *h, rcl_head *o, unsigned gen);
+rcl_ext *heap_ext(rcl_head *o);
 
 /* gc.c */
 size_t gc_collect(rcl_heap *h, int generation, int reason);

@@ -38,6 +38,7 @@ static void detach(rcl_weakref *w)
 static void weakref_destroy(void *self)
 {
 	detach(self);
+	HEAD(self)->ti->heap->weakrefs--;
 }
 
 static const rcl_type weakref_type = {
@@ -64,6 +65,7 @@ rcl_weakref *rcl_weakref_new(void *referent, rcl_weak_cb cb, void *arg)
 		rcl_decref(w);
 		return NULL;
 	}
+	o->ti->heap->weakrefs++;
 	w->referent = referent;
 	w->cb = cb;
 	w->arg = arg;

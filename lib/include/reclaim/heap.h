@@ -126,6 +126,11 @@ void rcl_set_thresholds(rcl_heap *h, const size_t thresholds[RCL_GENERATIONS]);
 void rcl_set_young_bytes(rcl_heap *h, size_t bytes);
 size_t rcl_young_bytes(const rcl_heap *h);
 
+/* Give back memory the heap keeps for reuse (empty pool pages, unused
+ * vector capacity); the bytes returned. The watchdog's trim calls it before
+ * malloc_trim(). */
+size_t rcl_heap_trim(rcl_heap *h);
+
 /* Freeze: move every tracked object to a permanent generation that
  * collections skip (long-lived start-up state); unfreeze moves them back
  * into the oldest generation. */

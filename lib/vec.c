@@ -1,0 +1,107 @@
+/*
+ * Vectors of object pointers: each generation (and the permanent and
+ * untracked sets) keeps its objects in one, each object knowing its index.
+ * Removal leaves a hole unless the object was last; the heap compacts.
+ */
+#include <string.h>
+
+#include "internal.h"
+
+/* Make room for extra more pointers; false if memory is short. */
+bool vec_reserve(rcl_heap *h, rcl_vec *v, size_t extra)
+{
+	size_t need = (size_t)v->n + extra, ncap;
+	rcl_head **nv;
+
+	if (need <= v->cap)
+		return true;
+	if (need > UINT32_MAX)
+		return false;
+	ncap = v->cap ? (size_t)v->cap * 2 : 64;
+	if (ncap < need)
+		ncap = need;
+	if (ncap > UINT32_MAX)
+		ncap = UINT32_MAX;
+	nv = heap_raw_alloc(h, ncap * sizeof(*nv));
+	if (!nv)
+		return false;
+	if (v->n)
+		memcpy(nv, v->v, v->n * sizeof(*nv));
+	heap_raw_free(h, v->v, v->cap * sizeof(*nv));
+	v->v = nv;
+	v->cap = (uint32_t)ncap;
+	return true;
+}
+
+/* Append o; false if memory is short. */
+bool vec_push(rcl_heap *h, rcl_vec *v, rcl_head *o)
+{
+	if (v->n == v->cap && !vec_reserve(h, v, 1))
+		return false;
+	o->idx = v->n;
+	v->v[v->n++] = o;
+	return true;
+}
+
+/* Remove o: the last one shrinks the vector (and the holes before it). */
+void vec_remove(rcl_vec *v, rcl_head *o)
+{
+	uint32_t i = o->idx;
+
+	if (i + 1 == v->n) {
+		v->n--;
+		while (v->n && !v->v[v->n - 1]) {
+			v->n--;
+			v->holes--;
+		}
+	} else {
+		v->v[i] = NULL;
+		v->holes++;
+	}
+}
+
+/* Close the holes, renumbering the objects that move. */
+void vec_compact(rcl_vec *v)
+{
+	uint32_t j = 0;
+
+	if (!v->holes)
+		return;
+	for (uint32_t i = 0; i < v->n; i++) {
+		rcl_head *o = v->v[i];
+
+		if (!o)
+			continue;
+		o->idx = j;
+		v->v[j++] = o;
+	}
+	v->n = j;
+	v->holes = 0;
+}
+
+/* Give back memory when the vector is mostly empty; the bytes returned. */
+size_t vec_shrink(rcl_heap *h, rcl_vec *v)
+{
+	size_t ncap, old = v->cap;
+	rcl_head **nv;
+
+	vec_compact(v);
+	if (v->cap <= 64 || (size_t)v->n * 2 >= v->cap)
+		return 0;
+	ncap = v->n > 32 ? (size_t)v->n * 2 : 64;
+	nv = heap_raw_alloc(h, ncap * sizeof(*nv));
+	if (!nv)
+		return 0; /* keep the larger one */
+	if (v->n)
+		memcpy(nv, v->v, v->n * sizeof(*nv));
+	heap_raw_free(h, v->v, old * sizeof(*nv));
+	v->v = nv;
+	v->cap = (uint32_t)ncap;
+	return (old - ncap) * sizeof(*nv);
+}
+
+void vec_free(rcl_heap *h, rcl_vec *v)
+{
+	heap_raw_free(h, v->v, v->cap * sizeof(*v->v));
+	memset(v, 0, sizeof(*v));
+}
