@@ -82,23 +82,20 @@ int main(int argc, char **argv)
 	cfg = config_load(&src, &cause);
 	if (cfg == NULL) {
 		fprintf(stderr, "reclaimd: %s\n", cause);
-		free(cause);
-		return 2;
-	}
-	if (check) {
+		rc = 2;
+	} else if (check) {
 		printf("reclaimd: configuration OK\n");
 		config_destroy(cfg);
-		return 0;
+		rc = 0;
+	} else {
+		log_set_level(cfg->log_level);
+		srv = server_create(cfg, &src, &cause);
+		if (srv == NULL)
+			log_err("cannot start: %s", cause);
+		rc = srv ? server_run(srv) : 1;
+		server_destroy(srv);
 	}
-	log_set_level(cfg->log_level);
-	srv = server_create(cfg, &src, &cause);
-	if (srv == NULL) {
-		log_err("cannot start: %s", cause);
-		free(cause);
-		return 1;
-	}
-	rc = server_run(srv);
-	server_destroy(srv);
+	free(cause);
 	free(src.overrides);
 	return rc;
 }

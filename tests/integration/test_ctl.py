@@ -4,6 +4,10 @@ GET / on http.listen and GET /metrics on metrics.listen."""
 
 import json
 import os
+import pty
+import select
+import signal
+import time
 
 from harness import (Daemon, check, fail, http_get, run, wait_for, RECLAIMCTL)
 
@@ -153,6 +157,42 @@ def test_top(d):
     error(d, 2, "unknown option", "top", "--sometimes")
 
 
+def test_top_live(d):
+    """top on a terminal: frames every second, a clean terminal on exit."""
+    pid, fd = pty.fork()
+    if pid == 0:
+        os.execv(RECLAIMCTL, [RECLAIMCTL, "-S", d.sock, "top"])
+    out = b""
+    end = time.monotonic() + 10
+    while out.count(b"\033[H") < 2 and time.monotonic() < end:
+        r, _, _ = select.select([fd], [], [], 0.5)
+        if r:
+            try:
+                out += os.read(fd, 65536)
+            except OSError:
+                break
+    check(out.count(b"\033[H") >= 2, "top drew fewer than two frames")
+    check(b"\033[?1049h" in out, "top did not use the alternate screen")
+    os.kill(pid, signal.SIGINT)
+    end = time.monotonic() + 5
+    while time.monotonic() < end:
+        r, _, _ = select.select([fd], [], [], 0.5)
+        if r:
+            try:
+                data = os.read(fd, 65536)
+            except OSError:
+                break
+            if not data:
+                break
+            out += data
+    _, status = os.waitpid(pid, 0)
+    check(os.WIFEXITED(status) and os.WEXITSTATUS(status) == 0,
+          "top exit status %r" % status)
+    check(out.rstrip().endswith(b"\033[?25h\033[?1049l"),
+          "top left the terminal dirty: %r" % out[-40:])
+    os.close(fd)
+
+
 def test_usage_and_unreachable(d):
     error(d, 2, "unknown command", "frobnicate")
     rc, out, err = run([RECLAIMCTL, "-S", d.sock])
@@ -176,6 +216,7 @@ def main():
         test_thresholds(d)
         test_tasks_run_reload(d)
         test_top(d)
+        test_top_live(d)
         test_usage_and_unreachable(d)
         check(d.stop() == 0, "reclaimd exit status")
     print("ok")
