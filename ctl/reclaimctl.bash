@@ -1,8 +1,9 @@
 # bash completion for reclaimctl
 _reclaimctl()
 {
-	local cur prev words cword
-	_init_completion || return
+	# Plain COMP_WORDS, so it works without the bash-completion package.
+	local cur=${COMP_WORDS[COMP_CWORD]} prev=${COMP_WORDS[COMP_CWORD - 1]}
+	local words=("${COMP_WORDS[@]}") cword=$COMP_CWORD
 
 	local commands="census collect debug diff garbage reload run snapshot stats tasks thresholds top watchdog"
 	local i cmd="" nargs=0
@@ -21,7 +22,7 @@ _reclaimctl()
 	done
 
 	if [[ $prev == -S || $prev == --socket ]]; then
-		_filedir
+		COMPREPLY=($(compgen -f -- "$cur"))
 		return
 	fi
 	if [[ -z $cmd ]]; then
