@@ -231,9 +231,7 @@ static void split(rcl_heap *h, int gen, unsigned to_gen, bool clear,
 		o->idx = dst->n;
 		dst->v[dst->n++] = o;
 		head_set_gen(o, to_gen);
-		h->slot[from].objects--;
 		h->slot[from].bytes -= bytes;
-		h->slot[to_gen].objects++;
 		h->slot[to_gen].bytes += bytes;
 	}
 }
@@ -343,7 +341,6 @@ static inline void free_member(rcl_heap *h, rcl_head *o, rcl_slot *acc)
 		h->finalizable--;
 	h->vec[gen].v[o->idx] = NULL;
 	h->vec[gen].holes++;
-	h->slot[gen].objects--;
 	h->slot[gen].bytes -= bytes;
 	o->ti->objects--;
 	o->ti->bytes -= bytes;
@@ -378,7 +375,6 @@ static size_t free_garbage(rcl_heap *h, int gen, unsigned to_gen,
 			heap_relink(h, o, to_gen);
 	}
 	/* what heap_free_object() does per object, once */
-	h->st.frees_total += acc.objects;
 	h->gens[0].count -=
 	    acc.objects < h->gens[0].count ? acc.objects : h->gens[0].count;
 	h->young_bytes_since -=

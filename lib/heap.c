@@ -161,19 +161,35 @@ static void account(rcl_heap *h, rcl_head *o, size_t bytes, bool add)
 }
 
 /* Memory for an object of total bytes: pool, or a collection and a retry. */
-static rcl_head *object_memory(rcl_heap *h, size_t total)
+static inline rcl_head *object_memory(rcl_heap *h, size_t total)
 {
 	rcl_head *o = pool_alloc(h, total);
 
-	if (!o && !h->collecting && !h->dealloc_depth) {
+	if (__builtin_expect(!o, 0) && !h->collecting && !h->dealloc_depth) {
 		gc_collect(h, RCL_GENERATIONS - 1, REASON_ALLOC);
 		o = pool_alloc(h, total);
 	}
 	return o;
 }
 
+/* Zero the user bytes of a new object. A pooled block is a multiple of 16
+ * bytes, so small objects are zeroed in 16-byte words, without a call. */
+static inline void zero_user(rcl_heap *h, rcl_head *o, size_t size)
+{
+	if (h->pool.enabled && size <= 64) {
+		uint64_t *p = OBJ(o);
+
+		for (size_t i = 0; i < (size + 15) / 16; i++) {
+			p[2 * i] = 0;
+			p[2 * i + 1] = 0;
+		}
+	} else {
+		memset(OBJ(o), 0, size);
+	}
+}
+
 /* Allocate and register a new object; see rcl_new(). */
-static void *new_object(rcl_heap *h, const rcl_type *t, size_t size)
+static inline void *new_object(rcl_heap *h, const rcl_type *t, size_t size)
 {
 	rcl_tinfo *ti;
 	rcl_head *o;
@@ -190,13 +206,15 @@ static void *new_object(rcl_heap *h, const rcl_type *t, size_t size)
 		return NULL;
 	}
 	total = sizeof(rcl_head) + size;
-	ti = tinfo_get(h, t);
-	if (!ti)
+	ti = h->last_ti;
+	if (__builtin_expect(!ti || ti->type != t, 0) &&
+	    !(ti = tinfo_get(h, t)))
 		goto fail;
 	gen = t->traverse ? 0 : GEN_UNTRACKED;
 	if (gen == 0)
 		h->gens[0].count++;
-	gc_maybe_collect(h, total);
+	if (gc_due(h, total))
+		gc_maybe_collect(h, total);
 	o = object_memory(h, total);
 	if (!o)
 		goto undo;
@@ -205,19 +223,18 @@ static void *new_object(rcl_heap *h, const rcl_type *t, size_t size)
 		pool_free(h, o, total);
 		goto undo;
 	}
-	memset(OBJ(o), 0, size);
+	zero_user(h, o, size);
 	o->refcnt = 1;
 	o->gc_refs = 0;
 	o->ti = ti;
 	o->size = size;
 	o->ext = NULL;
-	h->slot[gen].objects++;
 	h->slot[gen].bytes += total;
 	ti->objects++;
 	ti->bytes += total;
 	h->young_bytes_since += total;
 	h->st.allocations_total++;
-	if (t->finalize)
+	if (__builtin_expect(t->finalize != NULL, 0))
 		h->finalizable++;
 	return OBJ(o);
 undo:
@@ -284,7 +301,6 @@ bool heap_relink(rcl_heap *h, rcl_head *o, unsigned gen)
 		from->holes++;
 	}
 	head_set_gen(o, gen);
-	h->slot[old].objects--;
 	h->slot[old].bytes -= bytes;
 	h->slot[gen].objects++;
 	h->slot[gen].bytes += bytes;
@@ -294,28 +310,30 @@ bool heap_relink(rcl_heap *h, rcl_head *o, unsigned gen)
 /* Take o out of its vector and every count, and give its memory back. */
 void heap_free_object(rcl_heap *h, rcl_head *o)
 {
-	size_t bytes = head_bytes(o);
-	size_t owned = o->ext ? o->ext->owned : 0;
+	size_t bytes = sizeof(rcl_head) + o->size;
 	unsigned gen = head_gen(o);
 	rcl_vec *v = &h->vec[gen];
+	const rcl_type *t = o->ti->type;
 
+	if (__builtin_expect(o->ext != NULL, 0)) {
+		bytes += o->ext->owned;
+		h->st.owned_bytes -= o->ext->owned;
+		pool_free(h, o->ext, sizeof(*o->ext));
+	}
 	vec_remove(v, o);
-	if (v->holes > 64 && v->holes * 2 > v->n && !h->collecting)
+	if (__builtin_expect(v->holes > 64, 0) && v->holes * 2 > v->n &&
+	    !h->collecting)
 		vec_compact(v);
-	h->slot[gen].objects--;
 	h->slot[gen].bytes -= bytes;
 	o->ti->objects--;
 	o->ti->bytes -= bytes;
-	h->st.owned_bytes -= owned;
-	if (o->ti->type->traverse && h->gens[0].count > 0)
+	if (t->traverse && h->gens[0].count > 0)
 		h->gens[0].count--;
-	if (o->ti->type->finalize && !(o->flags & F_FINALIZED))
+	if (__builtin_expect(t->finalize != NULL, 0) &&
+	    !(o->flags & F_FINALIZED))
 		h->finalizable--;
 	h->young_bytes_since -=
 	    bytes < h->young_bytes_since ? bytes : h->young_bytes_since;
-	h->st.frees_total++;
-	if (o->ext)
-		pool_free(h, o->ext, sizeof(*o->ext));
 	pool_free(h, o, sizeof(rcl_head) + o->size);
 }
 
@@ -335,15 +353,16 @@ static bool run_finalizer(rcl_heap *h, rcl_head *o)
  * resurrect), clear weak references and run their callbacks, clear, destroy,
  * free.
  */
-static void dealloc_one(rcl_heap *h, rcl_head *o)
+static inline void dealloc_one(rcl_heap *h, rcl_head *o)
 {
 	const rcl_type *t = o->ti->type;
 
-	if (t->finalize && !(o->flags & F_FINALIZED) && run_finalizer(h, o)) {
+	if (__builtin_expect(t->finalize != NULL, 0) &&
+	    !(o->flags & F_FINALIZED) && run_finalizer(h, o)) {
 		h->st.resurrected_total++;
 		return; /* it lives on where it was */
 	}
-	if (o->ext && o->ext->weak) {
+	if (__builtin_expect(o->ext != NULL, 0) && o->ext->weak) {
 		rcl_weakref *callbacks = NULL;
 
 		weakref_clear_all(o, &callbacks);
@@ -370,7 +389,7 @@ void heap_dealloc(rcl_head *o)
 	rcl_heap *h = o->ti->heap;
 
 	HEAP_CHECK_OWNER(h);
-	if (h->deleting && IS_GARBAGE(o))
+	if (__builtin_expect(h->deleting, 0) && IS_GARBAGE(o))
 		return;
 	if (h->dealloc_depth > 0) {
 		o->gc_refs = (uintptr_t)h->trash;
@@ -379,7 +398,7 @@ void heap_dealloc(rcl_head *o)
 	}
 	h->dealloc_depth++;
 	dealloc_one(h, o);
-	while (h->trash) {
+	while (__builtin_expect(h->trash != NULL, 0)) {
 		o = h->trash;
 		h->trash = (rcl_head *)o->gc_refs;
 		o->gc_refs = 0;
@@ -593,9 +612,7 @@ static bool move_all(rcl_heap *h, unsigned from, unsigned to, unsigned gen)
 			h->vec[gen].v[h->vec[gen].n++] = o;
 		}
 		v->n = v->holes = 0;
-		h->slot[gen].objects += h->slot[g].objects;
 		h->slot[gen].bytes += h->slot[g].bytes;
-		h->slot[g].objects = 0;
 		h->slot[g].bytes = 0;
 	}
 	return true;
@@ -637,7 +654,7 @@ void rcl_unfreeze(rcl_heap *h)
 
 size_t rcl_freeze_count(const rcl_heap *h)
 {
-	return h ? h->slot[GEN_PERMANENT].objects : 0;
+	return h ? vec_count(&h->vec[GEN_PERMANENT]) : 0;
 }
 
 /* Copy the statistics of h into out. */
@@ -650,11 +667,12 @@ void rcl_heap_stats(const rcl_heap *h, rcl_stats *out)
 		return;
 	*out = h->st;
 	for (int i = 0; i < NSLOTS; i++) {
-		out->objects += h->slot[i].objects;
+		out->objects += vec_count(&h->vec[i]);
 		out->bytes += h->slot[i].bytes;
 	}
-	out->untracked_objects = h->slot[GEN_UNTRACKED].objects;
-	out->frozen_objects = h->slot[GEN_PERMANENT].objects;
+	out->untracked_objects = vec_count(&h->vec[GEN_UNTRACKED]);
+	out->frozen_objects = vec_count(&h->vec[GEN_PERMANENT]);
+	out->frees_total = h->st.allocations_total - out->objects;
 	out->young_bytes = h->young_bytes;
 	out->young_bytes_since = h->young_bytes_since;
 	out->full_bytes_floor = h->full_floor;
@@ -662,7 +680,7 @@ void rcl_heap_stats(const rcl_heap *h, rcl_stats *out)
 	for (int i = 0; i < RCL_GENERATIONS; i++) {
 		rcl_gen_stats *g = &out->gen[i];
 
-		g->objects = h->slot[i].objects;
+		g->objects = vec_count(&h->vec[i]);
 		g->bytes = h->slot[i].bytes;
 		g->count = h->gens[i].count;
 		g->threshold = h->gens[i].threshold;
@@ -729,12 +747,12 @@ static bool validate_vec(const rcl_heap *h, unsigned gen, size_t *owned)
 		bytes += head_bytes(o);
 		*owned += o->ext ? o->ext->owned : 0;
 	}
-	if (objects != h->slot[gen].objects || bytes != h->slot[gen].bytes ||
+	if (objects != vec_count(v) || bytes != h->slot[gen].bytes ||
 	    holes != v->holes || (v->n && !v->v[v->n - 1])) {
 		fprintf(stderr,
 			"rcl: vector %u: %zu objects %zu bytes %zu "
 			"holes, counted %zu, %zu and %u\n",
-			gen, objects, bytes, holes, h->slot[gen].objects,
+			gen, objects, bytes, holes, vec_count(v),
 			h->slot[gen].bytes, v->holes);
 		return false;
 	}
@@ -751,7 +769,7 @@ bool rcl_heap_validate(const rcl_heap *h)
 	for (unsigned g = 0; g < NSLOTS; g++) {
 		if (!validate_vec(h, g, &owned))
 			return false;
-		objects += h->slot[g].objects;
+		objects += vec_count(&h->vec[g]);
 		bytes += h->slot[g].bytes;
 	}
 	for (size_t i = 0; i < h->types_cap; i++) {

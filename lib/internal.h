@@ -101,7 +101,8 @@ enum {
 #define OBJ(head) ((void *)((rcl_head *)(head) + 1))
 
 typedef struct rcl_slot {
-	size_t objects;
+	size_t
+	    objects; /* only as an accumulator: a vector's count is n - holes */
 	size_t bytes;
 } rcl_slot;
 
@@ -216,8 +217,8 @@ void heap_check_owner(const rcl_heap *h);
 
 /* vec.c */
 bool vec_reserve(rcl_heap *h, rcl_vec *v, size_t extra);
-bool vec_push(rcl_heap *h, rcl_vec *v, rcl_head *o);
-void vec_remove(rcl_vec *v, rcl_head *o);
+bool vec_push_slow(rcl_heap *h, rcl_vec *v, rcl_head *o);
+void vec_pop_holes(rcl_vec *v);
 void vec_compact(rcl_vec *v);
 size_t vec_shrink(rcl_heap *h, rcl_vec *v);
 void vec_free(rcl_heap *h, rcl_vec *v);
@@ -286,13 +287,45 @@ static inline void pool_free(rcl_heap *h, void *b, size_t size)
 	}
 	pg = (pool_page *)((uintptr_t)b & ~(uintptr_t)(POOL_PAGE - 1));
 	full = page_full(pg);
-	if (!full && pg->used > 1) {
+	if (!full &&
+	    (pg->used > 1 || (h->pool.partial[pg->cls] == pg && !pg->next))) {
+		/* the usual case; an emptied page that is its class's only
+		 * partial one stays, so alloc-free pairs do not churn pages */
 		*(void **)b = pg->free;
 		pg->free = b;
 		pg->used--;
 		return;
 	}
 	pool_free_slow(h, pg, b, full);
+}
+
+/* Append o to v; false if memory is short. */
+static inline bool vec_push(rcl_heap *h, rcl_vec *v, rcl_head *o)
+{
+	if (__builtin_expect(v->n == v->cap, 0))
+		return vec_push_slow(h, v, o);
+	o->idx = v->n;
+	v->v[v->n++] = o;
+	return true;
+}
+
+/* Remove o from v: the last one shrinks v (with the holes before it), any
+ * other leaves a hole. */
+static inline void vec_remove(rcl_vec *v, rcl_head *o)
+{
+	if (o->idx + 1 == v->n) {
+		v->n--;
+		if (v->n && !v->v[v->n - 1])
+			vec_pop_holes(v);
+	} else {
+		v->v[o->idx] = NULL;
+		v->holes++;
+	}
+}
+
+static inline size_t vec_count(const rcl_vec *v)
+{
+	return (size_t)v->n - v->holes;
 }
 
 /* heap.c */
@@ -304,6 +337,17 @@ rcl_ext *heap_ext(rcl_head *o);
 /* gc.c */
 size_t gc_collect(rcl_heap *h, int generation, int reason);
 void gc_maybe_collect(rcl_heap *h, size_t new_bytes);
+
+/* Is a collection due before new_bytes more are taken? The cheap test
+ * gc_maybe_collect() repeats and acts on. */
+static inline bool gc_due(const rcl_heap *h, size_t new_bytes)
+{
+	return h->enabled &&
+	       ((h->gens[0].threshold &&
+		 h->gens[0].count > h->gens[0].threshold) ||
+		(h->young_bytes &&
+		 h->young_bytes_since + new_bytes > h->young_bytes));
+}
 enum { REASON_MANUAL, REASON_COUNT, REASON_BYTES, REASON_ALLOC };
 
 /* weakref.c */

@@ -33,30 +33,22 @@ bool vec_reserve(rcl_heap *h, rcl_vec *v, size_t extra)
 	return true;
 }
 
-/* Append o; false if memory is short. */
-bool vec_push(rcl_heap *h, rcl_vec *v, rcl_head *o)
+/* Append o, growing v first; false if memory is short. */
+bool vec_push_slow(rcl_heap *h, rcl_vec *v, rcl_head *o)
 {
-	if (v->n == v->cap && !vec_reserve(h, v, 1))
+	if (!vec_reserve(h, v, 1))
 		return false;
 	o->idx = v->n;
 	v->v[v->n++] = o;
 	return true;
 }
 
-/* Remove o: the last one shrinks the vector (and the holes before it). */
-void vec_remove(rcl_vec *v, rcl_head *o)
+/* Drop the holes at the end of v. */
+void vec_pop_holes(rcl_vec *v)
 {
-	uint32_t i = o->idx;
-
-	if (i + 1 == v->n) {
+	while (v->n && !v->v[v->n - 1]) {
 		v->n--;
-		while (v->n && !v->v[v->n - 1]) {
-			v->n--;
-			v->holes--;
-		}
-	} else {
-		v->v[i] = NULL;
-		v->holes++;
+		v->holes--;
 	}
 }
 
