@@ -92,6 +92,21 @@ static int v1_register(const char *dir, const char *name, int efd,
 	return rc;
 }
 
+/* Point slot i's event at efd: a new event the first time, the same one
+ * re-assigned on re-arming, so re-arming does not allocate. */
+static int slot_event(rcl_watchdog *wd, int i, int efd)
+{
+	struct wd_notify *n = &wd->notify;
+
+	if (n->efd_ev[i] == NULL) {
+		n->efd_ev[i] =
+		    event_new(wd->base, efd, EV_READ | EV_PERSIST, on_efd, wd);
+		return n->efd_ev[i] != NULL ? 0 : -1;
+	}
+	return event_assign(n->efd_ev[i], wd->base, efd, EV_READ | EV_PERSIST,
+			    on_efd, wd);
+}
+
 /* Add one v1 eventfd for arg on name, waking with kind. */
 static int add_efd(rcl_watchdog *wd, const char *dir, const char *name,
 		   const char *arg, int kind)
@@ -106,13 +121,9 @@ static int add_efd(rcl_watchdog *wd, const char *dir, const char *name,
 	efd = eventfd(0, EFD_NONBLOCK | EFD_CLOEXEC);
 	if (efd < 0)
 		return -1;
-	n->efd_ev[i] =
-	    event_new(wd->base, efd, EV_READ | EV_PERSIST, on_efd, wd);
-	if (n->efd_ev[i] == NULL || v1_register(dir, name, efd, arg) != 0 ||
+	if (slot_event(wd, i, efd) != 0 ||
+	    v1_register(dir, name, efd, arg) != 0 ||
 	    event_add(n->efd_ev[i], NULL) != 0) {
-		if (n->efd_ev[i] != NULL)
-			event_free(n->efd_ev[i]);
-		n->efd_ev[i] = NULL;
 		close(efd);
 		return -1;
 	}
@@ -121,7 +132,8 @@ static int add_efd(rcl_watchdog *wd, const char *dir, const char *name,
 	return 0;
 }
 
-/* Remove the eventfds of one kind (closing one unregisters it). */
+/* Remove the eventfds of one kind (closing one unregisters it); their
+ * events are kept for re-arming. */
 static void drop_efds(struct wd_notify *n, int kind)
 {
 	int i;
@@ -129,10 +141,9 @@ static void drop_efds(struct wd_notify *n, int kind)
 	for (i = 0; i < WD_EFD_MAX; i++) {
 		if (n->efd[i] < 0 || n->efd_kind[i] != kind)
 			continue;
-		event_free(n->efd_ev[i]);
+		event_del(n->efd_ev[i]);
 		close(n->efd[i]);
 		n->efd[i] = -1;
-		n->efd_ev[i] = NULL;
 	}
 }
 
@@ -428,6 +439,10 @@ void wd_notify_disarm(rcl_watchdog *wd)
 
 	drop_efds(n, RCL_WATCHDOG_WAKE_THRESHOLD);
 	drop_efds(n, RCL_WATCHDOG_WAKE_PRESSURE);
+	for (i = 0; i < WD_EFD_MAX; i++) {
+		if (n->efd_ev[i] != NULL)
+			event_free(n->efd_ev[i]);
+	}
 	if (n->ep_ev != NULL)
 		event_free(n->ep_ev);
 	for (i = 0; i < WD_PRI_MAX; i++) {
