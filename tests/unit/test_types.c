@@ -116,8 +116,10 @@ static struct probe *probe_new(rcl_heap *h, void *value)
 	return p;
 }
 
-/* A fresh heap with automatic collection off and the flaky allocator. */
-static int setup(void **state)
+/* A fresh heap with automatic collection off; with the flaky allocator
+ * when flaky, else the default one (and so the library's small-object pool,
+ * which a custom allocator turns off). */
+static int fixture_new(void **state, bool flaky)
 {
 	struct fixture *fx = calloc(1, sizeof(*fx));
 	rcl_config cfg;
@@ -126,9 +128,11 @@ static int setup(void **state)
 		return -1;
 	rcl_config_init(&cfg);
 	cfg.auto_collect = false;
-	cfg.allocator.alloc = flaky_alloc;
-	cfg.allocator.free = flaky_free;
-	cfg.allocator.ctx = &fx->flaky;
+	if (flaky) {
+		cfg.allocator.alloc = flaky_alloc;
+		cfg.allocator.free = flaky_free;
+		cfg.allocator.ctx = &fx->flaky;
+	}
 	fx->h = rcl_heap_new(&cfg);
 	if (fx->h == NULL) {
 		free(fx);
@@ -137,6 +141,18 @@ static int setup(void **state)
 	probes_freed = 0;
 	*state = fx;
 	return 0;
+}
+
+/* A heap on the default allocator, as in production. */
+static int setup(void **state)
+{
+	return fixture_new(state, false);
+}
+
+/* A heap whose allocations fail on demand. */
+static int setup_flaky(void **state)
+{
+	return fixture_new(state, true);
 }
 
 /* Every test drops all it made: the heap must be empty and consistent. */
@@ -819,10 +835,6 @@ static void test_cell_basics(void **state)
 	assert_int_equal(errno, EINVAL);
 	assert_null(rcl_cell_new(NULL, a));
 	assert_int_equal(rcl_refcount(a), 1);
-	fail_after(fx, 0);
-	assert_null(rcl_cell_new(fx->h, a));
-	fail_never(fx);
-	assert_int_equal(rcl_refcount(a), 1);
 	rcl_decref(c);
 	rcl_decref(a);
 	rcl_decref(b);
@@ -880,10 +892,6 @@ static void test_closure_basics(void **state)
 	assert_null(rcl_closure_new(fx->h, add_fn, 1, NULL));
 	assert_null(rcl_closure_new(NULL, add_fn, 0, NULL));
 	assert_int_equal(rcl_refcount(cell), 2);
-	fail_after(fx, 0);
-	assert_null(rcl_closure_new(fx->h, add_fn, 1, captured));
-	fail_never(fx);
-	assert_int_equal(rcl_refcount(cell), 2);
 	rcl_decref(c);
 	assert_int_equal(rcl_refcount(cell), 1);
 
@@ -893,6 +901,27 @@ static void test_closure_basics(void **state)
 	assert_ptr_equal(rcl_closure_call(c, c), cell);
 	assert_int_equal(rcl_refcount(cell), 1);
 	rcl_decref(cell);
+}
+
+/* A cell or closure that cannot be allocated takes no reference. */
+static void test_cell_closure_alloc_failure(void **state)
+{
+	struct fixture *fx = *state;
+	rcl_bytes *a = rcl_bytes_new(fx->h, "a", 1);
+	void *captured[2] = {a, a};
+
+	fail_after(fx, 0);
+	errno = 0;
+	assert_null(rcl_cell_new(fx->h, a));
+	assert_int_equal(errno, ENOMEM);
+	errno = 0;
+	assert_null(rcl_closure_new(fx->h, add_fn, 2, captured));
+	assert_int_equal(errno, ENOMEM);
+	assert_true(fx->flaky.failures >= 2);
+	fail_never(fx);
+	assert_int_equal(rcl_refcount(a), 1);
+	assert_int_equal(live_objects(fx->h), 1);
+	rcl_decref(a);
 }
 
 /* --- cycles and clear -------------------------------------------------- */
@@ -1041,47 +1070,66 @@ static void test_clear_idempotent(void **state)
 	rcl_decref(x);
 }
 
+#define TEST(fn) cmocka_unit_test_setup_teardown(fn, setup, teardown)
+#define FAILURE_TEST(fn)                                                       \
+	cmocka_unit_test_setup_teardown(fn, setup_flaky, teardown)
+
+/* The behaviour tests, one a line; main() runs them on both allocators. */
+/* clang-format off */
+static const struct CMUnitTest behaviour[] = {
+	TEST(test_bytes_copy),
+	TEST(test_bytes_zero),
+	TEST(test_bytes_repeat),
+	TEST(test_bytes_errors),
+	TEST(test_list_basics),
+	TEST(test_list_growth_accounting),
+	TEST(test_list_errors),
+	TEST(test_list_traverse),
+	TEST(test_map_basics),
+	TEST(test_map_many),
+	TEST(test_map_iterate),
+	TEST(test_map_traverse),
+	TEST(test_map_errors),
+	TEST(test_tuple_basics),
+	TEST(test_cell_basics),
+	TEST(test_closure_basics),
+	TEST(test_cycle_list),
+	TEST(test_cycle_map),
+	TEST(test_cycle_tuple),
+	TEST(test_cycle_cell),
+	TEST(test_cycle_closure),
+	TEST(test_cycle_reachable_survives),
+	TEST(test_clear_idempotent),
+};
+
+static const struct CMUnitTest failures[] = {
+	FAILURE_TEST(test_bytes_alloc_failure),
+	FAILURE_TEST(test_list_alloc_failure),
+	FAILURE_TEST(test_map_alloc_failure),
+	FAILURE_TEST(test_tuple_alloc_failure),
+	FAILURE_TEST(test_cell_closure_alloc_failure),
+};
+/* clang-format on */
+
+#define NBEHAVIOUR (sizeof(behaviour) / sizeof(behaviour[0]))
+
+/* Every behaviour on the default allocator (the small-object pool), then
+ * again on the flaky one, followed by the allocation failure tests. */
 int main(void)
 {
-	const struct CMUnitTest tests[] = {
-	    cmocka_unit_test_setup_teardown(test_bytes_copy, setup, teardown),
-	    cmocka_unit_test_setup_teardown(test_bytes_zero, setup, teardown),
-	    cmocka_unit_test_setup_teardown(test_bytes_repeat, setup, teardown),
-	    cmocka_unit_test_setup_teardown(test_bytes_errors, setup, teardown),
-	    cmocka_unit_test_setup_teardown(test_bytes_alloc_failure, setup,
-					    teardown),
-	    cmocka_unit_test_setup_teardown(test_list_basics, setup, teardown),
-	    cmocka_unit_test_setup_teardown(test_list_growth_accounting, setup,
-					    teardown),
-	    cmocka_unit_test_setup_teardown(test_list_errors, setup, teardown),
-	    cmocka_unit_test_setup_teardown(test_list_traverse, setup,
-					    teardown),
-	    cmocka_unit_test_setup_teardown(test_list_alloc_failure, setup,
-					    teardown),
-	    cmocka_unit_test_setup_teardown(test_map_basics, setup, teardown),
-	    cmocka_unit_test_setup_teardown(test_map_many, setup, teardown),
-	    cmocka_unit_test_setup_teardown(test_map_iterate, setup, teardown),
-	    cmocka_unit_test_setup_teardown(test_map_traverse, setup, teardown),
-	    cmocka_unit_test_setup_teardown(test_map_errors, setup, teardown),
-	    cmocka_unit_test_setup_teardown(test_map_alloc_failure, setup,
-					    teardown),
-	    cmocka_unit_test_setup_teardown(test_tuple_basics, setup, teardown),
-	    cmocka_unit_test_setup_teardown(test_tuple_alloc_failure, setup,
-					    teardown),
-	    cmocka_unit_test_setup_teardown(test_cell_basics, setup, teardown),
-	    cmocka_unit_test_setup_teardown(test_closure_basics, setup,
-					    teardown),
-	    cmocka_unit_test_setup_teardown(test_cycle_list, setup, teardown),
-	    cmocka_unit_test_setup_teardown(test_cycle_map, setup, teardown),
-	    cmocka_unit_test_setup_teardown(test_cycle_tuple, setup, teardown),
-	    cmocka_unit_test_setup_teardown(test_cycle_cell, setup, teardown),
-	    cmocka_unit_test_setup_teardown(test_cycle_closure, setup,
-					    teardown),
-	    cmocka_unit_test_setup_teardown(test_cycle_reachable_survives,
-					    setup, teardown),
-	    cmocka_unit_test_setup_teardown(test_clear_idempotent, setup,
-					    teardown),
-	};
+	struct CMUnitTest flaky[NBEHAVIOUR];
+	size_t i;
+	int failed = 0;
 
-	return cmocka_run_group_tests(tests, NULL, NULL);
+	for (i = 0; i < NBEHAVIOUR; i++) {
+		flaky[i] = behaviour[i];
+		flaky[i].setup_func = setup_flaky;
+	}
+	failed += cmocka_run_group_tests_name("default allocator", behaviour,
+					      NULL, NULL);
+	failed +=
+	    cmocka_run_group_tests_name("failing allocator", flaky, NULL, NULL);
+	failed += cmocka_run_group_tests_name("allocation failure", failures,
+					      NULL, NULL);
+	return failed;
 }
