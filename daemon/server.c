@@ -131,6 +131,8 @@ static void server_signal(evutil_socket_t sig, short what, void *arg)
 		server_stop(srv);
 		return;
 	}
+	if (srv->stopping)
+		return; /* workers are gone: nothing to reconfigure */
 	log_info("SIGHUP received: reloading the configuration");
 	if (server_reload(srv, &cause) != 0)
 		free(cause);

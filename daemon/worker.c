@@ -6,6 +6,7 @@
 #include <errno.h>
 #include <event2/event.h>
 #include <signal.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
@@ -200,7 +201,10 @@ static void *worker_main(void *arg)
 {
 	struct worker *w = arg;
 	struct wcmd *stop;
+	char name[16];
 
+	snprintf(name, sizeof name, "rcl-worker-%u", (unsigned)w->id % 1000u);
+	pthread_setname_np(pthread_self(), name);
 	rcl_heap_adopt(w->heap);
 	event_base_dispatch(w->base);
 	http_free(w);
