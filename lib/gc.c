@@ -18,7 +18,8 @@
  *   handle_resurrected  if user code ran, the garbage is checked again: what
  *                     a finalizer or callback made reachable survives
  *   delete_garbage    each member is cleared, which drops the references
- *                     that form the cycles; then all are freed in one pass
+ *                     that form the cycles, and freed as soon as nothing
+ *                     references it (clear_garbage)
  * When the heap has no observer, no weak reference and no pending finalizer
  * (the common case), nothing can run between the split and the clearing, so
  * split clears the garbage as it goes: one pass less.
@@ -175,17 +176,56 @@ struct split_info {
 	bool finalizers;
 };
 
-/* Drop o's references now (delete's first half): it is garbage. */
-static void clear_garbage(rcl_head *o)
+/*
+ * Free one member of the garbage, cleared and with no references left: like
+ * heap_free_object(), but leaving a hole for the compaction that follows,
+ * with the pacing counts summed in h->gc_freed.
+ */
+void gc_free_member(rcl_heap *h, rcl_head *o)
+{
+	const rcl_type *t = o->ti->type;
+	size_t bytes = sizeof(rcl_head) + o->size;
+	unsigned gen = head_gen(o);
+
+	if (t->destroy)
+		t->destroy(OBJ(o));
+	if (o->ext) {
+		bytes += o->ext->owned;
+		h->st.owned_bytes -= o->ext->owned;
+		pool_free(h, o->ext, sizeof(*o->ext));
+	}
+	if (t->finalize && !(o->flags & F_FINALIZED))
+		h->finalizable--;
+	h->vec[gen].v[o->idx] = NULL;
+	h->vec[gen].holes++;
+	h->slot[gen].bytes -= bytes;
+	o->ti->objects--;
+	o->ti->bytes -= bytes;
+	h->gc_freed.objects++;
+	h->gc_freed.bytes += bytes;
+	pool_free(h, o, sizeof(rcl_head) + o->size);
+}
+
+/*
+ * Delete one member of the garbage: clear it, which drops the references
+ * that form the cycles; if nothing references it any more, free it now.
+ * Otherwise it is freed when its last referrer is cleared (heap_dealloc()
+ * sees a cleared member reach zero), or found uncollectable at the end.
+ * Nothing can reference a member whose count is zero, so freeing it at once
+ * is safe however far the delete has got.
+ */
+static void clear_garbage(rcl_heap *h, rcl_head *o)
 {
 	const rcl_type *t = o->ti->type;
 
-	if (t->clear && !(o->flags & F_CLEARED)) {
-		o->flags |= F_CLEARED;
+	o->flags |= F_CLEARED;
+	if (t->clear) {
 		o->refcnt++;
 		t->clear(OBJ(o));
-		rcl_decref(OBJ(o)); /* at zero, left for free_garbage */
+		o->refcnt--;
 	}
+	if (o->refcnt == 0)
+		gc_free_member(h, o);
 }
 
 /*
@@ -217,7 +257,7 @@ static void split(rcl_heap *h, int gen, unsigned to_gen, bool clear,
 			if (o->ext && o->ext->weak)
 				si->weak = true;
 			if (clear)
-				clear_garbage(o);
+				clear_garbage(h, o);
 			continue;
 		}
 		o->flags &= ~(uint32_t)(F_COLLECTING | F_REACHABLE);
@@ -322,64 +362,37 @@ static size_t handle_resurrected(rcl_heap *h, int gen)
 	return n;
 }
 
-/* Free one member of the garbage: like heap_free_object(), but leaving a
- * hole for the compaction that follows, with the counts summed in acc. */
-static inline void free_member(rcl_heap *h, rcl_head *o, rcl_slot *acc)
-{
-	const rcl_type *t = o->ti->type;
-	size_t bytes = sizeof(rcl_head) + o->size;
-	unsigned gen = head_gen(o);
-
-	if (t->destroy)
-		t->destroy(OBJ(o));
-	if (o->ext) {
-		bytes += o->ext->owned;
-		h->st.owned_bytes -= o->ext->owned;
-		pool_free(h, o->ext, sizeof(*o->ext));
-	}
-	if (t->finalize && !(o->flags & F_FINALIZED))
-		h->finalizable--;
-	h->vec[gen].v[o->idx] = NULL;
-	h->vec[gen].holes++;
-	h->slot[gen].bytes -= bytes;
-	o->ti->objects--;
-	o->ti->bytes -= bytes;
-	acc->objects++;
-	acc->bytes += bytes;
-	pool_free(h, o, sizeof(rcl_head) + o->size);
-}
-
 /*
- * Free the garbage, cleared by now: every member whose refcount reached
- * zero. A member still alive (its type's clear did not drop everything, or
- * something outside took a reference) leaves the set and is counted
- * uncollectable. Returns how many were freed.
+ * After the delete: members still alive (their type's clear did not drop
+ * everything, or something outside took a reference) leave the set and are
+ * counted uncollectable; the pacing counts catch up with what was freed.
+ * Returns how many members were freed.
  */
-static size_t free_garbage(rcl_heap *h, int gen, unsigned to_gen,
-			   size_t *uncollectable)
+static size_t finish_garbage(rcl_heap *h, int gen, unsigned to_gen,
+			     size_t garbage, size_t *uncollectable)
 {
-	rcl_slot acc = {0, 0};
+	rcl_slot freed = h->gc_freed;
 	rcl_head *o;
 
-	FOR_SET(h, gen, o)
-	{
-		if (!IS_GARBAGE(o))
-			continue;
-		if (o->refcnt == 0) {
-			free_member(h, o, &acc);
-			continue;
+	if (freed.objects < garbage) {
+		FOR_SET(h, gen, o)
+		{
+			if (!IS_GARBAGE(o))
+				continue;
+			o->flags &= ~(uint32_t)(F_COLLECTING | F_CLEARED);
+			(*uncollectable)++;
+			if (head_gen(o) != to_gen)
+				heap_relink(h, o, to_gen);
 		}
-		o->flags &= ~(uint32_t)(F_COLLECTING | F_CLEARED);
-		(*uncollectable)++;
-		if (head_gen(o) != to_gen)
-			heap_relink(h, o, to_gen);
 	}
 	/* what heap_free_object() does per object, once */
 	h->gens[0].count -=
-	    acc.objects < h->gens[0].count ? acc.objects : h->gens[0].count;
-	h->young_bytes_since -=
-	    acc.bytes < h->young_bytes_since ? acc.bytes : h->young_bytes_since;
-	return acc.objects;
+	    freed.objects < h->gens[0].count ? freed.objects : h->gens[0].count;
+	h->young_bytes_since -= freed.bytes < h->young_bytes_since
+				    ? freed.bytes
+				    : h->young_bytes_since;
+	h->gc_freed.objects = h->gc_freed.bytes = 0;
+	return freed.objects;
 }
 
 /* Record a pause in the statistics. */
@@ -490,17 +503,20 @@ size_t gc_collect(rcl_heap *h, int gen, int reason)
 
 		FOR_SET(h, gen, o)
 		{
-			if (IS_GARBAGE(o))
-				clear_garbage(o);
+			if (IS_GARBAGE(o) && !(o->flags & F_CLEARED))
+				clear_garbage(h, o);
 		}
 	}
-	h->st.freed_by_gc_total += free_garbage(h, gen, to_gen, &uncollectable);
+	h->st.freed_by_gc_total +=
+	    finish_garbage(h, gen, to_gen, si.garbage, &uncollectable);
 	h->deleting = false;
 	for (int g = 0; g <= gen; g++)
 		vec_compact(&h->vec[g]);
 
 	finish_counts(h, gen, reason, &si, uncollectable);
 	record_pause(h, now_ns() - t0);
+	if (h->collect_hook)
+		h->collect_hook(h, gen, si.garbage, h->collect_hook_arg);
 	h->collecting = false;
 	return si.garbage;
 }
@@ -577,6 +593,14 @@ void rcl_set_observer(rcl_heap *h, rcl_observer_fn fn, void *arg)
 		return;
 	h->observer = fn;
 	h->observer_arg = arg;
+}
+
+void rcl_set_collect_hook(rcl_heap *h, rcl_collect_hook_fn fn, void *arg)
+{
+	if (!h)
+		return;
+	h->collect_hook = fn;
+	h->collect_hook_arg = arg;
 }
 
 size_t rcl_garbage_count(const rcl_garbage *g)

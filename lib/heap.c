@@ -381,16 +381,21 @@ static inline void dealloc_one(rcl_heap *h, rcl_head *o)
  * The refcount of o reached zero. Freeing one object drops references to
  * others; those that reach zero meanwhile wait on h->trash (still in their
  * vectors) and are freed by the outermost call, so a long chain never grows
- * the stack. During a collection's delete phase, garbage is left for the
- * collector to free in one pass.
+ * the stack. During a collection's delete phase, members of the garbage
+ * are the collector's to free (gc.c, clear_garbage()).
  */
 void heap_dealloc(rcl_head *o)
 {
 	rcl_heap *h = o->ti->heap;
 
 	HEAP_CHECK_OWNER(h);
-	if (__builtin_expect(h->deleting, 0) && IS_GARBAGE(o))
+	if (__builtin_expect(h->deleting, 0) && IS_GARBAGE(o)) {
+		/* a member of the garbage: freed now if the delete has cleared
+		 * it, else when the delete reaches it */
+		if (o->flags & F_CLEARED)
+			gc_free_member(h, o);
 		return;
+	}
 	if (h->dealloc_depth > 0) {
 		o->gc_refs = (uintptr_t)h->trash;
 		h->trash = o;

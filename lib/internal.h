@@ -40,8 +40,9 @@
  *     (IS_GARBAGE) means "in the unreachable set".
  *   - split: REACHABLE objects leave the set (flags cleared, promoted to the
  *     next generation's vector); the garbage stays in place until deleted.
- *   - delete: while h->deleting, a garbage object whose refcount drops to
- *     zero is not freed at once: the last pass frees them in vector order.
+ *   - delete: each member is cleared (CLEARED) in vector order and freed as
+ *     soon as its count is zero; while h->deleting, a member not yet
+ *     cleared whose count drops to zero waits until the delete reaches it.
  *   - Outside a collection, gc_refs links the objects waiting on h->trash.
  */
 #ifndef RECLAIM_INTERNAL_H
@@ -173,6 +174,7 @@ struct rcl_heap {
 	bool deleting;
 	int dealloc_depth;
 	rcl_head *trash;	  /* refcount zero, waiting to be freed */
+	rcl_slot gc_freed;	  /* freed by this collection's delete */
 	size_t young_bytes;	  /* byte trigger, 0 = off */
 	size_t young_bytes_since; /* net bytes allocated since gen 0 */
 	size_t full_floor;	  /* bytes surviving the last full collection */
@@ -189,6 +191,8 @@ struct rcl_heap {
 
 	rcl_observer_fn observer;
 	void *observer_arg;
+	rcl_collect_hook_fn collect_hook;
+	void *collect_hook_arg;
 
 	rcl_stats st; /* the counters; slots are added on read */
 };
@@ -337,6 +341,7 @@ rcl_ext *heap_ext(rcl_head *o);
 /* gc.c */
 size_t gc_collect(rcl_heap *h, int generation, int reason);
 void gc_maybe_collect(rcl_heap *h, size_t new_bytes);
+void gc_free_member(rcl_heap *h, rcl_head *o);
 
 /* Is a collection due before new_bytes more are taken? The cheap test
  * gc_maybe_collect() repeats and acts on. */

@@ -318,7 +318,7 @@ static void workload(rcl_heap *h, bool payloads, uint64_t *gens)
 		node *c = make_cycle(h, &node_type, &destroyed);
 
 		if (payloads) {
-			c->payload_size = 1 << 20;
+			c->payload_size = 64 << 10;
 			c->payload = rcl_owned_alloc(c, c->payload_size);
 		}
 		rcl_decref(keep[slot]);
@@ -348,7 +348,7 @@ static void test_byte_pacing_off_is_count_only(void **state)
 	assert_memory_equal(a, b, sizeof(a));
 	assert_true(a[0] > 0);
 	/* and byte pacing on does change it: the payloads force more */
-	h = heap_with(700, 10, 10, 8 << 20);
+	h = heap_with(700, 10, 10, 1 << 20);
 	workload(h, true, c);
 	rcl_heap_destroy(h);
 	assert_true(c[0] > a[0]);
@@ -667,6 +667,59 @@ static void test_uncollectable(void **state)
 	rcl_heap_destroy(h); /* frees them anyway */
 }
 
+struct hooked {
+	int calls;
+	int last_gen;
+	size_t last_found;
+	size_t objects_after;
+	int nested_errno;
+};
+
+static void hook(rcl_heap *h, int gen, size_t found, void *arg)
+{
+	struct hooked *k = arg;
+	rcl_type_stats ts[4];
+
+	k->calls++;
+	k->last_gen = gen;
+	k->last_found = found;
+	rcl_heap_census(h, ts, 4); /* the heap is consistent here */
+	k->objects_after = stats(h).objects;
+	errno = 0;
+	rcl_collect(h, 0);
+	k->nested_errno = errno;
+}
+
+/* The collect hook runs after every collection, the heap consistent. */
+static void test_collect_hook(void **state)
+{
+	rcl_heap *h = heap_with(5, 10, 10, 0);
+	struct hooked k = {0};
+	int destroyed = 0;
+	node *keep[6];
+
+	(void)state;
+	rcl_set_collect_hook(h, hook, &k);
+	node *a = make_cycle(h, &node_type, &destroyed);
+	rcl_decref(a);
+	assert_int_equal(rcl_collect(h, 2), 2);
+	assert_int_equal(k.calls, 1);
+	assert_int_equal(k.last_gen, 2);
+	assert_int_equal(k.last_found, 2);
+	assert_int_equal(k.objects_after, 0); /* garbage already freed */
+	assert_int_equal(k.nested_errno, EBUSY);
+	for (int i = 0; i < 6; i++) /* the 6th passes threshold 5 */
+		keep[i] = rcl_new(h, &node_type);
+	assert_int_equal(k.calls, 2);
+	assert_int_equal(k.last_gen, 0);
+	for (int i = 0; i < 6; i++)
+		rcl_decref(keep[i]);
+	rcl_set_collect_hook(h, NULL, NULL);
+	rcl_collect(h, 2);
+	assert_int_equal(k.calls, 2);
+	rcl_heap_destroy(h);
+}
+
 /* Collections are timed into the pause statistics. */
 static void test_pause_stats(void **state)
 {
@@ -707,6 +760,7 @@ int main(void)
 	    cmocka_unit_test(test_observer),
 	    cmocka_unit_test(test_no_reentrant_collection),
 	    cmocka_unit_test(test_uncollectable),
+	    cmocka_unit_test(test_collect_hook),
 	    cmocka_unit_test(test_pause_stats),
 	};
 

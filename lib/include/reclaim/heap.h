@@ -165,6 +165,18 @@ void rcl_garbage_foreach(const rcl_garbage *g, void (*fn)(void *obj, void *arg),
 			 void *arg);
 bool rcl_garbage_contains(const rcl_garbage *g, const void *obj);
 
+/*
+ * Collection hook: called at the end of every collection, automatic or not,
+ * with the generation collected and the number of unreachable objects found.
+ * The heap is consistent again: the hook may read stats or take a census
+ * (the watchdog's survivor floor after full collections), and may allocate,
+ * but cannot start a collection (rcl_collect() answers EBUSY). With no hook
+ * set this costs one branch per collection.
+ */
+typedef void (*rcl_collect_hook_fn)(rcl_heap *h, int generation, size_t found,
+				    void *arg);
+void rcl_set_collect_hook(rcl_heap *h, rcl_collect_hook_fn fn, void *arg);
+
 /* Statistics. */
 #define RCL_PAUSE_BUCKETS 17
 /* Upper bounds of the pause histogram's buckets in nanoseconds; the last is
