@@ -1,9 +1,13 @@
 /* Heap rules: refcounting, tracking, owned bytes, accounting, failures. */
 #include <pthread.h>
 #include <setjmp.h>
+#include <signal.h>
 #include <stdarg.h>
 #include <stddef.h>
 #include <stdint.h>
+#include <stdio.h>
+#include <sys/wait.h>
+#include <unistd.h>
 
 #include <cmocka.h>
 
@@ -303,6 +307,43 @@ static void test_adopt(void **state)
 	rcl_heap_destroy(h);
 }
 
+#ifndef NDEBUG
+static void *foreign_thread(void *arg)
+{
+	rcl_new(arg, &node_type); /* not this thread's heap: asserts */
+	return NULL;
+}
+#endif
+
+/* Debug builds assert when a heap is used from a thread that does not own
+ * it (the child process dies of SIGABRT); release builds compile it out. */
+static void test_foreign_thread_asserts(void **state)
+{
+	(void)state;
+#ifdef NDEBUG
+	print_message("release build: the owner check is compiled out\n");
+	skip();
+#else
+	pid_t pid = fork();
+
+	assert_true(pid >= 0);
+	if (pid == 0) {
+		rcl_heap *h = rcl_heap_new(NULL);
+		pthread_t t;
+
+		fclose(stderr); /* the assertion message is expected */
+		pthread_create(&t, NULL, foreign_thread, h);
+		pthread_join(t, NULL);
+		_exit(0);
+	}
+	int status = 0;
+
+	assert_int_equal(waitpid(pid, &status, 0), pid);
+	assert_true(WIFSIGNALED(status));
+	assert_int_equal(WTERMSIG(status), SIGABRT);
+#endif
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -315,6 +356,7 @@ int main(void)
 	    cmocka_unit_test(test_alloc_failure),
 	    cmocka_unit_test(test_destroy_frees_everything),
 	    cmocka_unit_test(test_adopt),
+	    cmocka_unit_test(test_foreign_thread_asserts),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);
