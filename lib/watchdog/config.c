@@ -137,6 +137,27 @@ static int parse_bool(const char *s, bool *out)
 	return -1;
 }
 
+/* "auto", or an absolute cgroup directory that fits. */
+static int set_cgroup(rcl_watchdog_config *cfg, const char *value, char *why,
+		      size_t len)
+{
+	if (strcasecmp(value, "auto") == 0 || value[0] == '\0') {
+		cfg->cgroup[0] = '\0';
+		return 0;
+	}
+	if (value[0] != '/') {
+		snprintf(why, len, "'%s' is not an absolute directory", value);
+		return -1;
+	}
+	if (strlen(value) >= sizeof cfg->cgroup) {
+		snprintf(why, len, "the directory is longer than %zu bytes",
+			 sizeof cfg->cgroup - 1);
+		return -1;
+	}
+	strcpy(cfg->cgroup, value);
+	return 0;
+}
+
 /* Set one key from text; see watchdog.h. */
 int rcl_watchdog_config_set(rcl_watchdog_config *cfg, const char *key,
 			    const char *value, char *err, size_t errlen)
@@ -172,6 +193,8 @@ int rcl_watchdog_config_set(rcl_watchdog_config *cfg, const char *key,
 	} else if (strcmp(key, "hysteresis") == 0) {
 		rc = rcl_watchdog_parse_fraction(value, &cfg->hysteresis, why,
 						 sizeof why);
+	} else if (strcmp(key, "cgroup") == 0) {
+		rc = set_cgroup(cfg, value, why, sizeof why);
 	} else {
 		return fail(err, errlen, "watchdog.%s: unknown key", key);
 	}

@@ -19,9 +19,14 @@ static int heaps_collect(void *arg, int gen, int reason)
 	return 0;
 }
 
-/* Trim the allocator. */
+/* Trim the heaps (spare pool pages, vector capacity), then the allocator. */
 static size_t heaps_trim(void *arg)
 {
+	rcl_watchdog_heaps *hs = arg;
+	size_t i;
+
+	for (i = 0; i < hs->n; i++)
+		rcl_heap_trim(hs->heaps[i]);
 	return rcl_watchdog_trim();
 }
 
@@ -77,10 +82,10 @@ static void merge_census(rcl_type_stats *out, size_t *n, size_t max,
 	}
 }
 
-/* Live objects per type, summed over the heaps. */
-static size_t heaps_census(void *arg, rcl_type_stats *out, size_t max)
+/* Live objects per type, summed over the heaps, into out. */
+static size_t live_census(rcl_watchdog_heaps *hs, rcl_type_stats *out,
+			  size_t max)
 {
-	rcl_watchdog_heaps *hs = arg;
 	size_t i, k, n = 0;
 
 	for (i = 0; i < hs->n; i++) {
@@ -90,6 +95,32 @@ static size_t heaps_census(void *arg, rcl_type_stats *out, size_t max)
 			k = RCL_WATCHDOG_CENSUS_MAX;
 		merge_census(out, &n, max, hs->scratch, k);
 	}
+	return n;
+}
+
+/* After each full collection: take the census of the survivors. */
+static void heaps_collected(rcl_heap *h, int gen, size_t found, void *arg)
+{
+	rcl_watchdog_heaps *hs = arg;
+
+	(void)h;
+	(void)found;
+	if (gen != RCL_GENERATIONS - 1)
+		return;
+	hs->nfull = live_census(hs, hs->full, RCL_WATCHDOG_CENSUS_MAX);
+	hs->have_full = true;
+}
+
+/* Survivors per type at the last full collection (live ones before any). */
+static size_t heaps_census(void *arg, rcl_type_stats *out, size_t max)
+{
+	rcl_watchdog_heaps *hs = arg;
+	size_t n;
+
+	if (!hs->have_full)
+		return live_census(hs, out, max);
+	n = hs->nfull < max ? hs->nfull : max;
+	memcpy(out, hs->full, n * sizeof(*out));
 	return n;
 }
 
@@ -103,6 +134,9 @@ void rcl_watchdog_hooks_heaps(rcl_watchdog_hooks *hooks, rcl_watchdog_heaps *hs)
 	hooks->heap_info = heaps_info;
 	hooks->census = heaps_census;
 	hooks->arg = hs;
+	hs->have_full = false;
+	for (size_t i = 0; i < hs->n; i++)
+		rcl_set_collect_hook(hs->heaps[i], heaps_collected, hs);
 }
 
 /* malloc_trim(0), returning the fall in RSS it caused. */

@@ -20,6 +20,7 @@
  */
 #include <errno.h>
 #include <fcntl.h>
+#include <stddef.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -235,6 +236,38 @@ static void join_path(struct wd_proc *p, const char *root, const char *cg)
 	copy(p->self + strlen(p->self), sizeof p->self - strlen(p->self), cg);
 }
 
+/* The version of the memory cgroup directory dir, by its files; 0: none. */
+static int dir_version(const char *dir)
+{
+	char path[RCL_WATCHDOG_PATH_MAX + 64];
+
+	snprintf(path, sizeof path, "%s/memory.usage_in_bytes", dir);
+	if (access(path, R_OK) == 0)
+		return 1;
+	return v2_has_memory(dir) ? 2 : 0;
+}
+
+/* Watch the configured directory: its hierarchy's top is the highest
+ * ancestor that is still a memory cgroup of the same version. */
+static void locate_at(struct wd_proc *p, const char *dir)
+{
+	char up[RCL_WATCHDOG_PATH_MAX];
+	char *slash;
+
+	p->version = dir_version(dir);
+	if (p->version == 0)
+		return;
+	copy(p->self, sizeof p->self, dir);
+	copy(p->mount, sizeof p->mount, dir);
+	copy(up, sizeof up, dir);
+	while ((slash = strrchr(up, '/')) != NULL && slash != up) {
+		*slash = '\0';
+		if (dir_version(up) != p->version)
+			break;
+		copy(p->mount, sizeof p->mount, up);
+	}
+}
+
 /* Locate our memory cgroup: v1 if it has a memory hierarchy, else v2. */
 static void locate(struct wd_proc *p)
 {
@@ -417,14 +450,17 @@ int wd_proc_sample(void *ctx, rcl_watchdog_sample *out, bool refresh)
 
 /* Open the built-in source. Never fails for lack of cgroups: the limit is
  * then the configured one or MemTotal. */
-int wd_proc_open(struct wd_proc *p, uint64_t config_limit)
+int wd_proc_open(struct wd_proc *p, uint64_t config_limit, const char *cgroup)
 {
 	memset(p, 0, sizeof *p);
 	p->config_limit = config_limit;
 	p->usage_fd = p->stat_fd = p->oom_fd = -1;
 	p->statm_fd = open("/proc/self/statm", O_RDONLY | O_CLOEXEC);
 	p->meminfo_fd = open("/proc/meminfo", O_RDONLY | O_CLOEXEC);
-	locate(p);
+	if (cgroup != NULL && cgroup[0] != '\0')
+		locate_at(p, cgroup);
+	else
+		locate(p);
 	return 0;
 }
 
@@ -447,11 +483,40 @@ int rcl_watchdog_probe(const rcl_watchdog_config *cfg, rcl_watchdog_sample *out,
 
 	if (p == NULL)
 		return -1;
-	wd_proc_open(p, cfg != NULL ? cfg->limit_bytes : 0);
+	wd_proc_open(p, cfg != NULL ? cfg->limit_bytes : 0,
+		     cfg != NULL ? cfg->cgroup : NULL);
 	wd_proc_sample(p, out, true);
 	if (cgroup != NULL && len > 0)
 		copy(cgroup, len, p->limdir[0] ? p->limdir : p->self);
 	wd_proc_close(p);
 	free(p);
+	return 0;
+}
+
+/* Read /proc/self/smaps_rollup; see watchdog.h. */
+int rcl_watchdog_smaps_read(rcl_watchdog_smaps *out)
+{
+	static const struct {
+		const char *key;
+		size_t off;
+	} keys[] = {
+	    {"Rss", offsetof(rcl_watchdog_smaps, rss)},
+	    {"Pss", offsetof(rcl_watchdog_smaps, pss)},
+	    {"Anonymous", offsetof(rcl_watchdog_smaps, anon)},
+	    {"Pss_Anon", offsetof(rcl_watchdog_smaps, pss_anon)},
+	    {"Pss_File", offsetof(rcl_watchdog_smaps, pss_file)},
+	    {"Pss_Shmem", offsetof(rcl_watchdog_smaps, pss_shmem)},
+	    {"Swap", offsetof(rcl_watchdog_smaps, swap)},
+	};
+	char buf[2048];
+	uint64_t kb;
+
+	memset(out, 0, sizeof *out);
+	if (read_at("/proc/self", "smaps_rollup", buf, sizeof buf) <= 0)
+		return -1;
+	for (size_t i = 0; i < sizeof keys / sizeof keys[0]; i++) {
+		if (wd_parse_key(buf, keys[i].key, &kb))
+			*(uint64_t *)((char *)out + keys[i].off) = kb * 1024;
+	}
 	return 0;
 }

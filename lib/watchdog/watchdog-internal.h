@@ -101,7 +101,7 @@ struct rcl_watchdog {
 };
 
 /* procfs.c */
-int wd_proc_open(struct wd_proc *p, uint64_t config_limit);
+int wd_proc_open(struct wd_proc *p, uint64_t config_limit, const char *cgroup);
 void wd_proc_close(struct wd_proc *p);
 int wd_proc_sample(void *ctx, rcl_watchdog_sample *out, bool refresh);
 uint64_t wd_now_ns(void);

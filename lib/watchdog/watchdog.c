@@ -665,7 +665,7 @@ static int open_source(rcl_watchdog *wd, const rcl_watchdog_source *source)
 	wd->proc = calloc(1, sizeof *wd->proc);
 	if (wd->proc == NULL)
 		return -1;
-	if (wd_proc_open(wd->proc, wd->cfg.limit_bytes) != 0)
+	if (wd_proc_open(wd->proc, wd->cfg.limit_bytes, wd->cfg.cgroup) != 0)
 		return -1;
 	wd->src.sample = wd_proc_sample;
 	wd->src.ctx = wd->proc;
@@ -789,11 +789,18 @@ void rcl_watchdog_refresh(rcl_watchdog *wd)
 int rcl_watchdog_reconfigure(rcl_watchdog *wd, const rcl_watchdog_config *cfg,
 			     char *err, size_t errlen)
 {
+	bool moved = strcmp(cfg->cgroup, wd->cfg.cgroup) != 0;
+
 	if (rcl_watchdog_config_validate(cfg, err, errlen) != 0)
 		return -1;
 	wd->cfg = *cfg;
-	if (wd->proc != NULL)
+	if (wd->proc != NULL && moved) {
+		/* another cgroup to watch: find it and its files again */
+		wd_proc_close(wd->proc);
+		wd_proc_open(wd->proc, cfg->limit_bytes, cfg->cgroup);
+	} else if (wd->proc != NULL) {
 		wd->proc->config_limit = cfg->limit_bytes;
+	}
 	wd->have_sample = false;
 	if (!cfg->enabled) {
 		set_level(wd, RCL_WATCHDOG_NORMAL, now(wd));

@@ -5,6 +5,12 @@
 #include <stdint.h>
 #include <string.h>
 
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
 #include <cmocka.h>
 #include <event2/event.h>
 #include <reclaim/reclaim.h>
@@ -918,6 +924,271 @@ static void test_heap_hooks(void **state)
 	rcl_heap_destroy(h);
 }
 
+/* Write text into dir/name. */
+static void put(const char *dir, const char *name, const char *text)
+{
+	char path[1024];
+	FILE *f;
+
+	snprintf(path, sizeof path, "%s/%s", dir, name);
+	f = fopen(path, "w");
+	assert_non_null(f);
+	fputs(text, f);
+	fclose(f);
+}
+
+/* mkdir base/rel and return its path in out. */
+static void dir(char *out, size_t len, const char *base, const char *rel)
+{
+	assert_true(strlen(base) + strlen(rel) + 2 <= len);
+	strcpy(out, base);
+	strcat(out, "/");
+	strcat(out, rel);
+	assert_true(mkdir(out, 0755) == 0 || errno == EEXIST);
+}
+
+/*
+ * A cgroup v2 tree in files (this machine's kernel has v1 for memory, so
+ * the v2 reading is checked on a copy of its files): the tightest limit up
+ * the hierarchy binds, memory.high counts as a limit, usage is the limiting
+ * cgroup's memory.current less its inactive_file, oom_kill comes from its
+ * memory.events, and a changed limit is seen at the next refresh.
+ */
+static void test_cgroup_v2_files(void **state)
+{
+	char base[] = "/tmp/rcl-cg2-XXXXXX", top[512], parent[512], child[512];
+	rcl_watchdog_config cfg;
+	rcl_watchdog_sample s;
+	char where[256], err[1100];
+
+	assert_non_null(mkdtemp(base));
+	dir(top, sizeof top, base, "top");
+	put(top, "memory.stat", "anon 0\n");
+	put(top, "memory.current", "0\n");
+	dir(parent, sizeof parent, top, "parent");
+	dir(child, sizeof child, parent, "child");
+	put(parent, "memory.max", "536870912\n");
+	put(parent, "memory.high", "max\n");
+	put(parent, "memory.current", "419430400\n");
+	put(parent, "memory.stat", "anon 1\nfile 2\ninactive_file 52428800\n");
+	put(parent, "memory.events",
+	    "low 0\nhigh 0\nmax 3\noom 2\noom_kill 2\n");
+	put(child, "memory.max", "max\n");
+	put(child, "memory.high", "max\n");
+	put(child, "memory.current", "314572800\n");
+	put(child, "memory.stat", "anon 1\ninactive_file 104857600\n");
+	put(child, "memory.events", "oom_kill 0\n");
+
+	rcl_watchdog_config_init(&cfg);
+	assert_int_equal(
+	    rcl_watchdog_config_set(&cfg, "cgroup", child, err, sizeof err), 0);
+	assert_int_equal(rcl_watchdog_probe(&cfg, &s, where, sizeof where), 0);
+	assert_int_equal(s.limit_source, RCL_WATCHDOG_LIMIT_CGROUP_V2);
+	assert_int_equal(s.limit, 512 * MiB);
+	assert_string_equal(where, parent);
+	assert_int_equal(s.raw_usage, 400 * MiB);
+	assert_int_equal(s.reclaimable, 50 * MiB);
+	assert_int_equal(s.usage, 350 * MiB);
+	assert_int_equal(s.oom_kills, 2);
+
+	/* memory.high below every max binds, on the child itself */
+	put(child, "memory.high", "268435456\n");
+	assert_int_equal(rcl_watchdog_probe(&cfg, &s, where, sizeof where), 0);
+	assert_int_equal(s.limit, 256 * MiB);
+	assert_string_equal(where, child);
+	assert_int_equal(s.usage, 200 * MiB);
+	assert_int_equal(s.oom_kills, 0);
+
+	/* a configured limit tighter than the cgroup's wins */
+	assert_int_equal(
+	    rcl_watchdog_config_set(&cfg, "limit", "128M", err, sizeof err), 0);
+	assert_int_equal(rcl_watchdog_probe(&cfg, &s, NULL, 0), 0);
+	assert_int_equal(s.limit, 128 * MiB);
+	assert_int_equal(s.limit_source, RCL_WATCHDOG_LIMIT_CONFIG);
+
+	/* bad values are clear errors */
+	assert_int_equal(rcl_watchdog_config_set(&cfg, "cgroup", "relative/x",
+						 err, sizeof err),
+			 -1);
+	assert_non_null(strstr(err, "watchdog.cgroup"));
+	assert_int_equal(
+	    rcl_watchdog_config_set(&cfg, "cgroup", "auto", err, sizeof err),
+	    0);
+	assert_string_equal(cfg.cgroup, "");
+	snprintf(err, sizeof err, "rm -rf %s", base);
+	assert_int_equal(system(err), 0);
+}
+
+/* The same for a v1 tree: limit_in_bytes, usage_in_bytes less
+ * total_inactive_file, oom_control's oom_kill; a parent's limit binds a
+ * child with none (v1 writes 2^63 - 4096 for "none"). */
+static void test_cgroup_v1_files(void **state)
+{
+	char base[] = "/tmp/rcl-cg1-XXXXXX", top[512], parent[512], child[512];
+	rcl_watchdog_config cfg;
+	rcl_watchdog_sample s;
+	char where[256], err[1100];
+	const char *none = "9223372036854771712\n";
+
+	assert_non_null(mkdtemp(base));
+	dir(top, sizeof top, base, "memory");
+	put(top, "memory.limit_in_bytes", none);
+	put(top, "memory.usage_in_bytes", "1000\n");
+	dir(parent, sizeof parent, top, "svc");
+	dir(child, sizeof child, parent, "worker");
+	put(parent, "memory.limit_in_bytes", "268435456\n");
+	put(parent, "memory.usage_in_bytes", "209715200\n");
+	put(parent, "memory.stat",
+	    "cache 1\nrss 2\ntotal_inactive_file "
+	    "10485760\n");
+	put(parent, "memory.oom_control",
+	    "oom_kill_disable 0\nunder_oom 0\noom_kill 1\n");
+	put(child, "memory.limit_in_bytes", none);
+	put(child, "memory.usage_in_bytes", "104857600\n");
+	put(child, "memory.stat", "total_inactive_file 0\n");
+	put(child, "memory.oom_control", "oom_kill 0\n");
+
+	rcl_watchdog_config_init(&cfg);
+	assert_int_equal(
+	    rcl_watchdog_config_set(&cfg, "cgroup", child, err, sizeof err), 0);
+	assert_int_equal(rcl_watchdog_probe(&cfg, &s, where, sizeof where), 0);
+	assert_int_equal(s.limit_source, RCL_WATCHDOG_LIMIT_CGROUP_V1);
+	assert_int_equal(s.limit, 256 * MiB);
+	assert_string_equal(where, parent);
+	assert_int_equal(s.usage, 190 * MiB);
+	assert_int_equal(s.oom_kills, 1);
+	snprintf(err, sizeof err, "rm -rf %s", base);
+	assert_int_equal(system(err), 0);
+}
+
+/* smaps_rollup: read on demand; anonymous memory shows what we touch. */
+static void test_smaps(void **state)
+{
+	rcl_watchdog_smaps a, b;
+	size_t n = 64 * MiB;
+	char *p;
+
+	if (rcl_watchdog_smaps_read(&a) != 0) {
+		print_message("no /proc/self/smaps_rollup (Linux < 4.14)\n");
+		skip();
+	}
+	assert_true(a.rss > 0);
+	assert_true(a.pss > 0 && a.pss <= a.rss);
+	p = malloc(n);
+	assert_non_null(p);
+	memset(p, 1, n);
+	assert_int_equal(rcl_watchdog_smaps_read(&b), 0);
+	assert_true(b.anon >= a.anon + 60 * MiB);
+	assert_true(b.rss >= a.rss + 60 * MiB);
+	free(p);
+}
+
+typedef struct plain {
+	long x;
+} plain;
+
+static void plain_traverse(void *self, rcl_visit_fn visit, void *arg)
+{
+}
+
+static const rcl_type plain_type = {
+    .name = "plain",
+    .size = sizeof(plain),
+    .traverse = plain_traverse,
+};
+
+/* The heaps' census hook answers the survivors of the last full
+ * collection, not what lives when the watchdog asks. */
+static void test_heaps_census_at_full(void **state)
+{
+	rcl_heap *h = rcl_heap_new(NULL);
+	rcl_watchdog_heaps hs = {.heaps = &h, .n = 1};
+	rcl_watchdog_hooks hooks;
+	rcl_type_stats out[8];
+	void *keep[30];
+	size_t n;
+
+	rcl_watchdog_hooks_heaps(&hooks, &hs);
+	for (int i = 0; i < 10; i++)
+		keep[i] = rcl_new(h, &plain_type);
+	n = hooks.census(hooks.arg, out, 8); /* before any: live */
+	assert_int_equal(n, 1);
+	assert_int_equal(out[0].objects, 10);
+	rcl_collect(h, 2);
+	for (int i = 10; i < 30; i++)
+		keep[i] = rcl_new(h, &plain_type);
+	n = hooks.census(hooks.arg, out, 8);
+	assert_int_equal(n, 1);
+	assert_string_equal(out[0].name, "plain");
+	assert_int_equal(out[0].objects, 10); /* the floor, not 30 */
+	rcl_collect(h, 0);
+	assert_int_equal(hooks.census(hooks.arg, out, 8), 1);
+	assert_int_equal(out[0].objects, 10); /* young ones don't count */
+	rcl_collect(h, 2);
+	hooks.census(hooks.arg, out, 8);
+	assert_int_equal(out[0].objects, 30);
+	for (int i = 0; i < 30; i++)
+		rcl_decref(keep[i]);
+	rcl_heap_destroy(h);
+}
+
+#if !defined(__SANITIZE_ADDRESS__)
+/* Count the process's allocations: this binary's malloc family stands in
+ * front of libc's (ASan builds have their own, and skip the test). */
+extern void *__libc_malloc(size_t);
+extern void *__libc_calloc(size_t, size_t);
+extern void *__libc_realloc(void *, size_t);
+static volatile long g_allocs;
+
+void *malloc(size_t n)
+{
+	g_allocs++;
+	return __libc_malloc(n);
+}
+
+void *calloc(size_t a, size_t b)
+{
+	g_allocs++;
+	return __libc_calloc(a, b);
+}
+
+void *realloc(void *p, size_t n)
+{
+	g_allocs++;
+	return __libc_realloc(p, n);
+}
+#endif
+
+/* The reaction path never allocates: sampling, every level change, forced
+ * collections, trims and shedding run with the allocation count still. */
+static void test_reaction_no_alloc(void **state)
+{
+#if defined(__SANITIZE_ADDRESS__)
+	print_message("AddressSanitizer owns malloc: counted in the plain "
+		      "build\n");
+	skip();
+#else
+	struct fake f = {0};
+	rcl_watchdog *wd;
+	long before;
+
+	f.usage = 100 * MiB;
+	f.full_frees = 0;
+	wd = make(&f, NULL);
+	step(wd, &f, 200 * MiB, 10); /* warm: first sample */
+	before = g_allocs;
+	free(malloc(16)); /* the counter counts */
+	assert_int_equal(g_allocs, before + 1);
+	before = g_allocs;
+	assert_int_equal(step(wd, &f, 820 * MiB, 10), RCL_WATCHDOG_ELEVATED);
+	assert_int_equal(step(wd, &f, 990 * MiB, 10), RCL_WATCHDOG_SHEDDING);
+	assert_int_equal(step(wd, &f, 700 * MiB, 10), RCL_WATCHDOG_NORMAL);
+	assert_int_equal(g_allocs, before);
+	assert_true(f.collects[0] + f.collects[2] >= 2);
+	rcl_watchdog_destroy(wd);
+#endif
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -948,6 +1219,11 @@ int main(void)
 	    cmocka_unit_test(test_probe),
 	    cmocka_unit_test(test_event_base),
 	    cmocka_unit_test(test_heap_hooks),
+	    cmocka_unit_test(test_cgroup_v2_files),
+	    cmocka_unit_test(test_cgroup_v1_files),
+	    cmocka_unit_test(test_smaps),
+	    cmocka_unit_test(test_heaps_census_at_full),
+	    cmocka_unit_test(test_reaction_no_alloc),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);

@@ -138,6 +138,10 @@ typedef struct rcl_watchdog_config {
 	uint32_t psi_stall_us;	/* 150000 */
 	uint32_t psi_window_us; /* 2000000 */
 	bool systemd_pressure;	/* honour $MEMORY_PRESSURE_WATCH (true) */
+	/* The memory cgroup to watch: "" finds the process's own from
+	 * /proc/self/cgroup; a directory (v1 or v2, told by its files) is
+	 * watched instead, its limit walked up to the top of its hierarchy. */
+	char cgroup[256];
 } rcl_watchdog_config;
 
 void rcl_watchdog_config_init(rcl_watchdog_config *cfg);
@@ -146,7 +150,8 @@ int rcl_watchdog_config_validate(const rcl_watchdog_config *cfg, char *err,
 				 size_t errlen);
 /* Set one key from text, as the daemon's watchdog.* keys: "enabled"
  * (true/false/yes/no/on/off/1/0), "limit" ("auto", "512M", "2G", "1048576"),
- * "soft" and "hard" ("80%" or "0.8"), "hysteresis" (a percentage).
+ * "soft" and "hard" ("80%" or "0.8"), "hysteresis" (a percentage),
+ * "cgroup" ("auto" or a cgroup directory).
  * 0, or -1 with a sentence in err naming the key and the value. */
 int rcl_watchdog_config_set(rcl_watchdog_config *cfg, const char *key,
 			    const char *value, char *err, size_t errlen);
@@ -315,6 +320,22 @@ void rcl_watchdog_stats_get(const rcl_watchdog *wd, rcl_watchdog_stats *out);
 int rcl_watchdog_probe(const rcl_watchdog_config *cfg, rcl_watchdog_sample *out,
 		       char *cgroup, size_t len);
 
+/* The process's memory from /proc/self/smaps_rollup, read on demand (it
+ * walks every mapping: not for each sample). */
+typedef struct rcl_watchdog_smaps {
+	uint64_t rss;	    /* Rss */
+	uint64_t pss;	    /* Pss */
+	uint64_t anon;	    /* Anonymous: heap, stacks, payloads */
+	uint64_t pss_anon;  /* Pss_Anon */
+	uint64_t pss_file;  /* Pss_File: mapped files, libraries */
+	uint64_t pss_shmem; /* Pss_Shmem */
+	uint64_t swap;	    /* Swap */
+} rcl_watchdog_smaps;
+
+/* Read smaps_rollup into out (bytes); 0, or -1 with errno (ENOENT before
+ * Linux 4.14). */
+int rcl_watchdog_smaps_read(rcl_watchdog_smaps *out);
+
 /* Heaps that the watchdog's own thread owns, for rcl_watchdog_hooks_heaps().
  * The caller keeps it (and the heaps) alive as long as the watchdog. */
 #define RCL_WATCHDOG_CENSUS_MAX 64
@@ -322,11 +343,18 @@ typedef struct rcl_watchdog_heaps {
 	rcl_heap **heaps;
 	size_t n;
 	rcl_type_stats scratch[RCL_WATCHDOG_CENSUS_MAX]; /* census merging */
+	/* the census taken right after the last full collection */
+	rcl_type_stats full[RCL_WATCHDOG_CENSUS_MAX];
+	size_t nfull;
+	bool have_full;
 } rcl_watchdog_heaps;
 
 /* Wire hooks to hs: collect runs rcl_collect() on each heap, trim calls
- * rcl_watchdog_trim(), pace sets each heap's young byte trigger, heap_info
- * and census sum rcl_heap_stats() and rcl_heap_census(). */
+ * rcl_heap_trim() on each and rcl_watchdog_trim(), pace sets each heap's
+ * young byte trigger, heap_info sums rcl_heap_stats(), and census answers
+ * the survivors counted right after the last full collection (a collect
+ * hook installed on each heap takes it), so the leak rule compares floors,
+ * not whatever lived when it looked. */
 void rcl_watchdog_hooks_heaps(rcl_watchdog_hooks *hooks,
 			      rcl_watchdog_heaps *hs);
 
