@@ -6,6 +6,7 @@
 #include <string.h>
 
 #include <errno.h>
+#include <fcntl.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <sys/stat.h>
@@ -1189,6 +1190,62 @@ static void test_reaction_no_alloc(void **state)
 #endif
 }
 
+/* systemd's memory pressure protocol through a FIFO (PRESSURE.md allows
+ * one): a write to it wakes the watchdog on its event base, which answers
+ * at the normal level with a young collection and a trim. */
+static void test_systemd_pressure_fifo(void **state)
+{
+	char dirpath[] = "/tmp/rcl-psi-XXXXXX", fifo[64];
+	struct event_base *base = event_base_new();
+	struct timeval tv = {0, 200000};
+	rcl_heap *h = rcl_heap_new(NULL);
+	rcl_watchdog_heaps hs = {.heaps = &h, .n = 1};
+	rcl_watchdog_hooks hooks;
+	rcl_watchdog_config c;
+	rcl_watchdog_stats st;
+	rcl_stats hst;
+	rcl_watchdog *wd;
+	char err[256];
+	int wfd;
+
+	assert_non_null(mkdtemp(dirpath));
+	snprintf(fifo, sizeof fifo, "%s/pressure", dirpath);
+	assert_int_equal(mkfifo(fifo, 0600), 0);
+	setenv("MEMORY_PRESSURE_WATCH", fifo, 1);
+	unsetenv("MEMORY_PRESSURE_WRITE");
+	rcl_watchdog_hooks_heaps(&hooks, &hs);
+	rcl_watchdog_config_init(&c);
+	wd = rcl_watchdog_create(base, &c, &hooks, NULL, err, sizeof err);
+	assert_non_null(wd);
+	wfd = open(fifo, O_WRONLY | O_NONBLOCK);
+	assert_true(wfd >= 0);
+	event_base_loopexit(base, &tv);
+	event_base_dispatch(base);
+	rcl_watchdog_stats_get(wd, &st);
+	assert_int_equal(st.wakeups[RCL_WATCHDOG_WAKE_SYSTEMD], 0);
+	assert_int_equal(write(wfd, "pressure\n", 9), 9);
+	event_base_loopexit(base, &tv);
+	event_base_dispatch(base);
+	rcl_watchdog_stats_get(wd, &st);
+	assert_true(st.wakeups[RCL_WATCHDOG_WAKE_SYSTEMD] >= 1);
+	assert_true(st.wakeups[RCL_WATCHDOG_WAKE_SYSTEMD] <= 3);
+	rcl_heap_stats(h, &hst);
+	assert_true(hst.gen[0].collections >= 1);
+	/* the writer going away is no storm of wake-ups */
+	close(wfd);
+	uint64_t seen = st.wakeups[RCL_WATCHDOG_WAKE_SYSTEMD];
+	event_base_loopexit(base, &tv);
+	event_base_dispatch(base);
+	rcl_watchdog_stats_get(wd, &st);
+	assert_true(st.wakeups[RCL_WATCHDOG_WAKE_SYSTEMD] <= seen + 2);
+	rcl_watchdog_destroy(wd);
+	unsetenv("MEMORY_PRESSURE_WATCH");
+	rcl_heap_destroy(h);
+	event_base_free(base);
+	unlink(fifo);
+	rmdir(dirpath);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -1224,6 +1281,7 @@ int main(void)
 	    cmocka_unit_test(test_smaps),
 	    cmocka_unit_test(test_heaps_census_at_full),
 	    cmocka_unit_test(test_reaction_no_alloc),
+	    cmocka_unit_test(test_systemd_pressure_fifo),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);
