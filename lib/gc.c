@@ -189,11 +189,8 @@ void gc_free_member(rcl_heap *h, rcl_head *o)
 
 	if (t->destroy)
 		t->destroy(OBJ(o));
-	if (o->ext) {
-		bytes += o->ext->owned;
-		h->st.owned_bytes -= o->ext->owned;
-		pool_free(h, o->ext, sizeof(*o->ext));
-	}
+	bytes += o->owned;
+	h->st.owned_bytes -= o->owned;
 	if (t->finalize && !(o->flags & F_FINALIZED))
 		h->finalizable--;
 	h->vec[gen].v[o->idx] = NULL;
@@ -254,7 +251,7 @@ static void split(rcl_heap *h, int gen, unsigned to_gen, bool clear,
 			si->garbage++;
 			if (o->ti->type->finalize && !(o->flags & F_FINALIZED))
 				si->finalizers = true;
-			if (o->ext && o->ext->weak)
+			if (o->flags & F_WEAK)
 				si->weak = true;
 			if (clear)
 				clear_garbage(h, o);
@@ -285,7 +282,7 @@ static bool handle_weakrefs(rcl_heap *h, int gen)
 
 	FOR_SET(h, gen, o)
 	{
-		if (IS_GARBAGE(o) && o->ext && o->ext->weak)
+		if (IS_GARBAGE(o) && (o->flags & F_WEAK))
 			weakref_clear_all(o, &callbacks);
 	}
 	if (!callbacks)

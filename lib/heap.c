@@ -228,7 +228,7 @@ static inline void *new_object(rcl_heap *h, const rcl_type *t, size_t size)
 	o->gc_refs = 0;
 	o->ti = ti;
 	o->size = size;
-	o->ext = NULL;
+	o->owned = 0;
 	h->slot[gen].bytes += total;
 	ti->objects++;
 	ti->bytes += total;
@@ -315,10 +315,9 @@ void heap_free_object(rcl_heap *h, rcl_head *o)
 	rcl_vec *v = &h->vec[gen];
 	const rcl_type *t = o->ti->type;
 
-	if (__builtin_expect(o->ext != NULL, 0)) {
-		bytes += o->ext->owned;
-		h->st.owned_bytes -= o->ext->owned;
-		pool_free(h, o->ext, sizeof(*o->ext));
+	if (__builtin_expect(o->owned != 0, 0)) {
+		bytes += o->owned;
+		h->st.owned_bytes -= o->owned;
 	}
 	vec_remove(v, o);
 	if (__builtin_expect(v->holes > 64, 0) && v->holes * 2 > v->n &&
@@ -362,7 +361,7 @@ static inline void dealloc_one(rcl_heap *h, rcl_head *o)
 		h->st.resurrected_total++;
 		return; /* it lives on where it was */
 	}
-	if (__builtin_expect(o->ext != NULL, 0) && o->ext->weak) {
+	if (__builtin_expect(o->flags & F_WEAK, 0)) {
 		rcl_weakref *callbacks = NULL;
 
 		weakref_clear_all(o, &callbacks);
@@ -412,20 +411,6 @@ void heap_dealloc(rcl_head *o)
 	h->dealloc_depth--;
 }
 
-/* o's extension record, created on first use; NULL if memory is short. */
-rcl_ext *heap_ext(rcl_head *o)
-{
-	if (!o->ext) {
-		o->ext = pool_alloc(o->ti->heap, sizeof(*o->ext));
-		if (!o->ext) {
-			errno = ENOMEM;
-			return NULL;
-		}
-		memset(o->ext, 0, sizeof(*o->ext));
-	}
-	return o->ext;
-}
-
 size_t rcl_refcount(const void *obj)
 {
 	return obj ? (size_t)HEAD(obj)->refcnt : 0;
@@ -473,7 +458,7 @@ static void owned_account(rcl_head *o, size_t bytes)
 {
 	rcl_heap *h = o->ti->heap;
 
-	o->ext->owned += bytes;
+	o->owned += bytes;
 	account(h, o, bytes, true);
 	h->st.owned_bytes += bytes;
 	h->young_bytes_since += bytes;
@@ -490,8 +475,6 @@ int rcl_owned_add(void *obj, size_t bytes)
 	}
 	o = HEAD(obj);
 	HEAP_CHECK_OWNER(o->ti->heap);
-	if (!heap_ext(o))
-		return -1;
 	gc_maybe_collect(o->ti->heap, bytes);
 	owned_account(o, bytes);
 	return 0;
@@ -503,13 +486,13 @@ void rcl_owned_sub(void *obj, size_t bytes)
 	rcl_head *o;
 	rcl_heap *h;
 
-	if (!obj || !HEAD(obj)->ext)
+	if (!obj)
 		return;
 	o = HEAD(obj);
 	h = o->ti->heap;
-	if (bytes > o->ext->owned)
-		bytes = o->ext->owned;
-	o->ext->owned -= bytes;
+	if (bytes > o->owned)
+		bytes = o->owned;
+	o->owned -= bytes;
 	account(h, o, bytes, false);
 	h->st.owned_bytes -= bytes;
 	h->young_bytes_since -=
@@ -530,8 +513,6 @@ void *rcl_owned_alloc(void *obj, size_t size)
 	o = HEAD(obj);
 	h = o->ti->heap;
 	HEAP_CHECK_OWNER(h);
-	if (!heap_ext(o))
-		return NULL;
 	gc_maybe_collect(h, size);
 	p = pool_alloc(h, size);
 	if (!p && !h->collecting && !h->dealloc_depth) {
@@ -558,7 +539,7 @@ void rcl_owned_free(void *obj, void *ptr, size_t size)
 
 size_t rcl_owned_bytes(const void *obj)
 {
-	return obj && HEAD(obj)->ext ? HEAD(obj)->ext->owned : 0;
+	return obj ? HEAD(obj)->owned : 0;
 }
 
 void rcl_auto_collect(rcl_heap *h, bool on)
@@ -750,7 +731,7 @@ static bool validate_vec(const rcl_heap *h, unsigned gen, size_t *owned)
 		}
 		objects++;
 		bytes += head_bytes(o);
-		*owned += o->ext ? o->ext->owned : 0;
+		*owned += o->owned;
 	}
 	if (objects != vec_count(v) || bytes != h->slot[gen].bytes ||
 	    holes != v->holes || (v->n && !v->v[v->n - 1])) {
@@ -812,7 +793,7 @@ static void pin(rcl_heap *h, rcl_head *o)
 {
 	(void)h;
 	o->refcnt++;
-	if (o->ext && o->ext->weak) {
+	if (o->flags & F_WEAK) {
 		rcl_weakref *callbacks = NULL;
 
 		weakref_clear_all(o, &callbacks);
@@ -861,6 +842,7 @@ void rcl_heap_destroy(rcl_heap *h)
 	free_remaining(h);
 	for (unsigned g = 0; g < NSLOTS; g++)
 		vec_free(h, &h->vec[g]);
+	weakref_map_free(h);
 	pool_finish(h);
 	for (size_t i = 0; i < h->types_cap; i++)
 		heap_raw_free(h, h->types[i], sizeof(rcl_tinfo));

@@ -63,21 +63,27 @@ typedef struct rcl_tinfo {
 	size_t bytes;
 } rcl_tinfo;
 
-/* Rarely needed per-object state, allocated on first use. */
-typedef struct rcl_ext {
-	size_t owned;	   /* bytes owned outside the heap */
-	rcl_weakref *weak; /* weak references to this object */
-} rcl_ext;
+/* The heap's weak references, by referent: open addressing on the
+ * referent's header, each slot the first of that referent's list. Only
+ * objects with F_WEAK are in it. */
+typedef struct rcl_head rcl_head;
 
-typedef struct rcl_head {
+typedef struct rcl_weakmap {
+	rcl_head **keys;
+	rcl_weakref **lists;
+	size_t n;
+	size_t cap; /* a power of two, or 0 */
+} rcl_weakmap;
+
+struct rcl_head {
 	intptr_t refcnt;
 	uintptr_t gc_refs; /* during a collection only */
 	rcl_tinfo *ti;
 	uint32_t idx; /* position in the vector named by GEN */
 	uint32_t flags;
-	size_t size; /* user bytes */
-	rcl_ext *ext;
-} rcl_head;
+	size_t size;  /* user bytes */
+	size_t owned; /* bytes owned outside the heap */
+};
 
 _Static_assert(sizeof(rcl_head) % alignof(max_align_t) == 0,
 	       "objects must stay aligned for any type");
@@ -92,6 +98,7 @@ enum {
 	F_REACHABLE = 1 << 4,
 	F_FINALIZED = 1 << 5,
 	F_CLEARED = 1 << 6,
+	F_WEAK = 1 << 7, /* has weak references (in h->weak) */
 };
 
 /* After marking: in the set, not reached: garbage. */
@@ -189,6 +196,8 @@ struct rcl_heap {
 	size_t types_cap;
 	rcl_tinfo *last_ti;
 
+	rcl_weakmap weak;
+
 	rcl_observer_fn observer;
 	void *observer_arg;
 	rcl_collect_hook_fn collect_hook;
@@ -209,7 +218,7 @@ static inline void head_set_gen(rcl_head *o, unsigned gen)
 
 static inline size_t head_bytes(const rcl_head *o)
 {
-	return sizeof(rcl_head) + o->size + (o->ext ? o->ext->owned : 0);
+	return sizeof(rcl_head) + o->size + o->owned;
 }
 
 #ifndef NDEBUG
@@ -336,7 +345,6 @@ static inline size_t vec_count(const rcl_vec *v)
 void heap_dealloc(rcl_head *o);
 void heap_free_object(rcl_heap *h, rcl_head *o);
 bool heap_relink(rcl_heap *h, rcl_head *o, unsigned gen);
-rcl_ext *heap_ext(rcl_head *o);
 
 /* gc.c */
 size_t gc_collect(rcl_heap *h, int generation, int reason);
@@ -359,5 +367,6 @@ enum { REASON_MANUAL, REASON_COUNT, REASON_BYTES, REASON_ALLOC };
 void weakref_clear_all(rcl_head *o, rcl_weakref **callbacks);
 void weakref_run_callbacks(rcl_weakref *callbacks);
 void weakref_drop_callbacks(rcl_weakref *callbacks);
+void weakref_map_free(rcl_heap *h);
 
 #endif
