@@ -1,9 +1,10 @@
 """The man pages cannot drift from the programs: every key of
-conf/reclaimd.conf is in reclaimd.conf(5) with the same default (and no
-other key is), every reclaimctl command with its usage and every exit status
-is in reclaimctl(1), every reclaimd option and every io.reclaim method the
-daemon describes is in reclaimd(8), and every public function of
-libreclaim's headers is in libreclaim(3)."""
+conf/reclaimd.conf and of reclaimd's key table (daemon/config.c) is in
+reclaimd.conf(5) with the same default, and no other key is; every
+reclaimctl command with its usage, option and exit status is in
+reclaimctl(1); every reclaimd option, exit status, socket name and
+io.reclaim method and error the daemon describes is in reclaimd(8); and
+every public function of libreclaim's headers is in libreclaim(3)."""
 
 import glob
 import os
@@ -48,10 +49,24 @@ def check_conf_page():
         want = "Default: *%s*" % default if default else "Default: empty"
         check(want in body, "reclaimd.conf(5): %s: want %r in %r" %
               (key, want, body))
-    documented = set(entries)
+    # And every key the daemon accepts, from its table in config.c.
+    with open(os.path.join(SRCDIR, "daemon", "config.c")) as f:
+        table = re.findall(r'KEY\("(\w+)",\s*"(\w+)",\s*"([^"]*)"', f.read())
+    check(len(table) >= 15, "config.c's key table: %r" % table)
+    for sec, name, default in table:
+        key = "%s.%s" % (sec, name)
+        check(key in entries, "reclaimd.conf(5) lacks %s (daemon/config.c)" %
+              key)
+        body = " ".join(entries[key].split())
+        want = "Default: *%s*" % default if default else "Default: empty"
+        check(want in body, "reclaimd.conf(5): %s: config.c's default is %r"
+              % (key, default))
+    known = set("%s.%s" % (sec, name) for sec, name, _ in table)
     shipped = set(k for k, _ in conf_keys())
-    check(documented <= shipped, "reclaimd.conf(5) documents keys the "
-          "shipped file lacks: %s" % sorted(documented - shipped))
+    check(set(entries) <= known, "reclaimd.conf(5) documents keys reclaimd "
+          "does not know: %s" % sorted(set(entries) - known))
+    check(known <= shipped, "conf/reclaimd.conf lacks keys reclaimd knows: "
+          "%s" % sorted(known - shipped))
 
 
 def check_ctl_page():
