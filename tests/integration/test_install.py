@@ -195,8 +195,9 @@ def activate(dest, units, tmp):
         logtext = open(os.path.join(tmp, "log")).read()
         check("control: activated on " + path in logtext, logtext)
         # ExecReload=, as systemctl reload runs it.
-        reload = [dest + a if a.startswith("/") else a
-                  for a in shlex.split(svc["ExecReload"][0])]
+        # Without its prefix ("+": as root, outside the sandbox).
+        reload = shlex.split(svc["ExecReload"][0].lstrip("+-@:!"))
+        reload[0] = dest + reload[0]
         rc, out, err = run(reload, env=env)
         check(rc == 0, "ExecReload %r: rc %d %r" % (reload, rc, err))
         with open(conf, "a") as f:

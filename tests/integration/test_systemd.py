@@ -50,6 +50,10 @@ def check_directives(svc, sock):
     reload = svc["ExecReload"][0]
     check(reload.endswith("reclaimctl reload") or "-HUP" in reload,
           "ExecReload does not send SIGHUP: %r" % reload)
+    # The activated socket is root's, mode 0660: the dynamic user cannot
+    # connect to it, so reclaimctl must run as root ("+").
+    check("-HUP" in reload or reload.startswith("+"),
+          "ExecReload=%s cannot reach the socket unit's socket" % reload)
     check(sock.get("ListenStream", [""])[0].startswith("/run/reclaim/"),
           "ListenStream: %r" % sock.get("ListenStream"))
     check(sock.get("SocketMode") == ["0660"], "SocketMode")
