@@ -55,6 +55,9 @@
 
 #include <reclaim/heap.h>
 
+/* Everything declared here is the library's own: not exported. */
+#pragma GCC visibility push(hidden)
+
 /* Per heap, per type: live objects and bytes. */
 typedef struct rcl_tinfo {
 	const rcl_type *type;
@@ -226,6 +229,7 @@ void heap_check_owner(const rcl_heap *h);
 #define HEAP_CHECK_OWNER(h) heap_check_owner(h)
 #else
 #define HEAP_CHECK_OWNER(h) ((void)0)
+
 #endif
 
 /* vec.c */
@@ -368,5 +372,7 @@ void weakref_clear_all(rcl_head *o, rcl_weakref **callbacks);
 void weakref_run_callbacks(rcl_weakref *callbacks);
 void weakref_drop_callbacks(rcl_weakref *callbacks);
 void weakref_map_free(rcl_heap *h);
+
+#pragma GCC visibility pop
 
 #endif
