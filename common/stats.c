@@ -24,6 +24,46 @@ void stats_finish(struct stats_snapshot *s)
 	s->nworkers = 0;
 }
 
+/* Take a histogram of n buckets (the last +Inf) from a source. */
+void stats_hist_set(struct stats_hist *h, const uint64_t *bounds_ns,
+		    const uint64_t *counts, size_t n)
+{
+	size_t i;
+
+	h->n = (uint32_t)(n < STATS_HIST_MAX ? n : STATS_HIST_MAX);
+	for (i = 0; i < h->n; i++) {
+		h->bounds_ns[i] = bounds_ns[i];
+		h->counts[i] = counts[i];
+	}
+	for (; i < n; i++)
+		h->counts[h->n - 1] += counts[i];
+}
+
+/* Observations in a histogram. */
+uint64_t stats_hist_count(const struct stats_hist *h)
+{
+	uint64_t c = 0;
+	uint32_t i;
+
+	for (i = 0; i < h->n; i++)
+		c += h->counts[i];
+	return c;
+}
+
+/* Add w's buckets into t (same bounds: both come from the library). */
+static void add_hist(struct stats_hist *t, const struct stats_hist *w)
+{
+	uint32_t i;
+
+	if (t->n == 0) {
+		*t = *w;
+		return;
+	}
+	for (i = 0; i < t->n && i < w->n; i++)
+		t->counts[i] += w->counts[i];
+	t->sum_ns += w->sum_ns;
+}
+
 /* Fold one worker's counters into the total. */
 static void add_worker(struct stats_worker *t, const struct stats_worker *w)
 {
@@ -36,6 +76,10 @@ static void add_worker(struct stats_worker *t, const struct stats_worker *w)
 #undef X
 #undef SUM
 #undef MAX
+#define X(sec, name, help)                                                     \
+	add_hist(&t->STATS_HIST(sec, name), &w->STATS_HIST(sec, name));
+	STATS_WORKER_HISTOGRAMS(X)
+#undef X
 }
 
 /* Compute the totals from the per-worker copies. */
@@ -56,6 +100,44 @@ static struct json *section(struct json *parent, const char *name)
 	return o != NULL ? o : json_add_object(parent, name);
 }
 
+/* {"bounds_ns": [finite bounds], "counts": [n], "count", "sum_ns"} */
+static void hist_to_json(struct json *parent, const char *key,
+			 const struct stats_hist *h)
+{
+	struct json *o = json_add_object(parent, key);
+	struct json *b = json_add_array(o, "bounds_ns");
+	struct json *c = json_add_array(o, "counts");
+	uint32_t i;
+
+	for (i = 0; i < h->n; i++) {
+		if (i + 1 < h->n)
+			json_add_u64(b, NULL, h->bounds_ns[i]);
+		json_add_u64(c, NULL, h->counts[i]);
+	}
+	json_add_u64(o, "count", stats_hist_count(h));
+	if (h->has_sum)
+		json_add_u64(o, "sum_ns", h->sum_ns);
+}
+
+/* Read a histogram rendered by hist_to_json. */
+static void hist_from_json(const struct json *o, struct stats_hist *h)
+{
+	const struct json *b = json_get(o, "bounds_ns");
+	const struct json *c = json_get(o, "counts");
+	uint32_t i;
+
+	memset(h, 0, sizeof *h);
+	h->n = (uint32_t)json_size(c);
+	if (h->n > STATS_HIST_MAX)
+		h->n = STATS_HIST_MAX;
+	for (i = 0; i < h->n; i++) {
+		h->bounds_ns[i] = i + 1 < h->n ? json_u64(json_at(b, i))
+					       : UINT64_MAX;
+		h->counts[i] = json_u64(json_at(c, i));
+	}
+	h->has_sum = json_as_u64(json_get(o, "sum_ns"), &h->sum_ns);
+}
+
 /* Add the per-worker counters of w under j. */
 static void worker_to_json(struct json *j, const struct stats_worker *w)
 {
@@ -63,6 +145,45 @@ static void worker_to_json(struct json *j, const struct stats_worker *w)
 	json_add_u64(section(j, #sec), #name, w->STATS_FIELD(sec, name));
 	STATS_WORKER_FIELDS(X)
 #undef X
+#define X(sec, name, help)                                                     \
+	hist_to_json(section(j, #sec), #name "_histogram",                     \
+		     &w->STATS_HIST(sec, name));
+	STATS_WORKER_HISTOGRAMS(X)
+#undef X
+}
+
+/* watchdog.leak_suspects: [{"type", "first", "last"}...] */
+static void suspects_to_json(struct json *j, const struct stats_suspects *s)
+{
+	struct json *arr = json_add_array(section(j, "watchdog"),
+					  "leak_suspects"),
+		    *o;
+	size_t i;
+
+	for (i = 0; i < s->n; i++) {
+		o = json_add_object(arr, NULL);
+		json_add_str(o, "type", s->types[i].type);
+		json_add_u64(o, "first", s->types[i].first);
+		json_add_u64(o, "last", s->types[i].last);
+	}
+}
+
+/* Read watchdog.leak_suspects. */
+static void suspects_from_json(const struct json *j, struct stats_suspects *s)
+{
+	const struct json *arr = json_path(j, "watchdog.leak_suspects"), *o;
+	const char *type;
+
+	memset(s, 0, sizeof *s);
+	for (o = json_child(arr); o != NULL && s->n < STATS_SUSPECTS;
+	     o = json_next(o)) {
+		type = json_as_str(json_get(o, "type"));
+		snprintf(s->types[s->n].type, sizeof s->types[s->n].type, "%s",
+			 type ? type : "?");
+		s->types[s->n].first = json_path_u64(o, "first");
+		s->types[s->n].last = json_path_u64(o, "last");
+		s->n++;
+	}
 }
 
 /*
@@ -79,8 +200,14 @@ struct json *stats_to_json(const struct stats_snapshot *s)
 		     s->process.STATS_FIELD(sec, name));
 	STATS_PROCESS_FIELDS(X)
 #undef X
+#define X(sec, name, help)                                                     \
+	hist_to_json(section(j, #sec), #name "_histogram",                     \
+		     &s->process.STATS_HIST(sec, name));
+	STATS_PROCESS_HISTOGRAMS(X)
+#undef X
 	json_add_str(section(j, "watchdog"), "level",
 		     s->process.watchdog_level);
+	suspects_to_json(j, &s->process.suspects);
 	worker_to_json(j, &s->total);
 	arr = json_add_array(j, "workers");
 	for (i = 0; i < s->nworkers; i++) {
@@ -98,6 +225,11 @@ static void worker_from_json(const struct json *j, struct stats_worker *w)
 	w->STATS_FIELD(sec, name) = json_path_u64(j, #sec "." #name);
 	STATS_WORKER_FIELDS(X)
 #undef X
+#define X(sec, name, help)                                                     \
+	hist_from_json(json_path(j, #sec "." #name "_histogram"),              \
+		       &w->STATS_HIST(sec, name));
+	STATS_WORKER_HISTOGRAMS(X)
+#undef X
 }
 
 /* Read a snapshot rendered by stats_to_json; -1 if it is not one. */
@@ -114,6 +246,12 @@ int stats_from_json(const struct json *j, struct stats_snapshot *s)
 	s->process.STATS_FIELD(sec, name) = json_path_u64(j, #sec "." #name);
 	STATS_PROCESS_FIELDS(X)
 #undef X
+#define X(sec, name, help)                                                     \
+	hist_from_json(json_path(j, #sec "." #name "_histogram"),              \
+		       &s->process.STATS_HIST(sec, name));
+	STATS_PROCESS_HISTOGRAMS(X)
+#undef X
+	suspects_from_json(j, &s->process.suspects);
 	level = json_as_str(json_path(j, "watchdog.level"));
 	snprintf(s->process.watchdog_level, sizeof s->process.watchdog_level,
 		 "%s", level ? level : "?");

@@ -6,6 +6,7 @@
 #ifndef RECLAIM_COMMON_STATS_H
 #define RECLAIM_COMMON_STATS_H
 
+#include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
 
@@ -49,13 +50,55 @@ enum stats_agg { STATS_SUM, STATS_MAX };
 	X(limit, bytes, GAUGE, "bytes",                                        \
 	  "memory limit the watchdog works against")                           \
 	X(watchdog, forced_collections_total, COUNTER, "collections",          \
-	  "collections the watchdog forced")
+	  "collections the watchdog forced")                                   \
+	X(watchdog, usage_bytes, GAUGE, "bytes",                               \
+	  "memory counted against the limit")                                  \
+	X(watchdog, leak_suspected_total, COUNTER, "events",                   \
+	  "times the survivor floor rose across full collections")             \
+	X(forensics, reports_total, COUNTER, "reports",                        \
+	  "near-limit forensic reports written")
+
+/*
+ * Histograms, counts per bucket (not cumulative), in nanoseconds.
+ * X(section, name, help); rendered as section.name_histogram in JSON and
+ * reclaim_section_name_seconds in Prometheus text.
+ */
+#define STATS_WORKER_HISTOGRAMS(X)                                             \
+	X(heap, pause, "cycle collection pauses")
+#define STATS_PROCESS_HISTOGRAMS(X)                                            \
+	X(watchdog, reaction,                                                  \
+	  "watchdog reactions, from a wake-up to the end of its action")
+
+#define STATS_HIST_MAX 24
+
+struct stats_hist {
+	uint32_t n;			    /* buckets, the +Inf one included */
+	uint64_t bounds_ns[STATS_HIST_MAX]; /* upper bounds; the last is +Inf */
+	uint64_t counts[STATS_HIST_MAX];
+	uint64_t sum_ns;
+	bool has_sum; /* false: the source keeps no sum */
+};
+
+/* The watchdog's last "leak suspected" event: types whose survivors rose. */
+#define STATS_SUSPECTS 16
+struct stats_suspects {
+	size_t n;
+	struct stats_suspect {
+		char type[64];
+		uint64_t first; /* survivors at the start of the rise */
+		uint64_t last;	/* and at its end */
+	} types[STATS_SUSPECTS];
+};
 
 #define STATS_FIELD(sec, name) sec##_##name
+#define STATS_HIST(sec, name) sec##_##name##_hist
 
 struct stats_worker {
 #define X(sec, name, kind, agg, unit, help) uint64_t STATS_FIELD(sec, name);
 	STATS_WORKER_FIELDS(X)
+#undef X
+#define X(sec, name, help) struct stats_hist STATS_HIST(sec, name);
+	STATS_WORKER_HISTOGRAMS(X)
 #undef X
 };
 
@@ -63,7 +106,11 @@ struct stats_process {
 #define X(sec, name, kind, unit, help) uint64_t STATS_FIELD(sec, name);
 	STATS_PROCESS_FIELDS(X)
 #undef X
+#define X(sec, name, help) struct stats_hist STATS_HIST(sec, name);
+	STATS_PROCESS_HISTOGRAMS(X)
+#undef X
 	char watchdog_level[16]; /* watchdog.level: a name such as "ok" */
+	struct stats_suspects suspects; /* watchdog.leak_suspects */
 };
 
 struct stats_snapshot {
@@ -76,6 +123,9 @@ struct stats_snapshot {
 void stats_init(struct stats_snapshot *s, size_t nworkers);
 void stats_finish(struct stats_snapshot *s);
 void stats_sum(struct stats_snapshot *s);
+void stats_hist_set(struct stats_hist *h, const uint64_t *bounds_ns,
+		    const uint64_t *counts, size_t n);
+uint64_t stats_hist_count(const struct stats_hist *h);
 struct json *stats_to_json(const struct stats_snapshot *s);
 int stats_from_json(const struct json *j, struct stats_snapshot *s);
 

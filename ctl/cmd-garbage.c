@@ -1,37 +1,68 @@
 /* What the cycle collector reclaimed since the last report (reading empties
- * it). */
+ * it): types by bytes, then each cycle's path through field names. */
 #include "human.h"
 #include "reclaimctl.h"
 
-/* Human output of a Garbage reply: types, then cycle paths. */
-static int cmd_garbage_human(const struct json *reply)
+/* The types table. */
+static void cmd_garbage_types(const struct json *types)
 {
 	static const char *const headers[] = {"TYPE", "COUNT", "BYTES"};
-	struct json *types = json_get(reply, "types"), *c, *ty;
 	struct table *t = table_create(3, headers);
 	char b[HUMAN_LEN];
-	const char *path;
-	size_t i;
+	struct json *ty;
 
 	table_right(t, 1);
 	table_right(t, 2);
-	for (i = 0; i < json_size(types); i++) {
-		ty = json_at(types, i);
+	for (ty = json_child(types); ty != NULL; ty = json_next(ty)) {
 		table_add(t, "%s", json_as_str(json_get(ty, "type")));
 		table_add(t, "%llu",
 			  (unsigned long long)json_path_u64(ty, "count"));
 		table_add(t, "%s", human_bytes(json_path_u64(ty, "bytes"), b));
 	}
-	if (json_size(types) == 0)
-		puts("no garbage since the last report");
-	else
-		table_print(t, stdout);
+	table_print(t, stdout);
 	table_destroy(t);
-	for (c = json_child(json_get(reply, "cycles")); c; c = json_next(c)) {
-		path = json_as_str(json_get(c, "path"));
-		printf("cycle: %s (x%llu)\n", path ? path : "?",
-		       (unsigned long long)json_path_u64(c, "count"));
+}
+
+/* The cycles table: how often each shape was found. */
+static void cmd_garbage_cycles(const struct json *cycles)
+{
+	static const char *const headers[] = {"FOUND", "CYCLE"};
+	struct table *t = table_create(2, headers);
+	struct json *c;
+
+	table_right(t, 0);
+	for (c = json_child(cycles); c != NULL; c = json_next(c)) {
+		table_add(t, "%llu",
+			  (unsigned long long)json_path_u64(c, "count"));
+		table_add(t, "%s", json_as_str(json_get(c, "path")));
 	}
+	putchar('\n');
+	table_print(t, stdout);
+	table_destroy(t);
+}
+
+/* Human output of a Garbage reply. */
+static int cmd_garbage_human(const struct json *reply)
+{
+	bool debug = false, truncated = false;
+	char b[HUMAN_LEN];
+
+	json_as_bool(json_get(reply, "debug_leak"), &debug);
+	json_as_bool(json_get(reply, "truncated"), &truncated);
+	if (!debug)
+		puts("leak debugging is off (reclaimctl debug leak on)");
+	if (json_size(json_get(reply, "types")) == 0) {
+		puts("no garbage since the last report");
+		return CTL_OK;
+	}
+	printf("%llu objects, %s, in %llu collections%s\n\n",
+	       (unsigned long long)json_path_u64(reply, "objects"),
+	       human_bytes(json_path_u64(reply, "bytes"), b),
+	       (unsigned long long)json_path_u64(reply, "collections"),
+	       truncated ? " (bounds reached: counts are lower bounds)" : "");
+	cmd_garbage_types(json_get(reply, "types"));
+	if (json_size(json_get(reply, "cycles")) > 0)
+		cmd_garbage_cycles(json_get(reply, "cycles"));
 	return CTL_OK;
 }
 

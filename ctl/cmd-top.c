@@ -1,8 +1,10 @@
 /*
  * A live view, refreshed every second: RSS against the limit as a bar, the
  * level, collections and pause time per second, and a sparkline of RSS over
- * the last minute. The alternate screen keeps the terminal clean on exit;
- * --once prints one frame without escape sequences, for scripts.
+ * the last minute, read from the daemon's history ring (Stats with history),
+ * so even the first frame shows the last minute. The alternate screen keeps
+ * the terminal clean on exit; --once prints one frame without escape
+ * sequences, for scripts.
  */
 #include <signal.h>
 #include <stdlib.h>
@@ -109,27 +111,44 @@ static void top_frame(struct top *t, const struct stats_snapshot *s)
 	top_sparkline(t);
 }
 
-/* Fetch a sample and remember its RSS. */
+/* The RSS column of the daemon's history: the last minute. */
+static void top_history(struct top *t, const struct json *reply)
+{
+	const struct json *col = json_path(reply, "history.rss_bytes");
+	size_t n = json_size(col), i;
+
+	t->n = n < TOP_HISTORY ? n : TOP_HISTORY;
+	for (i = 0; i < t->n; i++)
+		t->rss[i] = json_u64(json_at(col, n - t->n + i));
+}
+
+/* The Stats call's parameters: the last minute of history. */
+static struct json *top_params(void)
+{
+	struct json *p = json_object();
+
+	json_add_u64(p, "history", TOP_HISTORY);
+	return p;
+}
+
+/* Fetch a sample and the last minute of RSS. */
 static int top_sample(struct ctl *ctl, struct top *t, struct stats_snapshot *s)
 {
-	struct json *reply;
+	struct json *reply, *params = top_params();
 	int rc;
 
-	rc = ctl_call(ctl, "io.reclaim.Stats", NULL, &reply);
+	rc = ctl_call(ctl, "io.reclaim.Stats", params, &reply);
+	json_destroy(params);
 	if (rc != CTL_OK)
 		return rc;
 	rc = stats_from_json(reply, s);
+	if (rc == 0)
+		top_history(t, reply);
 	json_destroy(reply);
 	if (rc != 0) {
 		fputs("reclaimctl: top: unexpected reply\n", stderr);
 		return CTL_DAEMON_ERROR;
 	}
-	if (t->n == TOP_HISTORY)
-		memmove(t->rss, t->rss + 1,
-			(TOP_HISTORY - 1) * sizeof t->rss[0]);
-	else
-		t->n++;
-	t->rss[t->n - 1] = s->process.process_rss_bytes;
 	return CTL_OK;
 }
 
@@ -166,12 +185,17 @@ static int cmd_top_exec(struct ctl *ctl, int argc, char **argv)
 {
 	struct top t = {0};
 	struct stats_snapshot s;
+	struct json *params;
 	int rc;
 
 	if (argc == 1 && strcmp(argv[0], "--once") != 0)
 		return ctl_usage(ctl, "top: unknown option \"%s\"", argv[0]);
-	if (ctl->json)
-		return ctl_simple(ctl, "io.reclaim.Stats", NULL, NULL);
+	if (ctl->json) {
+		params = top_params();
+		rc = ctl_simple(ctl, "io.reclaim.Stats", params, NULL);
+		json_destroy(params);
+		return rc;
+	}
 	if (argc == 0) {
 		rc = top_loop(ctl, &t);
 		stats_finish(&t.prev);

@@ -9,6 +9,31 @@ static const char *cmd_watchdog_bytes(const struct json *r, const char *key,
 	return human_bytes(json_path_u64(r, key), buf);
 }
 
+/* The types the last leak-suspected event named, as a table. */
+static void cmd_watchdog_suspects(const struct json *arr)
+{
+	static const char *const headers[] = {"SUSPECT TYPE", "SURVIVORS",
+					      "BEFORE"};
+	struct table *t;
+	struct json *s;
+
+	if (json_size(arr) == 0)
+		return;
+	t = table_create(3, headers);
+	table_right(t, 1);
+	table_right(t, 2);
+	for (s = json_child(arr); s != NULL; s = json_next(s)) {
+		table_add(t, "%s", json_as_str(json_get(s, "type")));
+		table_add(t, "%llu",
+			  (unsigned long long)json_path_u64(s, "last"));
+		table_add(t, "%llu",
+			  (unsigned long long)json_path_u64(s, "first"));
+	}
+	putchar('\n');
+	table_print(t, stdout);
+	table_destroy(t);
+}
+
 /* Human output of a Watchdog reply. */
 static int cmd_watchdog_human(const struct json *r)
 {
@@ -35,6 +60,7 @@ static int cmd_watchdog_human(const struct json *r)
 	kv_print("leaks suspected", "%llu",
 		 (unsigned long long)json_path_u64(r, "leak_suspected_total"));
 	kv_print("notifications", "%s", json_as_str(json_get(r, "notify")));
+	cmd_watchdog_suspects(json_get(r, "leak_suspects"));
 	return CTL_OK;
 }
 

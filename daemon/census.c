@@ -50,6 +50,42 @@ void census_merge(const struct fanout *fan, struct census *out)
 	qsort(out->types, out->n, sizeof *out->types, census_cmp);
 }
 
+/* Add n entries of in to out[0..*nout) by type, at most max entries. */
+static void census_add(rcl_type_stats *out, size_t *nout, size_t max,
+		       const rcl_type_stats *in, size_t n)
+{
+	size_t i, k;
+
+	for (i = 0; i < n; i++) {
+		for (k = 0; k < *nout && out[k].type != in[i].type; k++)
+			;
+		if (k == *nout) {
+			if (*nout == max)
+				continue;
+			out[k] = in[i];
+			out[k].objects = out[k].bytes = 0;
+			(*nout)++;
+		}
+		out[k].objects += in[i].objects;
+		out[k].bytes += in[i].bytes;
+	}
+}
+
+/* The watchdog's census hook (main thread, synchronous): what the workers
+ * last published, merged by type. At most max entries. */
+size_t census_published(struct server *srv, rcl_type_stats *out, size_t max)
+{
+	rcl_type_stats one[RCL_WATCHDOG_CENSUS_MAX];
+	size_t i, n = 0, k;
+
+	for (i = 0; i < srv->nworkers; i++) {
+		k = worker_read_census(srv->workers[i], one,
+				       RCL_WATCHDOG_CENSUS_MAX);
+		census_add(out, &n, max, one, k);
+	}
+	return n;
+}
+
 /* Totals of a census. */
 void census_totals(const struct census *c, uint64_t *objects, uint64_t *bytes)
 {

@@ -82,6 +82,9 @@ static const struct config_key config_keys[] = {
     KEY("watchdog", "soft", "80%", parse_watchdog, watchdog),
     KEY("watchdog", "hard", "95%", parse_watchdog, watchdog),
     KEY("watchdog", "hysteresis", "5%", parse_watchdog, watchdog),
+    KEY("forensics", "report_dir", "", parse_string, forensics_report_dir),
+    KEY("forensics", "report_interval", "10m", parse_duration,
+	forensics_report_interval_us),
     KEY("log", "level", "info", parse_log_level, log_level),
 };
 #define CONFIG_NKEYS (sizeof config_keys / sizeof config_keys[0])
@@ -542,6 +545,7 @@ void config_destroy(struct config *cfg)
 	free(cfg->control_group);
 	free(cfg->http_listen);
 	free(cfg->metrics_listen);
+	free(cfg->forensics_report_dir);
 	free(cfg);
 }
 

@@ -58,7 +58,9 @@ void fanout_destroy(struct fanout *fan)
 
 	if (fan == NULL)
 		return;
-	for (i = 0; i < fan->n; i++)
+	for (i = 0; i < fan->n; i++) {
 		census_finish(&fan->cmds[i].out.census);
+		garbage_report_finish(&fan->cmds[i].out.garbage);
+	}
 	free(fan);
 }

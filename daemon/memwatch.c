@@ -4,9 +4,11 @@
  * fan-out to every worker's heap, shedding a flag each worker's HTTP front
  * reads; heap figures come from the stats the workers publish.
  */
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
+#include "census.h"
 #include "reclaimd.h"
 #include "xmalloc.h"
 
@@ -14,6 +16,7 @@ struct memwatch {
 	struct server *srv;
 	rcl_watchdog *wd;
 	uint64_t leaks;
+	struct stats_suspects suspects; /* named by the last leak event */
 };
 
 /* A forced collection finished on every worker. */
@@ -97,6 +100,14 @@ static bool memwatch_heap_info(void *arg, rcl_watchdog_heap_info *out)
 	return true;
 }
 
+/* census hook: the workers' published censuses, merged by type. */
+static size_t memwatch_census(void *arg, rcl_type_stats *out, size_t max)
+{
+	struct memwatch *mw = arg;
+
+	return census_published(mw->srv, out, max);
+}
+
 /* level hook: log each change and refresh STATUS=. */
 static void memwatch_level(void *arg, int from, int to)
 {
@@ -106,6 +117,27 @@ static void memwatch_level(void *arg, int from, int to)
 		"watchdog: level %s -> %s", rcl_watchdog_level_name(from),
 		rcl_watchdog_level_name(to));
 	notify_status(mw->srv);
+	report_level(mw->srv->report, from, to);
+}
+
+/* Keep the types a leak event names, and log them. */
+static void memwatch_suspects(struct memwatch *mw,
+			      const rcl_watchdog_leak *leak)
+{
+	struct stats_suspects *sp = &mw->suspects;
+	size_t i;
+
+	memset(sp, 0, sizeof *sp);
+	for (i = 0; i < leak->ntypes && i < STATS_SUSPECTS; i++) {
+		snprintf(sp->types[i].type, sizeof sp->types[i].type, "%s",
+			 leak->types[i].name ? leak->types[i].name : "?");
+		sp->types[i].first = leak->types[i].first;
+		sp->types[i].last = leak->types[i].last;
+		log_warn("watchdog: leak suspect %s: %zu -> %zu survivors",
+			 sp->types[i].type, leak->types[i].first,
+			 leak->types[i].last);
+	}
+	sp->n = i;
 }
 
 /* leak hook: a rising survivor floor. */
@@ -118,6 +150,7 @@ static void memwatch_leak(void *arg, const rcl_watchdog_leak *leak)
 		 "bytes over %u full collections",
 		 leak->floor_first_bytes, leak->floor_last_bytes,
 		 leak->collections);
+	memwatch_suspects(mw, leak);
 }
 
 /* The library's configuration from ours. */
@@ -140,6 +173,7 @@ struct memwatch *memwatch_create(struct server *srv, char **cause)
 	    .heap_info = memwatch_heap_info,
 	    .level = memwatch_level,
 	    .leak = memwatch_leak,
+	    .census = memwatch_census,
 	    .arg = mw,
 	};
 	rcl_watchdog_config wc;
@@ -210,4 +244,5 @@ void memwatch_status(struct memwatch *mw, struct memwatch_status *out)
 	out->limit_source =
 	    rcl_watchdog_limit_source_name(out->st.limit_source);
 	out->leaks = mw->leaks;
+	out->suspects = mw->suspects;
 }

@@ -1,33 +1,29 @@
-/* Stats: the stats snapshot, in total and per worker (as GET /metrics). */
+/*
+ * Stats: the stats snapshot, in total and per worker (as GET /metrics), and
+ * with history: N the last N seconds of the history ring (at most 600).
+ */
 #include "reclaimd.h"
 
-/* Render the snapshot, plus the collector settings in force. */
+/* Render the snapshot as GET /metrics does, with history if asked. */
 static enum call_status method_stats_exec(struct call *call)
 {
 	struct server *srv = call->srv;
-	struct stats_snapshot s;
-	struct json *arr;
-	int g;
+	uint64_t history = 0;
 
-	server_stats(srv, &s);
+	if (call_param_u64(call, "history", HISTORY_SECONDS, &history) < 0)
+		return CALL_ERROR;
 	json_destroy(call->reply);
-	call->reply = stats_to_json(&s);
-	stats_finish(&s);
-	arr = json_add_array(json_get(call->reply, "heap"), "thresholds");
-	for (g = 0; g < RCL_GENERATIONS; g++)
-		json_add_u64(arr, NULL, srv->thresholds[g]);
-	json_add_u64(json_get(call->reply, "heap"), "young_bytes",
-		     srv->young_bytes);
-	json_add_bool(json_add_object(call->reply, "debug"), "leak",
-		      srv->debug_leak);
+	call->reply = metrics_stats_json(srv);
+	if (history > 0)
+		history_to_json(srv->history, (size_t)history, call->reply);
 	return CALL_DONE;
 }
 
 const struct method_entry method_stats_entry = {
     .name = "io.reclaim.Stats",
-    .params = "() -> (process: object, limit: object, heap: object, "
+    .params = "(history: ?int) -> (process: object, limit: object, heap: object, "
 	      "watchdog: object, http: object, workers: []object, "
-	      "debug: object)",
+	      "debug: object, history: ?object)",
     .changes_state = false,
     .exec = method_stats_exec,
 };

@@ -16,6 +16,21 @@ static void method_watchdog_levels(struct json *reply,
 	json_add_u64(reply, "reaction_max_ns", st->reaction_max_ns);
 }
 
+/* The types the last leak-suspected event named. */
+static void method_watchdog_suspects(struct json *reply,
+				     const struct stats_suspects *sp)
+{
+	struct json *arr = json_add_array(reply, "leak_suspects"), *o;
+	size_t i;
+
+	for (i = 0; i < sp->n; i++) {
+		o = json_add_object(arr, NULL);
+		json_add_str(o, "type", sp->types[i].type);
+		json_add_u64(o, "first", sp->types[i].first);
+		json_add_u64(o, "last", sp->types[i].last);
+	}
+}
+
 /* Report what the watchdog sees now. */
 static enum call_status method_watchdog_exec(struct call *call)
 {
@@ -35,6 +50,7 @@ static enum call_status method_watchdog_exec(struct call *call)
 	method_watchdog_levels(reply, st);
 	json_add_u64(reply, "forced_collections_total", st->forced_total);
 	json_add_u64(reply, "leak_suspected_total", ws.leaks);
+	method_watchdog_suspects(reply, &ws.suspects);
 	return CALL_DONE;
 }
 
@@ -46,7 +62,8 @@ const struct method_entry method_watchdog_entry = {
 	      "hard_bytes: int, level_changes: int, shedding: bool, "
 	      "shed_total: int, throttled: bool, gc_cpu_fraction: float, "
 	      "poll_interval_ms: int, reaction_max_ns: int, "
-	      "forced_collections_total: int, leak_suspected_total: int)",
+	      "forced_collections_total: int, leak_suspected_total: int, "
+	      "leak_suspects: []LeakSuspect)",
     .changes_state = false,
     .exec = method_watchdog_exec,
 };

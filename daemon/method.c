@@ -51,6 +51,9 @@ static const char method_interface_head[] =
     "type TypeDiff (type: string, objects: int, bytes: int, "
     "objects_delta: int, bytes_delta: int)\n"
     "type Task (name: string, kind: string, description: string)\n"
+    "type GarbageType (type: string, count: int, bytes: int)\n"
+    "type GarbageCycle (path: string, count: int, length: int)\n"
+    "type LeakSuspect (type: string, first: int, last: int)\n"
     "\n";
 
 static const char method_interface_errors[] =

@@ -1,7 +1,8 @@
 /*
  * The metrics listener on the main thread: GET /metrics answers the same
- * JSON as io.reclaim.Stats. Prometheus text (?format=prometheus or Accept:
- * text/plain) comes with issue 6 and is refused clearly until then.
+ * JSON as io.reclaim.Stats, or Prometheus text (?format=prometheus, or an
+ * Accept: text/plain that does not also ask for JSON). Both are rendered
+ * from one stats snapshot (common/stats.c, common/prom.c).
  */
 #include <event2/buffer.h>
 #include <event2/event.h>
@@ -11,6 +12,7 @@
 #include <string.h>
 #include <unistd.h>
 
+#include "prom.h"
 #include "reclaimd.h"
 #include "xmalloc.h"
 
@@ -55,6 +57,24 @@ static void metrics_reply(struct evhttp_request *req, int code,
 	evbuffer_free(buf);
 }
 
+/* The Stats JSON: the snapshot plus the collector settings in force. */
+struct json *metrics_stats_json(struct server *srv)
+{
+	struct stats_snapshot s;
+	struct json *j, *arr;
+	int g;
+
+	server_stats(srv, &s);
+	j = stats_to_json(&s);
+	stats_finish(&s);
+	arr = json_add_array(json_get(j, "heap"), "thresholds");
+	for (g = 0; g < RCL_GENERATIONS; g++)
+		json_add_u64(arr, NULL, srv->thresholds[g]);
+	json_add_u64(json_get(j, "heap"), "young_bytes", srv->young_bytes);
+	json_add_bool(json_add_object(j, "debug"), "leak", srv->debug_leak);
+	return j;
+}
+
 /* GET /metrics. */
 static void metrics_get(struct evhttp_request *req, void *arg)
 {
@@ -63,17 +83,24 @@ static void metrics_get(struct evhttp_request *req, void *arg)
 	struct json *j;
 	char *text;
 
-	if (metrics_wants_text(req)) {
-		metrics_reply(req, 501, "Not Implemented", "text/plain",
-			      "Prometheus text is not available yet\n");
+	bool prom = metrics_wants_text(req);
+
+	if (prom) {
+		server_stats(m->srv, &s);
+		text = prom_render(&s);
+		stats_finish(&s);
+	} else {
+		j = metrics_stats_json(m->srv);
+		text = json_print(j, true);
+		json_destroy(j);
+	}
+	if (text == NULL) {
+		metrics_reply(req, HTTP_INTERNAL, "Internal Server Error",
+			      "text/plain", "out of memory\n");
 		return;
 	}
-	server_stats(m->srv, &s);
-	j = stats_to_json(&s);
-	stats_finish(&s);
-	text = json_print(j, true);
-	json_destroy(j);
-	metrics_reply(req, HTTP_OK, "OK", "application/json", text);
+	metrics_reply(req, HTTP_OK, "OK",
+		      prom ? PROM_CONTENT_TYPE : "application/json", text);
 	free(text);
 }
 

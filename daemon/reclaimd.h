@@ -15,6 +15,7 @@
 #include <reclaim/reclaim.h>
 #include <reclaim/watchdog.h>
 
+#include "forensics.h"
 #include "json.h"
 #include "stats.h"
 
@@ -49,6 +50,8 @@ struct config {
 	uint64_t heap_thresholds[RCL_GENERATIONS];
 	uint64_t heap_young_bytes;
 	rcl_watchdog_config watchdog; /* watchdog.*, parsed by the library */
+	char *forensics_report_dir;   /* "": $STATE_DIRECTORY */
+	uint64_t forensics_report_interval_us;
 	int log_level;
 	const char *parsing; /* the key being parsed */
 };
@@ -92,6 +95,7 @@ enum wcmd_type {
 	WCMD_THRESHOLDS,
 	WCMD_DEBUG,
 	WCMD_CENSUS,
+	WCMD_GARBAGE,
 	WCMD_SHED,
 	WCMD_PACE,
 	WCMD_STOP,
@@ -121,6 +125,7 @@ struct wcmd {
 			size_t young_bytes;
 		} thr;
 		bool debug; /* also: shedding on or off */
+		bool peek;  /* WCMD_GARBAGE: copy the report, keep it */
 		unsigned seq;
 		uint64_t drain_us;
 	} in;
@@ -128,6 +133,7 @@ struct wcmd {
 		size_t collected;
 		uint64_t pause_ns;
 		struct census census;
+		struct garbage_report garbage;
 	} out;
 	TAILQ_ENTRY(wcmd) entry;
 };
@@ -147,10 +153,13 @@ struct worker {
 	struct stats_worker stats; /* this thread's counters */
 	pthread_mutex_t lock;	   /* guards published */
 	struct stats_worker published;
+	size_t ncensus; /* survivors by type after the last full collection */
+	rcl_type_stats census[RCL_WATCHDOG_CENSUS_MAX];
 
 	struct wcmd ping;
 	atomic_uint pong; /* the last ping sequence answered */
 	bool debug_leak;
+	struct forensics *forensics; /* while debug_leak, or a report unread */
 	bool shedding;
 
 	struct wcmd *stop; /* the stop command, while draining */
@@ -164,6 +173,7 @@ void worker_join(struct worker *w);
 void worker_destroy(struct worker *w);
 void worker_post(struct worker *w, struct wcmd *cmd);
 void worker_read_stats(struct worker *w, struct stats_worker *out);
+size_t worker_read_census(struct worker *w, rcl_type_stats *out, size_t max);
 void worker_ping(struct worker *w, unsigned seq);
 bool worker_answered(struct worker *w, unsigned seq);
 void census_finish(struct census *c);
@@ -197,6 +207,7 @@ struct memwatch_status {
 	const char *limit_source;
 	rcl_watchdog_stats st;
 	uint64_t leaks; /* leak-suspected events */
+	struct stats_suspects suspects; /* named by the last one */
 };
 struct memwatch;
 struct memwatch *memwatch_create(struct server *srv, char **cause);
@@ -227,6 +238,7 @@ bool control_privileged(const struct conn *conn);
 struct metrics;
 struct metrics *metrics_create(struct server *srv, int fd, char **cause);
 void metrics_destroy(struct metrics *m);
+struct json *metrics_stats_json(struct server *srv);
 
 /* method.c: the varlink methods, one file each. */
 enum call_status { CALL_DONE, CALL_ERROR, CALL_ASYNC };
@@ -267,6 +279,22 @@ char *method_interface_description(void);
 extern const struct method_entry *const method_table[];
 extern const size_t method_count;
 
+/* history.c: one sample a second for ten minutes, for Stats and top. */
+#define HISTORY_SECONDS 600
+#define HISTORY_INTERVAL_US 1000000
+struct history;
+struct history *history_create(struct server *srv);
+void history_destroy(struct history *h);
+void history_to_json(const struct history *h, size_t seconds,
+		     struct json *parent);
+
+/* report.c: the near-limit forensic report. */
+struct report;
+struct report *report_create(struct server *srv);
+void report_destroy(struct report *r);
+void report_level(struct report *r, int from, int to);
+uint64_t report_count(const struct report *r);
+
 /* server.c: the main thread. */
 struct census_snapshot {
 	bool taken;
@@ -298,6 +326,8 @@ struct server {
 	bool debug_leak;
 	uint64_t started_us;
 	struct census_snapshot snapshot;
+	struct history *history;
+	struct report *report;
 	int exit_status;
 };
 

@@ -214,9 +214,11 @@ struct server *server_create(struct config *cfg,
 		goto bad;
 	if (server_workers(srv, cause) != 0)
 		goto bad;
+	srv->report = report_create(srv);
 	srv->watch = memwatch_create(srv, cause);
 	if (srv->watch == NULL)
 		goto bad;
+	srv->history = history_create(srv);
 	srv->control = control_create(srv, srv->fds.control, cause);
 	if (srv->control == NULL)
 		goto bad;
@@ -274,6 +276,8 @@ void server_destroy(struct server *srv)
 	metrics_destroy(srv->metrics);
 	server_end_workers(srv);
 	memwatch_destroy(srv->watch);
+	history_destroy(srv->history);
+	report_destroy(srv->report);
 	mailbox_destroy(srv->inbox);
 	for (i = 0; i < 3; i++) {
 		if (srv->sig[i] != NULL)
@@ -316,6 +320,13 @@ void server_stats(struct server *srv, struct stats_snapshot *s)
 	s->process.process_workers = srv->nworkers;
 	s->process.limit_bytes = ws.st.limit_bytes;
 	s->process.watchdog_forced_collections_total = ws.st.forced_total;
+	s->process.watchdog_usage_bytes = ws.st.usage_bytes;
+	s->process.watchdog_leak_suspected_total = ws.leaks;
+	s->process.forensics_reports_total = report_count(srv->report);
+	s->process.suspects = ws.suspects;
+	stats_hist_set(&s->process.watchdog_reaction_hist,
+		       rcl_watchdog_reaction_bounds_ns, ws.st.reaction_hist,
+		       RCL_WATCHDOG_REACTION_BUCKETS);
 	snprintf(s->process.watchdog_level, sizeof s->process.watchdog_level,
 		 "%s", ws.level);
 }

@@ -36,9 +36,33 @@ static void worker_publish(struct worker *w)
 		    hs.gen[RCL_GENERATIONS - 1].collections;
 		w->stats.heap_survivor_bytes = hs.full_bytes_floor;
 		w->stats.heap_old_objects = hs.gen[RCL_GENERATIONS - 1].objects;
+		stats_hist_set(&w->stats.heap_pause_hist, rcl_pause_bounds_ns,
+			       hs.pause_hist, RCL_PAUSE_BUCKETS);
+		w->stats.heap_pause_hist.sum_ns = hs.pause_total_ns;
+		w->stats.heap_pause_hist.has_sum = true;
 	}
 	pthread_mutex_lock(&w->lock);
 	w->published = w->stats;
+	pthread_mutex_unlock(&w->lock);
+}
+
+/* Collect hook: after a full collection, publish the survivors by type
+ * for the watchdog's leak rule (it compares floors, not passing states). */
+static void worker_full_census(rcl_heap *h, int generation, size_t found,
+			       void *arg)
+{
+	rcl_type_stats census[RCL_WATCHDOG_CENSUS_MAX];
+	struct worker *w = arg;
+	size_t n;
+
+	if (generation != RCL_GENERATIONS - 1)
+		return;
+	n = rcl_heap_census(h, census, RCL_WATCHDOG_CENSUS_MAX);
+	if (n > RCL_WATCHDOG_CENSUS_MAX)
+		n = RCL_WATCHDOG_CENSUS_MAX;
+	pthread_mutex_lock(&w->lock);
+	memcpy(w->census, census, n * sizeof census[0]);
+	w->ncensus = n;
 	pthread_mutex_unlock(&w->lock);
 }
 
@@ -105,6 +129,31 @@ static void worker_collect(struct worker *w, struct wcmd *cmd)
 	cmd->out.pause_ns = (mono_us() - t0) * 1000;
 }
 
+/* Leak debugging: while on, the observer records each collection's
+ * garbage; off, the collector is back on its fast path. */
+static void worker_debug(struct worker *w, bool on)
+{
+	w->debug_leak = on;
+	if (on && w->forensics == NULL)
+		w->forensics = forensics_create();
+	if (on)
+		forensics_attach(w->forensics, w->heap);
+	else if (w->forensics != NULL)
+		forensics_detach(w->forensics, w->heap);
+}
+
+/* The garbage report, moved out (reading empties it) or copied (peek). */
+static void worker_garbage(struct worker *w, struct wcmd *cmd)
+{
+	if (w->forensics == NULL)
+		return;
+	forensics_take(w->forensics, cmd->in.peek, &cmd->out.garbage);
+	if (!w->debug_leak && !cmd->in.peek) {
+		forensics_destroy(w->forensics);
+		w->forensics = NULL;
+	}
+}
+
 /* Run one command from the main thread, then send it back. */
 static void worker_exec(struct wcmd *cmd, void *arg)
 {
@@ -125,7 +174,10 @@ static void worker_exec(struct wcmd *cmd, void *arg)
 		rcl_set_young_bytes(w->heap, cmd->in.thr.young_bytes);
 		break;
 	case WCMD_DEBUG:
-		w->debug_leak = cmd->in.debug;
+		worker_debug(w, cmd->in.debug);
+		break;
+	case WCMD_GARBAGE:
+		worker_garbage(w, cmd);
 		break;
 	case WCMD_SHED:
 		w->shedding = cmd->in.debug;
@@ -183,6 +235,7 @@ struct worker *worker_create(struct server *srv, int id, char **cause)
 		xasprintf(cause, "worker %d: out of memory", id);
 		goto bad;
 	}
+	rcl_set_collect_hook(w->heap, worker_full_census, w);
 	w->inbox = mailbox_create(w->base, worker_exec, w, cause);
 	if (w->inbox == NULL)
 		goto bad;
@@ -253,6 +306,7 @@ void worker_destroy(struct worker *w)
 		event_free(w->tick);
 	mailbox_destroy(w->inbox);
 	rcl_heap_destroy(w->heap);
+	forensics_destroy(w->forensics);
 	if (w->base != NULL)
 		event_base_free(w->base);
 	pthread_mutex_destroy(&w->lock);
@@ -271,6 +325,18 @@ void worker_read_stats(struct worker *w, struct stats_worker *out)
 	pthread_mutex_lock(&w->lock);
 	*out = w->published;
 	pthread_mutex_unlock(&w->lock);
+}
+
+/* The census published after the last full collection, at most max. */
+size_t worker_read_census(struct worker *w, rcl_type_stats *out, size_t max)
+{
+	size_t n;
+
+	pthread_mutex_lock(&w->lock);
+	n = w->ncensus < max ? w->ncensus : max;
+	memcpy(out, w->census, n * sizeof out[0]);
+	pthread_mutex_unlock(&w->lock);
+	return n;
 }
 
 /* Ask the worker's loop to answer seq, unless it still owes the last one. */

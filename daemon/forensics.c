@@ -1,0 +1,487 @@
+/*
+ * Leak forensics, the write-up's gc.set_debug(gc.DEBUG_LEAK) done for the
+ * operator. The observer sees each collection's unreachable set intact,
+ * before anything in it is cleared:
+ *   group        each object is added to its type's group (count, bytes
+ *                with owned payloads), found through a small hash by type
+ *   find_cycle   from each object not yet placed in a cycle, a breadth-first
+ *                search inside the garbage finds the shortest way back to it;
+ *                the cycle is written through field names, rotated to its
+ *                smallest spelling so that every instance of one shape reads
+ *                the same, and counted under that shape
+ * Bounds (forensics.h) keep a collection's extra pause proportional to the
+ * garbage and capped: a search visits at most FX_SEARCH_NODES objects, all
+ * searches of a collection FX_BUDGET_NODES, and a type whose objects keep
+ * failing (payloads that are in no cycle) is skipped after FX_TYPE_FAILS.
+ * The tables are allocated once; the observer allocates only for a type or
+ * a shape it has not seen since the report was read.
+ */
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "forensics.h"
+#include "xmalloc.h"
+
+#define FX_TYPE_SLOTS (FX_TYPES * 2)
+#define FX_VISIT_SLOTS (FX_SEARCH_NODES * 2)
+#define FX_COVER_SLOTS (FX_COVERED * 2)
+#define FX_CYCLES_PER_COLLECTION 20000
+#define FX_PATH 1024
+#define FX_OTHER "(other types)"
+
+/* A set of pointers, emptied in O(1) by moving to a new stamp. */
+struct fx_seen {
+	const void *ptr;
+	uint32_t stamp;
+};
+
+/* A search node: the object, how it was reached. */
+struct fx_node {
+	void *obj;
+	int32_t parent;
+	uint32_t depth;
+	const char *field; /* the parent's field that holds obj */
+};
+
+struct forensics {
+	struct garbage_report rep;
+	struct {
+		const rcl_type *type;
+		uint32_t idx;
+	} tmap[FX_TYPE_SLOTS];
+	uint32_t fails[FX_TYPES]; /* this collection's failed searches */
+	/* One collection. */
+	const rcl_garbage *g;
+	uint32_t coll;
+	size_t budget;
+	size_t ncovered;
+	size_t ncycles;
+	struct fx_seen covered[FX_COVER_SLOTS];
+	/* One search. */
+	uint32_t search;
+	void *start;
+	int32_t closing; /* the node whose edge returns to start, or -1 */
+	const char *closing_field;
+	size_t cur;
+	size_t nnodes;
+	struct fx_seen visited[FX_VISIT_SLOTS];
+	struct fx_node nodes[FX_SEARCH_NODES];
+};
+
+/* Slot of a pointer in an open-addressed table of nslots (a power of 2). */
+static size_t fx_hash(const void *p, size_t nslots)
+{
+	uint64_t h = (uint64_t)(uintptr_t)p * 0x9e3779b97f4a7c15ULL;
+
+	return (size_t)(h >> 32) & (nslots - 1);
+}
+
+/* Add p to a stamped set; false if it was there (or the set is full). */
+static bool fx_seen_add(struct fx_seen *set, size_t nslots, uint32_t stamp,
+			const void *p)
+{
+	size_t i = fx_hash(p, nslots), n;
+
+	for (n = 0; n < nslots; n++, i = (i + 1) & (nslots - 1)) {
+		if (set[i].stamp != stamp) {
+			set[i].ptr = p;
+			set[i].stamp = stamp;
+			return true;
+		}
+		if (set[i].ptr == p)
+			return false;
+	}
+	return false;
+}
+
+/* Whether p is in a stamped set. */
+static bool fx_seen_has(const struct fx_seen *set, size_t nslots,
+			uint32_t stamp, const void *p)
+{
+	size_t i = fx_hash(p, nslots), n;
+
+	for (n = 0; n < nslots; n++, i = (i + 1) & (nslots - 1)) {
+		if (set[i].stamp != stamp)
+			return false;
+		if (set[i].ptr == p)
+			return true;
+	}
+	return false;
+}
+
+/* A type's name for reports. */
+static const char *fx_name(const void *obj)
+{
+	const rcl_type *t = rcl_typeof(obj);
+
+	return t != NULL && t->name != NULL ? t->name : "?";
+}
+
+/* Append a group named name; its index. */
+static uint32_t fx_new_group(struct forensics *fx, const char *name)
+{
+	struct garbage_report *r = &fx->rep;
+
+	r->types = xrealloc(r->types, (r->ntypes + 1) * sizeof *r->types);
+	memset(&r->types[r->ntypes], 0, sizeof *r->types);
+	r->types[r->ntypes].type = xstrdup(name);
+	return (uint32_t)r->ntypes++;
+}
+
+/* The group of type t (created on first sight; past FX_TYPES, "other"). */
+static uint32_t fx_group(struct forensics *fx, const rcl_type *t,
+			 const char *name)
+{
+	size_t i = fx_hash(t, FX_TYPE_SLOTS);
+
+	while (fx->tmap[i].type != NULL) {
+		if (fx->tmap[i].type == t)
+			return fx->tmap[i].idx;
+		i = (i + 1) & (FX_TYPE_SLOTS - 1);
+	}
+	if (fx->rep.ntypes >= FX_TYPES - 1) {
+		fx->rep.truncated = true;
+		if (fx->rep.ntypes == FX_TYPES - 1)
+			fx_new_group(fx, FX_OTHER);
+		return FX_TYPES - 1;
+	}
+	fx->tmap[i].type = t;
+	fx->tmap[i].idx = fx_new_group(fx, name);
+	return fx->tmap[i].idx;
+}
+
+/* The canonical spelling of the cycle objs[0..k) (fields[i] leads from
+ * objs[i] to objs[i+1 mod k]) starting at rotation r. */
+static void fx_spell(void **objs, const char **fields, size_t k, size_t r,
+		     char *buf)
+{
+	size_t i, len;
+
+	len = (size_t)snprintf(buf, FX_PATH, "%s", fx_name(objs[r]));
+	for (i = 0; i < k && len < FX_PATH; i++) {
+		len += (size_t)snprintf(buf + len, FX_PATH - len, " -%s-> %s",
+					fields[(r + i) % k],
+					fx_name(objs[(r + i + 1) % k]));
+	}
+}
+
+/* Count one instance of the shape spelled path. */
+static void fx_count_shape(struct forensics *fx, const char *path, size_t k)
+{
+	struct garbage_report *r = &fx->rep;
+	size_t i;
+
+	for (i = 0; i < r->ncycles; i++) {
+		if (strcmp(r->cycles[i].path, path) == 0) {
+			r->cycles[i].count++;
+			return;
+		}
+	}
+	if (r->ncycles == FX_SHAPES) {
+		r->truncated = true;
+		return;
+	}
+	r->cycles = xrealloc(r->cycles, (r->ncycles + 1) * sizeof *r->cycles);
+	r->cycles[r->ncycles].path = xstrdup(path);
+	r->cycles[r->ncycles].count = 1;
+	r->cycles[r->ncycles].length = (uint32_t)k;
+	r->ncycles++;
+}
+
+/* The search closed a cycle: spell it in its smallest rotation, count it
+ * and mark its members so no other search reports it again. */
+static void fx_record_cycle(struct forensics *fx)
+{
+	void *objs[FX_CYCLE_MAX + 1];
+	const char *fields[FX_CYCLE_MAX + 1];
+	char best[FX_PATH], cand[FX_PATH];
+	int32_t n = fx->closing;
+	size_t k = fx->nodes[n].depth + 1, i, r;
+
+	fields[k - 1] = fx->closing_field;
+	for (i = k; i-- > 0; n = fx->nodes[n].parent) {
+		objs[i] = fx->nodes[n].obj;
+		if (i > 0)
+			fields[i - 1] = fx->nodes[n].field;
+	}
+	fx_spell(objs, fields, k, 0, best);
+	for (r = 1; r < k; r++) {
+		fx_spell(objs, fields, k, r, cand);
+		if (strcmp(cand, best) < 0)
+			memcpy(best, cand, sizeof best);
+	}
+	fx_count_shape(fx, best, k);
+	for (i = 0; i < k; i++) {
+		if (fx->ncovered < FX_COVERED &&
+		    fx_seen_add(fx->covered, FX_COVER_SLOTS, fx->coll, objs[i]))
+			fx->ncovered++;
+	}
+}
+
+/* traverse callback of the search: queue garbage children, spot start. */
+static void fx_visit(void *child, const char *field, void *arg)
+{
+	struct forensics *fx = arg;
+	struct fx_node *nd;
+
+	if (fx->closing >= 0 || child == NULL ||
+	    !rcl_garbage_contains(fx->g, child))
+		return;
+	if (child == fx->start) {
+		fx->closing = (int32_t)fx->cur;
+		fx->closing_field = field != NULL ? field : "?";
+		return;
+	}
+	if (fx->nnodes == FX_SEARCH_NODES ||
+	    !fx_seen_add(fx->visited, FX_VISIT_SLOTS, fx->search, child))
+		return;
+	nd = &fx->nodes[fx->nnodes++];
+	nd->obj = child;
+	nd->parent = (int32_t)fx->cur;
+	nd->depth = fx->nodes[fx->cur].depth + 1;
+	nd->field = field != NULL ? field : "?";
+}
+
+/* Breadth-first from start inside the garbage; true if a cycle closed. */
+static bool fx_find_cycle(struct forensics *fx, void *start)
+{
+	fx->search++;
+	fx->start = start;
+	fx->closing = -1;
+	fx->nodes[0] = (struct fx_node){start, -1, 0, NULL};
+	fx->nnodes = 1;
+	fx_seen_add(fx->visited, FX_VISIT_SLOTS, fx->search, start);
+	for (fx->cur = 0; fx->cur < fx->nnodes && fx->budget > 0; fx->cur++) {
+		fx->budget--;
+		if (fx->nodes[fx->cur].depth >= FX_CYCLE_MAX)
+			continue;
+		rcl_traverse(fx->nodes[fx->cur].obj, fx_visit, fx);
+		if (fx->closing >= 0) {
+			fx_record_cycle(fx);
+			return true;
+		}
+	}
+	if (fx->budget == 0)
+		fx->rep.truncated = true;
+	return false;
+}
+
+/* Search from obj unless it is already in a cycle or its type gave up. */
+static void fx_maybe_search(struct forensics *fx, void *obj, uint32_t group)
+{
+	if (!rcl_is_tracked(obj) || fx->budget == 0 ||
+	    fx->fails[group] >= FX_TYPE_FAILS ||
+	    fx_seen_has(fx->covered, FX_COVER_SLOTS, fx->coll, obj))
+		return;
+	if (fx->ncycles >= FX_CYCLES_PER_COLLECTION) {
+		fx->rep.truncated = true;
+		return;
+	}
+	if (fx_find_cycle(fx, obj))
+		fx->ncycles++;
+	else
+		fx->fails[group]++;
+}
+
+/* One member of the garbage: group it, look for its cycle. */
+static void fx_each(void *obj, void *arg)
+{
+	struct forensics *fx = arg;
+	uint32_t i = fx_group(fx, rcl_typeof(obj), fx_name(obj));
+	size_t bytes = rcl_object_bytes(obj);
+
+	fx->rep.types[i].count++;
+	fx->rep.types[i].bytes += bytes;
+	fx->rep.objects++;
+	fx->rep.bytes += bytes;
+	fx_maybe_search(fx, obj, i);
+}
+
+/* The observer: runs inside the collection, on the heap's thread. */
+static void fx_observe(rcl_heap *h, int generation, const rcl_garbage *g,
+		       void *arg)
+{
+	struct forensics *fx = arg;
+
+	fx->g = g;
+	fx->coll++;
+	fx->budget = FX_BUDGET_NODES;
+	fx->ncovered = 0;
+	fx->ncycles = 0;
+	memset(fx->fails, 0, sizeof fx->fails);
+	fx->rep.collections++;
+	rcl_garbage_foreach(g, fx_each, fx);
+	fx->g = NULL;
+}
+
+/* A detached forensics state with an empty report. */
+struct forensics *forensics_create(void)
+{
+	return xcalloc(1, sizeof(struct forensics));
+}
+
+/* Free it; NULL is a no-op. Detach it first. */
+void forensics_destroy(struct forensics *fx)
+{
+	if (fx == NULL)
+		return;
+	garbage_report_finish(&fx->rep);
+	free(fx);
+}
+
+/* Start observing h's collections. */
+void forensics_attach(struct forensics *fx, rcl_heap *h)
+{
+	rcl_set_observer(h, fx_observe, fx);
+}
+
+/* Stop observing: the collector is back on its fast path. */
+void forensics_detach(struct forensics *fx, rcl_heap *h)
+{
+	rcl_set_observer(h, NULL, NULL);
+}
+
+/* Copy a report (names duplicated). */
+static void fx_copy(const struct garbage_report *from,
+		    struct garbage_report *to)
+{
+	memset(to, 0, sizeof *to);
+	garbage_report_merge(to, from);
+}
+
+/* The report so far into out; unless peek, it starts again empty. */
+void forensics_take(struct forensics *fx, bool peek, struct garbage_report *out)
+{
+	if (peek) {
+		fx_copy(&fx->rep, out);
+		return;
+	}
+	*out = fx->rep;
+	memset(&fx->rep, 0, sizeof fx->rep);
+	memset(fx->tmap, 0, sizeof fx->tmap);
+}
+
+/* The type entry called name in r, added if missing. */
+static struct garbage_type *report_type(struct garbage_report *r,
+					const char *name)
+{
+	size_t i;
+
+	for (i = 0; i < r->ntypes; i++) {
+		if (strcmp(r->types[i].type, name) == 0)
+			return &r->types[i];
+	}
+	r->types = xrealloc(r->types, (r->ntypes + 1) * sizeof *r->types);
+	memset(&r->types[r->ntypes], 0, sizeof *r->types);
+	r->types[r->ntypes].type = xstrdup(name);
+	return &r->types[r->ntypes++];
+}
+
+/* The cycle entry spelled path in r, added if missing. */
+static struct garbage_cycle *report_cycle(struct garbage_report *r,
+					  const struct garbage_cycle *c)
+{
+	size_t i;
+
+	for (i = 0; i < r->ncycles; i++) {
+		if (strcmp(r->cycles[i].path, c->path) == 0)
+			return &r->cycles[i];
+	}
+	r->cycles = xrealloc(r->cycles, (r->ncycles + 1) * sizeof *r->cycles);
+	r->cycles[r->ncycles] = *c;
+	r->cycles[r->ncycles].path = xstrdup(c->path);
+	r->cycles[r->ncycles].count = 0;
+	return &r->cycles[r->ncycles++];
+}
+
+/* Add from's figures into into, by type name and by cycle spelling. */
+void garbage_report_merge(struct garbage_report *into,
+			  const struct garbage_report *from)
+{
+	struct garbage_type *t;
+	size_t i;
+
+	into->collections += from->collections;
+	into->objects += from->objects;
+	into->bytes += from->bytes;
+	into->truncated |= from->truncated;
+	for (i = 0; i < from->ntypes; i++) {
+		t = report_type(into, from->types[i].type);
+		t->count += from->types[i].count;
+		t->bytes += from->types[i].bytes;
+	}
+	for (i = 0; i < from->ncycles; i++)
+		report_cycle(into, &from->cycles[i])->count +=
+		    from->cycles[i].count;
+}
+
+/* Types by bytes, largest first, then by name. */
+static int report_type_cmp(const void *a, const void *b)
+{
+	const struct garbage_type *x = a, *y = b;
+
+	if (x->bytes != y->bytes)
+		return x->bytes < y->bytes ? 1 : -1;
+	return strcmp(x->type, y->type);
+}
+
+/* Cycles by count, most frequent first, then by spelling. */
+static int report_cycle_cmp(const void *a, const void *b)
+{
+	const struct garbage_cycle *x = a, *y = b;
+
+	if (x->count != y->count)
+		return x->count < y->count ? 1 : -1;
+	return strcmp(x->path, y->path);
+}
+
+/* Sort for reading: the heaviest types and the commonest cycles first. */
+void garbage_report_sort(struct garbage_report *r)
+{
+	if (r->ntypes > 1)
+		qsort(r->types, r->ntypes, sizeof *r->types, report_type_cmp);
+	if (r->ncycles > 1)
+		qsort(r->cycles, r->ncycles, sizeof *r->cycles,
+		      report_cycle_cmp);
+}
+
+/* {"types": [{"type", "count", "bytes"}], "cycles": [{"path", "count",
+ *  "length"}], "collections", "objects", "bytes", "truncated"} */
+void garbage_report_to_json(const struct garbage_report *r, struct json *reply)
+{
+	struct json *arr = json_add_array(reply, "types"), *o;
+	size_t i;
+
+	for (i = 0; i < r->ntypes; i++) {
+		o = json_add_object(arr, NULL);
+		json_add_str(o, "type", r->types[i].type);
+		json_add_u64(o, "count", r->types[i].count);
+		json_add_u64(o, "bytes", r->types[i].bytes);
+	}
+	arr = json_add_array(reply, "cycles");
+	for (i = 0; i < r->ncycles; i++) {
+		o = json_add_object(arr, NULL);
+		json_add_str(o, "path", r->cycles[i].path);
+		json_add_u64(o, "count", r->cycles[i].count);
+		json_add_u64(o, "length", r->cycles[i].length);
+	}
+	json_add_u64(reply, "collections", r->collections);
+	json_add_u64(reply, "objects", r->objects);
+	json_add_u64(reply, "bytes", r->bytes);
+	json_add_bool(reply, "truncated", r->truncated);
+}
+
+/* Free a report's contents; a zeroed one is a no-op. */
+void garbage_report_finish(struct garbage_report *r)
+{
+	size_t i;
+
+	for (i = 0; i < r->ntypes; i++)
+		free(r->types[i].type);
+	for (i = 0; i < r->ncycles; i++)
+		free(r->cycles[i].path);
+	free(r->types);
+	free(r->cycles);
+	memset(r, 0, sizeof *r);
+}

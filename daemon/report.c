@@ -1,0 +1,248 @@
+/*
+ * The near-limit forensic report, as Node writes a heap snapshot near its
+ * heap limit: on entering the critical level, reclaimd gathers a census of
+ * every heap, the garbage groups recorded so far (leak debugging) and the
+ * watchdog's leak suspects, logs a summary and writes the whole report as
+ * JSON under forensics.report_dir (default $STATE_DIRECTORY) through a
+ * temporary file and rename(2), so a reader never sees half a report. At
+ * most one report per forensics.report_interval; gathering is two fan-outs,
+ * so the main loop never waits.
+ */
+#include <errno.h>
+#include <fcntl.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "census.h"
+#include "human.h"
+#include "reclaimd.h"
+#include "xmalloc.h"
+
+struct report {
+	struct server *srv;
+	bool busy;	  /* a report is being gathered */
+	uint64_t last_us; /* monotonic time of the last one, 0: none */
+	uint64_t written;
+	unsigned seq;
+	struct census census;
+	struct garbage_report garbage;
+	char level[16];
+};
+
+/* A report state for srv. */
+struct report *report_create(struct server *srv)
+{
+	struct report *r = xcalloc(1, sizeof *r);
+
+	r->srv = srv;
+	return r;
+}
+
+/* Free it; NULL is a no-op. */
+void report_destroy(struct report *r)
+{
+	if (r == NULL)
+		return;
+	census_finish(&r->census);
+	garbage_report_finish(&r->garbage);
+	free(r);
+}
+
+/* Reports written so far. */
+uint64_t report_count(const struct report *r)
+{
+	return r != NULL ? r->written : 0;
+}
+
+/* Where reports go: the configured directory, else $STATE_DIRECTORY's
+ * first entry; NULL for none (log only). */
+static char *report_dir(const struct report *r)
+{
+	const char *dir = r->srv->cfg->forensics_report_dir;
+	const char *state = getenv("STATE_DIRECTORY");
+
+	if (dir != NULL && *dir != '\0')
+		return xstrdup(dir);
+	if (state == NULL || *state == '\0')
+		return NULL;
+	return strndup(state, strcspn(state, ":"));
+}
+
+/* The report as JSON. */
+static struct json *report_json(struct report *r)
+{
+	struct json *j = json_object(), *o;
+	struct memwatch_status ws;
+	size_t i;
+
+	memwatch_status(r->srv->watch, &ws);
+	json_add_str(j, "reason", "the watchdog entered the critical level");
+	json_add_u64(j, "time_us", now_us());
+	json_add_u64(j, "pid", (uint64_t)getpid());
+	json_add_str(j, "level", r->level);
+	json_add_u64(j, "usage_bytes", ws.st.usage_bytes);
+	json_add_u64(j, "rss_bytes", ws.st.rss_bytes);
+	json_add_u64(j, "limit_bytes", ws.st.limit_bytes);
+	json_add_str(j, "limit_source", ws.limit_source);
+	census_to_json(&r->census, json_add_object(j, "census"));
+	o = json_add_object(j, "garbage");
+	garbage_report_to_json(&r->garbage, o);
+	json_add_bool(o, "debug_leak", r->srv->debug_leak);
+	o = json_add_array(j, "suspects");
+	for (i = 0; i < ws.suspects.n; i++) {
+		struct json *t = json_add_object(o, NULL);
+
+		json_add_str(t, "type", ws.suspects.types[i].type);
+		json_add_u64(t, "first", ws.suspects.types[i].first);
+		json_add_u64(t, "last", ws.suspects.types[i].last);
+	}
+	json_add_u64(j, "leak_suspected_total", ws.leaks);
+	return j;
+}
+
+/* Write text to dir/name through a temporary file and rename(2). */
+static int report_write(const char *dir, const char *name, const char *text,
+			char **path)
+{
+	char *tmp;
+	size_t len = strlen(text);
+	int fd, rc = -1;
+
+	xasprintf(path, "%s/%s", dir, name);
+	xasprintf(&tmp, "%s/.%s.tmp", dir, name);
+	fd = open(tmp, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0640);
+	if (fd >= 0 && write(fd, text, len) == (ssize_t)len && fsync(fd) == 0 &&
+	    close(fd) == 0) {
+		fd = -1;
+		rc = rename(tmp, *path);
+	}
+	if (fd >= 0)
+		close(fd);
+	if (rc != 0) {
+		log_err("near-limit report: cannot write %s: %s", *path,
+			strerror(errno));
+		unlink(tmp);
+	}
+	free(tmp);
+	return rc;
+}
+
+/* The census's heaviest types on one line: "A 5 objects 100 MiB, ...". */
+static void report_top_types(const struct census *c, char *buf, size_t len)
+{
+	char b[HUMAN_LEN];
+	size_t i, off = 0;
+
+	buf[0] = '\0';
+	for (i = 0; i < c->n && i < 5 && off < len; i++)
+		off += (size_t)snprintf(buf + off, len - off, "%s%s %llu/%s",
+					i ? ", " : "", c->types[i].type,
+					(unsigned long long)c->types[i].objects,
+					human_bytes(c->types[i].bytes, b));
+}
+
+/* The summary in the log: usage, heaviest types, garbage, where it went. */
+static void report_log(struct report *r, const struct json *j, const char *path)
+{
+	char top[512], u[HUMAN_LEN], l[HUMAN_LEN], g[HUMAN_LEN];
+	const struct json *cy = json_at(json_path(j, "garbage.cycles"), 0);
+
+	report_top_types(&r->census, top, sizeof top);
+	log_warn("near-limit report: usage %s of %s (%s); heaviest types: %s; "
+		 "garbage since the last read: %llu objects, %s%s%s; "
+		 "%zu leak suspects; %s%s",
+		 human_bytes(json_path_u64(j, "usage_bytes"), u),
+		 human_bytes(json_path_u64(j, "limit_bytes"), l), r->level,
+		 *top ? top : "none", (unsigned long long)r->garbage.objects,
+		 human_bytes(r->garbage.bytes, g), cy ? ", top cycle " : "",
+		 cy ? json_as_str(json_get(cy, "path")) : "",
+		 json_size(json_get(j, "suspects")),
+		 path ? "written to "
+		      : "no report_dir nor $STATE_DIRECTORY: "
+			"not written to a file",
+		 path ? path : "");
+}
+
+/* Everything gathered: render, write, log. */
+static void report_finish(struct report *r)
+{
+	struct json *j = report_json(r);
+	char *text = json_print(j, true), *dir = report_dir(r), *path = NULL;
+	char name[96], stamp[32];
+	time_t t = time(NULL);
+	struct tm tm;
+
+	gmtime_r(&t, &tm);
+	strftime(stamp, sizeof stamp, "%Y%m%dT%H%M%SZ", &tm);
+	snprintf(name, sizeof name, "near-limit-%s-%d-%u.json", stamp,
+		 (int)getpid(), ++r->seq);
+	if (dir != NULL && text != NULL &&
+	    report_write(dir, name, text, &path) != 0) {
+		free(path);
+		path = NULL;
+	}
+	report_log(r, j, path);
+	r->written++;
+	free(path);
+	free(dir);
+	free(text);
+	json_destroy(j);
+	census_finish(&r->census);
+	garbage_report_finish(&r->garbage);
+	r->busy = false;
+}
+
+/* Every worker copied its garbage report. */
+static void report_garbage_done(struct fanout *fan)
+{
+	struct report *r = fan->arg;
+	size_t i;
+
+	for (i = 0; i < fan->n; i++)
+		garbage_report_merge(&r->garbage, &fan->cmds[i].out.garbage);
+	garbage_report_sort(&r->garbage);
+	fanout_destroy(fan);
+	report_finish(r);
+}
+
+/* Every worker answered the census: now the garbage, without emptying it. */
+static void report_census_done(struct fanout *fan)
+{
+	struct report *r = fan->arg;
+	struct fanout *next;
+	size_t i;
+
+	census_merge(fan, &r->census);
+	fanout_destroy(fan);
+	next = fanout_create(r->srv, NULL, WCMD_GARBAGE, report_garbage_done);
+	next->arg = r;
+	for (i = 0; i < next->n; i++)
+		next->cmds[i].in.peek = true;
+	fanout_send(next);
+}
+
+/* The watchdog's level changed: report on entering critical, rate-limited. */
+void report_level(struct report *r, int from, int to)
+{
+	uint64_t now = mono_us(), every;
+	struct fanout *fan;
+
+	if (r == NULL || r->srv->stopping || to < RCL_WATCHDOG_CRITICAL ||
+	    from >= RCL_WATCHDOG_CRITICAL || r->busy)
+		return;
+	every = r->srv->cfg->forensics_report_interval_us;
+	if (r->last_us != 0 && now - r->last_us < every) {
+		log_info("near-limit report: skipped, the last was %llu s ago",
+			 (unsigned long long)((now - r->last_us) / 1000000));
+		return;
+	}
+	r->busy = true;
+	r->last_us = now;
+	snprintf(r->level, sizeof r->level, "%s", rcl_watchdog_level_name(to));
+	fan = fanout_create(r->srv, NULL, WCMD_CENSUS, report_census_done);
+	fan->arg = r;
+	fanout_send(fan);
+}

@@ -1,0 +1,322 @@
+/* Leak forensics (daemon/forensics.c) on a real heap: grouping by type with
+ * owned bytes, cycle paths by field name, deduplication, bounds, detaching. */
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <string.h>
+
+#include <cmocka.h>
+
+#include "forensics.h"
+
+/* The write-up's pair: Runner.yield_point -> Task, Task.runner -> Runner. */
+typedef struct runner {
+	struct task *yield_point;
+} runner;
+
+typedef struct task {
+	struct runner *runner;
+	void *payload;
+	size_t size;
+} task;
+
+/* A ring node: next, and a self edge when asked. */
+typedef struct ring {
+	struct ring *next;
+} ring;
+
+/* Runner's references. */
+static void runner_traverse(void *self, rcl_visit_fn visit, void *arg)
+{
+	runner *r = self;
+
+	if (r->yield_point)
+		visit(r->yield_point, "yield_point", arg);
+}
+
+/* Drop Runner's references. */
+static void runner_clear(void *self)
+{
+	runner *r = self;
+	void *t = r->yield_point;
+
+	r->yield_point = NULL;
+	rcl_decref(t);
+}
+
+/* Task's references. */
+static void task_traverse(void *self, rcl_visit_fn visit, void *arg)
+{
+	task *t = self;
+
+	if (t->runner)
+		visit(t->runner, "runner", arg);
+}
+
+/* Drop Task's references. */
+static void task_clear(void *self)
+{
+	task *t = self;
+	void *r = t->runner;
+
+	t->runner = NULL;
+	rcl_decref(r);
+}
+
+/* Free Task's payload. */
+static void task_destroy(void *self)
+{
+	task *t = self;
+
+	if (t->payload)
+		rcl_owned_free(t, t->payload, t->size);
+}
+
+/* Ring's references. */
+static void ring_traverse(void *self, rcl_visit_fn visit, void *arg)
+{
+	ring *n = self;
+
+	if (n->next)
+		visit(n->next, "next", arg);
+}
+
+/* Drop Ring's references. */
+static void ring_clear(void *self)
+{
+	ring *n = self;
+	void *next = n->next;
+
+	n->next = NULL;
+	rcl_decref(next);
+}
+
+static const rcl_type runner_type = {
+    "Runner", sizeof(runner), runner_traverse, runner_clear, NULL, NULL};
+static const rcl_type task_type = {"Task",     sizeof(task), task_traverse,
+				   task_clear, NULL,	     task_destroy};
+static const rcl_type ring_type = {"Ring",     sizeof(ring), ring_traverse,
+				   ring_clear, NULL,	     NULL};
+
+/* A heap that collects only when told. */
+static rcl_heap *manual_heap(void)
+{
+	rcl_config cfg;
+
+	rcl_config_init(&cfg);
+	cfg.auto_collect = false;
+	return rcl_heap_new(&cfg);
+}
+
+/* One leaky request: a Runner <-> Task cycle holding payload bytes. */
+static void leak_one(rcl_heap *h, size_t payload)
+{
+	runner *r = rcl_new(h, &runner_type);
+	task *t = rcl_new(h, &task_type);
+
+	t->size = payload;
+	t->payload = payload ? rcl_owned_alloc(t, payload) : NULL;
+	if (t->payload)
+		memset(t->payload, 'x', payload);
+	r->yield_point = t; /* takes our reference to t */
+	rcl_incref(r);
+	t->runner = r;
+	rcl_decref(r);
+}
+
+/* A ring of n nodes with no outside reference. */
+static void leak_ring(rcl_heap *h, size_t n)
+{
+	ring *first = rcl_new(h, &ring_type), *cur = first;
+	size_t i;
+
+	for (i = 1; i < n; i++) {
+		cur->next = rcl_new(h, &ring_type);
+		cur = cur->next;
+	}
+	cur->next = first; /* takes our reference to first */
+}
+
+/* The entry for type in r, or NULL. */
+static const struct garbage_type *find_type(const struct garbage_report *r,
+					    const char *type)
+{
+	size_t i;
+
+	for (i = 0; i < r->ntypes; i++) {
+		if (strcmp(r->types[i].type, type) == 0)
+			return &r->types[i];
+	}
+	return NULL;
+}
+
+/* Five leaky requests: Runner and Task five each, one shape found five
+ * times, spelled from Runner, Task's bytes include the payloads. */
+static void test_runner_task(void **state)
+{
+	rcl_heap *h = manual_heap();
+	struct forensics *fx = forensics_create();
+	struct garbage_report r;
+	const struct garbage_type *t;
+	int i;
+
+	(void)state;
+	forensics_attach(fx, h);
+	for (i = 0; i < 5; i++)
+		leak_one(h, 1 << 20);
+	assert_int_equal(rcl_collect(h, 2), 10);
+	forensics_take(fx, false, &r);
+	garbage_report_sort(&r);
+	assert_int_equal(r.ntypes, 2);
+	assert_int_equal(r.objects, 10);
+	assert_int_equal(r.collections, 1);
+	assert_string_equal(r.types[0].type, "Task"); /* heaviest first */
+	assert_true(r.types[0].bytes >= 5u << 20);
+	t = find_type(&r, "Runner");
+	assert_non_null(t);
+	assert_int_equal(t->count, 5);
+	assert_int_equal(find_type(&r, "Task")->count, 5);
+	assert_int_equal(r.ncycles, 1);
+	assert_string_equal(r.cycles[0].path,
+			    "Runner -yield_point-> Task -runner-> Runner");
+	assert_int_equal(r.cycles[0].count, 5);
+	assert_int_equal(r.cycles[0].length, 2);
+	assert_false(r.truncated);
+	garbage_report_finish(&r);
+	forensics_detach(fx, h);
+	forensics_destroy(fx);
+	rcl_heap_destroy(h);
+}
+
+/* Reading empties the report; peeking does not; detached records nothing. */
+static void test_take_peek_detach(void **state)
+{
+	rcl_heap *h = manual_heap();
+	struct forensics *fx = forensics_create();
+	struct garbage_report r;
+
+	(void)state;
+	forensics_attach(fx, h);
+	leak_one(h, 0);
+	rcl_collect(h, 2);
+	forensics_take(fx, true, &r);
+	assert_int_equal(r.objects, 2);
+	garbage_report_finish(&r);
+	forensics_take(fx, false, &r);
+	assert_int_equal(r.objects, 2);
+	garbage_report_finish(&r);
+	forensics_take(fx, false, &r);
+	assert_int_equal(r.objects, 0);
+	assert_int_equal(r.ntypes, 0);
+	garbage_report_finish(&r);
+	forensics_detach(fx, h);
+	leak_one(h, 0);
+	assert_int_equal(rcl_collect(h, 2), 2);
+	forensics_take(fx, false, &r);
+	assert_int_equal(r.objects, 0);
+	garbage_report_finish(&r);
+	forensics_destroy(fx);
+	rcl_heap_destroy(h);
+}
+
+/* Rings of every length up to the bound are spelled; a self edge too;
+ * longer ones are grouped but have no path. */
+static void test_lengths(void **state)
+{
+	rcl_heap *h = manual_heap();
+	struct forensics *fx = forensics_create();
+	struct garbage_report r;
+	size_t i;
+
+	(void)state;
+	forensics_attach(fx, h);
+	leak_ring(h, 1);
+	leak_ring(h, FX_CYCLE_MAX);
+	leak_ring(h, FX_CYCLE_MAX + 1);
+	rcl_collect(h, 2);
+	forensics_take(fx, false, &r);
+	assert_int_equal(find_type(&r, "Ring")->count, 2 + 2 * FX_CYCLE_MAX);
+	assert_int_equal(r.ncycles, 2);
+	for (i = 0; i < r.ncycles; i++) {
+		if (r.cycles[i].length == 1)
+			assert_string_equal(r.cycles[i].path,
+					    "Ring -next-> Ring");
+		else
+			assert_int_equal(r.cycles[i].length, FX_CYCLE_MAX);
+	}
+	garbage_report_finish(&r);
+	forensics_detach(fx, h);
+	forensics_destroy(fx);
+	rcl_heap_destroy(h);
+}
+
+/* A large garbage set stays within the search budget and is all counted. */
+static void test_bounded(void **state)
+{
+	rcl_heap *h = manual_heap();
+	struct forensics *fx = forensics_create();
+	struct garbage_report r;
+	int i;
+
+	(void)state;
+	forensics_attach(fx, h);
+	leak_ring(h, 100000); /* no search can close it */
+	for (i = 0; i < 30000; i++)
+		leak_one(h, 0); /* more cycles than one collection spells */
+	rcl_collect(h, 2);
+	forensics_take(fx, false, &r);
+	assert_int_equal(find_type(&r, "Ring")->count, 100000);
+	assert_int_equal(find_type(&r, "Runner")->count, 30000);
+	assert_int_equal(r.ncycles, 1);
+	assert_true(r.cycles[0].count <= 30000);
+	assert_true(r.cycles[0].count > 0);
+	assert_true(r.truncated);
+	garbage_report_finish(&r);
+	forensics_detach(fx, h);
+	forensics_destroy(fx);
+	rcl_heap_destroy(h);
+}
+
+/* Merging sums by type name and by cycle spelling. */
+static void test_merge(void **state)
+{
+	rcl_heap *h = manual_heap();
+	struct forensics *fx = forensics_create();
+	struct garbage_report a, b, m = {0};
+
+	(void)state;
+	forensics_attach(fx, h);
+	leak_one(h, 0);
+	rcl_collect(h, 2);
+	forensics_take(fx, false, &a);
+	leak_one(h, 0);
+	leak_one(h, 0);
+	rcl_collect(h, 2);
+	forensics_take(fx, false, &b);
+	garbage_report_merge(&m, &a);
+	garbage_report_merge(&m, &b);
+	assert_int_equal(find_type(&m, "Task")->count, 3);
+	assert_int_equal(m.ncycles, 1);
+	assert_int_equal(m.cycles[0].count, 3);
+	assert_int_equal(m.collections, 2);
+	garbage_report_finish(&a);
+	garbage_report_finish(&b);
+	garbage_report_finish(&m);
+	forensics_detach(fx, h);
+	forensics_destroy(fx);
+	rcl_heap_destroy(h);
+}
+
+int main(void)
+{
+	const struct CMUnitTest tests[] = {
+	    cmocka_unit_test(test_runner_task),
+	    cmocka_unit_test(test_take_peek_detach),
+	    cmocka_unit_test(test_lengths),
+	    cmocka_unit_test(test_bounded),
+	    cmocka_unit_test(test_merge),
+	};
+
+	return cmocka_run_group_tests(tests, NULL, NULL);
+}
