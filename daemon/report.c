@@ -13,6 +13,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -111,6 +112,9 @@ static int report_write(const char *dir, const char *name, const char *text,
 	size_t len = strlen(text);
 	int fd, rc = -1;
 
+	if (mkdir(dir, 0750) != 0 && errno != EEXIST)
+		log_warn("near-limit report: cannot create %s: %s", dir,
+			 strerror(errno));
 	xasprintf(path, "%s/%s", dir, name);
 	xasprintf(&tmp, "%s/.%s.tmp", dir, name);
 	fd = open(tmp, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0640);
