@@ -3,7 +3,9 @@
  * operator. The observer sees each collection's unreachable set intact,
  * before anything in it is cleared:
  *   group        each object is added to its type's group (count, bytes
- *                with owned payloads), found through a small hash by type
+ *                with owned payloads and with the untracked objects only it
+ *                holds, such as a bytes payload, which die with it), found
+ *                through a small hash by type
  *   find_cycle   from each object not yet placed in a cycle, a breadth-first
  *                search inside the garbage finds the shortest way back to it;
  *                the cycle is written through field names, rotated to its
@@ -284,6 +286,16 @@ static void fx_maybe_search(struct forensics *fx, void *obj, uint32_t group)
 		fx->fails[group]++;
 }
 
+/* traverse callback: an untracked child held by this reference alone
+ * (a bytes payload) dies with the garbage; its bytes count for the holder. */
+static void fx_visit_held(void *child, const char *field, void *arg)
+{
+	size_t *bytes = arg;
+
+	if (child != NULL && !rcl_is_tracked(child) && rcl_refcount(child) == 1)
+		*bytes += rcl_object_bytes(child);
+}
+
 /* One member of the garbage: group it, look for its cycle. */
 static void fx_each(void *obj, void *arg)
 {
@@ -291,6 +303,7 @@ static void fx_each(void *obj, void *arg)
 	uint32_t i = fx_group(fx, rcl_typeof(obj), fx_name(obj));
 	size_t bytes = rcl_object_bytes(obj);
 
+	rcl_traverse(obj, fx_visit_held, &bytes);
 	fx->rep.types[i].count++;
 	fx->rep.types[i].bytes += bytes;
 	fx->rep.objects++;

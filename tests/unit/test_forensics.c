@@ -19,6 +19,7 @@ typedef struct task {
 	struct runner *runner;
 	void *payload;
 	size_t size;
+	void *bigdata; /* an untracked payload object held only here */
 } task;
 
 /* A ring node: next, and a self edge when asked. */
@@ -52,16 +53,20 @@ static void task_traverse(void *self, rcl_visit_fn visit, void *arg)
 
 	if (t->runner)
 		visit(t->runner, "runner", arg);
+	if (t->bigdata)
+		visit(t->bigdata, "bigdata", arg);
 }
 
 /* Drop Task's references. */
 static void task_clear(void *self)
 {
 	task *t = self;
-	void *r = t->runner;
+	void *r = t->runner, *b = t->bigdata;
 
 	t->runner = NULL;
+	t->bigdata = NULL;
 	rcl_decref(r);
+	rcl_decref(b);
 }
 
 /* Free Task's payload. */
@@ -96,6 +101,9 @@ static const rcl_type runner_type = {
     "Runner", sizeof(runner), runner_traverse, runner_clear, NULL, NULL};
 static const rcl_type task_type = {"Task",     sizeof(task), task_traverse,
 				   task_clear, NULL,	     task_destroy};
+/* An untracked blob: no traverse, its size is user data. */
+static const rcl_type blob_type = {"blob", 0, NULL, NULL, NULL, NULL};
+
 static const rcl_type ring_type = {"Ring",     sizeof(ring), ring_traverse,
 				   ring_clear, NULL,	     NULL};
 
@@ -109,12 +117,15 @@ static rcl_heap *manual_heap(void)
 	return rcl_heap_new(&cfg);
 }
 
-/* One leaky request: a Runner <-> Task cycle holding payload bytes. */
+/* One leaky request: a Runner <-> Task cycle holding payload bytes, as
+ * owned memory and as an untracked blob only the Task holds. */
 static void leak_one(rcl_heap *h, size_t payload)
 {
 	runner *r = rcl_new(h, &runner_type);
 	task *t = rcl_new(h, &task_type);
 
+	if (payload)
+		t->bigdata = rcl_new_var(h, &blob_type, payload);
 	t->size = payload;
 	t->payload = payload ? rcl_owned_alloc(t, payload) : NULL;
 	if (t->payload)
@@ -172,7 +183,7 @@ static void test_runner_task(void **state)
 	assert_int_equal(r.objects, 10);
 	assert_int_equal(r.collections, 1);
 	assert_string_equal(r.types[0].type, "Task"); /* heaviest first */
-	assert_true(r.types[0].bytes >= 5u << 20);
+	assert_true(r.types[0].bytes >= 10u << 20);   /* owned and held */
 	t = find_type(&r, "Runner");
 	assert_non_null(t);
 	assert_int_equal(t->count, 5);
