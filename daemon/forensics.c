@@ -15,8 +15,8 @@
  * garbage and capped: a search visits at most FX_SEARCH_NODES objects, all
  * searches of a collection FX_BUDGET_NODES, and a type whose objects keep
  * failing (payloads that are in no cycle) is skipped after FX_TYPE_FAILS.
- * The tables are allocated once; the observer allocates only for a type or
- * a shape it has not seen since the report was read.
+ * The tables are allocated once: the observer never allocates (it runs
+ * inside a collection, perhaps near the memory limit).
  */
 #include <stdio.h>
 #include <stdlib.h>
@@ -47,7 +47,11 @@ struct fx_node {
 };
 
 struct forensics {
+	/* The report so far; its arrays and strings are the fixed tables
+	 * below, so the observer never allocates. */
 	struct garbage_report rep;
+	char names[FX_TYPES][64];
+	char paths[FX_SHAPES][FX_PATH];
 	struct {
 		const rcl_type *type;
 		uint32_t idx;
@@ -124,10 +128,11 @@ static const char *fx_name(const void *obj)
 static uint32_t fx_new_group(struct forensics *fx, const char *name)
 {
 	struct garbage_report *r = &fx->rep;
+	struct garbage_type *t = &r->types[r->ntypes];
 
-	r->types = xrealloc(r->types, (r->ntypes + 1) * sizeof *r->types);
-	memset(&r->types[r->ntypes], 0, sizeof *r->types);
-	r->types[r->ntypes].type = xstrdup(name);
+	snprintf(fx->names[r->ntypes], sizeof fx->names[0], "%s", name);
+	t->type = fx->names[r->ntypes];
+	t->count = t->bytes = 0;
 	return (uint32_t)r->ntypes++;
 }
 
@@ -184,8 +189,8 @@ static void fx_count_shape(struct forensics *fx, const char *path, size_t k)
 		r->truncated = true;
 		return;
 	}
-	r->cycles = xrealloc(r->cycles, (r->ncycles + 1) * sizeof *r->cycles);
-	r->cycles[r->ncycles].path = xstrdup(path);
+	snprintf(fx->paths[r->ncycles], FX_PATH, "%s", path);
+	r->cycles[r->ncycles].path = fx->paths[r->ncycles];
 	r->cycles[r->ncycles].count = 1;
 	r->cycles[r->ncycles].length = (uint32_t)k;
 	r->ncycles++;
@@ -331,7 +336,11 @@ static void fx_observe(rcl_heap *h, int generation, const rcl_garbage *g,
 /* A detached forensics state with an empty report. */
 struct forensics *forensics_create(void)
 {
-	return xcalloc(1, sizeof(struct forensics));
+	struct forensics *fx = xcalloc(1, sizeof *fx);
+
+	fx->rep.types = xcalloc(FX_TYPES, sizeof *fx->rep.types);
+	fx->rep.cycles = xcalloc(FX_SHAPES, sizeof *fx->rep.cycles);
+	return fx;
 }
 
 /* Free it; NULL is a no-op. Detach it first. */
@@ -339,7 +348,8 @@ void forensics_destroy(struct forensics *fx)
 {
 	if (fx == NULL)
 		return;
-	garbage_report_finish(&fx->rep);
+	free(fx->rep.types);
+	free(fx->rep.cycles);
 	free(fx);
 }
 
@@ -355,23 +365,19 @@ void forensics_detach(struct forensics *fx, rcl_heap *h)
 	rcl_set_observer(h, NULL, NULL);
 }
 
-/* Copy a report (names duplicated). */
-static void fx_copy(const struct garbage_report *from,
-		    struct garbage_report *to)
-{
-	memset(to, 0, sizeof *to);
-	garbage_report_merge(to, from);
-}
-
-/* The report so far into out; unless peek, it starts again empty. */
+/* A copy of the report so far in out (outside any collection: the copy
+ * allocates); unless peek, the report starts again empty. */
 void forensics_take(struct forensics *fx, bool peek, struct garbage_report *out)
 {
-	if (peek) {
-		fx_copy(&fx->rep, out);
+	struct garbage_report *r = &fx->rep;
+
+	memset(out, 0, sizeof *out);
+	garbage_report_merge(out, r);
+	if (peek)
 		return;
-	}
-	*out = fx->rep;
-	memset(&fx->rep, 0, sizeof fx->rep);
+	r->collections = r->objects = r->bytes = 0;
+	r->truncated = false;
+	r->ntypes = r->ncycles = 0;
 	memset(fx->tmap, 0, sizeof fx->tmap);
 }
 
