@@ -1,5 +1,8 @@
 /* What the cycle collector reclaimed since the last report (reading empties
  * it): types by bytes, then each cycle's path through field names. */
+#include <stdio.h>
+#include <string.h>
+
 #include "human.h"
 #include "reclaimctl.h"
 
@@ -23,18 +26,46 @@ static void cmd_garbage_types(const struct json *types)
 	table_destroy(t);
 }
 
-/* The cycles table: how often each shape was found. */
+/* The fields that close a cycle, from its path "A -f-> B -g-> A": "A.f
+ * B.g", the references to clear or make weak to free it without the
+ * collector. */
+static void cmd_garbage_fields(const char *path, char *buf, size_t len)
+{
+	const char *p = path, *arrow, *type = path;
+	size_t off = 0;
+
+	buf[0] = '\0';
+	while ((p = strstr(p, " -")) != NULL && off < len) {
+		arrow = strstr(p, "-> ");
+		if (arrow == NULL)
+			break;
+		off += (size_t)snprintf(buf + off, len - off, "%s%.*s.%.*s",
+					off ? " " : "", (int)(p - type), type,
+					(int)(arrow - p - 2), p + 2);
+		type = arrow + 3;
+		p = type;
+	}
+}
+
+/* The cycles table: how often each shape was found, which fields close
+ * it. */
 static void cmd_garbage_cycles(const struct json *cycles)
 {
-	static const char *const headers[] = {"FOUND", "CYCLE"};
-	struct table *t = table_create(2, headers);
+	static const char *const headers[] = {"FOUND", "CYCLE",
+					      "FIELDS TO BREAK OR MAKE WEAK"};
+	struct table *t = table_create(3, headers);
+	const char *path;
+	char fields[512];
 	struct json *c;
 
 	table_right(t, 0);
 	for (c = json_child(cycles); c != NULL; c = json_next(c)) {
+		path = json_as_str(json_get(c, "path"));
+		cmd_garbage_fields(path ? path : "", fields, sizeof fields);
 		table_add(t, "%llu",
 			  (unsigned long long)json_path_u64(c, "count"));
-		table_add(t, "%s", json_as_str(json_get(c, "path")));
+		table_add(t, "%s", path ? path : "?");
+		table_add(t, "%s", fields);
 	}
 	putchar('\n');
 	table_print(t, stdout);

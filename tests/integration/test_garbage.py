@@ -58,7 +58,8 @@ def test_human(d):
     rc, out, err = d.ctl("garbage")
     check(rc == 0, "garbage: " + err)
     for word in ("TYPE", "COUNT", "BYTES", "Runner", "Task",
-                 "Runner -yield_point-> Task -runner-> Runner"):
+                 "Runner -yield_point-> Task -runner-> Runner",
+                 "Runner.yield_point Task.runner"):
         check(word in out, "garbage output lacks %r:\n%s" % (word, out))
 
 
