@@ -127,8 +127,9 @@ def cg_usage(cg):
 
 
 def test_cgroup_v1():
-    """A real memory cgroup whose limit is set just above the daemon's
-    usage: the watchdog reads it (cgroup-v1), enters critical, reports."""
+    """A real memory cgroup limit (with room to spare, so the kernel never
+    has to act) and hard set just below the daemon's usage: the watchdog
+    reads the limit (cgroup-v1), enters critical, reports."""
     why = cgroup_v1_usable()
     if why:
         print("cgroup v1 part skipped: " + why)
@@ -137,19 +138,21 @@ def test_cgroup_v1():
     os.mkdir(cg)
     try:
         with Daemon(start=False) as d:
-            d.write_conf("[forensics]\nreport_dir = %s\n[watchdog]\n"
-                         "soft = 40%%\nhard = 50%%\n" %
-                         os.path.join(d.dir, "reports"))
+            base = "[forensics]\nreport_dir = %s\n" % os.path.join(
+                d.dir, "reports")
+            d.write_conf(base)
             d.start(argv=["/bin/sh", "-c",
                           'echo $$ > "$0/cgroup.procs" && exec "$@"', cg,
                           RECLAIMD, "-c", d.conf])
-            wait_for(lambda: d.ctl_json("watchdog")["limit_source"]
-                     in ("cgroup-v1", "physical"), "the watchdog's limit")
             usage = cg_usage(cg)
-            limit = (usage + usage // 2 + 4095) // 4096 * 4096
+            limit = (usage + (64 << 20) + 4095) // 4096 * 4096
             with open(os.path.join(cg, "memory.limit_in_bytes"), "w") as f:
                 f.write(str(limit))
-            d.send(signal.SIGHUP)  # re-read the limit now
+            frac = float(usage) / limit  # about 1.5%
+            d.write_conf(base + "[watchdog]\nhysteresis = %.6f\n"
+                         "soft = %.6f\nhard = %.6f\n" %
+                         (frac * 0.1, frac * 0.5, frac * 0.8))
+            d.send(signal.SIGHUP)  # the new levels, and the limit re-read
             wait_for(lambda: reports(d), "the report in the cgroup",
                      timeout=20)
             r = check_report(reports(d)[0], want_source="cgroup-v1",
