@@ -1,6 +1,7 @@
 /*
- * SetDebug: turn leak debugging on or off. The flag reaches every worker;
- * the garbage report it feeds is issue 6's (Garbage).
+ * SetDebug: turn leak debugging on or off. Each worker attaches the
+ * collector's observer to its heap (forensics.c) while it is on, and
+ * detaches it when off, so it costs nothing then; Garbage reads the report.
  */
 #include "reclaimd.h"
 
