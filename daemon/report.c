@@ -221,6 +221,10 @@ static void report_census_done(struct fanout *fan)
 
 	census_merge(fan, &r->census);
 	fanout_destroy(fan);
+	if (r->srv->stopping) {
+		report_finish(r); /* the workers are going: no garbage */
+		return;
+	}
 	next = fanout_create(r->srv, NULL, WCMD_GARBAGE, report_garbage_done);
 	next->arg = r;
 	for (i = 0; i < next->n; i++)
