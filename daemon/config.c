@@ -56,6 +56,9 @@ static int parse_thresholds(struct config *, void *, const char *, char **);
 static int parse_size(struct config *, void *, const char *, char **);
 static int parse_watchdog(struct config *, void *, const char *, char **);
 static int parse_log_level(struct config *, void *, const char *, char **);
+static int parse_limit(struct config *, void *, const char *, char **);
+static int parse_bool(struct config *, void *, const char *, char **);
+static int parse_modules(struct config *, void *, const char *, char **);
 
 #define KEY(sec, key, def, fn, field)                                          \
 	{                                                                      \
@@ -74,6 +77,14 @@ static const struct config_key config_keys[] = {
     KEY("http", "listen", "127.0.0.1:8888", parse_listen, http_listen),
     KEY("http", "workers", "auto", parse_workers, http_workers),
     KEY("http", "drain_timeout", "5s", parse_duration, http_drain_timeout_us),
+    KEY("http", "max_request_line", "8KiB", parse_limit, http_max_request_line),
+    KEY("http", "max_header_bytes", "16KiB", parse_limit,
+	http_max_header_bytes),
+    KEY("http", "max_body_bytes", "1MiB", parse_limit, http_max_body_bytes),
+    KEY("http", "idle_timeout", "30s", parse_duration, http_idle_timeout_us),
+    KEY("http", "keepalive", "true", parse_bool, http_keepalive),
+    KEY("http", "retry_after", "1s", parse_duration, http_retry_after_us),
+    KEY("tasks", "modules", "", parse_modules, tasks_modules),
     KEY("metrics", "listen", "127.0.0.1:9187", parse_listen, metrics_listen),
     KEY("heap", "thresholds", "700,10,10", parse_thresholds, heap_thresholds),
     KEY("heap", "young_bytes", "8MiB", parse_size, heap_young_bytes),
@@ -305,6 +316,49 @@ static int parse_size(struct config *cfg, void *field, const char *value,
 		return -1;
 	}
 	return 0;
+}
+
+/* A size limit from 64 bytes to 1 GiB. */
+static int parse_limit(struct config *cfg, void *field, const char *value,
+		       char **cause)
+{
+	uint64_t v;
+
+	if (size_value(value, &v) != 0 || v < 64 || v > ((uint64_t)1 << 30)) {
+		*cause = xstrdup("expected a size from 64 to 1GiB such as 8KiB");
+		return -1;
+	}
+	*(uint64_t *)field = v;
+	return 0;
+}
+
+/* true or false (also yes/no, on/off, 1/0). */
+static int parse_bool(struct config *cfg, void *field, const char *value,
+		      char **cause)
+{
+	static const char *const yes[] = {"true", "yes", "on", "1"};
+	static const char *const no[] = {"false", "no", "off", "0"};
+	size_t i;
+
+	for (i = 0; i < 4; i++) {
+		if (strcasecmp(value, yes[i]) == 0 ||
+		    strcasecmp(value, no[i]) == 0) {
+			*(bool *)field = strcasecmp(value, yes[i]) == 0;
+			return 0;
+		}
+	}
+	*cause = xstrdup("expected true or false");
+	return -1;
+}
+
+/* Plugins to load: each is opened and checked now (plugin.c), so a bad one
+ * is an error naming this file and line. */
+static int parse_modules(struct config *cfg, void *field, const char *value,
+			 char **cause)
+{
+	if (plugin_check(value, cause) != 0)
+		return -1;
+	return parse_string(cfg, field, value, cause);
 }
 
 /*
@@ -545,6 +599,7 @@ void config_destroy(struct config *cfg)
 	free(cfg->control_group);
 	free(cfg->http_listen);
 	free(cfg->metrics_listen);
+	free(cfg->tasks_modules);
 	free(cfg->forensics_report_dir);
 	free(cfg);
 }

@@ -1,38 +1,30 @@
 /*
  * The HTTP front: every worker accepts on the shared http.listen socket with
- * its own evhttp, on its own base. Routes are a table; issue 5's tasks add
- * rows. A request answered later (a task) counts as in flight until its
- * reply is sent, so a drain can wait for it.
+ * its own evhttp, on its own base. Routes are the request tasks of the task
+ * registry (registry.c: the built-ins of daemon/tasks/, then the plugins');
+ * each request runs its task on this worker's heap (task-rt.c) and counts as
+ * in flight until its reply is sent, so a drain can wait for it.
+ *
+ * Limits (http.*): evhttp enforces a backstop on the request line and headers
+ * together (twice max_request_line + max_header_bytes; past it, evhttp itself
+ * answers 400 and closes) and max_body_bytes (413); below the backstop this
+ * file answers 414 for a long request line and 431 for large headers. A
+ * client that breaks a limit gets its 4xx with "Connection: close" and loses
+ * its connection; no other connection is affected. While the watchdog sheds,
+ * new requests get 503 with Retry-After; those in flight finish.
  */
 #include <event2/buffer.h>
 #include <event2/event.h>
 #include <event2/http.h>
+#include <event2/keyvalq_struct.h>
+#include <stdio.h>
 #include <string.h>
 #include <unistd.h>
 
+#include <reclaim/task.h>
+
 #include "reclaimd.h"
 #include "xmalloc.h"
-
-struct http_route {
-	const char *path;
-	void (*handle)(struct worker *w, struct evhttp_request *req);
-};
-
-/* GET /: the smallest task there is. */
-static void http_hello(struct worker *w, struct evhttp_request *req)
-{
-	struct evbuffer *body = evbuffer_new();
-
-	evhttp_add_header(evhttp_request_get_output_headers(req),
-			  "Content-Type", "text/plain");
-	evbuffer_add_printf(body, "Hello, world");
-	evhttp_send_reply(req, HTTP_OK, "OK", body);
-	evbuffer_free(body);
-}
-
-static const struct http_route http_routes[] = {
-    {"/", http_hello},
-};
 
 /* A reply was written out (or its connection failed): one less in flight. */
 static void http_complete(struct evhttp_request *req, void *arg)
@@ -42,43 +34,150 @@ static void http_complete(struct evhttp_request *req, void *arg)
 	w->inflight--;
 }
 
-/* Answer with a status and a one-line text body. */
-static void http_error(struct evhttp_request *req, int code, const char *why)
+/* The standard reason phrase, where evhttp's table lacks it. */
+static const char *http_reason(int code)
 {
-	struct evbuffer *body = evbuffer_new();
-
-	evbuffer_add_printf(body, "%s\n", why);
-	evhttp_send_reply(req, code, why, body);
-	evbuffer_free(body);
+	switch (code) {
+	case 414:
+		return "URI Too Long";
+	case 431:
+		return "Request Header Fields Too Large";
+	case 503:
+		return "Service Unavailable";
+	default:
+		return NULL; /* evhttp's */
+	}
 }
 
-/* Every request: count it, find its route, answer. */
+/* Send a reply: body, or text when body is NULL. The request is freed. */
+void http_send(struct worker *w, struct evhttp_request *req, int code,
+	       const char *text, struct evbuffer *body)
+{
+	struct evkeyvalq *out = evhttp_request_get_output_headers(req);
+	struct evbuffer *tmp = NULL;
+
+	if (!w->httpconf.keepalive &&
+	    evhttp_find_header(out, "Connection") == NULL)
+		evhttp_add_header(out, "Connection", "close");
+	if (body == NULL) {
+		tmp = evbuffer_new();
+		if (text != NULL)
+			evbuffer_add(tmp, text, strlen(text));
+		body = tmp;
+	}
+	if (evhttp_request_get_connection(req) == NULL)
+		w->inflight--; /* the client left: no completion will come */
+	evhttp_send_reply(req, code, http_reason(code), body);
+	if (tmp != NULL)
+		evbuffer_free(tmp);
+}
+
+/* Refuse the request with a 4xx and close its connection. */
+static void http_refuse(struct worker *w, struct evhttp_request *req, int code,
+			const char *why)
+{
+	struct evkeyvalq *out = evhttp_request_get_output_headers(req);
+	char text[128];
+
+	evhttp_add_header(out, "Connection", "close");
+	evhttp_add_header(out, "Content-Type", "text/plain");
+	snprintf(text, sizeof text, "%s\n", why);
+	http_send(w, req, code, text, NULL);
+}
+
+/* Bytes of the request's header lines ("Name: value\r\n"). */
+static size_t http_header_bytes(struct evhttp_request *req)
+{
+	struct evkeyvalq *in = evhttp_request_get_input_headers(req);
+	struct evkeyval *h;
+	size_t n = 0;
+
+	TAILQ_FOREACH(h, in, next)
+	{
+		n += strlen(h->key) + strlen(h->value) + 4;
+	}
+	return n;
+}
+
+/* Whether the request breaks a limit (then it has been answered). */
+static bool http_over_limits(struct worker *w, struct evhttp_request *req)
+{
+	const struct http_conf *hc = &w->httpconf;
+	const char *uri = evhttp_request_get_uri(req);
+
+	if (uri != NULL && strlen(uri) + 16 > hc->max_request_line) {
+		http_refuse(w, req, 414, "URI Too Long");
+		return true;
+	}
+	if (http_header_bytes(req) > hc->max_header_bytes) {
+		http_refuse(w, req, 431, "Request Header Fields Too Large");
+		return true;
+	}
+	return false;
+}
+
+/* While the watchdog sheds: 503 and when to come back. */
+static void http_shed(struct worker *w, struct evhttp_request *req)
+{
+	struct evkeyvalq *out = evhttp_request_get_output_headers(req);
+	char after[32];
+
+	snprintf(after, sizeof after, "%llu",
+		 (unsigned long long)w->httpconf.retry_after_s);
+	w->stats.http_shed_total++;
+	evhttp_add_header(out, "Retry-After", after);
+	evhttp_add_header(out, "Content-Type", "text/plain");
+	http_send(w, req, HTTP_SERVUNAVAIL,
+		  "Service Unavailable: memory is short, retry later\n", NULL);
+}
+
+/* Every request: count it, check it, find its task, start it. */
 static void http_dispatch(struct evhttp_request *req, void *arg)
 {
 	struct worker *w = arg;
 	const struct evhttp_uri *uri = evhttp_request_get_evhttp_uri(req);
 	const char *path = uri ? evhttp_uri_get_path(uri) : NULL;
-	size_t i;
+	const struct rcl_task_def *def;
 
 	w->inflight++;
 	evhttp_request_set_on_complete_cb(req, http_complete, w);
 	w->stats.http_requests_total++;
+	if (http_over_limits(w, req))
+		return;
 	if (w->shedding) {
-		w->stats.http_shed_total++;
-		evhttp_add_header(evhttp_request_get_output_headers(req),
-				  "Retry-After", "1");
-		http_error(req, HTTP_SERVUNAVAIL, "Service Unavailable");
+		http_shed(w, req);
 		return;
 	}
-	for (i = 0;
-	     path != NULL && i < sizeof http_routes / sizeof *http_routes;
-	     i++) {
-		if (strcmp(path, http_routes[i].path) == 0) {
-			http_routes[i].handle(w, req);
-			return;
-		}
+	def = path != NULL ? tasks_route(*path ? path : "/") : NULL;
+	if (def == NULL) {
+		evhttp_add_header(evhttp_request_get_output_headers(req),
+				  "Content-Type", "text/plain");
+		http_send(w, req, HTTP_NOTFOUND, "Not Found\n", NULL);
+		return;
 	}
-	http_error(req, HTTP_NOTFOUND, "Not Found");
+	task_start_request(w, def, req);
+}
+
+/* Apply the http.* limits to w's evhttp. */
+static void http_limits(struct worker *w)
+{
+	const struct config *cfg = w->srv->cfg;
+	struct timeval tv = {
+	    (time_t)(cfg->http_idle_timeout_us / 1000000),
+	    (suseconds_t)(cfg->http_idle_timeout_us % 1000000)};
+
+	evhttp_set_max_headers_size(
+	    w->http, (ev_ssize_t)(2 * (cfg->http_max_request_line +
+				       cfg->http_max_header_bytes)));
+	evhttp_set_max_body_size(w->http, (ev_ssize_t)cfg->http_max_body_bytes);
+	evhttp_set_timeout_tv(w->http, &tv);
+	w->httpconf.max_request_line = cfg->http_max_request_line;
+	w->httpconf.max_header_bytes = cfg->http_max_header_bytes;
+	w->httpconf.keepalive = cfg->http_keepalive;
+	w->httpconf.retry_after_s =
+	    (cfg->http_retry_after_us + 999999) / 1000000;
+	if (w->httpconf.retry_after_s == 0)
+		w->httpconf.retry_after_s = 1;
 }
 
 /* Serve HTTP on w's base from a copy of the shared listening socket. */
@@ -95,7 +194,7 @@ int http_start(struct worker *w, int fd, char **cause)
 	}
 	evhttp_set_allowed_methods(w->http, EVHTTP_REQ_GET | EVHTTP_REQ_HEAD |
 						EVHTTP_REQ_POST);
-	evhttp_set_timeout(w->http, 30);
+	http_limits(w);
 	evhttp_set_gencb(w->http, http_dispatch, w);
 	w->bound = evhttp_accept_socket_with_handle(w->http, copy);
 	if (w->bound == NULL) {

@@ -61,6 +61,8 @@ static void memwatch_shed(void *arg, bool on)
 	size_t i;
 
 	log_warn("watchdog: shedding %s", on ? "on" : "off");
+	if (mw->srv->stopping)
+		return; /* the workers are gone, or going */
 	fan = fanout_create(mw->srv, NULL, WCMD_SHED, memwatch_forget);
 	for (i = 0; i < fan->n; i++)
 		fan->cmds[i].in.debug = on;

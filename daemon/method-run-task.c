@@ -1,4 +1,12 @@
-/* RunTask: start an on-demand task and answer with its result. */
+/*
+ * RunTask: start an on-demand (or periodic) task on one worker, chosen in
+ * turn, and answer with its result when it finishes; the main loop does not
+ * wait meanwhile.
+ */
+#include <stdlib.h>
+
+#include <reclaim/task.h>
+
 #include "reclaimd.h"
 
 /* Check the arguments: a map of strings. */
@@ -22,10 +30,55 @@ static int method_run_task_args(struct call *call)
 	return 0;
 }
 
-/* Find the task; none are registered until issue 5's runtime. */
+/* The worker answered: the result, or the task's error. */
+static void method_run_task_done(struct fanout *fan)
+{
+	struct wcmd *cmd = &fan->cmds[0];
+	struct call *call = fan->call;
+	const struct rcl_task_def *def = cmd->in.run.def;
+	enum call_status st = CALL_DONE;
+
+	if (cmd->out.error != NULL && cmd->out.invalid != NULL) {
+		st = call_invalid(call, "args", "%s", cmd->out.error);
+		json_add_str(call->reply, "argument", cmd->out.invalid);
+	} else if (cmd->out.error != NULL) {
+		st = call_error(call, cmd->out.error_name, "task %s: %s",
+				def->name, cmd->out.error);
+		json_add_str(call->reply, "name", def->name);
+	} else {
+		json_add_str(call_reply(call), "task", def->name);
+		json_add_u64(call->reply, "worker", (uint64_t)cmd->out.worker);
+		json_attach(call->reply, "result", cmd->out.result);
+		cmd->out.result = NULL;
+	}
+	call_finish(call, st);
+	json_destroy(cmd->in.run.args);
+	json_destroy(cmd->out.result);
+	free(cmd->out.error);
+	free(cmd->out.invalid);
+	fanout_destroy(fan);
+}
+
+/* Why name cannot be run, or NULL; *def set when it exists. */
+static const char *method_run_task_find(const char *name,
+					const struct rcl_task_def **def)
+{
+	*def = tasks_find(name);
+	if (*def == NULL)
+		return "no such task (reclaimctl tasks lists them)";
+	if ((*def)->kind == RCL_TASK_REQUEST)
+		return "a request task runs on its route, not on demand";
+	return NULL;
+}
+
+/* Find the task and hand it to the next worker. */
 static enum call_status method_run_task_exec(struct call *call)
 {
-	const char *name;
+	static size_t next;
+	const struct rcl_task_def *def;
+	const char *name, *why;
+	struct fanout *fan;
+	struct json *args;
 	int rc;
 
 	name = call_param_str(call, "task", &rc);
@@ -33,14 +86,30 @@ static enum call_status method_run_task_exec(struct call *call)
 		return CALL_ERROR;
 	if (name == NULL)
 		return call_invalid(call, "task", "task is required");
-	call_error(call, "io.reclaim.NoSuchTask", "no task named \"%s\"", name);
-	json_add_str(call->reply, "name", name);
-	return CALL_ERROR;
+	if ((why = method_run_task_find(name, &def)) != NULL) {
+		call_error(call, "io.reclaim.NoSuchTask", "%s: %s", name, why);
+		json_add_str(call->reply, "name", name);
+		return CALL_ERROR;
+	}
+	if (call->srv->stopping || call->srv->nworkers == 0)
+		return call_error(call, "io.reclaim.ShuttingDown",
+				  "reclaimd is stopping");
+	args = json_get(call->params, "args");
+	fan = fanout_create(call->srv, call, WCMD_RUN, method_run_task_done);
+	fan->n = 1; /* one worker, in turn */
+	fan->cmds[0].worker = call->srv->workers[next++ % call->srv->nworkers];
+	fan->cmds[0].in.run.def = def;
+	fan->cmds[0].in.run.args =
+	    args != NULL && json_type(args) == JSON_OBJECT ? json_copy(args)
+							   : json_object();
+	fanout_send(fan);
+	return CALL_ASYNC;
 }
 
 const struct method_entry method_run_task_entry = {
     .name = "io.reclaim.RunTask",
-    .params = "(task: string, args: ?[string]string) -> (result: object)",
+    .params = "(task: string, args: ?[string]string) -> (task: string, "
+	      "worker: int, result: object)",
     .changes_state = true,
     .exec = method_run_task_exec,
 };

@@ -1,10 +1,41 @@
-/* Tasks: the on-demand tasks RunTask can start (none before issue 5). */
+/* Tasks: every registered task, its kind, route or period, and origin. */
+#include <reclaim/task.h>
+
 #include "reclaimd.h"
 
-/* List the tasks. */
+/* The name of a task kind. */
+static const char *method_tasks_kind(enum rcl_task_kind kind)
+{
+	switch (kind) {
+	case RCL_TASK_REQUEST:
+		return "request";
+	case RCL_TASK_PERIODIC:
+		return "periodic";
+	default:
+		return "on-demand";
+	}
+}
+
+/* List the tasks, built-in first, then each plugin's. */
 static enum call_status method_tasks_exec(struct call *call)
 {
-	json_add_array(call_reply(call), "tasks");
+	struct json *arr = json_add_array(call_reply(call), "tasks"), *t;
+	const struct rcl_task_def *def;
+	const char *origin;
+	size_t i;
+
+	for (i = 0; (def = tasks_at(i, &origin)) != NULL; i++) {
+		t = json_add_object(arr, NULL);
+		json_add_str(t, "name", def->name);
+		json_add_str(t, "kind", method_tasks_kind(def->kind));
+		json_add_str(t, "description",
+			     def->description ? def->description : "");
+		if (def->kind == RCL_TASK_REQUEST)
+			json_add_str(t, "route", def->route);
+		if (def->kind == RCL_TASK_PERIODIC)
+			json_add_u64(t, "period_ms", def->period_ms);
+		json_add_str(t, "origin", origin);
+	}
 	return CALL_DONE;
 }
 

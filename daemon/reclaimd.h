@@ -46,6 +46,13 @@ struct config {
 	char *http_listen;
 	uint64_t http_workers; /* 0: one per online CPU */
 	uint64_t http_drain_timeout_us;
+	uint64_t http_max_request_line; /* bytes; longer: 414 */
+	uint64_t http_max_header_bytes; /* request line and headers; 431 */
+	uint64_t http_max_body_bytes;	/* 413 */
+	uint64_t http_idle_timeout_us;	/* no byte read or written: closed */
+	bool http_keepalive;
+	uint64_t http_retry_after_us; /* Retry-After while shedding */
+	char *tasks_modules;	      /* plugins: paths, comma-separated */
 	char *metrics_listen; /* "" for none */
 	uint64_t heap_thresholds[RCL_GENERATIONS];
 	uint64_t heap_young_bytes;
@@ -98,6 +105,7 @@ enum wcmd_type {
 	WCMD_GARBAGE,
 	WCMD_SHED,
 	WCMD_PACE,
+	WCMD_RUN, /* an on-demand task (task-rt.c) */
 	WCMD_STOP,
 };
 
@@ -128,11 +136,20 @@ struct wcmd {
 		bool peek;  /* WCMD_GARBAGE: copy the report, keep it */
 		unsigned seq;
 		uint64_t drain_us;
+		struct {
+			const struct rcl_task_def *def;
+			struct json *args; /* taken by the worker */
+		} run;
 	} in;
 	struct {
 		size_t collected;
 		uint64_t pause_ns;
 		struct census census;
+		int worker;		/* WCMD_RUN: who ran it */
+		struct json *result;	/* WCMD_RUN: its result */
+		char *error;		/* WCMD_RUN: why it failed */
+		const char *error_name; /* the varlink error */
+		char *invalid;		/* the bad argument, if that was it */
 		struct garbage_report garbage;
 	} out;
 	TAILQ_ENTRY(wcmd) entry;
@@ -165,6 +182,13 @@ struct worker {
 	struct wcmd *stop; /* the stop command, while draining */
 	uint64_t stop_deadline;
 	unsigned inflight; /* requests answered later (tasks, issue 5) */
+	struct task_rt *tasks; /* task-rt.c */
+	struct http_conf {	/* http.* copied at start: reload keeps them */
+		uint64_t max_request_line;
+		uint64_t max_header_bytes;
+		uint64_t retry_after_s;
+		bool keepalive;
+	} httpconf;
 };
 
 struct worker *worker_create(struct server *srv, int id, char **cause);
@@ -179,9 +203,33 @@ bool worker_answered(struct worker *w, unsigned seq);
 void census_finish(struct census *c);
 
 /* http.c: the HTTP front on each worker. */
+struct evbuffer;
+struct evhttp_request;
 int http_start(struct worker *w, int fd, char **cause);
 void http_stop_accepting(struct worker *w);
 void http_free(struct worker *w);
+void http_send(struct worker *w, struct evhttp_request *req, int code,
+	       const char *text, struct evbuffer *body);
+
+/* registry.c, plugin.c: built-in tasks and plugins' (tasks.modules). */
+struct rcl_task_def;
+int tasks_init(const struct config *cfg, char **cause);
+size_t tasks_count(void);
+const struct rcl_task_def *tasks_at(size_t i, const char **origin);
+const struct rcl_task_def *tasks_find(const char *name);
+const struct rcl_task_def *tasks_route(const char *path);
+struct rcl_registry *registry_get(const char *origin);
+int plugin_check(const char *list, char **cause);
+int plugin_load_all(const char *list, char **cause);
+
+/* task-rt.c: each worker's task runtime. */
+struct task_rt;
+struct task_rt *task_rt_create(struct worker *w, char **cause);
+void task_rt_destroy(struct task_rt *rt);
+size_t task_rt_live(const struct task_rt *rt);
+void task_start_request(struct worker *w, const struct rcl_task_def *def,
+			struct evhttp_request *req);
+void task_start_cmd(struct worker *w, struct wcmd *cmd);
 
 /* fanout.c: one command to every worker, one answer when all replied. */
 struct call;

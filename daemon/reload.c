@@ -55,6 +55,15 @@ static void reload_restart_keys(const struct config *old,
 			 "next start");
 	if (differs(old->metrics_listen, cfg->metrics_listen))
 		log_warn("reload: metrics.listen applies at the next start");
+	if (differs(old->tasks_modules, cfg->tasks_modules))
+		log_warn("reload: tasks.modules applies at the next start");
+	if (old->http_max_request_line != cfg->http_max_request_line ||
+	    old->http_max_header_bytes != cfg->http_max_header_bytes ||
+	    old->http_max_body_bytes != cfg->http_max_body_bytes ||
+	    old->http_idle_timeout_us != cfg->http_idle_timeout_us ||
+	    old->http_keepalive != cfg->http_keepalive ||
+	    old->http_retry_after_us != cfg->http_retry_after_us)
+		log_warn("reload: the http.* limits apply at the next start");
 }
 
 /* Reload; -1 with cause (also logged) when the old configuration stays. */

@@ -166,6 +166,9 @@ static void worker_exec(struct wcmd *cmd, void *arg)
 	case WCMD_STOP:
 		worker_drain(w, cmd);
 		return;
+	case WCMD_RUN:
+		task_start_cmd(w, cmd); /* answered when the task ends */
+		return;
 	case WCMD_COLLECT:
 		worker_collect(w, cmd);
 		break;
@@ -241,6 +244,9 @@ struct worker *worker_create(struct server *srv, int id, char **cause)
 		goto bad;
 	w->tick = event_new(w->base, -1, EV_PERSIST, worker_tick, w);
 	event_add(w->tick, &tv);
+	w->tasks = task_rt_create(w, cause);
+	if (w->tasks == NULL)
+		goto bad;
 	if (srv->fds.http >= 0 && http_start(w, srv->fds.http, cause) != 0)
 		goto bad;
 	return w;
@@ -260,6 +266,8 @@ static void *worker_main(void *arg)
 	pthread_setname_np(pthread_self(), name);
 	rcl_heap_adopt(w->heap);
 	event_base_dispatch(w->base);
+	task_rt_destroy(w->tasks);
+	w->tasks = NULL;
 	http_free(w);
 	worker_publish(w);
 	rcl_heap_destroy(w->heap);
@@ -301,6 +309,7 @@ void worker_destroy(struct worker *w)
 {
 	if (w == NULL)
 		return;
+	task_rt_destroy(w->tasks);
 	http_free(w);
 	if (w->tick != NULL)
 		event_free(w->tick);

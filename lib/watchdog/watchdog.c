@@ -775,6 +775,17 @@ void rcl_watchdog_collect_done(rcl_watchdog *wd)
 	if (wd->pending_t0 != 0)
 		record_reaction(wd, t - wd->pending_t0);
 	trim(wd);
+	/* The end of react() for a collection the host finished later: shed
+	 * if usage stays over hard at critical (without this, a host with an
+	 * asynchronous collect hook, reclaimd, never shed). */
+	if (wd->level >= RCL_WATCHDOG_CRITICAL && wd->cfg.enabled &&
+	    take_sample(wd, t = now(wd))) {
+		set_level(wd,
+			  wd->s.usage >= wd->hard ? RCL_WATCHDOG_SHEDDING
+						  : classify(wd),
+			  t);
+		acted(wd);
+	}
 	wd_wakeup(wd, RCL_WATCHDOG_WAKE_MANUAL, 0);
 }
 

@@ -1,0 +1,242 @@
+/*
+ * What a task's step function calls: its arguments, its reply or result,
+ * failure. The yield points are in task.c.
+ */
+#include <errno.h>
+#include <event2/buffer.h>
+#include <event2/http.h>
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "task-internal.h"
+#include "xmalloc.h"
+
+rcl_heap *rcl_runner_heap(const rcl_runner *r)
+{
+	return r->rt->w->heap;
+}
+
+void *rcl_runner_frame(const rcl_runner *r)
+{
+	return r->frame;
+}
+
+const struct rcl_task_def *rcl_runner_def(const rcl_runner *r)
+{
+	return r->def;
+}
+
+int rcl_runner_worker(const rcl_runner *r)
+{
+	return r->rt->w->id;
+}
+
+unsigned rcl_runner_steps(const rcl_runner *r)
+{
+	return r->steps;
+}
+
+short rcl_runner_fired(const rcl_runner *r)
+{
+	return r->fired;
+}
+
+const rcl_result *rcl_runner_child_result(const rcl_runner *r)
+{
+	return (const rcl_result *)r->child_result;
+}
+
+const char *rcl_runner_child_error(const rcl_runner *r)
+{
+	return r->child_error;
+}
+
+/* An argument's text, or NULL. */
+const char *rcl_runner_arg(const rcl_runner *r, const char *key)
+{
+	return json_as_str(json_get(r->args, key));
+}
+
+/* Fail the task because argument key is bad. */
+static int bad_arg(rcl_runner *r, const char *key, const char *fmt, ...)
+    __attribute__((format(printf, 3, 4)));
+static int bad_arg(rcl_runner *r, const char *key, const char *fmt, ...)
+{
+	va_list ap;
+	char *why;
+
+	va_start(ap, fmt);
+	if (vasprintf(&why, fmt, ap) < 0)
+		why = NULL;
+	va_end(ap);
+	free(r->invalid);
+	r->invalid = xstrdup(key);
+	rcl_runner_fail(r, 400, "%s", why ? why : key);
+	free(why);
+	return -1;
+}
+
+/* A whole-number argument in [min, max], def when absent. */
+int rcl_runner_arg_u64(rcl_runner *r, const char *key, uint64_t def,
+		       uint64_t min, uint64_t max, uint64_t *out)
+{
+	const char *s = rcl_runner_arg(r, key);
+	unsigned long long v;
+	char *end;
+
+	if (s == NULL) {
+		*out = def;
+		return 0;
+	}
+	errno = 0;
+	v = strtoull(s, &end, 10);
+	if (*s < '0' || *s > '9' || *end != '\0' || errno != 0 || v < min ||
+	    v > max)
+		return bad_arg(r, key,
+			       "%s must be a whole number from %llu to "
+			       "%llu, not \"%s\"",
+			       key, (unsigned long long)min,
+			       (unsigned long long)max, s);
+	*out = v;
+	return 0;
+}
+
+/* A real-number argument in [min, max], def when absent. */
+int rcl_runner_arg_double(rcl_runner *r, const char *key, double def,
+			  double min, double max, double *out)
+{
+	const char *s = rcl_runner_arg(r, key);
+	double v;
+	char *end;
+
+	if (s == NULL) {
+		*out = def;
+		return 0;
+	}
+	errno = 0;
+	v = strtod(s, &end);
+	if (*s == '\0' || *end != '\0' || errno != 0 || isnan(v) || v < min ||
+	    v > max)
+		return bad_arg(r, key,
+			       "%s must be a number from %g to %g, not "
+			       "\"%s\"",
+			       key, min, max, s);
+	*out = v;
+	return 0;
+}
+
+/* Append to a request task's body. */
+int rcl_runner_write(rcl_runner *r, const void *data, size_t len)
+{
+	if (r->body == NULL && (r->body = evbuffer_new()) == NULL) {
+		errno = ENOMEM;
+		return -1;
+	}
+	return evbuffer_add(r->body, data, len);
+}
+
+/* Append formatted text to a request task's body. */
+int rcl_runner_printf(rcl_runner *r, const char *fmt, ...)
+{
+	va_list ap;
+	int n;
+
+	if (r->body == NULL && (r->body = evbuffer_new()) == NULL) {
+		errno = ENOMEM;
+		return -1;
+	}
+	va_start(ap, fmt);
+	n = evbuffer_add_vprintf(r->body, fmt, ap);
+	va_end(ap);
+	return n < 0 ? -1 : 0;
+}
+
+void rcl_runner_set_status(rcl_runner *r, int code)
+{
+	r->status = code;
+}
+
+/* A reply header (kept until the reply is sent). */
+void rcl_runner_set_header(rcl_runner *r, const char *name, const char *value)
+{
+	if (r->headers == NULL)
+		r->headers = json_object();
+	json_add_str(r->headers, name, value);
+}
+
+/* A request task's path, or NULL. */
+const char *rcl_runner_path(const rcl_runner *r)
+{
+	const struct evhttp_uri *uri;
+
+	if (r->req == NULL)
+		return NULL;
+	uri = evhttp_request_get_evhttp_uri(r->req);
+	return uri != NULL ? evhttp_uri_get_path(uri) : NULL;
+}
+
+/* Record why the task failed; the first reason wins. */
+enum rcl_step rcl_runner_fail(rcl_runner *r, int code, const char *fmt, ...)
+{
+	va_list ap;
+
+	if (r->error != NULL)
+		return RCL_STEP_FAIL;
+	va_start(ap, fmt);
+	if (vasprintf(&r->error, fmt, ap) < 0)
+		r->error = xstrdup("failed");
+	va_end(ap);
+	r->status = code;
+	return RCL_STEP_FAIL;
+}
+
+/* The result object an on-demand task answers with. */
+rcl_result *rcl_runner_result(rcl_runner *r)
+{
+	if (r->result == NULL)
+		r->result = json_object();
+	return (rcl_result *)r->result;
+}
+
+rcl_result *rcl_result_add_object(rcl_result *parent, const char *key)
+{
+	return (rcl_result *)json_add_object((struct json *)parent, key);
+}
+
+rcl_result *rcl_result_add_array(rcl_result *parent, const char *key)
+{
+	return (rcl_result *)json_add_array((struct json *)parent, key);
+}
+
+void rcl_result_add_u64(rcl_result *parent, const char *key, uint64_t v)
+{
+	json_add_u64((struct json *)parent, key, v);
+}
+
+void rcl_result_add_double(rcl_result *parent, const char *key, double v)
+{
+	json_add_double((struct json *)parent, key, v);
+}
+
+void rcl_result_add_str(rcl_result *parent, const char *key, const char *v)
+{
+	json_add_str((struct json *)parent, key, v);
+}
+
+void rcl_result_add_bool(rcl_result *parent, const char *key, bool v)
+{
+	json_add_bool((struct json *)parent, key, v);
+}
+
+uint64_t rcl_result_get_u64(const rcl_result *obj, const char *key)
+{
+	return json_u64(json_get((const struct json *)obj, key));
+}
+
+/* Whether the task has failed. */
+bool rcl_runner_failed(const rcl_runner *r)
+{
+	return r->error != NULL;
+}

@@ -1,0 +1,72 @@
+/* The task runtime's private structures (task.c, task-io.c, task-rt.c). */
+#ifndef RECLAIMD_TASK_INTERNAL_H
+#define RECLAIMD_TASK_INTERNAL_H
+
+#include <sys/queue.h>
+
+#include <reclaim/task.h>
+
+#include "reclaimd.h"
+
+struct evbuffer;
+struct evhttp_request;
+struct periodic;
+
+/* A runner: a heap object (type "runner"); see task.c. */
+struct rcl_runner {
+	const struct rcl_task_def *def;
+	struct task_rt *rt;
+	void *frame;	   /* the task's state (a reference) */
+	void *yield_point; /* a yield, or a child runner (a reference) */
+	struct rcl_runner *waiter; /* the runner waiting for this one */
+	unsigned steps;
+	short fired;
+	bool live;     /* in rt->live, which holds a reference */
+	bool finished; /* the step function will not be called again */
+	int status;    /* HTTP status; 0: 200 */
+	char *error;   /* why it failed */
+	char *invalid; /* the argument that was bad, or NULL */
+	struct json *args;
+	struct json *result;
+	struct json *child_result;
+	char *child_error;
+	struct evhttp_request *req; /* a request task's request */
+	struct evbuffer *body;
+	struct json *headers;
+	struct wcmd *cmd;      /* an on-demand task's RunTask command */
+	struct periodic *slot; /* a periodic task's timer */
+	TAILQ_ENTRY(rcl_runner) entry;
+};
+
+/* A periodic task's timer on one worker. */
+struct periodic {
+	const struct rcl_task_def *def;
+	struct task_rt *rt;
+	struct event *ev;
+	bool running;
+	uint64_t runs;
+};
+
+TAILQ_HEAD(runner_list, rcl_runner);
+
+/* One worker's runtime. */
+struct task_rt {
+	struct worker *w;
+	struct runner_list live;
+	size_t nlive;
+	struct periodic *periodic;
+	size_t nperiodic;
+	uint64_t started_total;
+	uint64_t failed_total;
+};
+
+struct rcl_runner *runner_create(struct task_rt *rt,
+				 const struct rcl_task_def *def,
+				 struct json *args);
+void runner_start(struct rcl_runner *r);
+void runner_finish(struct rcl_runner *r, enum rcl_step rc);
+void task_reply_request(struct rcl_runner *r);
+void task_reply_cmd(struct rcl_runner *r);
+void task_periodic_done(struct rcl_runner *r);
+
+#endif

@@ -1,0 +1,221 @@
+/*
+ * A worker's task runtime: starts request tasks for the HTTP front,
+ * on-demand tasks for RunTask and periodic tasks on timers, and answers each
+ * when its runner finishes.
+ */
+#include <event2/buffer.h>
+#include <event2/event.h>
+#include <event2/http.h>
+#include <event2/keyvalq_struct.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "task-internal.h"
+#include "xmalloc.h"
+
+/* A periodic timer fired: start the task unless its last run is going. */
+static void periodic_fire(evutil_socket_t fd, short what, void *arg)
+{
+	struct periodic *p = arg;
+	struct rcl_runner *r;
+
+	if (p->running || p->rt->w->stop != NULL)
+		return;
+	r = runner_create(p->rt, p->def, NULL);
+	if (r == NULL) {
+		log_warn("task %s: out of memory", p->def->name);
+		return;
+	}
+	p->running = true;
+	p->runs++;
+	r->slot = p;
+	runner_start(r);
+}
+
+/* A periodic run ended. */
+void task_periodic_done(struct rcl_runner *r)
+{
+	r->slot->running = false;
+	if (r->error != NULL)
+		log_warn("task %s (worker %d): %s", r->def->name, r->rt->w->id,
+			 r->error);
+	r->slot = NULL;
+}
+
+/* Arm a timer for each periodic task. */
+static void task_rt_periodic(struct task_rt *rt)
+{
+	const struct rcl_task_def *def;
+	struct timeval tv;
+	size_t i, n = tasks_count();
+
+	rt->periodic = xcalloc(n ? n : 1, sizeof *rt->periodic);
+	for (i = 0; i < n; i++) {
+		def = tasks_at(i, NULL);
+		if (def->kind != RCL_TASK_PERIODIC)
+			continue;
+		struct periodic *p = &rt->periodic[rt->nperiodic++];
+
+		p->def = def;
+		p->rt = rt;
+		p->ev =
+		    event_new(rt->w->base, -1, EV_PERSIST, periodic_fire, p);
+		tv.tv_sec = (time_t)(def->period_ms / 1000);
+		tv.tv_usec = (suseconds_t)(def->period_ms % 1000) * 1000;
+		event_add(p->ev, &tv);
+	}
+}
+
+/* The worker's runtime (on the main thread, before the worker runs). */
+struct task_rt *task_rt_create(struct worker *w, char **cause)
+{
+	struct task_rt *rt;
+
+	if (tasks_init(w->srv->cfg, cause) != 0)
+		return NULL;
+	rt = xcalloc(1, sizeof *rt);
+	rt->w = w;
+	TAILQ_INIT(&rt->live);
+	task_rt_periodic(rt);
+	return rt;
+}
+
+/* Cancel every task still running (the worker is stopping): requests get
+ * 503, RunTask an error; then free the runtime. On the worker's thread. */
+void task_rt_destroy(struct task_rt *rt)
+{
+	struct rcl_runner *r;
+	size_t i;
+
+	if (rt == NULL)
+		return;
+	for (i = 0; i < rt->nperiodic; i++)
+		event_free(rt->periodic[i].ev);
+	rt->nperiodic = 0;
+	while ((r = TAILQ_FIRST(&rt->live)) != NULL) {
+		rcl_incref(r);
+		runner_finish(r, rcl_runner_fail(r, 503,
+						 "reclaimd is "
+						 "stopping"));
+		rcl_decref(r);
+	}
+	free(rt->periodic);
+	free(rt);
+}
+
+/* Live runners and counters, for the Tasks method's per-worker view. */
+size_t task_rt_live(const struct task_rt *rt)
+{
+	return rt != NULL ? rt->nlive : 0;
+}
+
+/* The query string as an object of strings. */
+static struct json *request_args(struct evhttp_request *req)
+{
+	const struct evhttp_uri *uri = evhttp_request_get_evhttp_uri(req);
+	const char *q = uri != NULL ? evhttp_uri_get_query(uri) : NULL;
+	struct json *args = json_object();
+	struct evkeyvalq kv;
+	struct evkeyval *e;
+
+	if (q == NULL || *q == '\0')
+		return args;
+	TAILQ_INIT(&kv);
+	if (evhttp_parse_query_str(q, &kv) == 0) {
+		TAILQ_FOREACH(e, &kv, next)
+		{
+			json_add_str(args, e->key, e->value);
+		}
+	}
+	evhttp_clear_headers(&kv);
+	return args;
+}
+
+/* Run def for req; the reply is sent when the task finishes. */
+void task_start_request(struct worker *w, const struct rcl_task_def *def,
+			struct evhttp_request *req)
+{
+	struct rcl_runner *r = runner_create(w->tasks, def, request_args(req));
+
+	if (r == NULL) {
+		http_send(w, req, 503, "out of memory\n", NULL);
+		return;
+	}
+	r->req = req;
+	runner_start(r);
+}
+
+/* Send a request task's reply: its body, or its error. */
+void task_reply_request(struct rcl_runner *r)
+{
+	struct evhttp_request *req = r->req;
+	struct evkeyvalq *out = evhttp_request_get_output_headers(req);
+	struct json *h;
+	char *text = NULL;
+
+	r->req = NULL;
+	for (h = json_child(r->headers); h != NULL; h = json_next(h))
+		evhttp_add_header(out, json_key(h), json_as_str(h));
+	if (evhttp_find_header(out, "Content-Type") == NULL)
+		evhttp_add_header(out, "Content-Type",
+				  "text/html; charset=utf-8");
+	if (r->error != NULL) {
+		if (r->status < 400 || r->status > 599)
+			r->status = 500;
+		xasprintf(&text, "%s\n", r->error);
+		evhttp_remove_header(out, "Content-Type");
+		evhttp_add_header(out, "Content-Type", "text/plain");
+		http_send(r->rt->w, req, r->status, text, NULL);
+		free(text);
+		return;
+	}
+	http_send(r->rt->w, req, r->status ? r->status : 200, NULL, r->body);
+}
+
+/* Start an on-demand task for RunTask; answered by task_reply_cmd. */
+void task_start_cmd(struct worker *w, struct wcmd *cmd)
+{
+	struct rcl_runner *r;
+
+	cmd->out.worker = w->id;
+	if (w->stop != NULL || w->tasks == NULL) {
+		cmd->out.error = xstrdup("reclaimd is stopping");
+		cmd->out.error_name = "io.reclaim.ShuttingDown";
+		mailbox_post(w->srv->inbox, cmd);
+		return;
+	}
+	r = runner_create(w->tasks, cmd->in.run.def, cmd->in.run.args);
+	cmd->in.run.args = NULL;
+	if (r == NULL) {
+		cmd->out.error = xstrdup("out of memory");
+		cmd->out.error_name = "io.reclaim.TaskFailed";
+		mailbox_post(w->srv->inbox, cmd);
+		return;
+	}
+	r->cmd = cmd;
+	w->inflight++;
+	runner_start(r);
+}
+
+/* Answer RunTask with the result or the error, back on the main thread. */
+void task_reply_cmd(struct rcl_runner *r)
+{
+	struct wcmd *cmd = r->cmd;
+	struct worker *w = r->rt->w;
+
+	r->cmd = NULL;
+	if (r->error != NULL) {
+		cmd->out.error = xstrdup(r->error);
+		cmd->out.error_name =
+		    r->invalid != NULL ? "org.varlink.service.InvalidParameter"
+		    : r->status == 503 ? "io.reclaim.ShuttingDown"
+				       : "io.reclaim.TaskFailed";
+		cmd->out.invalid = r->invalid;
+		r->invalid = NULL;
+	} else {
+		cmd->out.result = r->result != NULL ? r->result : json_object();
+		r->result = NULL;
+	}
+	w->inflight--;
+	mailbox_post(w->srv->inbox, cmd);
+}

@@ -1,0 +1,382 @@
+/*
+ * The task runtime: runners drive tasks from one yield point to the next on
+ * a worker's event loop, in the manner of Tornado's gen.Runner.
+ *
+ * Objects: a runner ("runner") and the task's frame are on the worker's heap;
+ * so is each timer or file descriptor yield point ("yield"). While a runner
+ * waits, runner -yield_point-> yield -runner-> runner is a cycle, as it is in
+ * Tornado; for another task, runner -yield_point-> child -waiter-> runner.
+ * IMPORTANT: both sides drop their reference as soon as the yield point
+ * fires, is cancelled, or the runner finishes (the write-up's fix of
+ * Runner.run): the runtime never leaves a cycle for the collector. Only
+ * /seed/leaky keeps one, on purpose, with its own types (tasks/seed-leaky.c).
+ *
+ * Ownership: the worker's runtime holds one reference to each runner that
+ * has not finished (the live list): a waiting runner is reachable from it,
+ * never only from libevent. Libevent callbacks hold a reference to what they
+ * will touch (the yield object, or the runner for a scheduled resume).
+ */
+#include <errno.h>
+#include <event2/buffer.h>
+#include <event2/event.h>
+#include <event2/http.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "reclaimd.h"
+#include "task-internal.h"
+#include "xmalloc.h"
+
+/* A timer or file descriptor yield point. */
+struct yield {
+	struct event *ev;
+	struct rcl_runner *runner; /* the runner waiting (a reference) */
+};
+
+/* Visit the runner waiting on this yield point. */
+static void yield_traverse(void *self, rcl_visit_fn visit, void *arg)
+{
+	struct yield *y = self;
+
+	if (y->runner != NULL)
+		visit(y->runner, "runner", arg);
+}
+
+/* Drop the runner. */
+static void yield_clear(void *self)
+{
+	struct yield *y = self;
+	struct rcl_runner *r = y->runner;
+
+	y->runner = NULL;
+	rcl_decref(r);
+}
+
+/* Free the event (it may be pending: event_free removes it). */
+static void yield_destroy(void *self)
+{
+	struct yield *y = self;
+
+	if (y->ev != NULL)
+		event_free(y->ev);
+	y->ev = NULL;
+}
+
+static const rcl_type yield_type = {
+    .name = "yield",
+    .size = sizeof(struct yield),
+    .traverse = yield_traverse,
+    .clear = yield_clear,
+    .destroy = yield_destroy,
+};
+
+/* Visit the frame, the yield point and the runner waiting on this one. */
+static void runner_traverse(void *self, rcl_visit_fn visit, void *arg)
+{
+	struct rcl_runner *r = self;
+
+	if (r->frame != NULL)
+		visit(r->frame, "frame", arg);
+	if (r->yield_point != NULL)
+		visit(r->yield_point, "yield_point", arg);
+	if (r->waiter != NULL)
+		visit(r->waiter, "waiter", arg);
+}
+
+/* Drop every reference, each field emptied before its decref. */
+static void runner_clear(void *self)
+{
+	struct rcl_runner *r = self;
+	void *frame = r->frame, *yp = r->yield_point;
+	struct rcl_runner *waiter = r->waiter;
+
+	r->frame = NULL;
+	r->yield_point = NULL;
+	r->waiter = NULL;
+	rcl_decref(frame);
+	rcl_decref(yp);
+	rcl_decref(waiter);
+}
+
+/* Release what is not on the heap. */
+static void runner_destroy(void *self)
+{
+	struct rcl_runner *r = self;
+
+	json_destroy(r->args);
+	json_destroy(r->result);
+	json_destroy(r->child_result);
+	free(r->child_error);
+	free(r->error);
+	free(r->invalid);
+	if (r->body != NULL)
+		evbuffer_free(r->body);
+	if (r->headers != NULL)
+		json_destroy(r->headers);
+}
+
+static const rcl_type runner_type = {
+    .name = "runner",
+    .size = sizeof(struct rcl_runner),
+    .traverse = runner_traverse,
+    .clear = runner_clear,
+    .destroy = runner_destroy,
+};
+
+/* A new runner for def (not yet started); args is taken. NULL if short. */
+struct rcl_runner *runner_create(struct task_rt *rt,
+				 const struct rcl_task_def *def,
+				 struct json *args)
+{
+	struct rcl_runner *r = rcl_new(rt->w->heap, &runner_type);
+
+	if (r == NULL) {
+		json_destroy(args);
+		return NULL;
+	}
+	r->def = def;
+	r->rt = rt;
+	r->args = args != NULL ? args : json_object();
+	if (def->frame != NULL) {
+		r->frame = rcl_new(rt->w->heap, def->frame);
+		if (r->frame == NULL) {
+			rcl_decref(r);
+			return NULL;
+		}
+	}
+	return r;
+}
+
+/* Forget r's yield point from both sides (fired, cancelled or finished). */
+static void runner_drop_yield(struct rcl_runner *r)
+{
+	void *yp = r->yield_point;
+	struct rcl_runner *child;
+
+	if (yp == NULL)
+		return;
+	r->yield_point = NULL;
+	if (rcl_typeof(yp) == &runner_type) {
+		child = yp; /* it runs on, with nobody waiting for it */
+		if (child->waiter == r) {
+			child->waiter = NULL;
+			rcl_decref(r);
+		}
+	} else {
+		yield_clear(yp);
+	}
+	rcl_decref(yp);
+}
+
+/* Call the step function until the task yields or ends. */
+static void runner_resume(struct rcl_runner *r)
+{
+	enum rcl_step rc;
+
+	if (r->finished)
+		return;
+	rc = r->def->step(r, r->frame);
+	r->steps++;
+	if (rc == RCL_STEP_YIELD && r->yield_point != NULL)
+		return;
+	if (rc == RCL_STEP_YIELD)
+		rc = rcl_runner_fail(r, 500,
+				     "task %s yielded without a yield "
+				     "point",
+				     r->def->name);
+	runner_finish(r, rc);
+}
+
+/* A scheduled resume: the event held a reference to r. */
+static void runner_scheduled(evutil_socket_t fd, short what, void *arg)
+{
+	struct rcl_runner *r = arg;
+
+	runner_resume(r);
+	rcl_decref(r);
+}
+
+/* Resume r on the next turn of the loop. */
+static int runner_schedule(struct rcl_runner *r)
+{
+	static const struct timeval now = {0, 0};
+
+	rcl_incref(r);
+	if (event_base_once(r->rt->w->base, -1, EV_TIMEOUT, runner_scheduled, r,
+			    &now) != 0) {
+		rcl_decref(r);
+		errno = ENOMEM;
+		return -1;
+	}
+	return 0;
+}
+
+/* Start r: it joins the live list and runs its first step now. */
+void runner_start(struct rcl_runner *r)
+{
+	struct task_rt *rt = r->rt;
+
+	TAILQ_INSERT_TAIL(&rt->live, r, entry); /* takes the caller's ref */
+	rt->nlive++;
+	r->live = true;
+	rt->started_total++;
+	runner_resume(r);
+}
+
+/* Hand the result to whoever waits: the parent task, if any. */
+static void runner_wake_waiter(struct rcl_runner *r)
+{
+	struct rcl_runner *p = r->waiter;
+
+	if (p == NULL)
+		return;
+	r->waiter = NULL; /* its reference moves to the scheduled resume */
+	json_destroy(p->child_result);
+	free(p->child_error);
+	p->child_result = r->error == NULL ? r->result : NULL;
+	p->child_error = r->error != NULL ? xstrdup(r->error) : NULL;
+	if (r->error == NULL)
+		r->result = NULL;
+	if (p->yield_point == r) {
+		p->yield_point = NULL;
+		rcl_decref(r); /* r stays alive: the live list holds it */
+	}
+	if (runner_schedule(p) != 0)
+		log_err("task %s: cannot resume after %s", p->def->name,
+			r->def->name);
+	rcl_decref(p);
+}
+
+/* The task ended: drop its yield point, answer, leave the live list. */
+void runner_finish(struct rcl_runner *r, enum rcl_step rc)
+{
+	struct task_rt *rt = r->rt;
+
+	if (r->finished)
+		return;
+	r->finished = true;
+	if (rc == RCL_STEP_FAIL && r->error == NULL)
+		r->error = xstrdup("failed");
+	if (rc == RCL_STEP_FAIL)
+		rt->failed_total++;
+	runner_drop_yield(r);
+	if (r->req != NULL)
+		task_reply_request(r);
+	if (r->cmd != NULL)
+		task_reply_cmd(r);
+	if (r->slot != NULL)
+		task_periodic_done(r);
+	runner_wake_waiter(r);
+	if (!r->live)
+		return;
+	TAILQ_REMOVE(&rt->live, r, entry);
+	rt->nlive--;
+	r->live = false;
+	rcl_decref(r);
+}
+
+/* A timer or file descriptor fired: break the cycle, then resume. */
+static void yield_fired(evutil_socket_t fd, short what, void *arg)
+{
+	struct yield *y = arg;
+	struct rcl_runner *r = y->runner;
+
+	y->runner = NULL; /* its reference is ours until the end */
+	if (r->yield_point == y) {
+		r->yield_point = NULL;
+		rcl_decref(y); /* frees y and its event */
+	}
+	r->fired = what;
+	runner_resume(r);
+	rcl_decref(r);
+}
+
+/* Set a timer or fd yield point; tv NULL: no timeout. */
+static int runner_yield_event(struct rcl_runner *r, int fd, short events,
+			      const struct timeval *tv)
+{
+	struct yield *y;
+
+	if (r->yield_point != NULL || r->finished) {
+		errno = EBUSY;
+		return -1;
+	}
+	y = rcl_new(r->rt->w->heap, &yield_type);
+	if (y == NULL)
+		return -1;
+	y->ev = event_new(r->rt->w->base, fd, events, yield_fired, y);
+	if (y->ev == NULL || event_add(y->ev, tv) != 0) {
+		rcl_decref(y);
+		errno = ENOMEM;
+		return -1;
+	}
+	rcl_incref(r);
+	y->runner = r;	    /* yield -runner-> runner */
+	r->yield_point = y; /* runner -yield_point-> yield: our reference */
+	r->fired = 0;
+	return 0;
+}
+
+/* Wait ms milliseconds. */
+int rcl_yield_sleep(rcl_runner *r, uint64_t ms)
+{
+	struct timeval tv = {(time_t)(ms / 1000),
+			     (suseconds_t)(ms % 1000) * 1000};
+
+	return runner_yield_event(r, -1, 0, &tv);
+}
+
+/* Wait until fd is ready for events (RCL_IO_READ, RCL_IO_WRITE), or the
+ * timeout passes (0: none). */
+int rcl_yield_fd(rcl_runner *r, int fd, short events, uint64_t timeout_ms)
+{
+	struct timeval tv = {(time_t)(timeout_ms / 1000),
+			     (suseconds_t)(timeout_ms % 1000) * 1000};
+
+	if (fd < 0 || (events & (RCL_IO_READ | RCL_IO_WRITE)) == 0) {
+		errno = EINVAL;
+		return -1;
+	}
+	events &= RCL_IO_READ | RCL_IO_WRITE;
+	return runner_yield_event(r, fd, events, timeout_ms ? &tv : NULL);
+}
+
+/* Let the loop turn once (other requests run), then continue. */
+int rcl_yield_next(rcl_runner *r)
+{
+	struct timeval tv = {0, 0};
+
+	return runner_yield_event(r, -1, 0, &tv);
+}
+
+/* Start def as a child of r, with r's arguments, and wait for it. */
+int rcl_yield_task(rcl_runner *r, const struct rcl_task_def *def)
+{
+	struct rcl_runner *child;
+
+	if (r->yield_point != NULL || r->finished || def == NULL ||
+	    def->kind == RCL_TASK_REQUEST) {
+		errno = def == NULL || def->kind == RCL_TASK_REQUEST ? EINVAL
+								     : EBUSY;
+		return -1;
+	}
+	child = runner_create(r->rt, def, json_copy(r->args));
+	if (child == NULL)
+		return -1;
+	rcl_incref(r);
+	child->waiter = r;	/* child -waiter-> runner */
+	r->yield_point = child; /* runner -yield_point-> child */
+	rcl_incref(child);	/* the live list's reference */
+	TAILQ_INSERT_TAIL(&r->rt->live, child, entry);
+	r->rt->nlive++;
+	child->live = true;
+	r->rt->started_total++;
+	if (runner_schedule(child) != 0) {
+		runner_finish(child, rcl_runner_fail(child, 500,
+						     "cannot "
+						     "schedule"));
+		return -1;
+	}
+	return 0;
+}
