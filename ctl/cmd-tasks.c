@@ -4,7 +4,8 @@
 /* Human output of a Tasks reply. */
 static int cmd_tasks_human(const struct json *reply)
 {
-	static const char *const headers[] = {"TASK", "KIND", "DESCRIPTION"};
+	static const char *const headers[] = {"TASK", "KIND", "ROUTE/PERIOD",
+					      "DESCRIPTION"};
 	struct json *tasks = json_get(reply, "tasks"), *t;
 	struct table *tab;
 	size_t i;
@@ -13,11 +14,19 @@ static int cmd_tasks_human(const struct json *reply)
 		puts("no tasks");
 		return CTL_OK;
 	}
-	tab = table_create(3, headers);
+	tab = table_create(4, headers);
 	for (i = 0; i < json_size(tasks); i++) {
 		t = json_at(tasks, i);
 		table_add(tab, "%s", json_as_str(json_get(t, "name")));
 		table_add(tab, "%s", json_as_str(json_get(t, "kind")));
+		if (json_get(t, "route") != NULL)
+			table_add(tab, "%s", json_as_str(json_get(t, "route")));
+		else if (json_get(t, "period_ms") != NULL)
+			table_add(tab, "every %llu ms",
+				  (unsigned long long)json_u64(
+				      json_get(t, "period_ms")));
+		else
+			table_add(tab, "-");
 		table_add(tab, "%s", json_as_str(json_get(t, "description")));
 	}
 	table_print(tab, stdout);

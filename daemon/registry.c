@@ -117,6 +117,7 @@ int tasks_init(const struct config *cfg, char **cause)
 	return 0;
 }
 
+/* How many tasks there are. */
 size_t tasks_count(void)
 {
 	return registry.n;

@@ -13,41 +13,49 @@
 #include "task-internal.h"
 #include "xmalloc.h"
 
+/* The heap of the worker running r. */
 rcl_heap *rcl_runner_heap(const rcl_runner *r)
 {
 	return r->rt->w->heap;
 }
 
+/* The task's frame, or NULL. */
 void *rcl_runner_frame(const rcl_runner *r)
 {
 	return r->frame;
 }
 
+/* The task's definition. */
 const struct rcl_task_def *rcl_runner_def(const rcl_runner *r)
 {
 	return r->def;
 }
 
+/* The worker's number. */
 int rcl_runner_worker(const rcl_runner *r)
 {
 	return r->rt->w->id;
 }
 
+/* Steps run before this one. */
 unsigned rcl_runner_steps(const rcl_runner *r)
 {
 	return r->steps;
 }
 
+/* What the last yield point reported. */
 short rcl_runner_fired(const rcl_runner *r)
 {
 	return r->fired;
 }
 
+/* The result of the task waited for (borrowed). */
 const rcl_result *rcl_runner_child_result(const rcl_runner *r)
 {
 	return (const rcl_result *)r->child_result;
 }
 
+/* Why the task waited for failed, or NULL. */
 const char *rcl_runner_child_error(const rcl_runner *r)
 {
 	return r->child_error;
@@ -153,6 +161,7 @@ int rcl_runner_printf(rcl_runner *r, const char *fmt, ...)
 	return n < 0 ? -1 : 0;
 }
 
+/* A request task's reply status. */
 void rcl_runner_set_status(rcl_runner *r, int code)
 {
 	r->status = code;
@@ -200,36 +209,43 @@ rcl_result *rcl_runner_result(rcl_runner *r)
 	return (rcl_result *)r->result;
 }
 
+/* An object member (or element, in an array). */
 rcl_result *rcl_result_add_object(rcl_result *parent, const char *key)
 {
 	return (rcl_result *)json_add_object((struct json *)parent, key);
 }
 
+/* An array member. */
 rcl_result *rcl_result_add_array(rcl_result *parent, const char *key)
 {
 	return (rcl_result *)json_add_array((struct json *)parent, key);
 }
 
+/* A whole number. */
 void rcl_result_add_u64(rcl_result *parent, const char *key, uint64_t v)
 {
 	json_add_u64((struct json *)parent, key, v);
 }
 
+/* A real number. */
 void rcl_result_add_double(rcl_result *parent, const char *key, double v)
 {
 	json_add_double((struct json *)parent, key, v);
 }
 
+/* A string. */
 void rcl_result_add_str(rcl_result *parent, const char *key, const char *v)
 {
 	json_add_str((struct json *)parent, key, v);
 }
 
+/* A boolean. */
 void rcl_result_add_bool(rcl_result *parent, const char *key, bool v)
 {
 	json_add_bool((struct json *)parent, key, v);
 }
 
+/* A whole-number member, 0 when absent. */
 uint64_t rcl_result_get_u64(const rcl_result *obj, const char *key)
 {
 	return json_u64(json_get((const struct json *)obj, key));

@@ -45,6 +45,37 @@ def test_example(d):
     check(st == 200 and body == "Hello, world", "built-in / still served")
 
 
+def collected(d):
+    return d.ctl_json("stats")["heap"]["collected_total"]
+
+
+def test_no_cycles_left(d):
+    """Every request waited on a timer (runner <-> yield point while it
+    waited): the runtime broke each pair itself, the collector finds none."""
+    d.ctl_json("collect")
+    before = collected(d)
+    for _ in range(10):
+        st, _ = http_get(d.http_port, "/example/hello?ms=1")
+        check(st == 200, "example/hello: %d" % st)
+    d.ctl_json("run", "example-wait")
+    d.ctl_json("collect")
+    check(collected(d) == before, "the runtime left %d objects to the "
+          "collector" % (collected(d) - before))
+
+
+def test_drain(d):
+    """SIGTERM while a request task waits: it finishes, then reclaimd
+    exits 0."""
+    p = subprocess.Popen(["curl", "-s", "-w", " %{http_code}",
+                          "http://127.0.0.1:%d/example/hello?ms=700" %
+                          d.http_port], stdout=subprocess.PIPE, text=True)
+    time.sleep(0.3)
+    check(d.stop() == 0, "exit status after the drain")
+    out, _ = p.communicate(timeout=10)
+    check(out.startswith("Hello from a plugin, after 700 ms") and
+          out.endswith(" 200"), "the request in flight got %r" % out)
+
+
 def start_fails(conf, code, *texts, check_config=False):
     d = Daemon(conf=conf, start=False)
     try:
@@ -80,7 +111,8 @@ def main():
     check(os.path.exists(EXAMPLE), "no example plugin at %r" % EXAMPLE)
     with Daemon(conf="[tasks]\nmodules = %s\n" % EXAMPLE) as d:
         test_example(d)
-        check(d.stop() == 0, "exit status")
+        test_no_cycles_left(d)
+        test_drain(d)
     test_broken()
     print("ok")
 

@@ -53,6 +53,8 @@ def test_tree(d):
           "depth=2 children=3: %r" % small)
     rc, out, _ = d.ctl("run", "tree", "rounds=3")
     check(rc == 0 and "collected" in out and "111960" in out, out)
+    check(any(l.split() == ["3", "55980"] + l.split()[2:3]
+              for l in out.splitlines()), "no table row for round 3:\n" + out)
 
 
 def test_churn(d):
