@@ -9,6 +9,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
 
 #include "task-internal.h"
 #include "xmalloc.h"
@@ -170,6 +171,11 @@ void rcl_runner_set_status(rcl_runner *r, int code)
 /* A reply header (kept until the reply is sent). */
 void rcl_runner_set_header(rcl_runner *r, const char *name, const char *value)
 {
+	if (strcasecmp(name, "Content-Type") == 0 &&
+	    strlen(value) < sizeof r->content_type) {
+		memcpy(r->content_type, value, strlen(value) + 1);
+		return; /* every reply has one: kept without allocating */
+	}
 	if (r->headers == NULL)
 		r->headers = json_object();
 	json_add_str(r->headers, name, value);

@@ -33,6 +33,7 @@ struct rcl_runner {
 	struct evhttp_request *req; /* a request task's request */
 	struct evbuffer *body;
 	struct json *headers;
+	char content_type[64];
 	struct wcmd *cmd;      /* an on-demand task's RunTask command */
 	struct periodic *slot; /* a periodic task's timer */
 	TAILQ_ENTRY(rcl_runner) entry;

@@ -114,12 +114,13 @@ static struct json *request_args(struct evhttp_request *req)
 {
 	const struct evhttp_uri *uri = evhttp_request_get_evhttp_uri(req);
 	const char *q = uri != NULL ? evhttp_uri_get_query(uri) : NULL;
-	struct json *args = json_object();
+	struct json *args;
 	struct evkeyvalq kv;
 	struct evkeyval *e;
 
 	if (q == NULL || *q == '\0')
-		return args;
+		return NULL; /* the common case: nothing to allocate */
+	args = json_object();
 	TAILQ_INIT(&kv);
 	if (evhttp_parse_query_str(q, &kv) == 0) {
 		TAILQ_FOREACH(e, &kv, next)
@@ -158,7 +159,9 @@ void task_reply_request(struct rcl_runner *r)
 		evhttp_add_header(out, json_key(h), json_as_str(h));
 	if (evhttp_find_header(out, "Content-Type") == NULL)
 		evhttp_add_header(out, "Content-Type",
-				  "text/html; charset=utf-8");
+				  r->content_type[0]
+				      ? r->content_type
+				      : "text/html; charset=utf-8");
 	if (r->error != NULL) {
 		if (r->status < 400 || r->status > 599)
 			r->status = 500;

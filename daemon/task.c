@@ -137,7 +137,7 @@ struct rcl_runner *runner_create(struct task_rt *rt,
 	}
 	r->def = def;
 	r->rt = rt;
-	r->args = args != NULL ? args : json_object();
+	r->args = args; /* NULL: none */
 	if (def->frame != NULL) {
 		r->frame = rcl_new(rt->w->heap, def->frame);
 		if (r->frame == NULL) {
