@@ -41,6 +41,9 @@ def test_example(d):
     check(later, "ticks")
     r = d.ctl_json("run", "example-pipe")["result"]
     check(r["read"] == "ping", "example-pipe: %r" % r)
+    rc, _, err = d.ctl("run", "example-fail")
+    check(rc == 1 and "io.reclaim.TaskFailed" in err and
+          "failed as asked" in err, "example-fail: %d %r" % (rc, err))
     st, body = http_get(d.http_port, "/")
     check(st == 200 and body == "Hello, world", "built-in / still served")
 

@@ -101,6 +101,10 @@ def test_payload_written(d):
     d.ctl_json("collect")
     check(heap(d)["owned_bytes"] < 1 << 20,
           "owned bytes after collection: %d" % heap(d)["owned_bytes"])
+    # The freed block is kept for the next payload, then, idle, given back
+    # by the periodic task seed-trim.
+    wait_for(lambda: rss(d) < base + (16 << 20), "RSS to fall back (now "
+             "%d, before the request %d)" % (rss(d), base), timeout=5)
 
 
 def main():

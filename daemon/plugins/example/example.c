@@ -8,6 +8,7 @@
  *	example-ticks              on demand: how many ticks have run
  *	example-wait               on demand: waits for example-ticks, a task
  *	example-pipe               on demand: waits for a file descriptor
+ *	example-fail               on demand: fails (io.reclaim.TaskFailed)
  *
  *	cc -shared -fPIC -o example.so example.c $(pkg-config --cflags reclaim)
  */
@@ -134,6 +135,12 @@ static enum rcl_step pipe_step(rcl_runner *r, void *frame)
 	return RCL_STEP_DONE;
 }
 
+/* Fail, saying why. */
+static enum rcl_step fail_step(rcl_runner *r, void *frame)
+{
+	return rcl_runner_fail(r, 500, "failed as asked");
+}
+
 static const struct rcl_task_def example_defs[] = {
     {.name = "example-hello",
      .description = "GET /example/hello[?ms=10]: answers after a timer",
@@ -155,6 +162,10 @@ static const struct rcl_task_def example_defs[] = {
      .kind = RCL_TASK_ON_DEMAND,
      .frame = &pipe_frame_type,
      .step = pipe_step},
+    {.name = "example-fail",
+     .description = "fails, to show how a failure is answered",
+     .kind = RCL_TASK_ON_DEMAND,
+     .step = fail_step},
 };
 
 /* Add every task. */
