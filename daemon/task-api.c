@@ -192,6 +192,45 @@ const char *rcl_runner_path(const rcl_runner *r)
 	return uri != NULL ? evhttp_uri_get_path(uri) : NULL;
 }
 
+/* A request task's method. */
+const char *rcl_runner_method(const rcl_runner *r)
+{
+	if (r->req == NULL)
+		return NULL;
+	switch (evhttp_request_get_command(r->req)) {
+	case EVHTTP_REQ_GET:
+		return "GET";
+	case EVHTTP_REQ_HEAD:
+		return "HEAD";
+	case EVHTTP_REQ_POST:
+		return "POST";
+	default:
+		return "?";
+	}
+}
+
+/* A request header, or NULL. */
+const char *rcl_runner_header(const rcl_runner *r, const char *name)
+{
+	if (r->req == NULL)
+		return NULL;
+	return evhttp_find_header(evhttp_request_get_input_headers(r->req),
+				  name);
+}
+
+/* The request body, contiguous; NULL (and *len 0) if none. */
+const void *rcl_runner_body(rcl_runner *r, size_t *len)
+{
+	struct evbuffer *in;
+
+	*len = 0;
+	if (r->req == NULL)
+		return NULL;
+	in = evhttp_request_get_input_buffer(r->req);
+	*len = evbuffer_get_length(in);
+	return *len ? evbuffer_pullup(in, -1) : NULL;
+}
+
 /* Record why the task failed; the first reason wins. */
 enum rcl_step rcl_runner_fail(rcl_runner *r, int code, const char *fmt, ...)
 {

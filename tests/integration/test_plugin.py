@@ -41,6 +41,11 @@ def test_example(d):
     check(later, "ticks")
     r = d.ctl_json("run", "example-pipe")["result"]
     check(r["read"] == "ping", "example-pipe: %r" % r)
+    p = subprocess.run(["curl", "-sS", "-H", "X-Who: test", "--data-binary",
+                        "a body", "http://127.0.0.1:%d/example/echo" %
+                        d.http_port], capture_output=True, text=True,
+                       timeout=20)
+    check(p.stdout == "POST from test: a body", "echo: %r" % p.stdout)
     rc, _, err = d.ctl("run", "example-fail")
     check(rc == 1 and "io.reclaim.TaskFailed" in err and
           "failed as asked" in err, "example-fail: %d %r" % (rc, err))

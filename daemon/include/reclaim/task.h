@@ -121,6 +121,11 @@ int rcl_runner_printf(rcl_runner *r, const char *fmt, ...)
 void rcl_runner_set_status(rcl_runner *r, int code);
 void rcl_runner_set_header(rcl_runner *r, const char *name, const char *value);
 const char *rcl_runner_path(const rcl_runner *r);
+/* The request's method ("GET", "HEAD", "POST"), a header (NULL if absent),
+ * its body (at most http.max_body_bytes; *len set). NULL outside requests. */
+const char *rcl_runner_method(const rcl_runner *r);
+const char *rcl_runner_header(const rcl_runner *r, const char *name);
+const void *rcl_runner_body(rcl_runner *r, size_t *len);
 /* Finish with an error: an HTTP status for a request (4xx, 5xx), the reason
  * for the caller. Returns RCL_STEP_FAIL. */
 enum rcl_step rcl_runner_fail(rcl_runner *r, int code, const char *fmt, ...)

@@ -9,6 +9,7 @@
  *	example-wait               on demand: waits for example-ticks, a task
  *	example-pipe               on demand: waits for a file descriptor
  *	example-fail               on demand: fails (io.reclaim.TaskFailed)
+ *	POST /example/echo         a request task that answers its body
  *
  *	cc -shared -fPIC -o example.so example.c $(pkg-config --cflags reclaim)
  */
@@ -141,6 +142,20 @@ static enum rcl_step fail_step(rcl_runner *r, void *frame)
 	return rcl_runner_fail(r, 500, "failed as asked");
 }
 
+/* Answer the method, a header and the body. */
+static enum rcl_step echo_step(rcl_runner *r, void *frame)
+{
+	const char *who = rcl_runner_header(r, "X-Who");
+	size_t len;
+	const void *body = rcl_runner_body(r, &len);
+
+	rcl_runner_set_header(r, "Content-Type", "text/plain");
+	rcl_runner_printf(r, "%s from %s: ", rcl_runner_method(r),
+			  who ? who : "?");
+	rcl_runner_write(r, body ? body : "", len);
+	return RCL_STEP_DONE;
+}
+
 static const struct rcl_task_def example_defs[] = {
     {.name = "example-hello",
      .description = "GET /example/hello[?ms=10]: answers after a timer",
@@ -162,6 +177,11 @@ static const struct rcl_task_def example_defs[] = {
      .kind = RCL_TASK_ON_DEMAND,
      .frame = &pipe_frame_type,
      .step = pipe_step},
+    {.name = "example-echo",
+     .description = "POST /example/echo: answers its method, X-Who and body",
+     .kind = RCL_TASK_REQUEST,
+     .route = "/example/echo",
+     .step = echo_step},
     {.name = "example-fail",
      .description = "fails, to show how a failure is answered",
      .kind = RCL_TASK_ON_DEMAND,
