@@ -226,7 +226,6 @@ int plugin_load_all(const char *list, char **cause);
 struct task_rt;
 struct task_rt *task_rt_create(struct worker *w, char **cause);
 void task_rt_destroy(struct task_rt *rt);
-size_t task_rt_live(const struct task_rt *rt);
 void task_start_request(struct worker *w, const struct rcl_task_def *def,
 			struct evhttp_request *req);
 void task_start_cmd(struct worker *w, struct wcmd *cmd);

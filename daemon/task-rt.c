@@ -103,12 +103,6 @@ void task_rt_destroy(struct task_rt *rt)
 	free(rt);
 }
 
-/* Live runners and counters, for the Tasks method's per-worker view. */
-size_t task_rt_live(const struct task_rt *rt)
-{
-	return rt != NULL ? rt->nlive : 0;
-}
-
 /* The query string as an object of strings. */
 static struct json *request_args(struct evhttp_request *req)
 {
