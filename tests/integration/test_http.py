@@ -3,15 +3,20 @@
 gets its 4xx and a closed connection while a keep-alive neighbour is still
 served; an idle or stalled client is closed; keepalive=false closes every
 reply; while the watchdog sheds (its limit set below the daemon's own RSS),
-new requests get 503 with Retry-After, counted in http.shed_total, and after
-a reload with room they are served again; a bounded ab load test."""
+new requests get 503 with Retry-After, counted in http.shed_total, a request
+already in flight finishes with 200, and after a reload with room requests
+are served again; a bounded ab load test."""
 
+import os
 import re
 import socket
 import subprocess
 import time
 
 from harness import Daemon, check, fail, wait_for
+
+PLUGIN = "[http]\nretry_after = 2s\n[tasks]\nmodules = %s\n" % os.environ.get(
+    "EXAMPLE_PLUGIN", "")
 
 
 def connect(port):
@@ -121,7 +126,11 @@ def test_shedding(d):
     """A reload sets the limit below the daemon's RSS: the watchdog goes to
     shedding (a limit below usage at start-up is not used: memwatch crashes
     on a level change during its own creation, reported to the lead)."""
-    d.write_conf("[watchdog]\nlimit = 2MiB\n[http]\nretry_after = 2s\n")
+    inflight = subprocess.Popen(
+        ["curl", "-s", "-w", " %{http_code}", "http://127.0.0.1:%d/example/"
+         "hello?ms=1500" % d.http_port], stdout=subprocess.PIPE, text=True)
+    time.sleep(0.2)
+    d.write_conf(PLUGIN + "[watchdog]\nlimit = 2MiB\n")
     rc, _, err = d.ctl("reload")
     check(rc == 0, "reload: %s" % err)
     wait_for(lambda: stats(d)["watchdog"]["level"] == "shedding",
@@ -137,7 +146,11 @@ def test_shedding(d):
                         "http://127.0.0.1:%d/seed/fixed" % d.http_port],
                        capture_output=True, text=True, timeout=30)
     check(p.stdout == "503", "curl while shedding: %r" % p.stdout)
-    d.write_conf("[watchdog]\nlimit = 64GiB\n[http]\nretry_after = 2s\n")
+    out, _ = inflight.communicate(timeout=10)
+    check(out.endswith(" 200") and "after 1500 ms" in out,
+          "the request in flight when shedding began got %r" % out)
+    check(stats(d)["watchdog"]["level"] == "shedding", "still shedding")
+    d.write_conf(PLUGIN + "[watchdog]\nlimit = 64GiB\n")
     rc, _, err = d.ctl("reload")
     check(rc == 0, "reload: %s" % err)
     wait_for(lambda: stats(d)["watchdog"]["level"] != "shedding",
@@ -172,7 +185,7 @@ def main():
         check(d.stop() == 0, "exit status")
     with Daemon(conf="[http]\nkeepalive = false\n") as d:
         test_no_keepalive(d)
-    with Daemon(conf="[http]\nretry_after = 2s\n") as d:
+    with Daemon(conf=PLUGIN) as d:
         test_shedding(d)
         check(d.stop() == 0, "exit status")
     print("ok")
