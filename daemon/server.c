@@ -327,6 +327,8 @@ void server_stats(struct server *srv, struct stats_snapshot *s)
 	stats_hist_set(&s->process.watchdog_reaction_hist,
 		       rcl_watchdog_reaction_bounds_ns, ws.st.reaction_hist,
 		       RCL_WATCHDOG_REACTION_BUCKETS);
+	s->process.watchdog_reaction_hist.sum_ns = ws.st.reaction_total_ns;
+	s->process.watchdog_reaction_hist.has_sum = true;
 	snprintf(s->process.watchdog_level, sizeof s->process.watchdog_level,
 		 "%s", ws.level);
 }

@@ -217,6 +217,7 @@ static void record_reaction(rcl_watchdog *wd, uint64_t ns)
 	wd->st.reaction_hist[i]++;
 	wd->st.reactions++;
 	wd->st.reaction_last_ns = ns;
+	wd->st.reaction_total_ns += ns;
 	if (ns > wd->st.reaction_max_ns)
 		wd->st.reaction_max_ns = ns;
 }

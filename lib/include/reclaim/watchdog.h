@@ -278,6 +278,7 @@ typedef struct rcl_watchdog_stats {
 	uint64_t reactions;
 	uint64_t reaction_last_ns;
 	uint64_t reaction_max_ns;
+	uint64_t reaction_total_ns; /* sum of all reactions */
 	uint64_t reaction_hist[RCL_WATCHDOG_REACTION_BUCKETS];
 } rcl_watchdog_stats;
 
