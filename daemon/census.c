@@ -47,7 +47,8 @@ void census_merge(const struct fanout *fan, struct census *out)
 			e->bytes += c->types[j].bytes;
 		}
 	}
-	qsort(out->types, out->n, sizeof *out->types, census_cmp);
+	if (out->n > 1) /* qsort(NULL, 0) is undefined: no worker has objects */
+		qsort(out->types, out->n, sizeof *out->types, census_cmp);
 }
 
 /* Add n entries of in to out[0..*nout) by type, at most max entries. */
