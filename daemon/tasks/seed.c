@@ -13,9 +13,9 @@
  * (one, mapped with MADV_HUGEPAGE) for the next payload: the collection
  * that rcl_owned_add runs first frees the old payload into that spare, and
  * the new one takes it; the periodic task seed-trim unmaps the spare after a
- * second without payloads, so an idle daemon does not keep it. (2) the doubling copy of rcl_bytes_repeat reads back
- * what it wrote (1.4 ms for 20 MiB here); filling from one 64 KiB block that
- * stays in cache takes 0.75 ms.
+ * second without payloads, so an idle daemon does not keep it. (2) the doubling
+ * copy of rcl_bytes_repeat reads back what it wrote (1.4 ms for 20 MiB here);
+ * filling from one 64 KiB block that stays in cache takes 0.75 ms.
  */
 #include <errno.h>
 #include <string.h>
