@@ -118,6 +118,8 @@ static void memwatch_level(void *arg, int from, int to)
 	log_msg(to > from ? LOG_WARNING : LOG_NOTICE,
 		"watchdog: level %s -> %s", rcl_watchdog_level_name(from),
 		rcl_watchdog_level_name(to));
+	if (mw->srv->watch == NULL)
+		return; /* a first level during memwatch_create: nothing yet */
 	notify_status(mw->srv);
 	report_level(mw->srv->report, from, to);
 }

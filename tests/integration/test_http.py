@@ -124,8 +124,7 @@ def stats(d):
 
 def test_shedding(d):
     """A reload sets the limit below the daemon's RSS: the watchdog goes to
-    shedding (a limit below usage at start-up is not used: memwatch crashes
-    on a level change during its own creation, reported to the lead)."""
+    shedding; a request in flight finishes; a reload with room ends it."""
     inflight = subprocess.Popen(
         ["curl", "-s", "-w", " %{http_code}", "http://127.0.0.1:%d/example/"
          "hello?ms=1500" % d.http_port], stdout=subprocess.PIPE, text=True)
@@ -159,6 +158,15 @@ def test_shedding(d):
     check(st == 200, "after shedding: %d" % st)
 
 
+def test_shedding_from_start(d):
+    """The configured limit is below the daemon's RSS from the start."""
+    wait_for(lambda: stats(d)["watchdog"]["level"] == "shedding",
+             "the watchdog to shed")
+    st, headers, _ = request(connect(d.http_port), get("/seed/leaky"))
+    check(st == 503 and headers.get("retry-after") == "1",
+          "shedding from the start: %d %r" % (st, headers))
+
+
 def test_ab(d):
     """A bounded load test: 2000 requests, 50 at a time, none failed."""
     before = stats(d)["http"]["requests_total"]
@@ -187,6 +195,9 @@ def main():
         test_no_keepalive(d)
     with Daemon(conf=PLUGIN) as d:
         test_shedding(d)
+        check(d.stop() == 0, "exit status")
+    with Daemon(conf="[watchdog]\nlimit = 2MiB\n") as d:
+        test_shedding_from_start(d)
         check(d.stop() == 0, "exit status")
     print("ok")
 
