@@ -82,6 +82,8 @@ static const struct config_key config_keys[] = {
 	http_max_header_bytes),
     KEY("http", "max_body_bytes", "1MiB", parse_limit, http_max_body_bytes),
     KEY("http", "idle_timeout", "30s", parse_duration, http_idle_timeout_us),
+    KEY("http", "request_timeout", "30s", parse_duration,
+	http_request_timeout_us),
     KEY("http", "keepalive", "true", parse_bool, http_keepalive),
     KEY("http", "retry_after", "1s", parse_duration, http_retry_after_us),
     KEY("tasks", "modules", "", parse_modules, tasks_modules),

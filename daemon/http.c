@@ -139,6 +139,7 @@ static void http_dispatch(struct evhttp_request *req, void *arg)
 	const char *path = uri ? evhttp_uri_get_path(uri) : NULL;
 	const struct rcl_task_def *def;
 
+	http_conns_dispatched(w->conns, req);
 	w->inflight++;
 	evhttp_request_set_on_complete_cb(req, http_complete, w);
 	w->stats.http_requests_total++;
@@ -195,6 +196,7 @@ int http_start(struct worker *w, int fd, char **cause)
 	evhttp_set_allowed_methods(w->http, EVHTTP_REQ_GET | EVHTTP_REQ_HEAD |
 						EVHTTP_REQ_POST);
 	http_limits(w);
+	w->conns = http_conns_create(w, w->srv->cfg->http_request_timeout_us);
 	evhttp_set_gencb(w->http, http_dispatch, w);
 	w->bound = evhttp_accept_socket_with_handle(w->http, copy);
 	if (w->bound == NULL) {
@@ -220,4 +222,6 @@ void http_free(struct worker *w)
 		evhttp_free(w->http);
 	w->http = NULL;
 	w->bound = NULL;
+	http_conns_destroy(w->conns); /* after: evhttp let go of them all */
+	w->conns = NULL;
 }

@@ -50,6 +50,7 @@ struct config {
 	uint64_t http_max_header_bytes; /* request line and headers; 431 */
 	uint64_t http_max_body_bytes;	/* 413 */
 	uint64_t http_idle_timeout_us;	/* no byte read or written: closed */
+	uint64_t http_request_timeout_us; /* first byte to dispatch; 0: off */
 	bool http_keepalive;
 	uint64_t http_retry_after_us; /* Retry-After while shedding */
 	char *tasks_modules;	      /* plugins: paths, comma-separated */
@@ -183,6 +184,7 @@ struct worker {
 	uint64_t stop_deadline;
 	unsigned inflight; /* requests answered later (tasks, issue 5) */
 	struct task_rt *tasks; /* task-rt.c */
+	struct http_conns *conns; /* http-conn.c: request deadlines */
 	struct http_conf {	/* http.* copied at start: reload keeps them */
 		uint64_t max_request_line;
 		uint64_t max_header_bytes;
@@ -210,6 +212,11 @@ void http_stop_accepting(struct worker *w);
 void http_free(struct worker *w);
 void http_send(struct worker *w, struct evhttp_request *req, int code,
 	       const char *text, struct evbuffer *body);
+struct http_conns;
+struct http_conns *http_conns_create(struct worker *w, uint64_t timeout_us);
+void http_conns_destroy(struct http_conns *set);
+void http_conns_dispatched(struct http_conns *set,
+			   struct evhttp_request *req);
 
 /* registry.c, plugin.c: built-in tasks and plugins' (tasks.modules). */
 struct rcl_task_def;

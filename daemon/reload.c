@@ -61,6 +61,7 @@ static void reload_restart_keys(const struct config *old,
 	    old->http_max_header_bytes != cfg->http_max_header_bytes ||
 	    old->http_max_body_bytes != cfg->http_max_body_bytes ||
 	    old->http_idle_timeout_us != cfg->http_idle_timeout_us ||
+	    old->http_request_timeout_us != cfg->http_request_timeout_us ||
 	    old->http_keepalive != cfg->http_keepalive ||
 	    old->http_retry_after_us != cfg->http_retry_after_us)
 		log_warn("reload: the http.* limits apply at the next start");

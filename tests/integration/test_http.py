@@ -110,6 +110,35 @@ def test_idle(d):
     check(closed(s, timeout=5), "an idle keep-alive connection stayed open")
 
 
+def test_trickle(d):
+    """A client that trickles its headers is never idle for idle_timeout
+    (10 s) but is cut off by request_timeout (1 s); a keep-alive client that
+    waits between requests is not."""
+    s = connect(d.http_port)
+    t0 = time.monotonic()
+    s.sendall(b"GET / HTTP/1.1\r\nHost: x\r\n")
+    cut = False
+    for i in range(40):
+        time.sleep(0.1)
+        try:
+            s.sendall(b"X-%d: y\r\n" % i)
+        except (BrokenPipeError, ConnectionResetError):
+            cut = True
+            break
+        if closed(s, timeout=0.01):
+            cut = True
+            break
+    took = time.monotonic() - t0
+    check(cut, "a trickling client was not cut off in %.1f s" % took)
+    check(0.8 <= took <= 3, "cut off after %.2f s, request_timeout 1 s" % took)
+    s = connect(d.http_port)
+    st, _, _ = request(s, get("/"))
+    time.sleep(1.5)
+    st2, _, body = request(s, get("/"))
+    check(st == st2 == 200 and body == "Hello, world",
+          "keep-alive across a pause: %d %d" % (st, st2))
+
+
 def test_no_keepalive(d):
     s = connect(d.http_port)
     st, headers, _ = request(s, get("/"))
@@ -190,6 +219,10 @@ def main():
         test_limits(d)
         test_idle(d)
         test_ab(d)
+        check(d.stop() == 0, "exit status")
+    with Daemon(conf="[http]\nrequest_timeout = 1s\nidle_timeout = 10s\n") as d:
+        test_trickle(d)
+        test_limits(d)
         check(d.stop() == 0, "exit status")
     with Daemon(conf="[http]\nkeepalive = false\n") as d:
         test_no_keepalive(d)

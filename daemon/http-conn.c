@@ -1,0 +1,198 @@
+/*
+ * http.request_timeout: a request must arrive whole (line, headers, body)
+ * within this time of its first byte, or its connection is shut down. It is
+ * what stops a client that trickles its headers a byte at a time, which the
+ * idle timeout (no byte for idle_timeout) does not.
+ *
+ * evhttp (libevent 2.1) has no hook for a new connection nor for its end,
+ * so: the bufferevent callback (evhttp_set_bevcb) creates each connection's
+ * bufferevent and keeps a reference to it; a callback on its input buffer
+ * arms the deadline when bytes arrive and none is armed; the dispatch of the
+ * request disarms it (found by file descriptor) and asks for evhttp's close
+ * callback, which releases our state. A connection that ends before any
+ * request is dispatched is noticed by the worker's tick (evhttp cleared its
+ * callbacks when it let go). Expiry shuts the socket down; evhttp then sees
+ * the error and frees the connection its own way.
+ */
+#include <event2/buffer.h>
+#include <event2/bufferevent.h>
+#include <event2/event.h>
+#include <event2/http.h>
+#include <stdlib.h>
+#include <sys/queue.h>
+#include <sys/socket.h>
+
+#include "reclaimd.h"
+#include "xmalloc.h"
+
+struct hconn {
+	struct http_conns *set;
+	struct bufferevent *bev; /* our reference */
+	struct evbuffer_cb_entry *cbe;
+	struct event *deadline;
+	int fd; /* -1 until known */
+	bool closecb;
+	TAILQ_ENTRY(hconn) entry;
+};
+
+TAILQ_HEAD(hconn_list, hconn);
+
+struct http_conns {
+	struct worker *w;
+	struct timeval timeout;
+	struct event *sweep;
+	struct hconn_list all;
+	struct hconn **by_fd;
+	size_t nfd;
+};
+
+/* Forget c: its deadline, its place, our reference to its bufferevent. */
+static void hconn_free(struct hconn *c)
+{
+	struct http_conns *set = c->set;
+
+	if (c->fd >= 0 && (size_t)c->fd < set->nfd && set->by_fd[c->fd] == c)
+		set->by_fd[c->fd] = NULL;
+	TAILQ_REMOVE(&set->all, c, entry);
+	evbuffer_remove_cb_entry(bufferevent_get_input(c->bev), c->cbe);
+	event_free(c->deadline);
+	bufferevent_decref(c->bev);
+	free(c);
+}
+
+/* Index c by its file descriptor, now that evhttp has set it. */
+static void hconn_index(struct hconn *c)
+{
+	struct http_conns *set = c->set;
+	size_t n;
+
+	c->fd = bufferevent_getfd(c->bev);
+	if (c->fd < 0)
+		return;
+	if ((size_t)c->fd >= set->nfd) {
+		n = (size_t)c->fd * 2 + 64;
+		set->by_fd = xrealloc(set->by_fd, n * sizeof *set->by_fd);
+		while (set->nfd < n)
+			set->by_fd[set->nfd++] = NULL;
+	}
+	set->by_fd[c->fd] = c;
+}
+
+/* Bytes arrived: start the request's deadline unless it runs already. */
+static void hconn_input(struct evbuffer *buf,
+			const struct evbuffer_cb_info *info, void *arg)
+{
+	struct hconn *c = arg;
+
+	if (info->n_added == 0 || evtimer_pending(c->deadline, NULL))
+		return;
+	if (c->fd < 0)
+		hconn_index(c);
+	evtimer_add(c->deadline, &c->set->timeout);
+}
+
+/* Too slow: shut the socket down; evhttp frees the connection. */
+static void hconn_expire(evutil_socket_t fd, short what, void *arg)
+{
+	struct hconn *c = arg;
+	int sock = bufferevent_getfd(c->bev);
+
+	log_debug("worker %d: a request took longer than http.request_timeout: "
+		  "closed",
+		  c->set->w->id);
+	if (sock >= 0)
+		shutdown(sock, SHUT_RDWR);
+}
+
+/* evhttp closes the connection: let go of it. */
+static void hconn_closed(struct evhttp_connection *evcon, void *arg)
+{
+	hconn_free(arg);
+}
+
+/* evhttp's bufferevent callback: a new connection's bufferevent. */
+static struct bufferevent *hconn_new(struct event_base *base, void *arg)
+{
+	struct http_conns *set = arg;
+	struct hconn *c = xcalloc(1, sizeof *c);
+
+	c->bev = bufferevent_socket_new(base, -1, BEV_OPT_CLOSE_ON_FREE);
+	if (c->bev == NULL) {
+		free(c);
+		return NULL;
+	}
+	bufferevent_incref(c->bev);
+	c->set = set;
+	c->fd = -1;
+	c->deadline = evtimer_new(base, hconn_expire, c);
+	c->cbe = evbuffer_add_cb(bufferevent_get_input(c->bev), hconn_input, c);
+	TAILQ_INSERT_TAIL(&set->all, c, entry);
+	return c->bev;
+}
+
+/* A request was dispatched: its deadline is met. */
+void http_conns_dispatched(struct http_conns *set, struct evhttp_request *req)
+{
+	struct evhttp_connection *evcon = evhttp_request_get_connection(req);
+	struct hconn *c;
+	int fd;
+
+	if (set == NULL || evcon == NULL)
+		return;
+	fd = bufferevent_getfd(evhttp_connection_get_bufferevent(evcon));
+	if (fd < 0 || (size_t)fd >= set->nfd || (c = set->by_fd[fd]) == NULL)
+		return;
+	evtimer_del(c->deadline);
+	if (!c->closecb)
+		evhttp_connection_set_closecb(evcon, hconn_closed, c);
+	c->closecb = true;
+}
+
+/* Every 100 ms: forget connections evhttp let go of without telling. */
+static void http_conns_sweep(evutil_socket_t fd, short what, void *arg)
+{
+	struct http_conns *set = arg;
+	struct hconn *c, *next;
+	bufferevent_data_cb rd, wr;
+	bufferevent_event_cb ev;
+
+	for (c = TAILQ_FIRST(&set->all); c != NULL; c = next) {
+		next = TAILQ_NEXT(c, entry);
+		/* bufferevent_free clears all three; evhttp clears the read
+		 * callback alone while it writes a reply. */
+		bufferevent_getcb(c->bev, &rd, &wr, &ev, NULL);
+		if (rd == NULL && wr == NULL && ev == NULL)
+			hconn_free(c);
+	}
+}
+
+/* Track w's connections for the request timeout (0: off, NULL). */
+struct http_conns *http_conns_create(struct worker *w, uint64_t timeout_us)
+{
+	static const struct timeval sweep_every = {0, 100000};
+	struct http_conns *set;
+
+	if (timeout_us == 0)
+		return NULL;
+	set = xcalloc(1, sizeof *set);
+	set->w = w;
+	set->timeout.tv_sec = (time_t)(timeout_us / 1000000);
+	set->timeout.tv_usec = (suseconds_t)(timeout_us % 1000000);
+	TAILQ_INIT(&set->all);
+	set->sweep = event_new(w->base, -1, EV_PERSIST, http_conns_sweep, set);
+	event_add(set->sweep, &sweep_every);
+	evhttp_set_bevcb(w->http, hconn_new, set);
+	return set;
+}
+
+/* Free the tracking (after evhttp_free: every connection is gone). */
+void http_conns_destroy(struct http_conns *set)
+{
+	if (set == NULL)
+		return;
+	event_free(set->sweep);
+	while (!TAILQ_EMPTY(&set->all))
+		hconn_free(TAILQ_FIRST(&set->all));
+	free(set->by_fd);
+	free(set);
+}
