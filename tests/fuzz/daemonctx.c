@@ -123,18 +123,34 @@ unsigned fuzz_inflight(struct server *srv)
 	return srv->workers[0]->inflight;
 }
 
-/* A reply: it must parse as a varlink reply, or the daemon broke it. */
+/* The allocation-failure test stops counting while a reply is checked. */
+__attribute__((weak)) void fuzz_alloc_pause(bool pause)
+{
+}
+
+/*
+ * A reply: it must parse as a varlink reply, or the daemon broke it. NULL
+ * (the reply could not be encoded) would crash the real control_send, which
+ * takes strlen(text).
+ */
 void control_send(struct conn *conn, const char *text)
 {
 	struct varlink_msg m;
 	char *cause = NULL;
 
+	if (text == NULL) {
+		fputs("fuzz: control_send(NULL): control.c would crash\n",
+		      stderr);
+		abort();
+	}
+	fuzz_alloc_pause(true);
 	if (varlink_parse_reply(text, &m, &cause) != 0) {
 		fprintf(stderr, "fuzz: the daemon sent a bad reply (%s): %s\n",
 			cause, text);
 		abort();
 	}
 	varlink_msg_finish(&m);
+	fuzz_alloc_pause(false);
 	conn->replies++;
 	conn->reply_bytes += strlen(text) + 1;
 }

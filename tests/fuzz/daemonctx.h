@@ -29,6 +29,8 @@ struct server *fuzz_server(bool http);
 int fuzz_http_port(void);
 /* Run the main and worker loops once each without blocking. */
 void fuzz_pump(struct server *srv);
+/* Called around each reply's check: the allocation-failure test (weak). */
+void fuzz_alloc_pause(bool pause);
 /* Whether the worker has requests in flight. */
 unsigned fuzz_inflight(struct server *srv);
 
