@@ -10,7 +10,10 @@
  * answers 400 and closes) and max_body_bytes (413); below the backstop this
  * file answers 414 for a long request line and 431 for large headers. A
  * client that breaks a limit gets its 4xx with "Connection: close" and loses
- * its connection; no other connection is affected. While the watchdog sheds,
+ * its connection; no other connection is affected. A connection that sends
+ * nothing for idle_timeout is closed (evhttp's timeout), and one whose
+ * request does not arrive whole within request_timeout of its first byte
+ * (http-conn.c). While the watchdog sheds,
  * new requests get 503 with Retry-After; those in flight finish.
  */
 #include <event2/buffer.h>
