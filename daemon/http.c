@@ -13,8 +13,8 @@
  * its connection; no other connection is affected. A connection that sends
  * nothing for idle_timeout is closed (evhttp's timeout), and one whose
  * request does not arrive whole within request_timeout of its first byte
- * (http-conn.c). While the watchdog sheds,
- * new requests get 503 with Retry-After; those in flight finish.
+ * (http-conn.c). While the watchdog sheds, new requests get 503 with
+ * Retry-After; those in flight finish.
  */
 #include <event2/buffer.h>
 #include <event2/event.h>
