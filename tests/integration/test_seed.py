@@ -2,7 +2,9 @@
 """The write-up's handlers on the real reclaimd, with curl: /seed/leaky
 really builds the Runner -yield_point-> Task -runner-> Runner cycle (the
 collector finds two objects a request), /seed/fixed leaves nothing to
-collect, and the payload is really allocated and written (RSS rises by it)."""
+collect, the payload is really allocated and written (RSS rises by it), and
+under ab the byte pacing keeps peak RSS bounded where count pacing does
+not."""
 
 import subprocess
 
@@ -107,6 +109,46 @@ def test_payload_written(d):
              "%d, before the request %d)" % (rss(d), base), timeout=5)
 
 
+def hwm(d):
+    with open("/proc/%d/status" % d.proc.pid) as f:
+        for line in f:
+            if line.startswith("VmHWM:"):
+                return int(line.split()[1]) * 1024
+    fail("no VmHWM")
+
+
+def ab_leaky(d, n, c, mb):
+    """ab on /seed/leaky; the growth of the daemon's peak RSS."""
+    base = hwm(d)
+    p = subprocess.run(["ab", "-q", "-n", str(n), "-c", str(c), "-s", "30",
+                        "http://127.0.0.1:%d/seed/leaky?mb=%d" %
+                        (d.http_port, mb)],
+                       capture_output=True, text=True, timeout=120)
+    check(p.returncode == 0 and "Failed requests:        0" in p.stdout,
+          "ab: %s %s" % (p.stdout[-300:], p.stderr))
+    return hwm(d) - base
+
+
+def test_pacing():
+    """The write-up's load, bounded for CI: 400 leaky requests of 1 MiB,
+    40 at a time. Paced by bytes (the default), each worker collects
+    whenever 8 MiB (heap.young_bytes) of payloads have piled up, so peak RSS
+    grows by about two workers x 8 MiB at most; paced by counts alone
+    (heap.young_bytes = 0, CPython's way) the cycles pile up for hundreds
+    of requests."""
+    with Daemon(workers=2) as d:
+        by_bytes = ab_leaky(d, 400, 40, 1)
+    with Daemon(workers=2, conf="[heap]\nyoung_bytes = 0\n") as d:
+        by_counts = ab_leaky(d, 400, 40, 1)
+    print("peak RSS growth: %.1f MiB paced by bytes, %.1f MiB by counts" %
+          (by_bytes / 2**20, by_counts / 2**20))
+    check(by_bytes < 48 << 20, "paced by bytes, peak RSS grew by %.1f MiB" %
+          (by_bytes / 2**20))
+    check(by_counts > 5 * by_bytes and by_counts > 200 << 20,
+          "paced by counts, peak RSS grew by %.1f MiB only" %
+          (by_counts / 2**20))
+
+
 def main():
     # One worker, so every request lands on the heap we count.
     with Daemon(workers=1) as d:
@@ -116,6 +158,7 @@ def main():
     with Daemon(workers=1, conf="[heap]\nyoung_bytes = 0\n") as d:
         test_payload_written(d)
         check(d.stop() == 0, "exit status")
+    test_pacing()
     print("ok")
 
 
