@@ -1,0 +1,133 @@
+#!/usr/bin/env bash
+# Soak: the churn task through a real reclaimd for a long time, with RSS
+# sampled every second; after the warm-up, RSS must stay flat.
+#
+#   tests/bench/soak.sh [-d SECONDS] [-w WARMUP] [-t PERCENT] [-B BUILD_DIR]
+#
+# Defaults: 600 s, 120 s of warm-up, 5 %. Runs two churn loops at once (one
+# per worker) of 10-second RunTask calls through reclaimctl, each making
+# 2000 graphs a second of 10 nodes, half of them cycles (so only the
+# collector frees them), 1 KiB of payload a node, the last 200 graphs kept.
+# Flat means: the mean RSS of the last third of the samples after the
+# warm-up is within PERCENT of the mean of the first third (a leak shows as
+# growth between them); the spread (max/min) is printed too. Exits 1 if RSS
+# grew, a churn call failed or reclaimd did not exit 0 on SIGTERM; 77 (skip)
+# if reclaimd has no churn task.
+# RECLAIMD and RECLAIMCTL override the binaries of BUILD_DIR.
+set -euo pipefail
+
+src=$(cd "$(dirname "$0")/../.." && pwd)
+build=$src/build-release
+duration=600
+warmup=120
+tolerance=5
+
+while getopts "d:w:t:B:h" opt; do
+	case $opt in
+	d) duration=$OPTARG ;;
+	w) warmup=$OPTARG ;;
+	t) tolerance=$OPTARG ;;
+	B) build=$OPTARG ;;
+	h) sed -n '2,18s/^# \{0,1\}//p' "$0"; exit 0 ;;
+	*) exit 2 ;;
+	esac
+done
+[ "$warmup" -lt "$duration" ] || { echo "soak: the warm-up must be shorter than the run" >&2; exit 2; }
+reclaimd=${RECLAIMD:-$build/daemon/reclaimd}
+reclaimctl=${RECLAIMCTL:-$build/ctl/reclaimctl}
+for b in "$reclaimd" "$reclaimctl"; do
+	[ -x "$b" ] || { echo "soak: no $b (tools/dev bench builds build-release)" >&2; exit 2; }
+done
+
+tmp=$(mktemp -d)
+pid=
+# Stop the daemon (if still running) and the loops; remove the directory
+# (SOAK_KEEP=1 keeps it: the RSS samples, churn's answers, the daemon's log).
+cleanup() {
+	[ -n "$pid" ] && kill "$pid" 2>/dev/null && wait "$pid" 2>/dev/null
+	jobs -p | xargs -r kill 2>/dev/null
+	if [ -n "${SOAK_KEEP:-}" ]; then
+		echo "soak: kept $tmp"
+	else
+		rm -rf "$tmp"
+	fi
+}
+trap cleanup EXIT
+
+cat >"$tmp/reclaimd.conf" <<CONF
+[control]
+socket = $tmp/control
+[http]
+listen = 127.0.0.1:0
+workers = 2
+[metrics]
+listen = off
+CONF
+ctl() { "$reclaimctl" -S "$tmp/control" "$@"; }
+
+"$reclaimd" -c "$tmp/reclaimd.conf" 2>"$tmp/reclaimd.log" &
+pid=$!
+for _ in $(seq 100); do
+	ctl stats >/dev/null 2>&1 && break
+	kill -0 "$pid" 2>/dev/null || { cat "$tmp/reclaimd.log" >&2; exit 1; }
+	sleep 0.1
+done
+ctl tasks | grep -qw churn || { echo "soak: skipped: reclaimd has no churn task" >&2; exit 77; }
+
+start=$(date +%s)
+end=$((start + duration))
+# churn_loop N: RunTask churn in 10-second calls until the end; a failed call
+# is written to $tmp/failed.
+churn_loop() {
+	local now left
+	while now=$(date +%s) && [ "$now" -lt "$end" ]; do
+		left=$(((end - now) * 1000))
+		[ "$left" -gt 10000 ] && left=10000
+		ctl --json run churn duration_ms=$left rate=2000 size=10 \
+			cycles=0.5 payload=1024 keep=200 >>"$tmp/churn-$1.json" 2>>"$tmp/failed" ||
+			echo "churn loop $1: reclaimctl exited $?" >>"$tmp/failed"
+	done
+}
+churn_loop 1 &
+churn_loop 2 &
+
+# Sample RSS (KiB) once a second: seconds since the start, RSS.
+while now=$(date +%s) && [ "$now" -lt "$end" ]; do
+	rss=$(awk '/^VmRSS:/ { print $2 }' "/proc/$pid/status" 2>/dev/null) || break
+	[ -n "$rss" ] && echo "$((now - start)) $rss" >>"$tmp/rss"
+	sleep 1
+done
+wait $(jobs -p | grep -v "^$pid$") 2>/dev/null || true
+kill -TERM "$pid"
+status=0
+wait "$pid" || status=$?
+pid=
+
+echo "soak: ${duration}s of churn, two loops, warm-up ${warmup}s, tolerance ${tolerance}%"
+rc=0
+[ "$status" -eq 0 ] || { echo "soak: reclaimd exited $status on SIGTERM" >&2; tail "$tmp/reclaimd.log" >&2; rc=1; }
+if [ -s "$tmp/failed" ]; then
+	echo "soak: churn failed:" >&2
+	cat "$tmp/failed" >&2
+	rc=1
+fi
+calls=$(cat "$tmp"/churn-*.json 2>/dev/null | grep -c '"graphs"' || true)
+graphs=$(cat "$tmp"/churn-*.json 2>/dev/null | grep -o '"graphs":[[:space:]]*[0-9]*' | awk -F: '{ s += $2 } END { print s + 0 }')
+echo "soak: $calls churn calls, $graphs graphs made"
+awk -v warm="$warmup" -v tol="$tolerance" '
+	BEGIN { n = 0 }
+	$1 >= warm { t[n] = $1; r[n] = $2; n++ }
+	END {
+		if (n < 6) { print "soak: too few samples after the warm-up"; exit 1 }
+		k = int(n / 3)
+		for (i = 0; i < k; i++) { a += r[i]; b += r[n - k + i] }
+		a /= k; b /= k
+		min = max = r[0]
+		for (i = 0; i < n; i++) { if (r[i] < min) min = r[i]; if (r[i] > max) max = r[i] }
+		growth = (b - a) * 100 / a
+		printf "soak: RSS after warm-up: %d samples, first third %.1f MiB, last third %.1f MiB (%+.2f%%), min %.1f, max %.1f MiB\n",
+			n, a / 1024, b / 1024, growth, min / 1024, max / 1024
+		if (growth > tol) { printf "soak: RSS grew by %.2f%% (> %s%%)\n", growth, tol; exit 1 }
+		print "soak: RSS flat"
+	}' "$tmp/rss" || rc=1
+exit $rc
