@@ -341,7 +341,9 @@ static void run_all(scenario_fn fn, enum oom_mode mode, const char *name)
 	for (n = 1; n < OOM_MAX_N && run_once(fn, mode, n); n++)
 		;
 	assert_true(n < OOM_MAX_N);
-	print_message("%s: N = 1..%zu, every run clean\n", name, n);
+	print_message("%s: N = 1..%zu (each allocation the scenario makes), "
+		      "every run clean\n",
+		      name, n - 1);
 }
 
 static void test_heap_transient(void **state)
