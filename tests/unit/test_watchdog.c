@@ -765,6 +765,32 @@ static void test_async_collect(void **state)
 	rcl_watchdog_destroy(wd);
 }
 
+/* With an asynchronous host, a full collection at critical that frees
+ * nothing leads to shedding when it completes, as a synchronous one does
+ * (reclaimd's hook is asynchronous: without this it never shed). */
+static void test_async_critical_sheds(void **state)
+{
+	struct fake f = {0};
+	rcl_watchdog *wd;
+
+	f.usage = 10 * MiB;
+	f.pending = 1;
+	wd = make(&f, NULL);
+	f.usage = 990 * MiB;
+	rcl_watchdog_notify(wd, RCL_WATCHDOG_WAKE_THRESHOLD);
+	assert_int_equal(f.collects[2], 1);
+	assert_false(f.shed);
+	f.pending = 0;
+	f.t += 4 * MS;
+	rcl_watchdog_collect_done(wd); /* freed nothing: still over hard */
+	assert_int_equal(rcl_watchdog_level(wd), RCL_WATCHDOG_SHEDDING);
+	assert_true(f.shed);
+	/* usage falling back lifts it at the next sample */
+	assert_int_equal(step(wd, &f, 100 * MiB, 10), RCL_WATCHDOG_NORMAL);
+	assert_false(f.shed);
+	rcl_watchdog_destroy(wd);
+}
+
 /* A failing source keeps the last sample; a limit change moves levels. */
 static void test_source_failure_and_limit(void **state)
 {
@@ -1271,6 +1297,7 @@ int main(void)
 	    cmocka_unit_test(test_poll_interval),
 	    cmocka_unit_test(test_time_in_level),
 	    cmocka_unit_test(test_async_collect),
+	    cmocka_unit_test(test_async_critical_sheds),
 	    cmocka_unit_test(test_source_failure_and_limit),
 	    cmocka_unit_test(test_disabled),
 	    cmocka_unit_test(test_probe),
