@@ -32,41 +32,7 @@
 #include <reclaim/reclaim.h>
 #include <reclaim/types.h>
 
-struct node {
-	rcl_list *children;
-	struct node *parent;
-};
-
-/* Visit the children list and the parent. */
-static void node_traverse(void *self, rcl_visit_fn visit, void *arg)
-{
-	struct node *n = self;
-
-	if (n->children != NULL)
-		visit(n->children, "children", arg);
-	if (n->parent != NULL)
-		visit(n->parent, "parent", arg);
-}
-
-/* Drop both references, each emptied before its decref. */
-static void node_clear(void *self)
-{
-	struct node *n = self;
-	rcl_list *children = n->children;
-	struct node *parent = n->parent;
-
-	n->children = NULL;
-	n->parent = NULL;
-	rcl_decref(children);
-	rcl_decref(parent);
-}
-
-static const rcl_type node_type = {
-    .name = "Node",
-    .size = sizeof(struct node),
-    .traverse = node_traverse,
-    .clear = node_clear,
-};
+#include "nodetree.h"
 
 /* Give up: a benchmark has no use for a half-built tree. */
 static void die(const char *what)
@@ -75,48 +41,14 @@ static void die(const char *what)
 	exit(1);
 }
 
-/* Node(*args): children = list(args), each child's parent = the node. */
-static struct node *node_new(rcl_heap *h, rcl_list *args)
-{
-	size_t i, n = rcl_list_len(args);
-	struct node *node = rcl_new(h, &node_type);
-
-	if (node == NULL)
-		die("rcl_new");
-	node->children = rcl_list_new(h, n);
-	if (node->children == NULL)
-		die("rcl_list_new");
-	for (i = 0; i < n; i++) {
-		struct node *child = rcl_list_get(args, i);
-
-		if (rcl_list_append(node->children, child) < 0)
-			die("rcl_list_append");
-		rcl_incref(node);
-		rcl_decref(child->parent);
-		child->parent = node;
-	}
-	return node;
-}
-
-/* Node.tree(depth, children): a new list of children nodes. */
+/* Node.tree(depth, children), or exit: a benchmark has no use for half a
+ * tree. The code is reclaimd's own (daemon/tasks/nodetree.c). */
 static rcl_list *tree(rcl_heap *h, int depth, int children)
 {
-	rcl_list *l = rcl_list_new(h, 0);
-	int i;
+	rcl_list *l = nodetree_build(h, (uint64_t)depth, (uint64_t)children);
 
 	if (l == NULL)
-		die("rcl_list_new");
-	if (depth == 0)
-		return l;
-	for (i = 0; i < children; i++) {
-		rcl_list *args = tree(h, depth - 1, children);
-		struct node *node = node_new(h, args);
-
-		rcl_decref(args);
-		if (rcl_list_append(l, node) < 0)
-			die("rcl_list_append");
-		rcl_decref(node);
-	}
+		die("Node.tree");
 	return l;
 }
 
