@@ -44,6 +44,7 @@ pid=
 # Stop the daemon (if still running) and the loops; remove the directory
 # (SOAK_KEEP=1 keeps it: the RSS samples, churn's answers, the daemon's log).
 cleanup() {
+	set +e # loops that already ended make kill fail: not an error
 	[ -n "$pid" ] && kill "$pid" 2>/dev/null && wait "$pid" 2>/dev/null
 	jobs -p | xargs -r kill 2>/dev/null
 	if [ -n "${SOAK_KEEP:-}" ]; then
