@@ -2,7 +2,8 @@
 # Soak: the churn task through a real reclaimd for a long time, with RSS
 # sampled every second; after the warm-up, RSS must stay flat.
 #
-#   tests/bench/soak.sh [-d SECONDS] [-w WARMUP] [-t PERCENT] [-B BUILD_DIR]
+#   tests/bench/soak.sh [-d SECONDS] [-w WARMUP] [-t PERCENT] [-s KEY=VALUE]...
+#                       [-B BUILD_DIR]
 #
 # Defaults: 600 s, 120 s of warm-up, 5 %. Runs two churn loops at once (one
 # per worker) of 10-second RunTask calls through reclaimctl, each making
@@ -13,7 +14,8 @@
 # growth between them); the spread (max/min) is printed too. Exits 1 if RSS
 # grew, a churn call failed or reclaimd did not exit 0 on SIGTERM; 77 (skip)
 # if reclaimd has no churn task.
-# RECLAIMD and RECLAIMCTL override the binaries of BUILD_DIR.
+# -s passes a configuration key to reclaimd (as its own -s). RECLAIMD and
+# RECLAIMCTL override the binaries of BUILD_DIR.
 set -euo pipefail
 
 src=$(cd "$(dirname "$0")/../.." && pwd)
@@ -21,14 +23,16 @@ build=$src/build-release
 duration=600
 warmup=120
 tolerance=5
+sets=()
 
-while getopts "d:w:t:B:h" opt; do
+while getopts "d:w:t:s:B:h" opt; do
 	case $opt in
 	d) duration=$OPTARG ;;
 	w) warmup=$OPTARG ;;
 	t) tolerance=$OPTARG ;;
+	s) sets+=(-s "$OPTARG") ;;
 	B) build=$OPTARG ;;
-	h) sed -n '2,18s/^# \{0,1\}//p' "$0"; exit 0 ;;
+	h) sed -n '2,21s/^# \{0,1\}//p' "$0"; exit 0 ;;
 	*) exit 2 ;;
 	esac
 done
@@ -66,7 +70,7 @@ listen = off
 CONF
 ctl() { "$reclaimctl" -S "$tmp/control" "$@"; }
 
-"$reclaimd" -c "$tmp/reclaimd.conf" 2>"$tmp/reclaimd.log" &
+"$reclaimd" -c "$tmp/reclaimd.conf" "${sets[@]}" 2>"$tmp/reclaimd.log" &
 pid=$!
 for _ in $(seq 100); do
 	ctl stats >/dev/null 2>&1 && break
