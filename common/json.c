@@ -11,6 +11,14 @@
 #define AS_C(j) ((cJSON *)(j))
 #define AS_J(c) ((struct json *)(c))
 
+/*
+ * A value a builder could not add to (out of memory) carries this mark in
+ * cJSON's type, above the bits cJSON uses (its checks mask with 0xff, and
+ * cJSON_Duplicate keeps it). json_print refuses a tree with a mark
+ * anywhere, so a reply missing a member is never sent as if it were whole.
+ */
+#define JSON_BROKEN (1 << 12)
+
 /* Parse text; NULL if it is not one complete JSON value. */
 struct json *json_parse(const char *text)
 {
@@ -39,10 +47,21 @@ void json_destroy(struct json *j)
 	cJSON_Delete(AS_C(j));
 }
 
-/* Render a value as text (malloc'd). */
+/* Whether a builder failed anywhere in the tree under c. */
+static bool json_broken(const cJSON *c)
+{
+	for (; c != NULL; c = c->next) {
+		if ((c->type & JSON_BROKEN) || json_broken(c->child))
+			return true;
+	}
+	return false;
+}
+
+/* Render a value as text (malloc'd); NULL if out of memory, now or while
+ * the value was built. */
 char *json_print(const struct json *j, bool pretty)
 {
-	if (j == NULL)
+	if (j == NULL || json_broken(AS_C(j)))
 		return NULL;
 	if (pretty)
 		return cJSON_Print(AS_C(j));
@@ -55,22 +74,34 @@ struct json *json_copy(const struct json *j)
 	return AS_J(cJSON_Duplicate(AS_C(j), 1));
 }
 
-/* Attach child under key (objects) or at the end (arrays). */
-void json_attach(struct json *parent, const char *key, struct json *child)
+/*
+ * Attach child under key (objects) or at the end (arrays). A NULL child (its
+ * creation ran out of memory) or a failed attach marks parent broken, and
+ * the child is freed (false): the one place builders meet allocation
+ * failure.
+ */
+bool json_attach(struct json *parent, const char *key, struct json *child)
 {
-	if (child == NULL)
-		return;
+	bool ok;
+
 	if (parent == NULL) {
 		cJSON_Delete(AS_C(child));
-		return;
+		return false;
 	}
-	if (cJSON_IsArray(AS_C(parent)))
-		cJSON_AddItemToArray(AS_C(parent), AS_C(child));
+	if (child == NULL)
+		ok = false;
+	else if (cJSON_IsArray(AS_C(parent)))
+		ok = cJSON_AddItemToArray(AS_C(parent), AS_C(child));
 	else
-		cJSON_AddItemToObject(AS_C(parent), key, AS_C(child));
+		ok = cJSON_AddItemToObject(AS_C(parent), key, AS_C(child));
+	if (!ok) {
+		cJSON_Delete(AS_C(child));
+		AS_C(parent)->type |= JSON_BROKEN;
+	}
+	return ok;
 }
 
-/* Add and return a new object. */
+/* Add and return a new object; NULL (parent marked) if out of memory. */
 struct json *json_add_object(struct json *parent, const char *key)
 {
 	struct json *o;
@@ -78,11 +109,10 @@ struct json *json_add_object(struct json *parent, const char *key)
 	if (parent == NULL)
 		return NULL;
 	o = json_object();
-	json_attach(parent, key, o);
-	return o;
+	return json_attach(parent, key, o) ? o : NULL;
 }
 
-/* Add and return a new array. */
+/* Add and return a new array; NULL (parent marked) if out of memory. */
 struct json *json_add_array(struct json *parent, const char *key)
 {
 	struct json *a;
@@ -90,8 +120,7 @@ struct json *json_add_array(struct json *parent, const char *key)
 	if (parent == NULL)
 		return NULL;
 	a = json_array();
-	json_attach(parent, key, a);
-	return a;
+	return json_attach(parent, key, a) ? a : NULL;
 }
 
 /* Add an unsigned integer, printed exactly. */

@@ -33,7 +33,7 @@ void json_add_i64(struct json *parent, const char *key, int64_t v);
 void json_add_double(struct json *parent, const char *key, double v);
 void json_add_str(struct json *parent, const char *key, const char *v);
 void json_add_bool(struct json *parent, const char *key, bool v);
-void json_attach(struct json *parent, const char *key, struct json *child);
+bool json_attach(struct json *parent, const char *key, struct json *child);
 
 /* Readers: NULL or false when absent or of another type. */
 enum json_type json_type(const struct json *j);

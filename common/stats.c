@@ -4,16 +4,19 @@
 #include <string.h>
 
 #include "stats.h"
-#include "xmalloc.h"
 
-/* Room for nworkers per-worker copies, all zero. */
-void stats_init(struct stats_snapshot *s, size_t nworkers)
+/* Room for nworkers per-worker copies, all zero; -1 (and none) if out of
+ * memory. */
+int stats_init(struct stats_snapshot *s, size_t nworkers)
 {
 	memset(s, 0, sizeof *s);
-	s->nworkers = nworkers;
-	s->workers = xcalloc(nworkers, sizeof *s->workers);
 	snprintf(s->process.watchdog_level, sizeof s->process.watchdog_level,
 		 "off");
+	s->workers = calloc(nworkers ? nworkers : 1, sizeof *s->workers);
+	if (s->workers == NULL)
+		return -1;
+	s->nworkers = nworkers;
+	return 0;
 }
 
 /* Free the per-worker copies. */
@@ -131,8 +134,8 @@ static void hist_from_json(const struct json *o, struct stats_hist *h)
 	if (h->n > STATS_HIST_MAX)
 		h->n = STATS_HIST_MAX;
 	for (i = 0; i < h->n; i++) {
-		h->bounds_ns[i] = i + 1 < h->n ? json_u64(json_at(b, i))
-					       : UINT64_MAX;
+		h->bounds_ns[i] =
+		    i + 1 < h->n ? json_u64(json_at(b, i)) : UINT64_MAX;
 		h->counts[i] = json_u64(json_at(c, i));
 	}
 	h->has_sum = json_as_u64(json_get(o, "sum_ns"), &h->sum_ns);
@@ -155,8 +158,8 @@ static void worker_to_json(struct json *j, const struct stats_worker *w)
 /* watchdog.leak_suspects: [{"type", "first", "last"}...] */
 static void suspects_to_json(struct json *j, const struct stats_suspects *s)
 {
-	struct json *arr = json_add_array(section(j, "watchdog"),
-					  "leak_suspects"),
+	struct json *arr =
+			json_add_array(section(j, "watchdog"), "leak_suspects"),
 		    *o;
 	size_t i;
 

@@ -120,7 +120,7 @@ struct stats_snapshot {
 	struct stats_worker *workers;
 };
 
-void stats_init(struct stats_snapshot *s, size_t nworkers);
+int stats_init(struct stats_snapshot *s, size_t nworkers);
 void stats_finish(struct stats_snapshot *s);
 void stats_sum(struct stats_snapshot *s);
 void stats_hist_set(struct stats_hist *h, const uint64_t *bounds_ns,

@@ -1,10 +1,13 @@
-/* varlink messages: parse and build calls and replies. */
+/*
+ * varlink messages: parse and build calls and replies. Nothing here stops
+ * the program for memory: a parse that fails leaves *cause NULL when even
+ * the reason could not be allocated, and the encoders return NULL.
+ */
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
 #include "varlink.h"
-#include "xmalloc.h"
 
 /* Parse a JSON object message; cause says why not. */
 static struct json *parse_object(const char *text, char **cause)
@@ -13,11 +16,11 @@ static struct json *parse_object(const char *text, char **cause)
 
 	j = json_parse(text);
 	if (j == NULL) {
-		*cause = xstrdup("message is not valid JSON");
+		*cause = strdup("message is not valid JSON");
 		return NULL;
 	}
 	if (json_type(j) != JSON_OBJECT) {
-		*cause = xstrdup("message is not a JSON object");
+		*cause = strdup("message is not a JSON object");
 		json_destroy(j);
 		return NULL;
 	}
@@ -32,7 +35,8 @@ static int get_flag(struct json *j, const char *key, bool *out, char **cause)
 	*out = false;
 	if (v == NULL || json_as_bool(v, out))
 		return 0;
-	xasprintf(cause, "\"%s\" must be a boolean", key);
+	if (asprintf(cause, "\"%s\" must be a boolean", key) < 0)
+		*cause = NULL;
 	return -1;
 }
 
@@ -46,7 +50,7 @@ static int get_params(struct varlink_msg *m, char **cause)
 		m->params = NULL;
 		return 0;
 	}
-	*cause = xstrdup("\"parameters\" must be an object");
+	*cause = strdup("\"parameters\" must be an object");
 	return -1;
 }
 
@@ -59,7 +63,7 @@ int varlink_parse_call(const char *text, struct varlink_msg *m, char **cause)
 		return -1;
 	m->method = json_as_str(json_get(m->msg, "method"));
 	if (m->method == NULL) {
-		*cause = xstrdup("\"method\" must be a string");
+		*cause = strdup("\"method\" must be a string");
 		goto bad;
 	}
 	if (get_params(m, cause) != 0 ||
@@ -83,7 +87,7 @@ int varlink_parse_reply(const char *text, struct varlink_msg *m, char **cause)
 		return -1;
 	e = json_get(m->msg, "error");
 	if (e != NULL && (m->error = json_as_str(e)) == NULL) {
-		*cause = xstrdup("\"error\" must be a string");
+		*cause = strdup("\"error\" must be a string");
 		goto bad;
 	}
 	if (get_params(m, cause) != 0 ||

@@ -4,20 +4,25 @@
 
 #include "census.h"
 #include "reclaimd.h"
-#include "xmalloc.h"
 
-/* The entry for type in c, added if missing. */
+/* The entry for type in c, added if missing; NULL if out of memory. */
 static struct census_entry *census_slot(struct census *c, const char *type)
 {
+	struct census_entry *types;
 	size_t i;
 
 	for (i = 0; i < c->n; i++) {
 		if (strcmp(c->types[i].type, type) == 0)
 			return &c->types[i];
 	}
-	c->types = xrealloc(c->types, (c->n + 1) * sizeof *c->types);
+	types = realloc(c->types, (c->n + 1) * sizeof *c->types);
+	if (types == NULL)
+		return NULL;
+	c->types = types;
 	memset(&c->types[c->n], 0, sizeof c->types[0]);
-	c->types[c->n].type = xstrdup(type);
+	c->types[c->n].type = strdup(type);
+	if (c->types[c->n].type == NULL)
+		return NULL;
 	return &c->types[c->n++];
 }
 
@@ -31,8 +36,9 @@ static int census_cmp(const void *a, const void *b)
 	return strcmp(x->type, y->type);
 }
 
-/* Every worker's census summed by type into out (empty before). */
-void census_merge(const struct fanout *fan, struct census *out)
+/* Every worker's census summed by type into out (empty before); -1, out
+ * empty, if a worker or the merge ran out of memory. */
+int census_merge(const struct fanout *fan, struct census *out)
 {
 	const struct census *c;
 	struct census_entry *e;
@@ -43,12 +49,19 @@ void census_merge(const struct fanout *fan, struct census *out)
 		c = &fan->cmds[i].out.census;
 		for (j = 0; j < c->n; j++) {
 			e = census_slot(out, c->types[j].type);
+			if (e == NULL)
+				break;
 			e->objects += c->types[j].objects;
 			e->bytes += c->types[j].bytes;
+		}
+		if (c->oom || j < c->n) {
+			census_finish(out);
+			return -1;
 		}
 	}
 	if (out->n > 1) /* qsort(NULL, 0) is undefined: no worker has objects */
 		qsort(out->types, out->n, sizeof *out->types, census_cmp);
+	return 0;
 }
 
 /* Add n entries of in to out[0..*nout) by type, at most max entries. */

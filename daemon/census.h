@@ -4,7 +4,7 @@
 
 #include "reclaimd.h"
 
-void census_merge(const struct fanout *fan, struct census *out);
+int census_merge(const struct fanout *fan, struct census *out);
 size_t census_published(struct server *srv, rcl_type_stats *out, size_t max);
 void census_totals(const struct census *c, uint64_t *objects, uint64_t *bytes);
 void census_to_json(const struct census *c, struct json *reply);

@@ -9,6 +9,10 @@
  * at control.max_connections, a new peer evicts the longest-idle connection
  * that has no call in progress, so a crowd of idle peers cannot lock out an
  * operator.
+ *
+ * Out of memory: a connection that cannot be set up is refused, and one
+ * whose answer cannot be queued is closed (conn_abandon); every other
+ * connection carries on.
  */
 #include <errno.h>
 #include <event2/buffer.h>
@@ -159,17 +163,25 @@ static void conn_event(struct bufferevent *bev, short what, void *arg)
 /* A message over the limit: the stream cannot be trusted, say so, close. */
 static void conn_too_large(struct conn *conn)
 {
-	struct json *p = json_object();
-	char *text, reason[64];
+	char text[160];
 
-	snprintf(reason, sizeof reason, "message larger than %d bytes",
+	snprintf(text, sizeof text,
+		 "{\"error\":\"io.reclaim.InvalidRequest\",\"parameters\":"
+		 "{\"reason\":\"message larger than %d bytes\"}}",
 		 FRAME_MAX);
-	json_add_str(p, "reason", reason);
-	text = varlink_encode_reply(p, "io.reclaim.InvalidRequest");
 	control_send(conn, text);
-	free(text);
-	json_destroy(p);
 	conn->closing = true;
+}
+
+/* An answer could not be queued (out of memory): the peer would wait for it
+ * forever, so close as conn_write does once the output is flushed. */
+static void conn_abandon(struct conn *conn)
+{
+	log_warn("control: out of memory: closing a connection of uid %d",
+		 (int)conn->cred.uid);
+	conn->closing = true;
+	if (evbuffer_get_length(bufferevent_get_output(conn->bev)) == 0)
+		conn_write(conn->bev, conn);
 }
 
 /* Handle each complete message, in order, until one must wait. */
@@ -230,13 +242,20 @@ static void control_accept(struct evconnlistener *l, evutil_socket_t fd,
 		close(fd);
 		return;
 	}
-	conn = xcalloc(1, sizeof *conn);
+	conn = calloc(1, sizeof *conn);
+	if (conn != NULL)
+		conn->bev = bufferevent_socket_new(c->srv->base, fd,
+						   BEV_OPT_CLOSE_ON_FREE);
+	if (conn == NULL || conn->bev == NULL) {
+		log_warn("control: out of memory: refusing a connection");
+		free(conn);
+		close(fd);
+		return;
+	}
 	conn->ctl = c;
 	conn->last_active = mono_us();
 	frame_init(&conn->frame, FRAME_MAX);
 	conn_credentials(conn, fd);
-	conn->bev =
-	    bufferevent_socket_new(c->srv->base, fd, BEV_OPT_CLOSE_ON_FREE);
 	bufferevent_setcb(conn->bev, conn_read, conn_write, conn_event, conn);
 	bufferevent_set_timeouts(conn->bev, &c->idle, &c->idle);
 	bufferevent_enable(conn->bev, EV_READ | EV_WRITE);
@@ -253,7 +272,7 @@ static void control_accept_error(struct evconnlistener *l, void *arg)
 /* Serve the control protocol on the listening socket fd. */
 struct control *control_create(struct server *srv, int fd, char **cause)
 {
-	struct control *c = xcalloc(1, sizeof *c);
+	struct control *c = xcalloc(1, sizeof *c); /* start-up */
 
 	c->srv = srv;
 	TAILQ_INIT(&c->conns);
@@ -298,10 +317,11 @@ void control_destroy(struct control *c)
 	free(c);
 }
 
-/* Queue one message (text and its NUL) to the peer. */
+/* Queue one message (text and its NUL) to the peer; close if we cannot. */
 void control_send(struct conn *conn, const char *text)
 {
-	bufferevent_write(conn->bev, text, strlen(text) + 1);
+	if (bufferevent_write(conn->bev, text, strlen(text) + 1) != 0)
+		conn_abandon(conn);
 }
 
 /* A call will be answered later: read nothing more until it is. */

@@ -5,16 +5,24 @@
 #include <stdlib.h>
 
 #include "reclaimd.h"
-#include "xmalloc.h"
 
-/* One command of type for each worker; done runs when all have replied. */
+/*
+ * One command of type for each worker; done runs when all have replied.
+ * NULL when out of memory, nothing sent: a method answers call_oom, the
+ * watchdog and reload carry on without this round. Once created, posting
+ * cannot fail (the commands are linked in place), so no answer is lost.
+ */
 struct fanout *fanout_create(struct server *srv, struct call *call,
 			     enum wcmd_type type, fanout_done done)
 {
 	struct fanout *fan;
 	size_t i;
 
-	fan = xcalloc(1, sizeof *fan + srv->nworkers * sizeof fan->cmds[0]);
+	fan = calloc(1, sizeof *fan + srv->nworkers * sizeof fan->cmds[0]);
+	if (fan == NULL) {
+		log_warn("out of memory: cannot reach the workers");
+		return NULL;
+	}
 	fan->srv = srv;
 	fan->call = call;
 	fan->done = done;

@@ -36,7 +36,8 @@ static void history_tick(evutil_socket_t fd, short what, void *arg)
 	struct history_sample *hs = &h->ring[h->head];
 	struct stats_snapshot s;
 
-	server_stats(h->srv, &s);
+	if (server_stats(h->srv, &s) != 0)
+		return; /* out of memory: no sample this second */
 	hs->time_us = now_us();
 	hs->rss_bytes = s.process.process_rss_bytes;
 	hs->limit_bytes = s.process.limit_bytes;

@@ -40,6 +40,8 @@ static int memwatch_collect(void *arg, int generation, int reason)
 	log_debug("watchdog: collecting generation %d (%s)", generation,
 		  rcl_watchdog_reason_name(reason));
 	fan = fanout_create(mw->srv, NULL, WCMD_COLLECT, memwatch_collect_done);
+	if (fan == NULL)
+		return 0; /* nothing collected: the watchdog tries again */
 	fan->arg = mw;
 	for (i = 0; i < fan->n; i++)
 		fan->cmds[i].in.generation = generation;
@@ -64,6 +66,8 @@ static void memwatch_shed(void *arg, bool on)
 	if (mw->srv->stopping)
 		return; /* the workers are gone, or going */
 	fan = fanout_create(mw->srv, NULL, WCMD_SHED, memwatch_forget);
+	if (fan == NULL)
+		return;
 	for (i = 0; i < fan->n; i++)
 		fan->cmds[i].in.debug = on;
 	fanout_send(fan);
@@ -77,6 +81,8 @@ static void memwatch_pace_hook(void *arg, size_t young_bytes)
 	size_t i;
 
 	fan = fanout_create(mw->srv, NULL, WCMD_PACE, memwatch_forget);
+	if (fan == NULL)
+		return;
 	for (i = 0; i < fan->n; i++)
 		fan->cmds[i].in.thr.young_bytes = young_bytes;
 	fanout_send(fan);

@@ -5,20 +5,27 @@
 /* Every worker answered: merge and reply. */
 static void method_census_done(struct fanout *fan)
 {
+	enum call_status st = CALL_DONE;
 	struct census c;
 
-	census_merge(fan, &c);
-	census_to_json(&c, call_reply(fan->call));
+	if (census_merge(fan, &c) != 0)
+		st = call_oom(fan->call);
+	else
+		census_to_json(&c, call_reply(fan->call));
 	census_finish(&c);
-	call_finish(fan->call, CALL_DONE);
+	call_finish(fan->call, st);
 	fanout_destroy(fan);
 }
 
 /* Ask every worker for its census. */
 static enum call_status method_census_exec(struct call *call)
 {
-	fanout_send(
-	    fanout_create(call->srv, call, WCMD_CENSUS, method_census_done));
+	struct fanout *fan;
+
+	fan = fanout_create(call->srv, call, WCMD_CENSUS, method_census_done);
+	if (fan == NULL)
+		return call_oom(call);
+	fanout_send(fan);
 	return CALL_ASYNC;
 }
 

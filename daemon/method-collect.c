@@ -36,6 +36,8 @@ static enum call_status method_collect_exec(struct call *call)
 	if (call_param_u64(call, "generation", RCL_GENERATIONS - 1, &gen) < 0)
 		return CALL_ERROR;
 	fan = fanout_create(call->srv, call, WCMD_COLLECT, method_collect_done);
+	if (fan == NULL)
+		return call_oom(call);
 	for (i = 0; i < fan->n; i++)
 		fan->cmds[i].in.generation = (int)gen;
 	fanout_send(fan);

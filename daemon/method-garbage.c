@@ -21,8 +21,12 @@ static void method_garbage_done(struct fanout *fan)
 /* Take every worker's report; reading empties it. */
 static enum call_status method_garbage_exec(struct call *call)
 {
-	fanout_send(
-	    fanout_create(call->srv, call, WCMD_GARBAGE, method_garbage_done));
+	struct fanout *fan;
+
+	fan = fanout_create(call->srv, call, WCMD_GARBAGE, method_garbage_done);
+	if (fan == NULL)
+		return call_oom(call);
+	fanout_send(fan);
 	return CALL_ASYNC;
 }
 

@@ -41,6 +41,8 @@ static enum call_status method_get_interface_description_exec(struct call *call)
 		return CALL_ERROR;
 	}
 	text = method_interface_description();
+	if (text == NULL)
+		return call_oom(call);
 	json_add_str(call_reply(call), "description", text);
 	free(text);
 	return CALL_DONE;

@@ -96,12 +96,18 @@ static enum call_status method_run_task_exec(struct call *call)
 				  "reclaimd is stopping");
 	args = json_get(call->params, "args");
 	fan = fanout_create(call->srv, call, WCMD_RUN, method_run_task_done);
+	if (fan == NULL)
+		return call_oom(call);
 	fan->n = 1; /* one worker, in turn */
 	fan->cmds[0].worker = call->srv->workers[next++ % call->srv->nworkers];
 	fan->cmds[0].in.run.def = def;
 	fan->cmds[0].in.run.args =
 	    args != NULL && json_type(args) == JSON_OBJECT ? json_copy(args)
 							   : json_object();
+	if (fan->cmds[0].in.run.args == NULL) {
+		fanout_destroy(fan);
+		return call_oom(call);
+	}
 	fanout_send(fan);
 	return CALL_ASYNC;
 }

@@ -29,6 +29,8 @@ static enum call_status method_set_debug_exec(struct call *call)
 	call->srv->debug_leak = leak;
 	log_info("leak debugging %s", leak ? "on" : "off");
 	fan = fanout_create(call->srv, call, WCMD_DEBUG, method_set_debug_done);
+	if (fan == NULL)
+		return call_oom(call);
 	for (i = 0; i < fan->n; i++)
 		fan->cmds[i].in.debug = leak;
 	fanout_send(fan);

@@ -60,6 +60,8 @@ static enum call_status method_set_thresholds_exec(struct call *call)
 	memwatch_pace(srv->watch, srv->young_bytes);
 	fan = fanout_create(srv, call, WCMD_THRESHOLDS,
 			    method_set_thresholds_done);
+	if (fan == NULL)
+		return call_oom(call);
 	for (i = 0; i < fan->n; i++) {
 		memcpy(fan->cmds[i].in.thr.thresholds, thr, sizeof thr);
 		fan->cmds[i].in.thr.young_bytes = srv->young_bytes;

@@ -14,6 +14,8 @@ static enum call_status method_stats_exec(struct call *call)
 		return CALL_ERROR;
 	json_destroy(call->reply);
 	call->reply = metrics_stats_json(srv);
+	if (call->reply == NULL)
+		return call_oom(call);
 	if (history > 0)
 		history_to_json(srv->history, (size_t)history, call->reply);
 	return CALL_DONE;
@@ -21,9 +23,10 @@ static enum call_status method_stats_exec(struct call *call)
 
 const struct method_entry method_stats_entry = {
     .name = "io.reclaim.Stats",
-    .params = "(history: ?int) -> (process: object, limit: object, heap: object, "
-	      "watchdog: object, http: object, workers: []object, "
-	      "debug: object, history: ?object)",
+    .params =
+	"(history: ?int) -> (process: object, limit: object, heap: object, "
+	"watchdog: object, http: object, workers: []object, "
+	"debug: object, history: ?object)",
     .changes_state = false,
     .exec = method_stats_exec,
 };

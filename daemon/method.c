@@ -3,6 +3,11 @@
  * peer's right to call it, run its handler, and answer through one helper.
  * Every failure reaches the client as a varlink error; none drops the
  * connection.
+ *
+ * Out of memory: whatever a call fails to allocate (its error, its reply,
+ * the encoding), call_oom marks it and call_finish sends method_oom_reply,
+ * static text that needs no allocation; only if the transport cannot queue
+ * even that is the connection closed (control.c).
  */
 #include <ctype.h>
 #include <stdio.h>
@@ -11,7 +16,6 @@
 
 #include "reclaimd.h"
 #include "varlink.h"
-#include "xmalloc.h"
 
 extern const struct method_entry method_census_entry;
 extern const struct method_entry method_collect_entry;
@@ -69,7 +73,14 @@ static const char method_interface_errors[] =
     "error NoSnapshot (reason: string)\n"
     "error ConfigError (reason: string)\n"
     "error NotImplemented (reason: string)\n"
-    "error ShuttingDown (reason: string)\n";
+    "error ShuttingDown (reason: string)\n"
+    "# reclaimd ran out of memory answering; it keeps serving.\n"
+    "error OutOfMemory (reason: string)\n";
+
+/* The answer to a call that ran out of memory: built without allocating. */
+static const char method_oom_reply[] =
+    "{\"error\":\"io.reclaim.OutOfMemory\",\"parameters\":{\"reason\":"
+    "\"reclaimd is out of memory\"}}";
 
 /* bsearch's comparison of a name and an entry. */
 static int method_cmp(const void *key, const void *elem)
@@ -134,11 +145,20 @@ static enum call_status call_verror(struct call *call, const char *error,
 	if (vasprintf(&reason, fmt, ap) < 0)
 		reason = NULL;
 	free(call->error);
-	call->error = xstrdup(error);
+	call->error = strdup(error);
 	json_destroy(call->reply);
 	call->reply = json_object();
-	json_add_str(call->reply, "reason", reason ? reason : error);
+	json_add_str(call->reply, "reason", reason);
+	if (call->error == NULL || call->reply == NULL || reason == NULL)
+		call_oom(call);
 	free(reason);
+	return CALL_ERROR;
+}
+
+/* The call ran out of memory: answer io.reclaim.OutOfMemory instead. */
+enum call_status call_oom(struct call *call)
+{
+	call->oom = true;
 	return CALL_ERROR;
 }
 
@@ -170,8 +190,8 @@ enum call_status call_invalid(struct call *call, const char *param,
 /* The reply's parameters, to fill. */
 struct json *call_reply(struct call *call)
 {
-	if (call->reply == NULL)
-		call->reply = json_object();
+	if (call->reply == NULL && (call->reply = json_object()) == NULL)
+		call_oom(call);
 	return call->reply;
 }
 
@@ -228,11 +248,15 @@ const char *call_param_str(struct call *call, const char *name, int *status)
 void call_finish(struct call *call, enum call_status status)
 {
 	struct conn *conn = call->conn;
-	char *text;
+	char *text = NULL;
 
 	if (conn != NULL && !call->oneway) {
-		text = varlink_encode_reply(call->reply, call->error);
-		control_send(conn, text);
+		if (!call->oom)
+			text = varlink_encode_reply(call->reply, call->error);
+		if (text == NULL)
+			log_warn("control: out of memory answering %s",
+				 call->entry ? call->entry->name : "a call");
+		control_send(conn, text ? text : method_oom_reply);
 		free(text);
 	}
 	if (call->async && conn != NULL)
@@ -263,8 +287,9 @@ static enum call_status method_not_found(struct call *call, const char *name)
 		json_add_str(call->reply, "method", name);
 		return CALL_ERROR;
 	}
-	iface = xstrdup(name);
-	iface[n] = '\0';
+	iface = strndup(name, n);
+	if (iface == NULL)
+		return call_oom(call);
 	call_error(call, "org.varlink.service.InterfaceNotFound",
 		   "no interface %s", iface);
 	json_add_str(call->reply, "interface", iface);
@@ -304,24 +329,34 @@ static enum call_status method_run(struct call *call, const char *name)
 /* A message from a peer: parse it, run it, answer it (now or later). */
 void method_dispatch(struct server *srv, struct conn *conn, const char *text)
 {
-	struct call *call = xcalloc(1, sizeof *call);
+	struct call *call = calloc(1, sizeof *call);
 	struct varlink_msg m;
 	enum call_status status;
 	char *cause = NULL;
 
+	if (call == NULL) {
+		control_send(conn, method_oom_reply);
+		return;
+	}
 	call->srv = srv;
 	call->conn = conn;
 	if (varlink_parse_call(text, &m, &cause) != 0) {
 		call->params = json_object();
-		status =
-		    call_error(call, "io.reclaim.InvalidRequest", "%s", cause);
+		if (cause == NULL || call->params == NULL)
+			status = call_oom(call);
+		else
+			status = call_error(call, "io.reclaim.InvalidRequest",
+					    "%s", cause);
 		free(cause);
 		call_finish(call, status);
 		return;
 	}
 	call->oneway = m.oneway;
 	call->params = m.params ? json_copy(m.params) : json_object();
-	status = method_run(call, m.method);
+	if (call->params == NULL)
+		status = call_oom(call);
+	else
+		status = method_run(call, m.method);
 	varlink_msg_finish(&m);
 	if (status == CALL_ASYNC) {
 		call->async = true;
@@ -331,7 +366,8 @@ void method_dispatch(struct server *srv, struct conn *conn, const char *text)
 	call_finish(call, status);
 }
 
-/* The io.reclaim interface description, methods from the table. */
+/* The io.reclaim interface description, methods from the table; NULL if
+ * out of memory. */
 char *method_interface_description(void)
 {
 	size_t len = sizeof method_interface_head +
@@ -342,7 +378,9 @@ char *method_interface_description(void)
 	for (i = 0; i < method_count; i++)
 		len += strlen(method_table[i]->name) +
 		       strlen(method_table[i]->params) + 16;
-	s = p = xmalloc(len);
+	s = p = malloc(len);
+	if (s == NULL)
+		return NULL;
 	p += sprintf(p, "%s", method_interface_head);
 	for (i = 0; i < method_count; i++) {
 		if (strncmp(method_table[i]->name, "io.reclaim.", 11) != 0)

@@ -43,7 +43,7 @@ static bool metrics_wants_text(struct evhttp_request *req)
 	return text;
 }
 
-/* Answer with a status and a body. */
+/* Answer with a status and a body; out of memory, the body may be lost. */
 static void metrics_reply(struct evhttp_request *req, int code,
 			  const char *reason, const char *type,
 			  const char *body)
@@ -52,19 +52,23 @@ static void metrics_reply(struct evhttp_request *req, int code,
 
 	evhttp_add_header(evhttp_request_get_output_headers(req),
 			  "Content-Type", type);
-	evbuffer_add(buf, body, strlen(body));
+	if (buf != NULL)
+		evbuffer_add(buf, body, strlen(body));
 	evhttp_send_reply(req, code, reason, buf);
-	evbuffer_free(buf);
+	if (buf != NULL)
+		evbuffer_free(buf);
 }
 
-/* The Stats JSON: the snapshot plus the collector settings in force. */
+/* The Stats JSON: the snapshot plus the collector settings in force; NULL,
+ * or a tree json_print refuses, if out of memory. */
 struct json *metrics_stats_json(struct server *srv)
 {
 	struct stats_snapshot s;
 	struct json *j, *arr;
 	int g;
 
-	server_stats(srv, &s);
+	if (server_stats(srv, &s) != 0)
+		return NULL;
 	j = stats_to_json(&s);
 	stats_finish(&s);
 	arr = json_add_array(json_get(j, "heap"), "thresholds");
@@ -86,8 +90,9 @@ static void metrics_get(struct evhttp_request *req, void *arg)
 	bool prom = metrics_wants_text(req);
 
 	if (prom) {
-		server_stats(m->srv, &s);
-		text = prom_render(&s);
+		text = NULL;
+		if (server_stats(m->srv, &s) == 0)
+			text = prom_render(&s);
 		stats_finish(&s);
 	} else {
 		j = metrics_stats_json(m->srv);
@@ -95,7 +100,7 @@ static void metrics_get(struct evhttp_request *req, void *arg)
 		json_destroy(j);
 	}
 	if (text == NULL) {
-		metrics_reply(req, HTTP_INTERNAL, "Internal Server Error",
+		metrics_reply(req, HTTP_SERVUNAVAIL, "Service Unavailable",
 			      "text/plain", "out of memory\n");
 		return;
 	}

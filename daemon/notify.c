@@ -38,7 +38,8 @@ void notify_status(struct server *srv)
 	struct stats_snapshot s;
 	char rss[HUMAN_LEN], limit[HUMAN_LEN];
 
-	server_stats(srv, &s);
+	if (server_stats(srv, &s) != 0)
+		return; /* out of memory: the last STATUS= stands */
 	notify_send("STATUS=rss %s of %s (%llu%%), level %s, %llu collections, "
 		    "%zu workers",
 		    human_bytes(s.process.process_rss_bytes, rss),

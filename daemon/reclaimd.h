@@ -117,6 +117,7 @@ struct census {
 		uint64_t objects;
 		uint64_t bytes;
 	} * types;
+	bool oom; /* a worker ran out of memory taking it */
 };
 
 struct fanout;
@@ -306,6 +307,7 @@ struct call {
 	bool async;	    /* answered later, by call_finish */
 	struct json *reply; /* the reply's parameters */
 	char *error;	    /* the error's name, or NULL */
+	bool oom;	    /* out of memory: answered io.reclaim.OutOfMemory */
 };
 
 struct method_entry {
@@ -318,6 +320,7 @@ struct method_entry {
 void method_dispatch(struct server *srv, struct conn *conn, const char *text);
 void call_finish(struct call *call, enum call_status status);
 void call_orphan(struct call *call);
+enum call_status call_oom(struct call *call);
 enum call_status call_error(struct call *call, const char *error,
 			    const char *fmt, ...)
     __attribute__((format(printf, 3, 4)));
@@ -390,7 +393,7 @@ struct server *server_create(struct config *cfg,
 int server_run(struct server *srv);
 void server_destroy(struct server *srv);
 int server_reload(struct server *srv, char **cause);
-void server_stats(struct server *srv, struct stats_snapshot *s);
+int server_stats(struct server *srv, struct stats_snapshot *s);
 void server_stop(struct server *srv);
 uint64_t now_us(void);
 uint64_t mono_us(void);

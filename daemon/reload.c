@@ -27,6 +27,8 @@ static void reload_heap(struct server *srv, const struct config *cfg)
 		srv->thresholds[g] = (size_t)cfg->heap_thresholds[g];
 	srv->young_bytes = (size_t)cfg->heap_young_bytes;
 	fan = fanout_create(srv, NULL, WCMD_THRESHOLDS, reload_thresholds_done);
+	if (fan == NULL)
+		return; /* the workers keep their thresholds */
 	for (i = 0; i < fan->n; i++) {
 		memcpy(fan->cmds[i].in.thr.thresholds, srv->thresholds,
 		       sizeof srv->thresholds);

@@ -226,6 +226,10 @@ static void report_census_done(struct fanout *fan)
 		return;
 	}
 	next = fanout_create(r->srv, NULL, WCMD_GARBAGE, report_garbage_done);
+	if (next == NULL) {
+		report_finish(r); /* the census alone */
+		return;
+	}
 	next->arg = r;
 	for (i = 0; i < next->n; i++)
 		next->cmds[i].in.peek = true;
@@ -251,6 +255,10 @@ void report_level(struct report *r, int from, int to)
 	r->last_us = now;
 	snprintf(r->level, sizeof r->level, "%s", rcl_watchdog_level_name(to));
 	fan = fanout_create(r->srv, NULL, WCMD_CENSUS, report_census_done);
+	if (fan == NULL) {
+		r->busy = false;
+		return;
+	}
 	fan->arg = r;
 	fanout_send(fan);
 }

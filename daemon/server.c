@@ -303,13 +303,15 @@ void server_destroy(struct server *srv)
 	free(srv);
 }
 
-/* The stats snapshot: workers' published copies, summed; the watchdog. */
-void server_stats(struct server *srv, struct stats_snapshot *s)
+/* The stats snapshot: workers' published copies, summed; the watchdog.
+ * -1 if out of memory (s is empty, stats_finish is still fine). */
+int server_stats(struct server *srv, struct stats_snapshot *s)
 {
 	struct memwatch_status ws;
 	size_t i;
 
-	stats_init(s, srv->nworkers);
+	if (stats_init(s, srv->nworkers) != 0)
+		return -1;
 	for (i = 0; i < srv->nworkers; i++)
 		worker_read_stats(srv->workers[i], &s->workers[i]);
 	stats_sum(s);
@@ -331,4 +333,5 @@ void server_stats(struct server *srv, struct stats_snapshot *s)
 	s->process.watchdog_reaction_hist.has_sum = true;
 	snprintf(s->process.watchdog_level, sizeof s->process.watchdog_level,
 		 "%s", ws.level);
+	return 0;
 }

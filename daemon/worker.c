@@ -66,23 +66,33 @@ static void worker_full_census(rcl_heap *h, int generation, size_t found,
 	pthread_mutex_unlock(&w->lock);
 }
 
-/* Live objects by type, copied so the main thread owns the names. */
+/* Live objects by type, copied so the main thread owns the names; out of
+ * memory, an empty census marked oom. */
 static void worker_census(struct worker *w, struct census *c)
 {
 	rcl_type_stats *ts;
 	size_t n, i;
+	bool ok;
 
 	n = rcl_heap_census(w->heap, NULL, 0);
-	ts = xcalloc(n, sizeof *ts);
-	n = rcl_heap_census(w->heap, ts, n);
-	c->types = xcalloc(n, sizeof *c->types);
-	for (i = 0; i < n; i++) {
-		c->types[i].type = xstrdup(ts[i].name ? ts[i].name : "?");
+	ts = calloc(n ? n : 1, sizeof *ts);
+	c->types = calloc(n ? n : 1, sizeof *c->types);
+	ok = ts != NULL && c->types != NULL;
+	if (ok)
+		n = rcl_heap_census(w->heap, ts, n);
+	for (i = 0; ok && i < n; i++) {
+		c->types[i].type = strdup(ts[i].name ? ts[i].name : "?");
+		if (c->types[i].type == NULL)
+			break;
 		c->types[i].objects = ts[i].objects;
 		c->types[i].bytes = ts[i].bytes;
+		c->n = i + 1;
 	}
-	c->n = n;
 	free(ts);
+	if (!ok || i < n) {
+		census_finish(c);
+		c->oom = true;
+	}
 }
 
 /* Free a census; a zeroed one is a no-op. */
