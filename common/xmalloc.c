@@ -1,7 +1,9 @@
 /*
- * Allocation that cannot fail quietly. Both programs are small and their
- * allocations are bounded by configured limits, so running out of memory
- * here is treated as fatal rather than threaded through every caller.
+ * Allocation that cannot fail quietly, for the code allowed to stop the
+ * program: reclaimd's start-up and reclaimctl, a short-lived client. Each
+ * program's main() names itself with xmalloc_set_program; running out here
+ * prints "<program>: out of memory" and exits 1. The daemon's request paths
+ * never call these: they use malloc and cJSON and answer an error instead.
  */
 #include <stdarg.h>
 #include <stdio.h>
@@ -10,12 +12,20 @@
 
 #include "xmalloc.h"
 
-/* Say so and exit when memory is short. */
+static const char *xmalloc_program = "<2>reclaim";
+
+/* The name "out of memory" is reported under (a string literal). */
+void xmalloc_set_program(const char *name)
+{
+	xmalloc_program = name;
+}
+
+/* Say so and exit when memory is short; nothing here allocates. */
 static void *check(void *p)
 {
 	if (p == NULL) {
-		fputs("<2>out of memory\n", stderr);
-		abort();
+		fprintf(stderr, "%s: out of memory\n", xmalloc_program);
+		exit(1);
 	}
 	return p;
 }

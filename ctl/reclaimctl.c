@@ -6,6 +6,7 @@
 #include "config.h"
 #include "reclaimctl.h"
 #include "sockpath.h"
+#include "xmalloc.h"
 
 /* The commands, one a line, for --help. */
 static void usage(FILE *fp)
@@ -80,6 +81,7 @@ int main(int argc, char **argv)
 	char *path = NULL;
 	int i, rc, nargs;
 
+	xmalloc_set_program("reclaimctl");
 	ctl.json = take_json(&argc, argv);
 	i = parse_options(argc, argv, &ctl);
 	if (i < 0)

@@ -78,6 +78,7 @@ int main(int argc, char **argv)
 	char *cause = NULL;
 	int check, rc;
 
+	xmalloc_set_program("<2>reclaimd");
 	check = parse_args(argc, argv, &src);
 	cfg = config_load(&src, &cause);
 	if (cfg == NULL) {
