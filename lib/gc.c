@@ -63,8 +63,10 @@ static inline void prefetch_at(const rcl_vec *v, uint32_t i)
 	if (i + PREFETCH < v->n) {
 		const char *p = (const char *)v->v[i + PREFETCH];
 
-		__builtin_prefetch(p, 1);
-		__builtin_prefetch(p + 64, 1);
+		if (p) { /* a hole: no address (p + 64 on NULL is undefined) */
+			__builtin_prefetch(p, 1);
+			__builtin_prefetch(p + 64, 1);
+		}
 	}
 }
 
