@@ -74,7 +74,17 @@ class Varlink:
     def __init__(self, path, timeout=10):
         self.sock = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
         self.sock.settimeout(timeout)
-        self.sock.connect(path)
+        # A full listen backlog makes a connect with a timeout fail at once
+        # with EAGAIN rather than wait: retry until the timeout.
+        deadline = time.monotonic() + timeout
+        while True:
+            try:
+                self.sock.connect(path)
+                break
+            except BlockingIOError:
+                if time.monotonic() > deadline:
+                    raise
+                time.sleep(0.01)
         self.buf = b""
 
     def send_raw(self, data):
