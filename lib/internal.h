@@ -142,7 +142,7 @@ typedef struct rcl_gen {
 #define POOL_MAX 512
 #define POOL_CLASSES (POOL_MAX / 16)
 
-#define POOL_SPARE 16
+#define POOL_SPARE 4
 
 typedef struct pool_page pool_page;
 
