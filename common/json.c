@@ -57,6 +57,13 @@ static bool json_broken(const cJSON *c)
 	return false;
 }
 
+/* Whether a builder ran out of memory anywhere in j (NULL: it did). */
+bool json_failed(const struct json *j)
+{
+	return j == NULL || (AS_C(j)->type & JSON_BROKEN) ||
+	       json_broken(AS_C(j)->child);
+}
+
 /* Render a value as text (malloc'd); NULL if out of memory, now or while
  * the value was built. */
 char *json_print(const struct json *j, bool pretty)

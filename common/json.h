@@ -34,6 +34,7 @@ void json_add_double(struct json *parent, const char *key, double v);
 void json_add_str(struct json *parent, const char *key, const char *v);
 void json_add_bool(struct json *parent, const char *key, bool v);
 bool json_attach(struct json *parent, const char *key, struct json *child);
+bool json_failed(const struct json *j);
 
 /* Readers: NULL or false when absent or of another type. */
 enum json_type json_type(const struct json *j);

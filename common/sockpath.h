@@ -4,6 +4,7 @@
 
 #include <stdbool.h>
 
+char *sockpath_find(bool client);
 char *sockpath_default(bool client);
 
 #endif

@@ -6,6 +6,7 @@
 #include <stddef.h>
 
 void xmalloc_set_program(const char *name);
+void *xcheck(void *p);
 void *xmalloc(size_t size);
 void *xcalloc(size_t n, size_t size);
 void *xrealloc(void *p, size_t size);

@@ -8,6 +8,7 @@
 #include <grp.h>
 #include <ini.h>
 #include <limits.h>
+#include <stdarg.h>
 #include <stddef.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -18,7 +19,6 @@
 #include "config.h"
 #include "reclaimd.h"
 #include "sockpath.h"
-#include "xmalloc.h"
 
 struct config_key;
 typedef int (*config_parse_fn)(struct config *cfg, void *field,
@@ -42,6 +42,7 @@ struct config_load {
 	unsigned set_order[32]; /* later sets have larger numbers */
 	unsigned order;
 	char *error;
+	bool oom; /* out of memory: config_load fails with no cause */
 	FILE *fp;
 };
 
@@ -109,6 +110,13 @@ const char *config_default_path(void)
 	return RECLAIM_SYSCONFDIR "/reclaim/reclaimd.conf";
 }
 
+/*
+ * Parsers: 0, or -1 with *cause saying why; -1 with *cause NULL means out of
+ * memory, as in varlink.c. A load that runs out of memory fails whatever the
+ * file says (config_load: NULL with *cause NULL), so a reload keeps the old
+ * configuration and start-up stops with "out of memory".
+ */
+
 /* Free a string field and store a copy of value. */
 static int parse_string(struct config *cfg, void *field, const char *value,
 			char **cause)
@@ -116,8 +124,8 @@ static int parse_string(struct config *cfg, void *field, const char *value,
 	char **s = field;
 
 	free(*s);
-	*s = xstrdup(value);
-	return 0;
+	*s = strdup(value);
+	return *s != NULL ? 0 : -1; /* no cause: out of memory */
 }
 
 /* An octal file mode such as 0660. */
@@ -130,7 +138,7 @@ static int parse_mode(struct config *cfg, void *field, const char *value,
 	errno = 0;
 	v = strtoul(value, &end, 8);
 	if (*value == '\0' || *end != '\0' || errno != 0 || v > 0777) {
-		*cause = xstrdup("expected an octal mode such as 0660");
+		*cause = strdup("expected an octal mode such as 0660");
 		return -1;
 	}
 	*(unsigned *)field = (unsigned)v;
@@ -155,7 +163,8 @@ static int parse_group(struct config *cfg, void *field, const char *value,
 		else if (*end == '\0' && errno == 0 && v < UINT_MAX)
 			cfg->control_gid = (gid_t)v;
 		else {
-			xasprintf(cause, "no such group \"%s\"", value);
+			if (asprintf(cause, "no such group \"%s\"", value) < 0)
+				*cause = NULL;
 			return -1;
 		}
 	}
@@ -186,7 +195,7 @@ static int parse_count(struct config *cfg, void *field, const char *value,
 
 	if (number(value, &v, &end) != 0 || *end != '\0' || v == 0 ||
 	    v > 1000000) {
-		*cause = xstrdup("expected a number from 1 to 1000000");
+		*cause = strdup("expected a number from 1 to 1000000");
 		return -1;
 	}
 	*(uint64_t *)field = v;
@@ -214,7 +223,7 @@ static int parse_duration(struct config *cfg, void *field, const char *value,
 			}
 		}
 	}
-	*cause = xstrdup("expected a duration such as 500ms, 60s or 2m");
+	*cause = strdup("expected a duration such as 500ms, 60s or 2m");
 	return -1;
 }
 
@@ -231,8 +240,8 @@ static int parse_listen(struct config *cfg, void *field, const char *value,
 	if (colon == NULL || colon == value ||
 	    number(colon + 1, &port, &end) != 0 || *end != '\0' ||
 	    port > 65535 || (value[0] == '[' && colon[-1] != ']')) {
-		*cause = xstrdup("expected host:port such as 127.0.0.1:8888, "
-				 "[::1]:8888 or off");
+		*cause = strdup("expected host:port such as 127.0.0.1:8888, "
+				"[::1]:8888 or off");
 		return -1;
 	}
 	return parse_string(cfg, field, value, cause);
@@ -250,7 +259,7 @@ static int parse_workers(struct config *cfg, void *field, const char *value,
 		return 0;
 	}
 	if (number(value, &v, &end) != 0 || *end != '\0' || v == 0 || v > 256) {
-		*cause = xstrdup("expected auto or a number from 1 to 256");
+		*cause = strdup("expected auto or a number from 1 to 256");
 		return -1;
 	}
 	*(uint64_t *)field = v;
@@ -274,7 +283,7 @@ static int parse_thresholds(struct config *cfg, void *field, const char *value,
 		p = end + 1;
 	}
 	if (i != RCL_GENERATIONS) {
-		*cause = xstrdup("expected three counts such as 700,10,10");
+		*cause = strdup("expected three counts such as 700,10,10");
 		return -1;
 	}
 	memcpy(t, v, sizeof v);
@@ -314,7 +323,7 @@ static int parse_size(struct config *cfg, void *field, const char *value,
 		      char **cause)
 {
 	if (size_value(value, field) != 0) {
-		*cause = xstrdup("expected a size such as 8MiB or 1048576");
+		*cause = strdup("expected a size such as 8MiB or 1048576");
 		return -1;
 	}
 	return 0;
@@ -327,7 +336,7 @@ static int parse_limit(struct config *cfg, void *field, const char *value,
 	uint64_t v;
 
 	if (size_value(value, &v) != 0 || v < 64 || v > ((uint64_t)1 << 30)) {
-		*cause = xstrdup("expected a size from 64 to 1GiB such as 8KiB");
+		*cause = strdup("expected a size from 64 to 1GiB such as 8KiB");
 		return -1;
 	}
 	*(uint64_t *)field = v;
@@ -349,7 +358,7 @@ static int parse_bool(struct config *cfg, void *field, const char *value,
 			return 0;
 		}
 	}
-	*cause = xstrdup("expected true or false");
+	*cause = strdup("expected true or false");
 	return -1;
 }
 
@@ -374,7 +383,7 @@ static int parse_watchdog(struct config *cfg, void *field, const char *value,
 
 	if (rcl_watchdog_config_set(field, cfg->parsing, value, err,
 				    sizeof err) != 0) {
-		*cause = xstrdup(err);
+		*cause = strdup(err);
 		return -1;
 	}
 	return 0;
@@ -387,8 +396,7 @@ static int parse_log_level(struct config *cfg, void *field, const char *value,
 	int level = log_level_parse(value);
 
 	if (level < 0) {
-		*cause =
-		    xstrdup("expected err, warning, notice, info or debug");
+		*cause = strdup("expected err, warning, notice, info or debug");
 		return -1;
 	}
 	*(int *)field = level;
@@ -408,20 +416,46 @@ static const struct config_key *find_key(const char *section, const char *name)
 	return NULL;
 }
 
-/* Record the first error, prefixed with where it was found. */
+/* Record the first error (see load_error), prefixed with where it was
+ * found; NULL why: out of memory. */
 static void fail(struct config_load *ld, const char *section, const char *name,
 		 const char *why)
 {
-	if (ld->error != NULL)
+	int n;
+
+	if (ld->error != NULL || ld->oom)
 		return;
-	if (ld->file == NULL)
-		xasprintf(&ld->error, "-s %s.%s: %s", section, name, why);
+	if (why == NULL)
+		n = -1;
+	else if (ld->file == NULL)
+		n = asprintf(&ld->error, "-s %s.%s: %s", section, name, why);
 	else if (ld->line > 0)
-		xasprintf(&ld->error, "%s:%d: %s.%s: %s", ld->file, ld->line,
-			  section, name, why);
+		n = asprintf(&ld->error, "%s:%d: %s.%s: %s", ld->file, ld->line,
+			     section, name, why);
 	else
-		xasprintf(&ld->error, "%s: %s.%s: %s", ld->file, section, name,
-			  why);
+		n = asprintf(&ld->error, "%s: %s.%s: %s", ld->file, section,
+			     name, why);
+	if (n < 0) {
+		ld->error = NULL;
+		ld->oom = true;
+	}
+}
+
+/* Record the first error, a whole message from fmt. */
+static void load_error(struct config_load *ld, const char *fmt, ...)
+    __attribute__((format(printf, 2, 3)));
+static void load_error(struct config_load *ld, const char *fmt, ...)
+{
+	va_list ap;
+
+	if (ld->error != NULL || ld->oom)
+		return;
+	va_start(ap, fmt);
+	if (vasprintf(&ld->error, fmt, ap) < 0) {
+		ld->error = NULL;
+		ld->oom = true;
+	}
+	va_end(ap);
 }
 
 /* Set one key from its text; false (with the error recorded) if bad. */
@@ -429,7 +463,7 @@ static bool set_key(struct config_load *ld, const char *section,
 		    const char *name, const char *value)
 {
 	const struct config_key *k = find_key(section, name);
-	char *cause = NULL, *why;
+	char *cause = NULL, *why = NULL;
 	size_t i;
 
 	if (k == NULL) {
@@ -439,7 +473,9 @@ static bool set_key(struct config_load *ld, const char *section,
 	ld->cfg->parsing = k->name;
 	if (k->parse(ld->cfg, (char *)ld->cfg + k->offset, value, &cause) !=
 	    0) {
-		xasprintf(&why, "bad value \"%s\": %s", value, cause);
+		if (cause == NULL ||
+		    asprintf(&why, "bad value \"%s\": %s", value, cause) < 0)
+			why = NULL;
 		fail(ld, section, name, why);
 		free(why);
 		free(cause);
@@ -485,20 +521,19 @@ static int load_file(struct config_load *ld, const char *path)
 
 	ld->fp = fopen(path, "r");
 	if (ld->fp == NULL) {
-		xasprintf(&ld->error, "%s: cannot read: %s", path,
-			  strerror(errno));
+		load_error(ld, "%s: cannot read: %s", path, strerror(errno));
 		return -1;
 	}
 	ld->file = path;
 	ld->line = 0;
 	rc = ini_parse_stream(config_ini_reader, ld, config_ini_handler, ld);
 	fclose(ld->fp);
-	if (rc > 0 && ld->error == NULL)
-		xasprintf(&ld->error,
-			  "%s:%d: syntax error (expected "
-			  "[section] or key = value)",
-			  path, rc);
-	return ld->error != NULL ? -1 : 0;
+	if (rc > 0)
+		load_error(ld,
+			   "%s:%d: syntax error (expected [section] or key = "
+			   "value)",
+			   path, rc);
+	return ld->error != NULL || ld->oom ? -1 : 0;
 }
 
 /* Apply one -s section.key=value. */
@@ -512,7 +547,7 @@ static int load_override(struct config_load *ld, const char *arg)
 	if (eq == NULL || dot == NULL || dot > eq ||
 	    (size_t)(dot - arg) >= sizeof section ||
 	    (size_t)(eq - dot - 1) >= sizeof name) {
-		xasprintf(&ld->error, "-s %s: expected section.key=value", arg);
+		load_error(ld, "-s %s: expected section.key=value", arg);
 		return -1;
 	}
 	snprintf(section, sizeof section, "%.*s", (int)(dot - arg), arg);
@@ -520,8 +555,8 @@ static int load_override(struct config_load *ld, const char *arg)
 	return set_key(ld, section, name, eq + 1) ? 0 : -1;
 }
 
-/* Fill every key from its default. */
-static void load_defaults(struct config_load *ld)
+/* Fill every key from its default; -1 if out of memory. */
+static int load_defaults(struct config_load *ld)
 {
 	size_t i;
 	bool ok = true;
@@ -533,11 +568,12 @@ static void load_defaults(struct config_load *ld)
 			     config_keys[i].def) &&
 		     ok;
 	}
-	if (!ok) {
+	if (!ok && !ld->oom) {
 		fprintf(stderr, "reclaimd: built-in default is bad: %s\n",
 			ld->error);
 		abort();
 	}
+	return ok ? 0 : -1;
 }
 
 /* Checks across keys (the watchdog's), reported where its last key was set. */
@@ -561,20 +597,29 @@ static int validate(struct config_load *ld)
 	}
 	if (*cfg->control_socket == '\0') {
 		free(cfg->control_socket);
-		cfg->control_socket = sockpath_default(false);
+		cfg->control_socket = sockpath_find(false);
+		if (cfg->control_socket == NULL) {
+			ld->oom = true;
+			return -1;
+		}
 	}
 	return 0;
 }
 
-/* Load the configuration: defaults, file, overrides; NULL and cause if bad. */
+/* Load the configuration: defaults, file, overrides; NULL and cause if bad,
+ * NULL and a NULL cause if out of memory. */
 struct config *config_load(const struct config_source *src, char **cause)
 {
 	struct config_load ld = {0};
 	const char *path = src->path;
 	size_t i;
 
-	ld.cfg = xcalloc(1, sizeof *ld.cfg);
-	load_defaults(&ld);
+	*cause = NULL;
+	ld.cfg = calloc(1, sizeof *ld.cfg);
+	if (ld.cfg == NULL)
+		return NULL;
+	if (load_defaults(&ld) != 0)
+		goto bad;
 	if (path == NULL && access(config_default_path(), F_OK) == 0)
 		path = config_default_path();
 	if (path != NULL && load_file(&ld, path) != 0)
@@ -587,6 +632,10 @@ struct config *config_load(const struct config_source *src, char **cause)
 		goto bad;
 	return ld.cfg;
 bad:
+	if (ld.oom) {
+		free(ld.error); /* a file error found before memory ran out */
+		ld.error = NULL;
+	}
 	*cause = ld.error;
 	config_destroy(ld.cfg);
 	return NULL;

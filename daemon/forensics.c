@@ -23,7 +23,6 @@
 #include <string.h>
 
 #include "forensics.h"
-#include "xmalloc.h"
 
 #define FX_TYPE_SLOTS (FX_TYPES * 2)
 #define FX_VISIT_SLOTS (FX_SEARCH_NODES * 2)
@@ -333,13 +332,20 @@ static void fx_observe(rcl_heap *h, int generation, const rcl_garbage *g,
 	fx->g = NULL;
 }
 
-/* A detached forensics state with an empty report. */
+/* A detached forensics state with an empty report; NULL if out of memory
+ * (SetDebug turns it on at run time). */
 struct forensics *forensics_create(void)
 {
-	struct forensics *fx = xcalloc(1, sizeof *fx);
+	struct forensics *fx = calloc(1, sizeof *fx);
 
-	fx->rep.types = xcalloc(FX_TYPES, sizeof *fx->rep.types);
-	fx->rep.cycles = xcalloc(FX_SHAPES, sizeof *fx->rep.cycles);
+	if (fx == NULL)
+		return NULL;
+	fx->rep.types = calloc(FX_TYPES, sizeof *fx->rep.types);
+	fx->rep.cycles = calloc(FX_SHAPES, sizeof *fx->rep.cycles);
+	if (fx->rep.types == NULL || fx->rep.cycles == NULL) {
+		forensics_destroy(fx);
+		return NULL;
+	}
 	return fx;
 }
 
@@ -381,43 +387,66 @@ void forensics_take(struct forensics *fx, bool peek, struct garbage_report *out)
 	memset(fx->tmap, 0, sizeof fx->tmap);
 }
 
-/* The type entry called name in r, added if missing. */
+/*
+ * The type entry called name in r, added if missing. Out of memory, NULL
+ * and r is marked truncated: a copy or a merge of reports drops what it
+ * cannot hold and says so, as the bounds of a collection's report do.
+ */
 static struct garbage_type *report_type(struct garbage_report *r,
 					const char *name)
 {
+	struct garbage_type *types;
+	char *copy;
 	size_t i;
 
 	for (i = 0; i < r->ntypes; i++) {
 		if (strcmp(r->types[i].type, name) == 0)
 			return &r->types[i];
 	}
-	r->types = xrealloc(r->types, (r->ntypes + 1) * sizeof *r->types);
+	types = realloc(r->types, (r->ntypes + 1) * sizeof *r->types);
+	if (types != NULL)
+		r->types = types;
+	if (types == NULL || (copy = strdup(name)) == NULL) {
+		r->truncated = true;
+		return NULL;
+	}
 	memset(&r->types[r->ntypes], 0, sizeof *r->types);
-	r->types[r->ntypes].type = xstrdup(name);
+	r->types[r->ntypes].type = copy;
 	return &r->types[r->ntypes++];
 }
 
-/* The cycle entry spelled path in r, added if missing. */
+/* The cycle entry spelled path in r, added if missing; NULL (r truncated)
+ * if out of memory. */
 static struct garbage_cycle *report_cycle(struct garbage_report *r,
 					  const struct garbage_cycle *c)
 {
+	struct garbage_cycle *cycles;
+	char *copy;
 	size_t i;
 
 	for (i = 0; i < r->ncycles; i++) {
 		if (strcmp(r->cycles[i].path, c->path) == 0)
 			return &r->cycles[i];
 	}
-	r->cycles = xrealloc(r->cycles, (r->ncycles + 1) * sizeof *r->cycles);
+	cycles = realloc(r->cycles, (r->ncycles + 1) * sizeof *r->cycles);
+	if (cycles != NULL)
+		r->cycles = cycles;
+	if (cycles == NULL || (copy = strdup(c->path)) == NULL) {
+		r->truncated = true;
+		return NULL;
+	}
 	r->cycles[r->ncycles] = *c;
-	r->cycles[r->ncycles].path = xstrdup(c->path);
+	r->cycles[r->ncycles].path = copy;
 	r->cycles[r->ncycles].count = 0;
 	return &r->cycles[r->ncycles++];
 }
 
-/* Add from's figures into into, by type name and by cycle spelling. */
+/* Add from's figures into into, by type name and by cycle spelling; out of
+ * memory, what does not fit is left out and into says truncated. */
 void garbage_report_merge(struct garbage_report *into,
 			  const struct garbage_report *from)
 {
+	struct garbage_cycle *c;
 	struct garbage_type *t;
 	size_t i;
 
@@ -426,13 +455,15 @@ void garbage_report_merge(struct garbage_report *into,
 	into->bytes += from->bytes;
 	into->truncated |= from->truncated;
 	for (i = 0; i < from->ntypes; i++) {
-		t = report_type(into, from->types[i].type);
+		if ((t = report_type(into, from->types[i].type)) == NULL)
+			continue;
 		t->count += from->types[i].count;
 		t->bytes += from->types[i].bytes;
 	}
-	for (i = 0; i < from->ncycles; i++)
-		report_cycle(into, &from->cycles[i])->count +=
-		    from->cycles[i].count;
+	for (i = 0; i < from->ncycles; i++) {
+		if ((c = report_cycle(into, &from->cycles[i])) != NULL)
+			c->count += from->cycles[i].count;
+	}
 }
 
 /* Types by bytes, largest first, then by name. */

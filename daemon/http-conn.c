@@ -13,6 +13,18 @@
  * request is dispatched is noticed by the worker's tick (evhttp cleared its
  * callbacks when it let go). Expiry shuts the socket down; evhttp then sees
  * the error and frees the connection its own way.
+ *
+ * Out of memory for our state of a connection, that one connection goes
+ * without a deadline (evhttp makes its own bufferevent) and is closed after
+ * its first reply; out of memory indexing it by file descriptor, it is found
+ * by a walk of the list instead. The others carry on.
+ *
+ * In flight: a reply counts until evhttp says it was written (http.c's
+ * completion callback). When a connection fails while a reply is being
+ * written (the peer left, or evhttp's buffers ran out of memory), evhttp
+ * frees the request without that callback; each connection counts the
+ * replies it is writing, and those still counted when it goes are taken
+ * off the worker's in-flight count then, or a drain would wait for them.
  */
 #include <event2/buffer.h>
 #include <event2/bufferevent.h>
@@ -32,6 +44,7 @@ struct hconn {
 	struct event *deadline;
 	int fd; /* -1 until known */
 	bool closecb;
+	unsigned replies; /* replies being written: not yet complete */
 	TAILQ_ENTRY(hconn) entry;
 };
 
@@ -53,6 +66,7 @@ static void hconn_free(struct hconn *c)
 
 	if (c->fd >= 0 && (size_t)c->fd < set->nfd && set->by_fd[c->fd] == c)
 		set->by_fd[c->fd] = NULL;
+	set->w->inflight -= c->replies; /* evhttp dropped them unwritten */
 	TAILQ_REMOVE(&set->all, c, entry);
 	evbuffer_remove_cb_entry(bufferevent_get_input(c->bev), c->cbe);
 	event_free(c->deadline);
@@ -60,10 +74,12 @@ static void hconn_free(struct hconn *c)
 	free(c);
 }
 
-/* Index c by its file descriptor, now that evhttp has set it. */
+/* Index c by its file descriptor, now that evhttp has set it; out of
+ * memory, it is left out (hconn_of walks the list). */
 static void hconn_index(struct hconn *c)
 {
 	struct http_conns *set = c->set;
+	struct hconn **by_fd;
 	size_t n;
 
 	c->fd = bufferevent_getfd(c->bev);
@@ -71,7 +87,14 @@ static void hconn_index(struct hconn *c)
 		return;
 	if ((size_t)c->fd >= set->nfd) {
 		n = (size_t)c->fd * 2 + 64;
-		set->by_fd = xrealloc(set->by_fd, n * sizeof *set->by_fd);
+		by_fd = realloc(set->by_fd, n * sizeof *set->by_fd);
+		if (by_fd == NULL) {
+			log_debug("worker %d: out of memory indexing a "
+				  "connection",
+				  set->w->id);
+			return;
+		}
+		set->by_fd = by_fd;
 		while (set->nfd < n)
 			set->by_fd[set->nfd++] = NULL;
 	}
@@ -110,38 +133,98 @@ static void hconn_closed(struct evhttp_connection *evcon, void *arg)
 	hconn_free(arg);
 }
 
-/* evhttp's bufferevent callback: a new connection's bufferevent. */
+/* evhttp's bufferevent callback: a new connection's bufferevent; NULL
+ * (evhttp makes its own, untracked) if out of memory. */
 static struct bufferevent *hconn_new(struct event_base *base, void *arg)
 {
 	struct http_conns *set = arg;
-	struct hconn *c = xcalloc(1, sizeof *c);
+	struct hconn *c = calloc(1, sizeof *c);
 
-	c->bev = bufferevent_socket_new(base, -1, BEV_OPT_CLOSE_ON_FREE);
-	if (c->bev == NULL) {
+	if (c != NULL)
+		c->bev =
+		    bufferevent_socket_new(base, -1, BEV_OPT_CLOSE_ON_FREE);
+	if (c != NULL && c->bev != NULL) {
+		c->deadline = evtimer_new(base, hconn_expire, c);
+		c->cbe = evbuffer_add_cb(bufferevent_get_input(c->bev),
+					 hconn_input, c);
+	}
+	if (c == NULL || c->bev == NULL || c->deadline == NULL ||
+	    c->cbe == NULL) {
+		log_warn("worker %d: out of memory: an HTTP connection without "
+			 "http.request_timeout, closed after one reply",
+			 set->w->id);
+		if (c != NULL && c->deadline != NULL)
+			event_free(c->deadline);
+		if (c != NULL && c->bev != NULL)
+			bufferevent_free(c->bev);
 		free(c);
 		return NULL;
 	}
 	bufferevent_incref(c->bev);
 	c->set = set;
 	c->fd = -1;
-	c->deadline = evtimer_new(base, hconn_expire, c);
-	c->cbe = evbuffer_add_cb(bufferevent_get_input(c->bev), hconn_input, c);
 	TAILQ_INSERT_TAIL(&set->all, c, entry);
 	return c->bev;
 }
 
-/* A request was dispatched: its deadline is met. */
-void http_conns_dispatched(struct http_conns *set, struct evhttp_request *req)
+/* Our state of req's connection, or NULL (none, or not tracked): by file
+ * descriptor, else (it could not be indexed) by a walk of the list. */
+static struct hconn *hconn_of(struct http_conns *set,
+			      struct evhttp_request *req)
 {
 	struct evhttp_connection *evcon = evhttp_request_get_connection(req);
+	struct bufferevent *bev;
 	struct hconn *c;
 	int fd;
 
 	if (set == NULL || evcon == NULL)
+		return NULL;
+	bev = evhttp_connection_get_bufferevent(evcon);
+	fd = bufferevent_getfd(bev);
+	if (fd >= 0 && (size_t)fd < set->nfd && set->by_fd[fd] != NULL &&
+	    set->by_fd[fd]->bev == bev)
+		return set->by_fd[fd];
+	TAILQ_FOREACH(c, &set->all, entry)
+	{
+		if (c->bev == bev)
+			return c;
+	}
+	return NULL;
+}
+
+/* A reply to req is handed to evhttp. */
+void http_conns_replying(struct http_conns *set, struct evhttp_request *req)
+{
+	struct hconn *c = hconn_of(set, req);
+
+	if (c != NULL)
+		c->replies++;
+}
+
+/* evhttp wrote a reply to req. */
+void http_conns_completed(struct http_conns *set, struct evhttp_request *req)
+{
+	struct hconn *c = hconn_of(set, req);
+
+	if (c != NULL && c->replies > 0)
+		c->replies--;
+}
+
+/* A request was dispatched: its deadline is met. A connection we do not
+ * track (hconn_new ran out of memory) has no deadline for its next request:
+ * it is closed after this reply. */
+void http_conns_dispatched(struct http_conns *set, struct evhttp_request *req)
+{
+	struct evhttp_connection *evcon = evhttp_request_get_connection(req);
+	struct hconn *c;
+
+	if (set == NULL || evcon == NULL)
 		return;
-	fd = bufferevent_getfd(evhttp_connection_get_bufferevent(evcon));
-	if (fd < 0 || (size_t)fd >= set->nfd || (c = set->by_fd[fd]) == NULL)
+	if ((c = hconn_of(set, req)) == NULL) {
+		evhttp_add_header(evhttp_request_get_output_headers(req),
+				  "Connection", "close");
 		return;
+	}
 	evtimer_del(c->deadline);
 	if (!c->closecb)
 		evhttp_connection_set_closecb(evcon, hconn_closed, c);
@@ -174,7 +257,7 @@ struct http_conns *http_conns_create(struct worker *w, uint64_t timeout_us)
 
 	if (timeout_us == 0)
 		return NULL;
-	set = xcalloc(1, sizeof *set);
+	set = xcalloc(1, sizeof *set); /* start-up */
 	set->w = w;
 	set->timeout.tv_sec = (time_t)(timeout_us / 1000000);
 	set->timeout.tv_usec = (suseconds_t)(timeout_us % 1000000);

@@ -34,6 +34,7 @@ static void http_complete(struct evhttp_request *req, void *arg)
 {
 	struct worker *w = arg;
 
+	http_conns_completed(w->conns, req);
 	w->inflight--;
 }
 
@@ -63,13 +64,15 @@ void http_send(struct worker *w, struct evhttp_request *req, int code,
 	    evhttp_find_header(out, "Connection") == NULL)
 		evhttp_add_header(out, "Connection", "close");
 	if (body == NULL) {
-		tmp = evbuffer_new();
-		if (text != NULL)
+		tmp = evbuffer_new(); /* NULL: out of memory, an empty body */
+		if (tmp != NULL && text != NULL)
 			evbuffer_add(tmp, text, strlen(text));
 		body = tmp;
 	}
 	if (evhttp_request_get_connection(req) == NULL)
 		w->inflight--; /* the client left: no completion will come */
+	else
+		http_conns_replying(w->conns, req);
 	evhttp_send_reply(req, code, http_reason(code), body);
 	if (tmp != NULL)
 		evbuffer_free(tmp);
@@ -134,6 +137,21 @@ static void http_shed(struct worker *w, struct evhttp_request *req)
 		  "Service Unavailable: memory is short, retry later\n", NULL);
 }
 
+/*
+ * evhttp calls the request callback once more, with the URI freed, when a
+ * connection fails (its buffers ran out of memory, a header it refuses) and
+ * the request has not been freed: it wants a reply to let go. That is no new
+ * request: not counted, and nothing to answer if a task still holds it (the
+ * task's reply lets go) or if it was answered already (the reply sent again
+ * completes in place of the first, which never will).
+ */
+static void http_failed(struct worker *w, struct evhttp_request *req)
+{
+	if (task_holds_request(w->tasks, req))
+		return;
+	evhttp_send_error(req, HTTP_BADREQUEST, NULL);
+}
+
 /* Every request: count it, check it, find its task, start it. */
 static void http_dispatch(struct evhttp_request *req, void *arg)
 {
@@ -142,6 +160,10 @@ static void http_dispatch(struct evhttp_request *req, void *arg)
 	const char *path = uri ? evhttp_uri_get_path(uri) : NULL;
 	const struct rcl_task_def *def;
 
+	if (evhttp_request_get_uri(req) == NULL) {
+		http_failed(w, req);
+		return;
+	}
 	http_conns_dispatched(w->conns, req);
 	w->inflight++;
 	evhttp_request_set_on_complete_cb(req, http_complete, w);

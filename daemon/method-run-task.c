@@ -38,7 +38,9 @@ static void method_run_task_done(struct fanout *fan)
 	const struct rcl_task_def *def = cmd->in.run.def;
 	enum call_status st = CALL_DONE;
 
-	if (cmd->out.error != NULL && cmd->out.invalid != NULL) {
+	if (cmd->out.oom) {
+		st = call_oom(call);
+	} else if (cmd->out.error != NULL && cmd->out.invalid != NULL) {
 		st = call_invalid(call, "args", "%s", cmd->out.error);
 		json_add_str(call->reply, "argument", cmd->out.invalid);
 	} else if (cmd->out.error != NULL) {

@@ -5,11 +5,18 @@
  */
 #include "reclaimd.h"
 
-/* Every worker took the flag. */
+/* Every worker took the flag, or one ran out of memory turning it on. */
 static void method_set_debug_done(struct fanout *fan)
 {
+	enum call_status st = CALL_DONE;
+	size_t i;
+
 	json_add_bool(call_reply(fan->call), "leak", fan->srv->debug_leak);
-	call_finish(fan->call, CALL_DONE);
+	for (i = 0; i < fan->n; i++) {
+		if (fan->cmds[i].out.oom)
+			st = call_oom(fan->call);
+	}
+	call_finish(fan->call, st);
 	fanout_destroy(fan);
 }
 

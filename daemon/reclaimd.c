@@ -82,7 +82,8 @@ int main(int argc, char **argv)
 	check = parse_args(argc, argv, &src);
 	cfg = config_load(&src, &cause);
 	if (cfg == NULL) {
-		fprintf(stderr, "reclaimd: %s\n", cause);
+		fprintf(stderr, "reclaimd: %s\n",
+			cause ? cause : "out of memory");
 		rc = 2;
 	} else if (check) {
 		printf("reclaimd: configuration OK\n");
@@ -92,7 +93,8 @@ int main(int argc, char **argv)
 		log_set_level(cfg->log_level);
 		srv = server_create(cfg, &src, &cause);
 		if (srv == NULL)
-			log_err("cannot start: %s", cause);
+			log_err("cannot start: %s",
+				cause ? cause : "out of memory");
 		rc = srv ? server_run(srv) : 1;
 		server_destroy(srv);
 	}

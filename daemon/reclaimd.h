@@ -152,6 +152,7 @@ struct wcmd {
 		char *error;		/* WCMD_RUN: why it failed */
 		const char *error_name; /* the varlink error */
 		char *invalid;		/* the bad argument, if that was it */
+		bool oom; /* WCMD_RUN, WCMD_DEBUG: out of memory */
 		struct garbage_report garbage;
 	} out;
 	TAILQ_ENTRY(wcmd) entry;
@@ -216,6 +217,8 @@ void http_send(struct worker *w, struct evhttp_request *req, int code,
 struct http_conns;
 struct http_conns *http_conns_create(struct worker *w, uint64_t timeout_us);
 void http_conns_destroy(struct http_conns *set);
+void http_conns_replying(struct http_conns *set, struct evhttp_request *req);
+void http_conns_completed(struct http_conns *set, struct evhttp_request *req);
 void http_conns_dispatched(struct http_conns *set,
 			   struct evhttp_request *req);
 
@@ -237,6 +240,7 @@ void task_rt_destroy(struct task_rt *rt);
 void task_start_request(struct worker *w, const struct rcl_task_def *def,
 			struct evhttp_request *req);
 void task_start_cmd(struct worker *w, struct wcmd *cmd);
+bool task_holds_request(struct task_rt *rt, struct evhttp_request *req);
 
 /* fanout.c: one command to every worker, one answer when all replied. */
 struct call;

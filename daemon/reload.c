@@ -8,7 +8,6 @@
 #include <string.h>
 
 #include "reclaimd.h"
-#include "xmalloc.h"
 
 /* The thresholds fan-out needs no answer: just free it. */
 static void reload_thresholds_done(struct fanout *fan)
@@ -69,7 +68,8 @@ static void reload_restart_keys(const struct config *old,
 		log_warn("reload: the http.* limits apply at the next start");
 }
 
-/* Reload; -1 with cause (also logged) when the old configuration stays. */
+/* Reload; -1 with cause (also logged) when the old configuration stays, a
+ * NULL cause if memory ran out reading it. */
 int server_reload(struct server *srv, char **cause)
 {
 	struct config *cfg;
@@ -79,7 +79,7 @@ int server_reload(struct server *srv, char **cause)
 	cfg = config_load(srv->src, cause);
 	if (cfg == NULL) {
 		log_err("reload failed, keeping the old configuration: %s",
-			*cause);
+			*cause ? *cause : "out of memory");
 		notify_send("READY=1");
 		notify_status(srv);
 		return -1;

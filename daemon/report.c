@@ -7,6 +7,11 @@
  * temporary file and rename(2), so a reader never sees half a report. At
  * most one report per forensics.report_interval; gathering is two fan-outs,
  * so the main loop never waits.
+ *
+ * Out of memory: a part that cannot be gathered is left out and the report
+ * says "truncated": true (the garbage part has its own flag); a report that
+ * cannot be rendered or written is only summed up in the log, which says
+ * why. Nothing here stops the daemon.
  */
 #include <errno.h>
 #include <fcntl.h>
@@ -30,13 +35,14 @@ struct report {
 	unsigned seq;
 	struct census census;
 	struct garbage_report garbage;
+	bool truncated; /* out of memory: a part is missing */
 	char level[16];
 };
 
 /* A report state for srv. */
 struct report *report_create(struct server *srv)
 {
-	struct report *r = xcalloc(1, sizeof *r);
+	struct report *r = xcalloc(1, sizeof *r); /* start-up */
 
 	r->srv = srv;
 	return r;
@@ -58,18 +64,22 @@ uint64_t report_count(const struct report *r)
 	return r != NULL ? r->written : 0;
 }
 
-/* Where reports go: the configured directory, else $STATE_DIRECTORY's
- * first entry; NULL for none (log only). */
-static char *report_dir(const struct report *r)
+/* Where reports go in *dir: the configured directory, else
+ * $STATE_DIRECTORY's first entry; NULL for none (log only). -1 if out of
+ * memory. */
+static int report_dir(const struct report *r, char **dir)
 {
-	const char *dir = r->srv->cfg->forensics_report_dir;
+	const char *conf = r->srv->cfg->forensics_report_dir;
 	const char *state = getenv("STATE_DIRECTORY");
 
-	if (dir != NULL && *dir != '\0')
-		return xstrdup(dir);
-	if (state == NULL || *state == '\0')
-		return NULL;
-	return strndup(state, strcspn(state, ":"));
+	*dir = NULL;
+	if (conf != NULL && *conf != '\0')
+		*dir = strdup(conf);
+	else if (state != NULL && *state != '\0')
+		*dir = strndup(state, strcspn(state, ":"));
+	else
+		return 0;
+	return *dir != NULL ? 0 : -1;
 }
 
 /* The report as JSON. */
@@ -101,6 +111,7 @@ static struct json *report_json(struct report *r)
 		json_add_u64(t, "last", ws.suspects.types[i].last);
 	}
 	json_add_u64(j, "leak_suspected_total", ws.leaks);
+	json_add_bool(j, "truncated", r->truncated);
 	return j;
 }
 
@@ -115,8 +126,13 @@ static int report_write(const char *dir, const char *name, const char *text,
 	if (mkdir(dir, 0750) != 0 && errno != EEXIST)
 		log_warn("near-limit report: cannot create %s: %s", dir,
 			 strerror(errno));
-	xasprintf(path, "%s/%s", dir, name);
-	xasprintf(&tmp, "%s/.%s.tmp", dir, name);
+	if (asprintf(path, "%s/%s", dir, name) < 0)
+		*path = NULL;
+	if (*path == NULL || asprintf(&tmp, "%s/.%s.tmp", dir, name) < 0) {
+		log_err("near-limit report: out of memory: cannot write to %s",
+			dir);
+		return -1;
+	}
 	fd = open(tmp, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0640);
 	if (fd >= 0 && write(fd, text, len) == (ssize_t)len && fsync(fd) == 0 &&
 	    close(fd) == 0) {
@@ -148,8 +164,10 @@ static void report_top_types(const struct census *c, char *buf, size_t len)
 					human_bytes(c->types[i].bytes, b));
 }
 
-/* The summary in the log: usage, heaviest types, garbage, where it went. */
-static void report_log(struct report *r, const struct json *j, const char *path)
+/* The summary in the log: usage, heaviest types, garbage, where it went
+ * (path NULL: where says why it went nowhere). */
+static void report_log(struct report *r, const struct json *j, const char *path,
+		       const char *where)
 {
 	char top[512], u[HUMAN_LEN], l[HUMAN_LEN], g[HUMAN_LEN];
 	const struct json *cy = json_at(json_path(j, "garbage.cycles"), 0);
@@ -164,21 +182,22 @@ static void report_log(struct report *r, const struct json *j, const char *path)
 		 human_bytes(r->garbage.bytes, g), cy ? ", top cycle " : "",
 		 cy ? json_as_str(json_get(cy, "path")) : "",
 		 json_size(json_get(j, "suspects")),
-		 path ? "written to "
-		      : "no report_dir nor $STATE_DIRECTORY: "
-			"not written to a file",
-		 path ? path : "");
+		 path ? "written to " : where, path ? path : "");
 }
 
 /* Everything gathered: render, write, log. */
 static void report_finish(struct report *r)
 {
 	struct json *j = report_json(r);
-	char *text = json_print(j, true), *dir = report_dir(r), *path = NULL;
+	char *text = json_print(j, true), *dir = NULL, *path = NULL;
+	const char *where = "no report_dir nor $STATE_DIRECTORY: not written "
+			    "to a file";
 	char name[96], stamp[32];
 	time_t t = time(NULL);
 	struct tm tm;
 
+	if (text == NULL || report_dir(r, &dir) != 0)
+		where = "out of memory: not written to a file";
 	gmtime_r(&t, &tm);
 	strftime(stamp, sizeof stamp, "%Y%m%dT%H%M%SZ", &tm);
 	snprintf(name, sizeof name, "near-limit-%s-%d-%u.json", stamp,
@@ -188,7 +207,9 @@ static void report_finish(struct report *r)
 		free(path);
 		path = NULL;
 	}
-	report_log(r, j, path);
+	if (dir != NULL && text != NULL && path == NULL)
+		where = "not written to a file (see above)";
+	report_log(r, j, path, where);
 	r->written++;
 	free(path);
 	free(dir);
@@ -196,6 +217,7 @@ static void report_finish(struct report *r)
 	json_destroy(j);
 	census_finish(&r->census);
 	garbage_report_finish(&r->garbage);
+	r->truncated = false;
 	r->busy = false;
 }
 
@@ -219,7 +241,8 @@ static void report_census_done(struct fanout *fan)
 	struct fanout *next;
 	size_t i;
 
-	census_merge(fan, &r->census);
+	if (census_merge(fan, &r->census) != 0)
+		r->truncated = true; /* out of memory: no census */
 	fanout_destroy(fan);
 	if (r->srv->stopping) {
 		report_finish(r); /* the workers are going: no garbage */
@@ -227,6 +250,7 @@ static void report_census_done(struct fanout *fan)
 	}
 	next = fanout_create(r->srv, NULL, WCMD_GARBAGE, report_garbage_done);
 	if (next == NULL) {
+		r->truncated = true;
 		report_finish(r); /* the census alone */
 		return;
 	}

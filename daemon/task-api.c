@@ -12,7 +12,6 @@
 #include <strings.h>
 
 #include "task-internal.h"
-#include "xmalloc.h"
 
 /* The heap of the worker running r. */
 rcl_heap *rcl_runner_heap(const rcl_runner *r)
@@ -81,8 +80,11 @@ static int bad_arg(rcl_runner *r, const char *key, const char *fmt, ...)
 		why = NULL;
 	va_end(ap);
 	free(r->invalid);
-	r->invalid = xstrdup(key);
-	rcl_runner_fail(r, 400, "%s", why ? why : key);
+	r->invalid = strdup(key);
+	if (why == NULL || r->invalid == NULL)
+		runner_oom(r);
+	else
+		rcl_runner_fail(r, 400, "%s", why);
 	free(why);
 	return -1;
 }
@@ -179,6 +181,8 @@ void rcl_runner_set_header(rcl_runner *r, const char *name, const char *value)
 	if (r->headers == NULL)
 		r->headers = json_object();
 	json_add_str(r->headers, name, value);
+	if (json_failed(r->headers))
+		runner_oom(r); /* a reply missing a header is not sent */
 }
 
 /* A request task's path, or NULL. */
@@ -240,17 +244,20 @@ enum rcl_step rcl_runner_fail(rcl_runner *r, int code, const char *fmt, ...)
 		return RCL_STEP_FAIL;
 	va_start(ap, fmt);
 	if (vasprintf(&r->error, fmt, ap) < 0)
-		r->error = xstrdup("failed");
+		r->error = NULL;
 	va_end(ap);
+	if (r->error == NULL)
+		return runner_oom(r);
 	r->status = code;
 	return RCL_STEP_FAIL;
 }
 
-/* The result object an on-demand task answers with. */
+/* The result object an on-demand task answers with; NULL (the task fails)
+ * if out of memory. */
 rcl_result *rcl_runner_result(rcl_runner *r)
 {
-	if (r->result == NULL)
-		r->result = json_object();
+	if (r->result == NULL && (r->result = json_object()) == NULL)
+		runner_oom(r);
 	return (rcl_result *)r->result;
 }
 

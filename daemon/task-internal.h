@@ -24,7 +24,7 @@ struct rcl_runner {
 	bool live;     /* in rt->live, which holds a reference */
 	bool finished; /* the step function will not be called again */
 	int status;    /* HTTP status; 0: 200 */
-	char *error;   /* why it failed */
+	char *error;   /* why it failed (runner_oom: static text) */
 	char *invalid; /* the argument that was bad, or NULL */
 	struct json *args;
 	struct json *result;
@@ -65,6 +65,8 @@ struct rcl_runner *runner_create(struct task_rt *rt,
 				 const struct rcl_task_def *def,
 				 struct json *args);
 void runner_start(struct rcl_runner *r);
+enum rcl_step runner_oom(struct rcl_runner *r);
+bool runner_out_of_memory(const struct rcl_runner *r);
 void runner_finish(struct rcl_runner *r, enum rcl_step rc);
 void task_reply_request(struct rcl_runner *r);
 void task_reply_cmd(struct rcl_runner *r);

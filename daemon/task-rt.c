@@ -1,12 +1,15 @@
 /*
  * A worker's task runtime: starts request tasks for the HTTP front,
  * on-demand tasks for RunTask and periodic tasks on timers, and answers each
- * when its runner finishes.
+ * when its runner finishes. Out of memory once running: a request is
+ * answered 503, RunTask io.reclaim.OutOfMemory (see task.c's runner_oom);
+ * only task_rt_create, at start-up, may stop the daemon.
  */
 #include <event2/buffer.h>
 #include <event2/event.h>
 #include <event2/http.h>
 #include <event2/keyvalq_struct.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -49,7 +52,7 @@ static void task_rt_periodic(struct task_rt *rt)
 	struct timeval tv;
 	size_t i, n = tasks_count();
 
-	rt->periodic = xcalloc(n ? n : 1, sizeof *rt->periodic);
+	rt->periodic = xcalloc(n ? n : 1, sizeof *rt->periodic); /* start-up */
 	for (i = 0; i < n; i++) {
 		def = tasks_at(i, NULL);
 		if (def->kind != RCL_TASK_PERIODIC)
@@ -73,7 +76,7 @@ struct task_rt *task_rt_create(struct worker *w, char **cause)
 
 	if (tasks_init(w->srv->cfg, cause) != 0)
 		return NULL;
-	rt = xcalloc(1, sizeof *rt);
+	rt = xcalloc(1, sizeof *rt); /* start-up */
 	rt->w = w;
 	TAILQ_INIT(&rt->live);
 	task_rt_periodic(rt);
@@ -103,35 +106,44 @@ void task_rt_destroy(struct task_rt *rt)
 	free(rt);
 }
 
-/* The query string as an object of strings. */
-static struct json *request_args(struct evhttp_request *req)
+/* The query string as an object of strings in *args (NULL: none); -1 if
+ * out of memory. A query evhttp cannot parse counts as none. */
+static int request_args(struct evhttp_request *req, struct json **args)
 {
 	const struct evhttp_uri *uri = evhttp_request_get_evhttp_uri(req);
 	const char *q = uri != NULL ? evhttp_uri_get_query(uri) : NULL;
-	struct json *args;
 	struct evkeyvalq kv;
 	struct evkeyval *e;
 
+	*args = NULL;
 	if (q == NULL || *q == '\0')
-		return NULL; /* the common case: nothing to allocate */
-	args = json_object();
+		return 0; /* the common case: nothing to allocate */
+	*args = json_object();
 	TAILQ_INIT(&kv);
-	if (evhttp_parse_query_str(q, &kv) == 0) {
+	if (*args != NULL && evhttp_parse_query_str(q, &kv) == 0) {
 		TAILQ_FOREACH(e, &kv, next)
 		{
-			json_add_str(args, e->key, e->value);
+			json_add_str(*args, e->key, e->value);
 		}
 	}
 	evhttp_clear_headers(&kv);
-	return args;
+	if (json_failed(*args)) {
+		json_destroy(*args);
+		*args = NULL;
+		return -1;
+	}
+	return 0;
 }
 
 /* Run def for req; the reply is sent when the task finishes. */
 void task_start_request(struct worker *w, const struct rcl_task_def *def,
 			struct evhttp_request *req)
 {
-	struct rcl_runner *r = runner_create(w->tasks, def, request_args(req));
+	struct rcl_runner *r = NULL;
+	struct json *args;
 
+	if (request_args(req, &args) == 0)
+		r = runner_create(w->tasks, def, args);
 	if (r == NULL) {
 		http_send(w, req, 503, "out of memory\n", NULL);
 		return;
@@ -140,13 +152,29 @@ void task_start_request(struct worker *w, const struct rcl_task_def *def,
 	runner_start(r);
 }
 
+/* Whether a task of rt's still has req to answer. */
+bool task_holds_request(struct task_rt *rt, struct evhttp_request *req)
+{
+	struct rcl_runner *r;
+
+	if (rt == NULL)
+		return false;
+	TAILQ_FOREACH(r, &rt->live, entry)
+	{
+		if (r->req == req)
+			return true;
+	}
+	return false;
+}
+
 /* Send a request task's reply: its body, or its error. */
 void task_reply_request(struct rcl_runner *r)
 {
 	struct evhttp_request *req = r->req;
 	struct evkeyvalq *out = evhttp_request_get_output_headers(req);
 	struct json *h;
-	char *text = NULL;
+	size_t len;
+	char *text;
 
 	r->req = NULL;
 	for (h = json_child(r->headers); h != NULL; h = json_next(h))
@@ -159,10 +187,15 @@ void task_reply_request(struct rcl_runner *r)
 	if (r->error != NULL) {
 		if (r->status < 400 || r->status > 599)
 			r->status = 500;
-		xasprintf(&text, "%s\n", r->error);
+		len = strlen(r->error) + 2;
+		if ((text = malloc(len)) != NULL)
+			snprintf(text, len, "%s\n", r->error);
 		evhttp_remove_header(out, "Content-Type");
 		evhttp_add_header(out, "Content-Type", "text/plain");
-		http_send(r->rt->w, req, r->status, text, NULL);
+		if (text == NULL)
+			http_send(r->rt->w, req, 503, "out of memory\n", NULL);
+		else
+			http_send(r->rt->w, req, r->status, text, NULL);
 		free(text);
 		return;
 	}
@@ -176,16 +209,16 @@ void task_start_cmd(struct worker *w, struct wcmd *cmd)
 
 	cmd->out.worker = w->id;
 	if (w->stop != NULL || w->tasks == NULL) {
-		cmd->out.error = xstrdup("reclaimd is stopping");
+		cmd->out.error = strdup("reclaimd is stopping");
 		cmd->out.error_name = "io.reclaim.ShuttingDown";
+		cmd->out.oom = cmd->out.error == NULL;
 		mailbox_post(w->srv->inbox, cmd);
 		return;
 	}
 	r = runner_create(w->tasks, cmd->in.run.def, cmd->in.run.args);
 	cmd->in.run.args = NULL;
 	if (r == NULL) {
-		cmd->out.error = xstrdup("out of memory");
-		cmd->out.error_name = "io.reclaim.TaskFailed";
+		cmd->out.oom = true;
 		mailbox_post(w->srv->inbox, cmd);
 		return;
 	}
@@ -201,8 +234,11 @@ void task_reply_cmd(struct rcl_runner *r)
 	struct worker *w = r->rt->w;
 
 	r->cmd = NULL;
-	if (r->error != NULL) {
-		cmd->out.error = xstrdup(r->error);
+	if (runner_out_of_memory(r)) {
+		cmd->out.oom = true;
+	} else if (r->error != NULL) {
+		cmd->out.error = strdup(r->error);
+		cmd->out.oom = cmd->out.error == NULL;
 		cmd->out.error_name =
 		    r->invalid != NULL ? "org.varlink.service.InvalidParameter"
 		    : r->status == 503 ? "io.reclaim.ShuttingDown"
@@ -211,6 +247,7 @@ void task_reply_cmd(struct rcl_runner *r)
 		r->invalid = NULL;
 	} else {
 		cmd->out.result = r->result != NULL ? r->result : json_object();
+		cmd->out.oom = cmd->out.result == NULL;
 		r->result = NULL;
 	}
 	w->inflight--;

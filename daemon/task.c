@@ -15,6 +15,10 @@
  * has not finished (the live list): a waiting runner is reachable from it,
  * never only from libevent. Libevent callbacks hold a reference to what they
  * will touch (the yield object, or the runner for a scheduled resume).
+ *
+ * Out of memory: a runner that cannot allocate fails with runner_oom's
+ * static error, which needs no allocation: a request is answered 503,
+ * RunTask io.reclaim.OutOfMemory, a periodic run logs it.
  */
 #include <errno.h>
 #include <event2/buffer.h>
@@ -26,7 +30,16 @@
 
 #include "reclaimd.h"
 #include "task-internal.h"
-#include "xmalloc.h"
+
+/* The error of a runner out of memory: static, never freed. */
+static char runner_oom_text[] = "out of memory";
+
+/* Free an error unless it is runner_oom_text. */
+static void runner_free_error(char *error)
+{
+	if (error != runner_oom_text)
+		free(error);
+}
 
 /* A timer or file descriptor yield point. */
 struct yield {
@@ -107,8 +120,8 @@ static void runner_destroy(void *self)
 	json_destroy(r->args);
 	json_destroy(r->result);
 	json_destroy(r->child_result);
-	free(r->child_error);
-	free(r->error);
+	runner_free_error(r->child_error);
+	runner_free_error(r->error);
 	free(r->invalid);
 	if (r->body != NULL)
 		evbuffer_free(r->body);
@@ -146,6 +159,23 @@ struct rcl_runner *runner_create(struct task_rt *rt,
 		}
 	}
 	return r;
+}
+
+/* r ran out of memory: it fails (503) with a static error, unless it
+ * failed already (the first reason wins, as in rcl_runner_fail). */
+enum rcl_step runner_oom(struct rcl_runner *r)
+{
+	if (r->error == NULL) {
+		r->error = runner_oom_text;
+		r->status = 503;
+	}
+	return RCL_STEP_FAIL;
+}
+
+/* Whether r failed for memory. */
+bool runner_out_of_memory(const struct rcl_runner *r)
+{
+	return r->error == runner_oom_text;
 }
 
 /* Forget r's yield point from both sides (fired, cancelled or finished). */
@@ -233,9 +263,11 @@ static void runner_wake_waiter(struct rcl_runner *r)
 		return;
 	r->waiter = NULL; /* its reference moves to the scheduled resume */
 	json_destroy(p->child_result);
-	free(p->child_error);
+	runner_free_error(p->child_error);
 	p->child_result = r->error == NULL ? r->result : NULL;
-	p->child_error = r->error != NULL ? xstrdup(r->error) : NULL;
+	p->child_error = NULL;
+	if (r->error != NULL && (p->child_error = strdup(r->error)) == NULL)
+		p->child_error = runner_oom_text;
 	if (r->error == NULL)
 		r->result = NULL;
 	if (p->yield_point == r) {
@@ -256,8 +288,9 @@ void runner_finish(struct rcl_runner *r, enum rcl_step rc)
 	if (r->finished)
 		return;
 	r->finished = true;
-	if (rc == RCL_STEP_FAIL && r->error == NULL)
-		r->error = xstrdup("failed");
+	if (rc == RCL_STEP_FAIL && r->error == NULL &&
+	    (r->error = strdup("failed")) == NULL)
+		runner_oom(r);
 	if (rc == RCL_STEP_FAIL)
 		rt->failed_total++;
 	runner_drop_yield(r);

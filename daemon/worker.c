@@ -140,12 +140,21 @@ static void worker_collect(struct worker *w, struct wcmd *cmd)
 }
 
 /* Leak debugging: while on, the observer records each collection's
- * garbage; off, the collector is back on its fast path. */
-static void worker_debug(struct worker *w, bool on)
+ * garbage; off, the collector is back on its fast path. Out of memory for
+ * the forensics state, it stays off on this worker and the command says so
+ * (SetDebug answers io.reclaim.OutOfMemory). */
+static void worker_debug(struct worker *w, struct wcmd *cmd)
 {
+	bool on = cmd->in.debug;
+
+	if (on && w->forensics == NULL &&
+	    (w->forensics = forensics_create()) == NULL) {
+		log_warn("worker %d: out of memory: leak debugging stays off",
+			 w->id);
+		cmd->out.oom = true;
+		return;
+	}
 	w->debug_leak = on;
-	if (on && w->forensics == NULL)
-		w->forensics = forensics_create();
 	if (on)
 		forensics_attach(w->forensics, w->heap);
 	else if (w->forensics != NULL)
@@ -187,7 +196,7 @@ static void worker_exec(struct wcmd *cmd, void *arg)
 		rcl_set_young_bytes(w->heap, cmd->in.thr.young_bytes);
 		break;
 	case WCMD_DEBUG:
-		worker_debug(w, cmd->in.debug);
+		worker_debug(w, cmd);
 		break;
 	case WCMD_GARBAGE:
 		worker_garbage(w, cmd);

@@ -19,18 +19,29 @@
 static struct server *fuzz_srv;
 static int fuzz_port = -1;
 
-/* -s overrides: no sockets of the daemon's own, no watchdog thread, quiet. */
-static char *fuzz_overrides[] = {
+/* -s overrides: no sockets of the daemon's own, no watchdog thread, quiet;
+ * two more slots for fuzz_override. */
+#define FUZZ_NOVERRIDES 7
+static char *fuzz_overrides[FUZZ_NOVERRIDES + 2] = {
     "http.listen=off",	      "metrics.listen=off",
     "http.workers=1",	      "watchdog.enabled=false",
     "log.level=crit",	      "control.socket=/nonexistent/reclaim-fuzz",
     "heap.young_bytes=1MiB",
 };
-static const struct config_source fuzz_src = {
+static struct config_source fuzz_src = {
     .path = "/dev/null",
     .overrides = fuzz_overrides,
-    .noverrides = sizeof fuzz_overrides / sizeof fuzz_overrides[0],
+    .noverrides = FUZZ_NOVERRIDES,
 };
+
+/* One more -s override, before the first fuzz_server. */
+void fuzz_override(char *kv)
+{
+	if (fuzz_src.noverrides ==
+	    sizeof fuzz_overrides / sizeof fuzz_overrides[0])
+		abort();
+	fuzz_overrides[fuzz_src.noverrides++] = kv;
+}
 
 /* A worker answered: as server.c's inbox, there are no stops here. */
 static void fuzz_inbox(struct wcmd *cmd, void *arg)

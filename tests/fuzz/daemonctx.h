@@ -23,6 +23,9 @@ struct conn {
 	size_t reply_bytes;
 };
 
+/* One more -s override ("section.key=value"), before the first fuzz_server
+ * (two at most). */
+void fuzz_override(char *kv);
 /* The shared server; http_fd >= 0 gives its worker an HTTP front. */
 struct server *fuzz_server(bool http);
 /* The loopback port the worker's HTTP front listens on (fuzz_server(true)). */

@@ -1,7 +1,8 @@
 /*
- * Allocation-failure injection over a control call: the daemon-like server
- * of tests/fuzz/daemonctx.c handles one varlink call while the Nth
- * allocation fails, for every N. Allocations are counted wherever the call
+ * Allocation-failure injection over a control call or an HTTP request: the
+ * daemon-like server of tests/fuzz/daemonctx.c handles one varlink call, or
+ * one request on its worker's HTTP front, while the Nth allocation fails,
+ * for every N. Allocations are counted wherever the call
  * makes them: the daemon's and common/'s own code (linked with --wrap, so
  * xmalloc's malloc too), cJSON (its hooks) and libevent (its memory
  * functions). Each N runs in a child process, so an abort is an outcome,
@@ -15,9 +16,31 @@
  * aborting in a call, json_attach leaking the child it could not attach,
  * call_finish handing control_send a NULL reply) are fixed; the counts of
  * each outcome are still printed.
+ *
+ * An HTTP request is answered when the reply's status is 200, 4xx or 503;
+ * the one connection closed without a reply is allowed too (counted apart),
+ * any other status fails. Either way no request may stay in flight, and the
+ * same server must then answer a second request, made without failures,
+ * 200: the daemon keeps serving everyone else. Reload runs with a file of
+ * its own (and no -s overrides), so the control socket's default path is
+ * computed too.
+ *
+ * libevent 2.1's evhttp does not survive some of its own allocation
+ * failures: evhttp_request_new frees its half-built request with
+ * evhttp_request_free, which dereferences the NULL header list, and
+ * evhttp_connection_base_bufferevent_new frees its half-built connection,
+ * whose NULL bufferevent evhttp_connection_free dereferences. A crash
+ * whose failed allocation was libevent's own and whose faulting frame is
+ * in libevent is counted apart ("in libevent") and printed, not failed:
+ * reclaimd cannot reach it. Any other crash fails.
  */
+#include <arpa/inet.h>
+#include <errno.h>
 #include <event2/event.h>
 #include <execinfo.h>
+#include <fcntl.h>
+#include <netinet/in.h>
+#include <poll.h>
 #include <setjmp.h>
 #include <signal.h>
 #include <stdarg.h>
@@ -26,6 +49,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/socket.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
@@ -44,14 +68,21 @@ enum outcome {
 	NO_REPLY = 2,
 	BEYOND = 3, /* the call made fewer than N allocations */
 	HUNG = 4,
-	LEAKED = 23, /* LeakSanitizer's exit status */
+	CLOSED = 5,	/* HTTP: the one connection closed, no reply */
+	BAD_STATUS = 6, /* HTTP: a status other than 200, 4xx, 503 */
+	UNSERVED = 7,	/* HTTP: the next request was not answered 200 */
+	SEGV = 8,	/* the child caught SIGSEGV (CRASHED or IN_LIBEVENT) */
+	LEAKED = 23,	/* LeakSanitizer's exit status */
 	ABORTED = 100,
 	CRASHED,
+	IN_LIBEVENT, /* libevent crashed on its own allocation failure */
 	NOUTCOMES
 };
 
 static size_t oom_count, oom_fail_at;
 static bool oom_on;
+/* Reload's configuration source (test_reload), NULL: daemonctx.c's. */
+static const struct config_source *oom_src;
 
 void *__real_malloc(size_t size);
 void *__real_calloc(size_t n, size_t size);
@@ -73,6 +104,7 @@ static bool oom_fail(void)
 
 	if (!oom_on || ++oom_count != oom_fail_at)
 		return false;
+	errno = ENOMEM; /* as malloc's failure sets it */
 	fprintf(stderr, "oom: allocation %zu fails, called from:\n", oom_count);
 	n = backtrace(frames, 10);
 	backtrace_symbols_fd(frames + 2, n - 2, STDERR_FILENO);
@@ -109,6 +141,53 @@ int __wrap_vasprintf(char **out, const char *fmt, va_list ap)
 	return __real_vasprintf(out, fmt, ap);
 }
 
+/* A child's SIGSEGV: where, for the parent to tell libevent's own. */
+static void child_segv(int sig)
+{
+	void *frames[12];
+	int n = backtrace(frames, 12);
+
+	fputs("oom: crashed at:\n", stderr);
+	backtrace_symbols_fd(frames + 1, n - 1, STDERR_FILENO);
+	fputs("oom: end\n", stderr);
+	_exit(SEGV);
+}
+
+/* Whether line (up to its newline) contains needle. */
+static bool line_has(const char *line, const char *needle)
+{
+	const char *p = strstr(line, needle), *nl = strchr(line, '\n');
+
+	return p != NULL && (nl == NULL || p < nl);
+}
+
+/* The line after line, or NULL. */
+static const char *next_line(const char *line)
+{
+	const char *nl = line ? strchr(line, '\n') : NULL;
+
+	return nl ? nl + 1 : NULL;
+}
+
+/* Whether a log's crash is libevent's (see the top): the failed allocation
+ * was libevent's (its first frame past the wrappers), and so is the
+ * faulting frame (past the handler's and libc's). */
+static bool segv_in_libevent(const char *log)
+{
+	const char *a = strstr(log, "called from:\n");
+	const char *c = strstr(log, "oom: crashed at:\n");
+
+	if (a == NULL || c == NULL)
+		return false;
+	for (a = next_line(a);
+	     a != NULL && (line_has(a, "__wrap_") || line_has(a, "event_mm_"));
+	     a = next_line(a))
+		;
+	c = next_line(next_line(next_line(c)));
+	return a != NULL && line_has(a, "libevent") && c != NULL &&
+	       line_has(c, "libevent");
+}
+
 /* daemonctx.c checks each reply by parsing it: not part of the call. */
 void fuzz_alloc_pause(bool pause)
 {
@@ -132,8 +211,11 @@ static int child(const char *request, size_t n)
 	char *msg;
 
 	cJSON_InitHooks(&hooks);
+	signal(SIGSEGV, child_segv);
 	event_set_mem_functions(__wrap_malloc, __wrap_realloc, free);
 	srv = fuzz_server(false);
+	if (oom_src != NULL)
+		srv->src = oom_src;
 	msg = __real_strdup(request);
 	oom_count = 0;
 	oom_fail_at = n;
@@ -144,6 +226,7 @@ static int child(const char *request, size_t n)
 		fuzz_pump(srv);
 		usleep(100);
 	}
+	fuzz_pump(srv); /* what the call left to the workers (Reload's) */
 	oom_on = false;
 	free(msg);
 	if (conn.call != NULL)
@@ -153,10 +236,107 @@ static int child(const char *request, size_t n)
 	return conn.replies == 1 ? ANSWERED : NO_REPLY;
 }
 
-/* Run the child for n; its outcome, and its stderr in log. */
+/* A client connection to the worker's HTTP front, request sent. */
+static int http_connect(const char *request)
+{
+	struct sockaddr_in sin = {.sin_family = AF_INET};
+	int fd = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
+
+	sin.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+	sin.sin_port = htons((uint16_t)fuzz_http_port());
+	if (fd < 0 || connect(fd, (struct sockaddr *)&sin, sizeof sin) != 0 ||
+	    write(fd, request, strlen(request)) != (ssize_t)strlen(request))
+		abort();
+	fcntl(fd, F_SETFL, O_NONBLOCK);
+	return fd;
+}
+
+/* Pump until the server closes fd (the request says Connection: close) and
+ * nothing is in flight; the reply's status, 0 for none, -1 if it hung. */
+static int http_wait(struct server *srv, int fd)
+{
+	uint64_t deadline = mono_us() + OOM_CALL_US;
+	char head[64] = "", buf[4096];
+	bool eof = false;
+	size_t got = 0;
+	ssize_t r;
+
+	while (!eof || fuzz_inflight(srv) > 0) {
+		if (mono_us() > deadline) {
+			fprintf(stderr,
+				"oom: hung: %s, %u in flight, read: %.20s\n",
+				eof ? "closed" : "open", fuzz_inflight(srv),
+				head);
+			return -1;
+		}
+		fuzz_pump(srv);
+		r = eof ? -1 : read(fd, buf, sizeof buf);
+		if (r == 0 || (r < 0 && errno == ECONNRESET))
+			eof = true;
+		if (r > 0 && got < sizeof head - 1) {
+			memcpy(head + got, buf,
+			       (size_t)r < sizeof head - 1 - got
+				   ? (size_t)r
+				   : sizeof head - 1 - got);
+			got = strlen(head);
+		}
+		if (r < 0)
+			poll(&(struct pollfd){.fd = fd, .events = POLLIN}, 1,
+			     1);
+	}
+	if (strncmp(head, "HTTP/1.", 7) != 0 || strlen(head) < 12)
+		return 0;
+	return atoi(head + 9);
+}
+
+/* The HTTP child: one request with allocation n failing, then one more
+ * without failures, which must be answered 200. */
+static int child_http(const char *request, size_t n)
+{
+	static const char next[] =
+	    "GET / HTTP/1.1\r\nHost: t\r\nConnection: close\r\n\r\n";
+	cJSON_Hooks hooks = {.malloc_fn = __wrap_malloc, .free_fn = free};
+	struct server *srv;
+	int fd, status;
+
+	cJSON_InitHooks(&hooks);
+	signal(SIGSEGV, child_segv);
+	signal(SIGPIPE, SIG_IGN); /* as server_create does */
+	event_set_mem_functions(__wrap_malloc, __wrap_realloc, free);
+	/* a request evhttp cannot read for memory waits for more bytes: the
+	 * timeouts close it, sooner than the deadline here */
+	fuzz_override("http.request_timeout=300ms");
+	fuzz_override("http.idle_timeout=1s");
+	srv = fuzz_server(true);
+	fd = http_connect(request);
+	oom_count = 0;
+	oom_fail_at = n;
+	oom_on = true;
+	status = http_wait(srv, fd);
+	oom_on = false;
+	close(fd);
+	if (status < 0)
+		return HUNG;
+	if (oom_count < n)
+		return BEYOND;
+	fd = http_connect(next);
+	if (http_wait(srv, fd) != 200)
+		return UNSERVED;
+	close(fd);
+	if (status == 0)
+		return CLOSED;
+	if (status == 200 || status == 503 || (status >= 400 && status < 500))
+		return ANSWERED;
+	fprintf(stderr, "oom: HTTP status %d\n", status);
+	return BAD_STATUS;
+}
+
+/* Run the child for n; its outcome, and its stderr in log. A request that
+ * starts with "GET " goes to the HTTP front, any other is a varlink call. */
 static enum outcome run_child(const char *request, size_t n, char *log,
 			      size_t cap)
 {
+	bool http = strncmp(request, "GET ", 4) == 0;
 	FILE *err = tmpfile();
 	int status;
 	size_t len;
@@ -168,7 +348,7 @@ static enum outcome run_child(const char *request, size_t n, char *log,
 	assert_true(pid >= 0);
 	if (pid == 0) {
 		dup2(fileno(err), STDERR_FILENO);
-		exit(child(request, n));
+		exit(http ? child_http(request, n) : child(request, n));
 	}
 	assert_int_equal(waitpid(pid, &status, 0), pid);
 	rewind(err);
@@ -183,8 +363,13 @@ static enum outcome run_child(const char *request, size_t n, char *log,
 		case NO_REPLY:
 		case BEYOND:
 		case HUNG:
+		case CLOSED:
+		case BAD_STATUS:
+		case UNSERVED:
 		case LEAKED:
 			return (enum outcome)WEXITSTATUS(status);
+		case SEGV:
+			return segv_in_libevent(log) ? IN_LIBEVENT : CRASHED;
 		}
 		return strstr(log, "out of memory") ? ABORTED : CRASHED;
 	}
@@ -207,14 +392,22 @@ static void print_site(const char *log)
 }
 
 /* Every N for one request (RECLAIM_OOM_N: that one alone, its log whole);
- * fail on anything but an answer; the first three of each kind are shown
- * (RECLAIM_OOM_VERBOSE: all). */
+ * fail on anything but an answer (or, over HTTP, the one connection
+ * closed); the first three of each kind are shown (RECLAIM_OOM_VERBOSE:
+ * all). */
 static void run_request(const char *request)
 {
 	static const char *const names[NOUTCOMES] = {
-	    [ANSWERED] = "answered", [NO_REPLY] = "no reply",
-	    [HUNG] = "hung",	     [LEAKED] = "leaked",
-	    [ABORTED] = "aborted",   [CRASHED] = "crashed",
+	    [ANSWERED] = "answered",
+	    [NO_REPLY] = "no reply",
+	    [HUNG] = "hung",
+	    [LEAKED] = "leaked",
+	    [ABORTED] = "aborted",
+	    [CRASHED] = "crashed",
+	    [CLOSED] = "closed",
+	    [BAD_STATUS] = "bad status",
+	    [UNSERVED] = "not served after",
+	    [IN_LIBEVENT] = "in libevent",
 	};
 	size_t count[NOUTCOMES] = {0}, n, first = 1, last = OOM_MAX_N;
 	bool bad = false;
@@ -233,9 +426,9 @@ static void run_request(const char *request)
 		if (o == BEYOND)
 			break;
 		count[o]++;
-		if (o == ANSWERED)
+		if (o == ANSWERED || o == CLOSED)
 			continue;
-		bad = true;
+		bad |= o != IN_LIBEVENT;
 		if (count[o] > shown)
 			continue;
 		print_message("  N=%zu: %s%s\n", n, names[o],
@@ -246,11 +439,14 @@ static void run_request(const char *request)
 		else
 			print_message("%.3000s\n", log);
 	}
-	print_message("  N = %zu..%zu: %zu answered, %zu no reply, %zu "
-		      "aborted by xmalloc, %zu leaked, %zu hung, %zu crashed\n",
-		      first, n - 1, count[ANSWERED], count[NO_REPLY],
+	print_message("  N = %zu..%zu: %zu answered, %zu closed, %zu no reply, "
+		      "%zu bad status, %zu not served after, %zu aborted by "
+		      "xmalloc, %zu leaked, %zu hung, %zu crashed, %zu crashed "
+		      "in libevent\n",
+		      first, n - 1, count[ANSWERED], count[CLOSED],
+		      count[NO_REPLY], count[BAD_STATUS], count[UNSERVED],
 		      count[ABORTED], count[LEAKED], count[HUNG],
-		      count[CRASHED]);
+		      count[CRASHED], count[IN_LIBEVENT]);
 	assert_true(n < OOM_MAX_N);
 	assert_false(bad);
 }
@@ -300,6 +496,56 @@ static void test_varlink_service(void **state)
 		    "\"io.reclaim\"}}");
 }
 
+static void test_run_task(void **state)
+{
+	run_request("{\"method\":\"io.reclaim.RunTask\",\"parameters\":"
+		    "{\"task\":\"tree\",\"args\":{\"depth\":\"2\","
+		    "\"children\":\"2\",\"rounds\":\"1\"}}}");
+	run_request("{\"method\":\"io.reclaim.RunTask\",\"parameters\":"
+		    "{\"task\":\"tree\",\"args\":{\"depth\":\"x\"}}}");
+}
+
+static void test_set_debug(void **state)
+{
+	run_request("{\"method\":\"io.reclaim.SetDebug\","
+		    "\"parameters\":{\"leak\":true}}");
+}
+
+/* Reload with a file, no overrides: the file parser, each key's parser and
+ * the control socket's default path run with failures. */
+static void test_reload(void **state)
+{
+	static const char text[] = "[heap]\nthresholds = 700,10,10\n"
+				   "young_bytes = 2MiB\n"
+				   "[http]\nlisten = off\n"
+				   "[metrics]\nlisten = off\n"
+				   "[watchdog]\nenabled = false\n"
+				   "[log]\nlevel = crit\n";
+	char path[] = "/tmp/reclaim-oom-reload-XXXXXX";
+	struct config_source src = {.path = path};
+	int fd = mkstemp(path);
+
+	assert_true(fd >= 0);
+	assert_int_equal(write(fd, text, sizeof text - 1),
+			 (ssize_t)(sizeof text - 1));
+	close(fd);
+	oom_src = &src;
+	run_request("{\"method\":\"io.reclaim.Reload\"}");
+	oom_src = NULL;
+	unlink(path);
+}
+
+static void test_http(void **state)
+{
+	run_request("GET / HTTP/1.1\r\nHost: t\r\nConnection: close\r\n\r\n");
+	run_request("GET /seed/fixed?mb=1 HTTP/1.1\r\nHost: t\r\n"
+		    "Connection: close\r\n\r\n");
+	run_request("GET /seed/fixed?mb=x HTTP/1.1\r\nHost: t\r\n"
+		    "Connection: close\r\n\r\n");
+	run_request("GET /nope HTTP/1.1\r\nHost: t\r\n"
+		    "Connection: close\r\n\r\n");
+}
+
 static void test_errors(void **state)
 {
 	run_request("{\"method\":\"io.reclaim.Nope\"}");
@@ -323,6 +569,10 @@ int main(void)
 	    cmocka_unit_test(test_snapshot),
 	    cmocka_unit_test(test_varlink_service),
 	    cmocka_unit_test(test_errors),
+	    cmocka_unit_test(test_run_task),
+	    cmocka_unit_test(test_set_debug),
+	    cmocka_unit_test(test_reload),
+	    cmocka_unit_test(test_http),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);
