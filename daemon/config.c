@@ -96,6 +96,7 @@ static const struct config_key config_keys[] = {
     KEY("watchdog", "soft", "80%", parse_watchdog, watchdog),
     KEY("watchdog", "hard", "95%", parse_watchdog, watchdog),
     KEY("watchdog", "hysteresis", "5%", parse_watchdog, watchdog),
+    KEY("watchdog", "cgroup", "auto", parse_watchdog, watchdog),
     KEY("forensics", "report_dir", "", parse_string, forensics_report_dir),
     KEY("forensics", "report_interval", "10m", parse_duration,
 	forensics_report_interval_us),

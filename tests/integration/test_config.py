@@ -58,6 +58,7 @@ def main():
         bad(["-s", "http.listen=nowhere"], "http.listen")
         bad(["-s", "log.level=chatty"], "log.level")
         bad(["-s", "watchdog.limit=lots"], "watchdog.limit")
+        bad(["-s", "watchdog.cgroup=relative/dir"], "watchdog.cgroup")
 
         # -s wins over the file.
         d.write_conf(workers=1)
@@ -69,6 +70,29 @@ def main():
         check(s["heap"]["thresholds"] == [500, 5, 5], "-s heap.thresholds")
         log = d.read_log()
         check("<6>" in log and "ready" in log, "log prefixes: %r" % log)
+        check(d.stop() == 0, "exit status")
+
+    # watchdog.cgroup: watch the cgroup named (here a v2 tree in files, its
+    # parent's memory.max the limit in force).
+    with Daemon(start=False) as d:
+        top = os.path.join(d.dir, "cg")
+        child = os.path.join(top, "svc")
+        os.makedirs(child)
+        write(top, "memory.current", "0\n")
+        write(top, "memory.stat", "anon 0\n")
+        write(top, "memory.max", "67108864\n")
+        for name, text in (("memory.current", "1048576\n"),
+                           ("memory.stat", "inactive_file 0\n"),
+                           ("memory.max", "max\n"), ("memory.high", "max\n")):
+            write(child, name, text)
+        d.args = ["-s", "watchdog.cgroup=" + child]
+        d.start()
+        w = d.ctl_json("watchdog")
+        check(w["limit_bytes"] == 64 << 20, "watchdog.cgroup: limit %r" %
+              w["limit_bytes"])
+        check(w["limit_source"] == "cgroup-v2", "source %r" %
+              w["limit_source"])
+        check(w["cgroup"] == top, "cgroup %r" % w["cgroup"])
         check(d.stop() == 0, "exit status")
     print("ok")
 
