@@ -78,56 +78,74 @@ static inline void prefetch_at(const rcl_vec *v, uint32_t i)
 			if (prefetch_at(&(h)->vec[g_], i_),                    \
 			    ((o) = (h)->vec[g_].v[i_]) != NULL)
 
+/* What subtract_refs() passes its visitor, and learns. */
+struct subtract {
+	unsigned gen; /* the set is generations 0..gen */
+	size_t roots; /* members with gc_refs > 0: references from outside */
+};
+
 /* First touch of a member in this collection: gc_refs = refcnt. */
-static inline void init_refs(rcl_head *o)
+static inline void init_refs(rcl_head *o, struct subtract *sub)
 {
 	assert(o->refcnt > 0 && "object with no references in a set");
 	o->gc_refs = (uintptr_t)o->refcnt;
 	o->flags |= F_COLLECTING;
+	sub->roots++;
 }
 
-/* A reference from inside the set does not keep its target alive. The set
- * is generations 0..arg; a member not yet met is initialized first. */
+/* A reference from inside the set does not keep its target alive. A member
+ * not yet met is initialized first. */
 static void visit_decref(void *child, const char *field, void *arg)
 {
+	struct subtract *sub = arg;
 	rcl_head *c;
 
 	(void)field;
 	if (!child)
 		return;
 	c = HEAD(child);
-	if (head_gen(c) > (unsigned)(uintptr_t)arg)
+	if (head_gen(c) > sub->gen)
 		return; /* older, permanent or untracked */
 	if (!(c->flags & F_COLLECTING))
-		init_refs(c);
+		init_refs(c, sub);
 	assert(c->gc_refs > 0 &&
 	       "a traverse visits a reference its object does not own");
-	if (c->gc_refs > 0)
-		c->gc_refs--;
+	if (c->gc_refs > 0 && --c->gc_refs == 0)
+		sub->roots--;
 }
 
 /*
  * update_refs and subtract_refs in one pass: each member gets COLLECTING and
  * gc_refs = refcnt when first met (as itself or as a child), then loses one
- * for each reference from another member.
+ * for each reference from another member. Returns how many members are left
+ * with references from outside the set (the roots of the mark).
  */
-static void subtract_refs(rcl_heap *h, int gen)
+static size_t subtract_refs(rcl_heap *h, int gen)
 {
+	struct subtract sub = {(unsigned)gen, 0};
 	rcl_head *o;
 
 	FOR_SET(h, gen, o)
 	{
 		if (!(o->flags & F_COLLECTING))
-			init_refs(o);
-		o->ti->type->traverse(OBJ(o), visit_decref,
-				      (void *)(uintptr_t)gen);
+			init_refs(o, &sub);
+		o->ti->type->traverse(OBJ(o), visit_decref, &sub);
 	}
+	return sub.roots;
 }
 
-/* child is reachable: mark it and push it on the work stack. */
+/* The mark's work stack, linked through gc_refs, and how many roots (members
+ * with gc_refs > 0) the mark has yet to meet. */
+struct mark {
+	rcl_head *stack;
+	size_t roots;
+};
+
+/* child is reachable: mark it and push it on the work stack. A root met
+ * here is counted before its gc_refs becomes a link. */
 static void visit_reachable(void *child, const char *field, void *arg)
 {
-	rcl_head **stack = arg;
+	struct mark *m = arg;
 	rcl_head *c;
 
 	(void)field;
@@ -136,38 +154,53 @@ static void visit_reachable(void *child, const char *field, void *arg)
 	c = HEAD(child);
 	if ((c->flags & (F_COLLECTING | F_REACHABLE)) != F_COLLECTING)
 		return; /* outside the set, or already marked */
+	if (c->gc_refs > 0)
+		m->roots--;
 	c->flags |= F_REACHABLE;
-	c->gc_refs = (uintptr_t)*stack;
-	*stack = c;
+	c->gc_refs = (uintptr_t)m->stack;
+	m->stack = c;
 }
 
 /* Mark o reachable, and everything it reaches; no allocation: the work
  * stack is linked through gc_refs. */
-static void mark_from(rcl_head *o)
+static void mark_from(rcl_head *o, struct mark *m)
 {
-	rcl_head *stack = NULL;
-
 	o->flags |= F_REACHABLE;
-	o->ti->type->traverse(OBJ(o), visit_reachable, &stack);
-	while (stack) {
-		o = stack;
-		stack = (rcl_head *)o->gc_refs;
-		o->ti->type->traverse(OBJ(o), visit_reachable, &stack);
+	o->ti->type->traverse(OBJ(o), visit_reachable, m);
+	while (m->stack) {
+		o = m->stack;
+		m->stack = (rcl_head *)o->gc_refs;
+		o->ti->type->traverse(OBJ(o), visit_reachable, m);
 	}
 }
 
-/* Everything with references from outside the set is reachable, and all
- * it reaches. In the set: fl (COLLECTING, plus REACHABLE while resurrection
- * is checked). */
-static void mark_reachable(rcl_heap *h, int gen)
+/*
+ * Everything with references from outside the set (gc_refs > 0) is
+ * reachable, and all it reaches. In the set: COLLECTING, plus REACHABLE
+ * while resurrection is checked. roots is how many such members there are
+ * (SIZE_MAX: unknown); the scan stops once it has met them all, so a set
+ * that is all garbage is not walked again.
+ */
+static void mark_reachable(rcl_heap *h, int gen, size_t roots)
 {
-	rcl_head *o;
+	struct mark m = {NULL, roots};
 
-	FOR_SET(h, gen, o)
-	{
-		if ((o->flags & (F_COLLECTING | F_REACHABLE)) == F_COLLECTING &&
-		    o->gc_refs > 0)
-			mark_from(o);
+	for (int g = 0; g <= gen && m.roots > 0; g++) {
+		rcl_vec *v = &h->vec[g];
+
+		for (uint32_t i = 0; i < v->n && m.roots > 0; i++) {
+			rcl_head *o;
+
+			prefetch_at(v, i);
+			o = v->v[i];
+			if (o &&
+			    (o->flags & (F_COLLECTING | F_REACHABLE)) ==
+				F_COLLECTING &&
+			    o->gc_refs > 0) {
+				m.roots--;
+				mark_from(o, &m);
+			}
+		}
 	}
 }
 
@@ -181,28 +214,38 @@ struct split_info {
 /*
  * Free one member of the garbage, cleared and with no references left: like
  * heap_free_object(), but leaving a hole for the compaction that follows,
- * with the pacing counts summed in h->gc_freed.
+ * with the pacing counts summed in h->gc_freed. Inline in the delete loops;
+ * heap_dealloc() calls the out-of-line copy below.
  */
-void gc_free_member(rcl_heap *h, rcl_head *o)
+static inline void free_member(rcl_heap *h, rcl_head *o)
 {
-	const rcl_type *t = o->ti->type;
-	size_t bytes = sizeof(rcl_head) + o->size;
+	rcl_tinfo *ti = o->ti;
+	const rcl_type *t = ti->type;
+	size_t block = sizeof(rcl_head) + o->size, bytes = block;
 	unsigned gen = head_gen(o);
 
 	if (t->destroy)
 		t->destroy(OBJ(o));
-	bytes += o->owned;
-	h->st.owned_bytes -= o->owned;
-	if (t->finalize && !(o->flags & F_FINALIZED))
+	if (__builtin_expect(o->owned != 0, 0)) {
+		bytes += o->owned;
+		h->st.owned_bytes -= o->owned;
+	}
+	if (__builtin_expect(t->finalize != NULL, 0) &&
+	    !(o->flags & F_FINALIZED))
 		h->finalizable--;
 	h->vec[gen].v[o->idx] = NULL;
 	h->vec[gen].holes++;
 	h->slot[gen].bytes -= bytes;
-	o->ti->objects--;
-	o->ti->bytes -= bytes;
+	ti->objects--;
+	ti->bytes -= bytes;
 	h->gc_freed.objects++;
 	h->gc_freed.bytes += bytes;
-	pool_free(h, o, sizeof(rcl_head) + o->size);
+	pool_free(h, o, block);
+}
+
+void gc_free_member(rcl_heap *h, rcl_head *o)
+{
+	free_member(h, o);
 }
 
 /*
@@ -224,54 +267,94 @@ static void clear_garbage(rcl_heap *h, rcl_head *o)
 		o->refcnt--;
 	}
 	if (o->refcnt == 0)
-		gc_free_member(h, o);
+		free_member(h, o);
 }
 
-/*
- * Survivors leave the set and move to to_gen (if its vector can grow: else
- * they stay); the garbage stays. With clear set, the garbage is cleared as
- * it is found.
- */
-static void split(rcl_heap *h, int gen, unsigned to_gen, bool clear,
-		  struct split_info *si)
+/* A survivor leaves the set, and moves to dst (to_gen) if move. */
+static inline void survive(rcl_heap *h, rcl_head *o, rcl_vec *dst,
+			   unsigned to_gen, bool move)
 {
-	rcl_vec *dst = &h->vec[to_gen];
+	unsigned from = head_gen(o);
+	size_t bytes;
+
+	o->flags &= ~(uint32_t)(F_COLLECTING | F_REACHABLE);
+	if (!move || from == to_gen)
+		return;
+	bytes = head_bytes(o);
+	h->vec[from].v[o->idx] = NULL;
+	h->vec[from].holes++;
+	o->idx = dst->n;
+	dst->v[dst->n++] = o;
+	head_set_gen(o, to_gen);
+	h->slot[from].bytes -= bytes;
+	h->slot[to_gen].bytes += bytes;
+}
+
+/* Make room in to_gen's vector for every survivor; false if memory is
+ * short (they then stay where they are). */
+static bool reserve_survivors(rcl_heap *h, int gen, unsigned to_gen)
+{
 	size_t movable = 0;
-	bool move;
-	rcl_head *o;
 
 	for (int g = 0; g <= gen; g++)
 		movable += (unsigned)g == to_gen ? 0 : h->vec[g].n;
-	move = vec_reserve(h, dst, movable);
+	return vec_reserve(h, &h->vec[to_gen], movable);
+}
+
+/*
+ * Survivors leave the set and move to to_gen; the garbage stays, and is
+ * counted, with whether any of it has weak references or a finalizer to
+ * run. Nothing here runs user code.
+ */
+static void split(rcl_heap *h, int gen, unsigned to_gen, struct split_info *si)
+{
+	rcl_vec *dst = &h->vec[to_gen];
+	bool move = reserve_survivors(h, gen, to_gen);
+	rcl_head *o;
+
 	FOR_SET(h, gen, o)
 	{
-		unsigned from = head_gen(o);
-
 		if (!(o->flags & F_COLLECTING))
-			continue; /* allocated by user code meanwhile */
-		if (!(o->flags & F_REACHABLE)) {
-			si->garbage++;
-			if (o->ti->type->finalize && !(o->flags & F_FINALIZED))
-				si->finalizers = true;
-			if (o->flags & F_WEAK)
-				si->weak = true;
-			if (clear)
-				clear_garbage(h, o);
+			continue;
+		if (o->flags & F_REACHABLE) {
+			si->survivors++;
+			survive(h, o, dst, to_gen, move);
 			continue;
 		}
-		o->flags &= ~(uint32_t)(F_COLLECTING | F_REACHABLE);
-		si->survivors++;
-		if (!move || from == to_gen)
-			continue;
-		size_t bytes = head_bytes(o);
+		si->garbage++;
+		if (o->ti->type->finalize && !(o->flags & F_FINALIZED))
+			si->finalizers = true;
+		if (o->flags & F_WEAK)
+			si->weak = true;
+	}
+}
 
-		h->vec[from].v[o->idx] = NULL;
-		h->vec[from].holes++;
-		o->idx = dst->n;
-		dst->v[dst->n++] = o;
-		head_set_gen(o, to_gen);
-		h->slot[from].bytes -= bytes;
-		h->slot[to_gen].bytes += bytes;
+/*
+ * split() for the fast path (no observer, weak reference or finalizer in
+ * the heap): the garbage is cleared, and freed, as it is found. Nothing can
+ * run user code between the mark and here, and the types' clear cannot
+ * reach a survivor's references into the garbage (there are none).
+ */
+static void split_delete(rcl_heap *h, int gen, unsigned to_gen,
+			 struct split_info *si)
+{
+	rcl_vec *dst = &h->vec[to_gen];
+	bool move = reserve_survivors(h, gen, to_gen);
+	rcl_head *o;
+
+	FOR_SET(h, gen, o)
+	{
+		uint32_t fl = o->flags;
+
+		if (!(fl & F_COLLECTING))
+			continue;
+		if (fl & F_REACHABLE) {
+			si->survivors++;
+			survive(h, o, dst, to_gen, move);
+			continue;
+		}
+		si->garbage++;
+		clear_garbage(h, o);
 	}
 }
 
@@ -348,7 +431,7 @@ static size_t handle_resurrected(rcl_heap *h, int gen)
 			o->ti->type->traverse(OBJ(o), visit_decref_garbage,
 					      NULL);
 	}
-	mark_reachable(h, gen);
+	mark_reachable(h, gen, SIZE_MAX);
 	FOR_SET(h, gen, o)
 	{
 		if ((o->flags & (F_COLLECTING | F_REACHABLE)) ==
@@ -468,7 +551,7 @@ size_t gc_collect(rcl_heap *h, int gen, int reason)
 	unsigned to_gen =
 	    gen < RCL_GENERATIONS - 1 ? (unsigned)gen + 1 : (unsigned)gen;
 	struct split_info si = {0, 0, false, false};
-	size_t uncollectable = 0;
+	size_t uncollectable = 0, roots;
 	bool fast, user_code = false;
 	uint64_t t0;
 
@@ -482,12 +565,15 @@ size_t gc_collect(rcl_heap *h, int gen, int reason)
 	h->collecting = true;
 	start_counts(h, gen);
 
-	subtract_refs(h, gen);
-	mark_reachable(h, gen);
+	roots = subtract_refs(h, gen);
+	mark_reachable(h, gen, roots);
 	/* Nothing can run between split and delete on the fast path. */
 	fast = !h->observer && !h->weakrefs && !h->finalizable;
 	h->deleting = fast;
-	split(h, gen, to_gen, fast, &si);
+	if (fast)
+		split_delete(h, gen, to_gen, &si);
+	else
+		split(h, gen, to_gen, &si);
 	if (!fast && si.garbage) {
 		if (h->observer)
 			observe(h, gen, si.garbage);

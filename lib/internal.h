@@ -346,7 +346,9 @@ static inline size_t vec_count(const rcl_vec *v)
 }
 
 /* heap.c */
-void heap_dealloc(rcl_head *o);
+/* Out of line, so that rcl_decref()'s common case (the count stays above
+ * zero) pays for no registers it does not use. */
+__attribute__((noinline)) void heap_dealloc(rcl_head *o);
 void heap_free_object(rcl_heap *h, rcl_head *o);
 bool heap_relink(rcl_heap *h, rcl_head *o, unsigned gen);
 
