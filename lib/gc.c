@@ -260,12 +260,11 @@ static void clear_garbage(rcl_heap *h, rcl_head *o)
 {
 	const rcl_type *t = o->ti->type;
 
-	o->flags |= F_CLEARED;
-	if (t->clear) {
-		o->refcnt++;
+	/* CLEARED only once clear has returned: if o's count drops to zero
+	 * meanwhile, heap_dealloc() leaves it to the test below. */
+	if (t->clear)
 		t->clear(OBJ(o));
-		o->refcnt--;
-	}
+	o->flags |= F_CLEARED;
 	if (o->refcnt == 0)
 		free_member(h, o);
 }

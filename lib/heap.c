@@ -258,24 +258,23 @@ void *rcl_new_var(rcl_heap *h, const rcl_type *t, size_t size)
 	return new_object(h, t, size);
 }
 
-/* Take a reference. */
-void rcl_incref(void *obj)
-{
-	if (obj)
-		HEAD(obj)->refcnt++;
-}
+/* The external definitions of the inline rcl_incref() and rcl_decref()
+ * (<reclaim/heap.h>), for callers that cannot inline them. */
+extern inline void rcl_incref(void *obj);
+extern inline void rcl_decref(void *obj);
 
-/* Drop a reference; the last one frees the object. */
-void rcl_decref(void *obj)
+/* rcl_decref() took the count to zero, or below. */
+void rcl_dealloc(void *obj)
 {
-	rcl_head *o;
+	rcl_head *o = HEAD(obj);
 
-	if (!obj)
+	if (__builtin_expect(o->refcnt < 0, 0)) {
+		/* a decref too many: a bug in a type or its caller, and the
+		 * object was freed already. Debug builds stop here. */
+		assert(!"rcl_decref of an object with no references");
 		return;
-	o = HEAD(obj);
-	assert(o->refcnt > 0 && "rcl_decref of an object with no references");
-	if (--o->refcnt == 0)
-		heap_dealloc(o);
+	}
+	heap_dealloc(o);
 }
 
 /* Move o to the vector of gen, keeping the counts right; false (and o
@@ -380,21 +379,10 @@ static inline void dealloc_one(rcl_heap *h, rcl_head *o)
  * The refcount of o reached zero. Freeing one object drops references to
  * others; those that reach zero meanwhile wait on h->trash (still in their
  * vectors) and are freed by the outermost call, so a long chain never grows
- * the stack. During a collection's delete phase, members of the garbage
- * are the collector's to free (gc.c, clear_garbage()).
+ * the stack.
  */
-void heap_dealloc(rcl_head *o)
+static __attribute__((noinline)) void dealloc_chain(rcl_heap *h, rcl_head *o)
 {
-	rcl_heap *h = o->ti->heap;
-
-	HEAP_CHECK_OWNER(h);
-	if (__builtin_expect(h->deleting, 0) && IS_GARBAGE(o)) {
-		/* a member of the garbage: freed now if the delete has cleared
-		 * it, else when the delete reaches it */
-		if (o->flags & F_CLEARED)
-			gc_free_member(h, o);
-		return;
-	}
 	if (h->dealloc_depth > 0) {
 		o->gc_refs = (uintptr_t)h->trash;
 		h->trash = o;
@@ -409,6 +397,25 @@ void heap_dealloc(rcl_head *o)
 		dealloc_one(h, o);
 	}
 	h->dealloc_depth--;
+}
+
+/*
+ * During a collection's delete phase, members of the garbage are the
+ * collector's to free (gc.c, clear_garbage()): one already cleared is freed
+ * now, one not yet cleared when the delete reaches it. This test comes
+ * first and alone, so that freeing the garbage costs no more than a call.
+ */
+void heap_dealloc(rcl_head *o)
+{
+	rcl_heap *h = o->ti->heap;
+
+	HEAP_CHECK_OWNER(h);
+	if (__builtin_expect(IS_GARBAGE(o), 0) && h->deleting) {
+		if (o->flags & F_CLEARED)
+			gc_free_member(h, o);
+		return;
+	}
+	dealloc_chain(h, o);
 }
 
 size_t rcl_refcount(const void *obj)

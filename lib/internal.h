@@ -90,6 +90,9 @@ struct rcl_head {
 
 _Static_assert(sizeof(rcl_head) % alignof(max_align_t) == 0,
 	       "objects must stay aligned for any type");
+_Static_assert(sizeof(rcl_head) == RCL_HEAD_BYTES &&
+		   offsetof(rcl_head, refcnt) == 0,
+	       "the inline rcl_incref() and rcl_decref() know the header");
 
 enum {
 	GEN_MASK = 0x7,

@@ -59,6 +59,10 @@ void vec_compact(rcl_vec *v)
 
 	if (!v->holes)
 		return;
+	if (v->holes == v->n) { /* all gone: freed, or promoted */
+		v->n = v->holes = 0;
+		return;
+	}
 	for (uint32_t i = 0; i < v->n; i++) {
 		rcl_head *o = v->v[i];
 

@@ -90,8 +90,30 @@ void *rcl_new(rcl_heap *h, const rcl_type *t);
 /* The same with size bytes of user data instead of t->size. */
 void *rcl_new_var(rcl_heap *h, const rcl_type *t, size_t size);
 
-void rcl_incref(void *obj); /* NULL is a no-op */
-void rcl_decref(void *obj); /* NULL is a no-op; frees at zero */
+/*
+ * Reference counting, inline as in CPython: the count is the first word of
+ * the header, RCL_HEAD_BYTES before the object (both are part of the ABI).
+ * The library also exports both as functions, for callers that cannot use
+ * an inline (other languages, function pointers). rcl_dealloc() is what
+ * rcl_decref() calls when the count reaches zero (or below: a decref too
+ * many, which debug builds assert); nothing else may.
+ */
+#define RCL_HEAD_BYTES 48
+
+void rcl_dealloc(void *obj);
+
+inline void rcl_incref(void *obj) /* NULL is a no-op */
+{
+	if (obj)
+		(*(intptr_t *)((char *)obj - RCL_HEAD_BYTES))++;
+}
+
+inline void rcl_decref(void *obj) /* NULL is a no-op; frees at zero */
+{
+	if (obj && --*(intptr_t *)((char *)obj - RCL_HEAD_BYTES) <= 0)
+		rcl_dealloc(obj);
+}
+
 size_t rcl_refcount(const void *obj);
 rcl_heap *rcl_heap_of(const void *obj);
 const rcl_type *rcl_typeof(const void *obj);
