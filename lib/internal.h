@@ -18,7 +18,7 @@
  * Why vectors and not CPython's linked lists: a collection walks each
  * generation several times, and a list walk is a chain of dependent loads,
  * one cache miss after another. A vector gives the next addresses ahead of
- * time, so the walk prefetches them and the passes run at memory bandwidth.
+ * time, and is mostly in address order, so the hardware prefetches them.
  * A freed object leaves a hole (NULL) unless it was last; a vector is
  * compacted when half of it is holes, and after each collection.
  *
@@ -154,11 +154,11 @@ struct pool_page {
 	pool_page *prev;
 	void *free; /* freed blocks, linked through their first word */
 	char *bump; /* blocks never handed out start here */
-	char *end;
 	pool_page *all_next; /* every page in use, for pool_finish() */
 	pool_page *all_prev;
 	uint32_t used;
 	uint32_t cls;
+	uint32_t cap; /* blocks the page holds: full when used == cap */
 };
 
 #define PAGE_HEADER 64
@@ -259,7 +259,7 @@ static inline size_t class_size(unsigned cls)
 
 static inline bool page_full(const pool_page *pg)
 {
-	return !pg->free && pg->bump + class_size(pg->cls) > pg->end;
+	return pg->used == pg->cap;
 }
 
 /* size bytes from the pool, or from the allocator when too large. */

@@ -82,7 +82,7 @@ static pool_page *page_new(rcl_pool *p, unsigned cls)
 	p->all = pg;
 	pg->cls = cls;
 	pg->bump = (char *)pg + PAGE_HEADER;
-	pg->end = (char *)pg + POOL_PAGE;
+	pg->cap = (uint32_t)((POOL_PAGE - PAGE_HEADER) / class_size(cls));
 	page_link(p, pg);
 	return pg;
 }

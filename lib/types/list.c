@@ -47,13 +47,21 @@ static void list_clear(void *self)
 		rcl_owned_free(l, items, cap * sizeof(void *));
 }
 
+/* At free, clear runs first; this catches what was stored since. */
+static void list_destroy(void *self)
+{
+	struct rcl_list *l = self;
+
+	if (l->items != NULL)
+		list_clear(self);
+}
+
 const rcl_type rcl_list_type = {
     .name = "list",
     .size = sizeof(struct rcl_list),
     .traverse = list_traverse,
     .clear = list_clear,
-    /* At free, clear runs first; this catches what was stored since. */
-    .destroy = list_clear,
+    .destroy = list_destroy,
 };
 
 /* Grow the array to hold at least one more item; 0, or -1 with ENOMEM and the
