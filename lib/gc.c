@@ -85,15 +85,18 @@ static void visit_decref(void *child, const char *field, void *arg)
 {
 	struct subtract *sub = arg;
 	rcl_head *c;
+	uint32_t fl;
 
 	(void)field;
 	if (!child)
 		return;
 	c = HEAD(child);
-	if (head_gen(c) > sub->gen)
-		return; /* older, permanent or untracked */
-	if (!(c->flags & F_COLLECTING))
+	fl = c->flags;
+	if (!(fl & F_COLLECTING)) { /* not met yet, or outside the set */
+		if ((fl & GEN_MASK) > sub->gen)
+			return; /* older, permanent or untracked */
 		init_refs(c, sub);
+	}
 	assert(c->gc_refs > 0 &&
 	       "a traverse visits a reference its object does not own");
 	if (c->gc_refs > 0 && --c->gc_refs == 0)
@@ -201,20 +204,17 @@ struct split_info {
  * with the pacing counts summed in h->gc_freed. Inline in the delete loops;
  * heap_dealloc() calls the out-of-line copy below.
  */
-static inline void free_member(rcl_heap *h, rcl_head *o)
+static inline void release_member(rcl_heap *h, rcl_head *o)
 {
 	rcl_tinfo *ti = o->ti;
-	const rcl_type *t = ti->type;
 	size_t block = sizeof(rcl_head) + o->size, bytes = block;
 	unsigned gen = head_gen(o);
 
-	if (t->destroy)
-		t->destroy(OBJ(o));
 	if (__builtin_expect(o->owned != 0, 0)) {
 		bytes += o->owned;
 		h->st.owned_bytes -= o->owned;
 	}
-	if (__builtin_expect(h->finalizable != 0, 0) && t->finalize &&
+	if (__builtin_expect(h->finalizable != 0, 0) && ti->type->finalize &&
 	    !(o->flags & F_FINALIZED))
 		h->finalizable--;
 	h->vec[gen].v[o->idx] = NULL;
@@ -225,6 +225,25 @@ static inline void free_member(rcl_heap *h, rcl_head *o)
 	h->gc_freed.objects++;
 	h->gc_freed.bytes += bytes;
 	pool_free(h, o, block);
+}
+
+/* release_member() without a call of its own, so that freeing an object
+ * whose type has no destroy saves no registers. */
+static __attribute__((noinline)) void release_plain(rcl_heap *h, rcl_head *o)
+{
+	release_member(h, o);
+}
+
+static inline void free_member(rcl_heap *h, rcl_head *o)
+{
+	const rcl_type *t = o->ti->type;
+
+	if (t->destroy) {
+		t->destroy(OBJ(o));
+		release_member(h, o);
+	} else {
+		release_plain(h, o);
+	}
 }
 
 void gc_free_member(rcl_heap *h, rcl_head *o)
