@@ -67,16 +67,15 @@ static uint64_t now_ns(void)
 /* What subtract_refs() passes its visitor, and learns. */
 struct subtract {
 	unsigned gen; /* the set is generations 0..gen */
-	size_t roots; /* members with gc_refs > 0: references from outside */
+	size_t zeros; /* members whose gc_refs reached zero */
 };
 
 /* First touch of a member in this collection: gc_refs = refcnt. */
-static inline void init_refs(rcl_head *o, struct subtract *sub)
+static inline void init_refs(rcl_head *o)
 {
 	assert(o->refcnt > 0 && "object with no references in a set");
 	o->gc_refs = (uintptr_t)o->refcnt;
 	o->flags |= F_COLLECTING;
-	sub->roots++;
 }
 
 /* A reference from inside the set does not keep its target alive. A member
@@ -95,12 +94,12 @@ static void visit_decref(void *child, const char *field, void *arg)
 	if (!(fl & F_COLLECTING)) { /* not met yet, or outside the set */
 		if ((fl & GEN_MASK) > sub->gen)
 			return; /* older, permanent or untracked */
-		init_refs(c, sub);
+		init_refs(c);
 	}
 	assert(c->gc_refs > 0 &&
 	       "a traverse visits a reference its object does not own");
 	if (c->gc_refs > 0 && --c->gc_refs == 0)
-		sub->roots--;
+		sub->zeros++;
 }
 
 /*
@@ -112,15 +111,22 @@ static void visit_decref(void *child, const char *field, void *arg)
 static size_t subtract_refs(rcl_heap *h, int gen)
 {
 	struct subtract sub = {(unsigned)gen, 0};
+	size_t members = 0;
 	rcl_head *o;
 
+	/* Every member is met once, here or as a child, and starts with
+	 * gc_refs > 0: the roots are the members less those that reached
+	 * zero. (Counting them as they go would chain every step on one
+	 * counter in memory.) */
+	for (int g = 0; g <= gen; g++)
+		members += vec_count(&h->vec[g]);
 	FOR_SET(h, gen, o)
 	{
 		if (!(o->flags & F_COLLECTING))
-			init_refs(o, &sub);
+			init_refs(o);
 		o->ti->type->traverse(OBJ(o), visit_decref, &sub);
 	}
-	return sub.roots;
+	return members - sub.zeros;
 }
 
 /* The mark's work stack, linked through gc_refs, and how many roots (members
