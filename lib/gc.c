@@ -80,13 +80,11 @@ static inline void init_refs(rcl_head *o)
 
 /* A reference from inside the set does not keep its target alive. A member
  * not yet met is initialized first. */
-static void visit_decref(void *child, const char *field, void *arg)
+static inline void decref_member(void *child, struct subtract *sub)
 {
-	struct subtract *sub = arg;
 	rcl_head *c;
 	uint32_t fl;
 
-	(void)field;
 	if (!child)
 		return;
 	c = HEAD(child);
@@ -102,6 +100,28 @@ static void visit_decref(void *child, const char *field, void *arg)
 		sub->zeros++;
 }
 
+static void visit_decref(void *child, const char *field, void *arg)
+{
+	(void)field;
+	decref_member(child, arg);
+}
+
+/* What o references, as traverse would visit it. */
+static inline void subtract_from(rcl_head *o, struct subtract *sub)
+{
+	const rcl_type *t = o->ti->type;
+
+	if (t == &rcl_list_type) {
+		size_t n;
+		void *const *items = list_items(OBJ(o), &n);
+
+		for (size_t i = 0; i < n; i++)
+			decref_member(items[i], sub);
+		return;
+	}
+	t->traverse(OBJ(o), visit_decref, sub);
+}
+
 /*
  * update_refs and subtract_refs in one pass: each member gets COLLECTING and
  * gc_refs = refcnt when first met (as itself or as a child), then loses one
@@ -112,19 +132,26 @@ static size_t subtract_refs(rcl_heap *h, int gen)
 {
 	struct subtract sub = {(unsigned)gen, 0};
 	size_t members = 0;
-	rcl_head *o;
 
 	/* Every member is met once, here or as a child, and starts with
 	 * gc_refs > 0: the roots are the members less those that reached
 	 * zero. (Counting them as they go would chain every step on one
 	 * counter in memory.) */
-	for (int g = 0; g <= gen; g++)
+	for (int g = 0; g <= gen; g++) {
+		/* traverse neither allocates nor frees: v and n stay put */
+		rcl_head **v = h->vec[g].v;
+		uint32_t n = h->vec[g].n;
+
 		members += vec_count(&h->vec[g]);
-	FOR_SET(h, gen, o)
-	{
-		if (!(o->flags & F_COLLECTING))
-			init_refs(o);
-		o->ti->type->traverse(OBJ(o), visit_decref, &sub);
+		for (uint32_t i = 0; i < n; i++) {
+			rcl_head *o = v[i];
+
+			if (!o)
+				continue;
+			if (!(o->flags & F_COLLECTING))
+				init_refs(o);
+			subtract_from(o, &sub);
+		}
 	}
 	return members - sub.zeros;
 }
@@ -138,12 +165,10 @@ struct mark {
 
 /* child is reachable: mark it and push it on the work stack. A root met
  * here is counted before its gc_refs becomes a link. */
-static void visit_reachable(void *child, const char *field, void *arg)
+static inline void mark_member(void *child, struct mark *m)
 {
-	struct mark *m = arg;
 	rcl_head *c;
 
-	(void)field;
 	if (!child)
 		return;
 	c = HEAD(child);
@@ -156,16 +181,38 @@ static void visit_reachable(void *child, const char *field, void *arg)
 	m->stack = c;
 }
 
+static void visit_reachable(void *child, const char *field, void *arg)
+{
+	(void)field;
+	mark_member(child, arg);
+}
+
+/* Mark what o references, as traverse would visit it. */
+static inline void mark_children(rcl_head *o, struct mark *m)
+{
+	const rcl_type *t = o->ti->type;
+
+	if (t == &rcl_list_type) {
+		size_t n;
+		void *const *items = list_items(OBJ(o), &n);
+
+		for (size_t i = 0; i < n; i++)
+			mark_member(items[i], m);
+		return;
+	}
+	t->traverse(OBJ(o), visit_reachable, m);
+}
+
 /* Mark o reachable, and everything it reaches; no allocation: the work
  * stack is linked through gc_refs. */
 static void mark_from(rcl_head *o, struct mark *m)
 {
 	o->flags |= F_REACHABLE;
-	o->ti->type->traverse(OBJ(o), visit_reachable, m);
+	mark_children(o, m);
 	while (m->stack) {
 		o = m->stack;
 		m->stack = (rcl_head *)o->gc_refs;
-		o->ti->type->traverse(OBJ(o), visit_reachable, m);
+		mark_children(o, m);
 	}
 }
 
@@ -348,21 +395,28 @@ static void split_delete(rcl_heap *h, int gen, unsigned to_gen,
 {
 	rcl_vec *dst = &h->vec[to_gen];
 	bool move = reserve_survivors(h, gen, to_gen);
-	rcl_head *o;
 
-	FOR_SET(h, gen, o)
-	{
-		uint32_t fl = o->flags;
+	for (int g = 0; g <= gen; g++) {
+		rcl_vec *v = &h->vec[g];
 
-		if (!(fl & F_COLLECTING))
-			continue;
-		if (fl & F_REACHABLE) {
-			si->survivors++;
-			survive(h, o, dst, to_gen, move);
-			continue;
+		/* v->v and v->n are read again each time: clear may allocate */
+		for (uint32_t i = 0; i < v->n; i++) {
+			rcl_head *o = v->v[i];
+			uint32_t fl;
+
+			if (!o)
+				continue;
+			fl = o->flags;
+			if (!(fl & F_COLLECTING))
+				continue;
+			if (fl & F_REACHABLE) {
+				si->survivors++;
+				survive(h, o, dst, to_gen, move);
+				continue;
+			}
+			si->garbage++;
+			clear_garbage(h, o);
 		}
-		si->garbage++;
-		clear_garbage(h, o);
 	}
 }
 
