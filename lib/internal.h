@@ -54,6 +54,7 @@
 #include <stdint.h>
 
 #include <reclaim/heap.h>
+#include <reclaim/types.h> /* rcl_list_type: exported, so outside the pragma */
 
 /* Everything declared here is the library's own: not exported. */
 #pragma GCC visibility push(hidden)
@@ -375,7 +376,6 @@ enum { REASON_MANUAL, REASON_COUNT, REASON_BYTES, REASON_ALLOC };
 /* types/list.c: the standard list's items, which the collector walks
  * itself (as CPython's knows its tuples and dicts): a list is the most
  * common container, and an indirect call per item is most of its cost. */
-extern const rcl_type rcl_list_type;
 void *const *list_items(const void *self, size_t *len);
 
 /* weakref.c */

@@ -7,6 +7,9 @@
 
 #include <reclaim/watchdog.h>
 
+/* Everything declared here is the library's own: not exported. */
+#pragma GCC visibility push(hidden)
+
 struct event;
 
 #define WD_CPU_SLOTS 10
@@ -117,5 +120,7 @@ void wd_notify_disarm(rcl_watchdog *wd);
 
 /* watchdog.c */
 void wd_wakeup(rcl_watchdog *wd, int wakeup, uint64_t t0);
+
+#pragma GCC visibility pop
 
 #endif

@@ -4,7 +4,9 @@
  * in between. Afterwards, a full collection must free exactly the objects
  * that the test itself finds unreachable from the roots: nothing reachable
  * was ever freed, nothing unreachable survives. Weak references must read
- * NULL exactly for the freed. Fixed seeds, so every failure reproduces.
+ * NULL exactly for the freed. Some edges go through standard lists (a
+ * node's field holds a list of nodes), which the collector walks itself
+ * rather than through traverse. Fixed seeds, so every failure reproduces.
  */
 #include <setjmp.h>
 #include <stdarg.h>
@@ -13,6 +15,8 @@
 #include <stdio.h>
 
 #include <cmocka.h>
+
+#include <reclaim/types.h>
 
 #include "testobj.h"
 
@@ -61,13 +65,30 @@ static uint32_t rnd(uint32_t n)
 	return (uint32_t)(rng % n);
 }
 
+/* Is p (a node's field) a list of nodes rather than a node? */
+static bool is_list(const void *p)
+{
+	return p && rcl_typeof(p) == &rcl_list_type;
+}
+
+/* What a field leads to: the node, or a random node of the list. */
+static node *follow(node *p)
+{
+	size_t len;
+
+	if (!is_list(p))
+		return p;
+	len = rcl_list_len((rcl_list *)p);
+	return len ? rcl_list_get((rcl_list *)p, rnd((uint32_t)len)) : NULL;
+}
+
 /* A node reachable from the roots, by a short random walk; or NULL. */
 static node *walk(node **roots)
 {
 	node *cur = roots[rnd(ROOTS)];
 
 	for (int steps = rnd(6); cur && steps > 0; steps--) {
-		node *next = cur->f[rnd(NODE_FIELDS)];
+		node *next = follow(cur->f[rnd(NODE_FIELDS)]);
 
 		if (!next)
 			break;
@@ -76,10 +97,11 @@ static node *walk(node **roots)
 	return cur;
 }
 
-/* Mark what the roots reach, by the test's own depth-first search. */
+/* Mark what the roots reach, by the test's own depth-first search (lists
+ * are seen through, and each list's items pushed). */
 static void mark(node *n, bool *reach)
 {
-	node *stack[MAXN * NODE_FIELDS + ROOTS];
+	static node *stack[MAXN * (NODE_FIELDS + 8) + ROOTS];
 	int top = 0;
 
 	stack[top++] = n;
@@ -88,10 +110,39 @@ static void mark(node *n, bool *reach)
 		if (!n || reach[n->id])
 			continue;
 		reach[n->id] = true;
-		for (int i = 0; i < NODE_FIELDS; i++)
-			if (n->f[i])
-				stack[top++] = n->f[i];
+		for (int i = 0; i < NODE_FIELDS; i++) {
+			node *f = n->f[i];
+
+			if (!is_list(f)) {
+				if (f)
+					stack[top++] = f;
+				continue;
+			}
+			for (size_t j = 0; j < rcl_list_len((rcl_list *)f); j++)
+				stack[top++] = rcl_list_get((rcl_list *)f, j);
+		}
 	}
+}
+
+/* A list of up to 3 reachable nodes (maybe none), in a field of a reachable
+ * node, where it may close cycles through the list. */
+static void store_list(rcl_heap *h, node **roots)
+{
+	node *src = walk(roots);
+	rcl_list *l;
+
+	if (!src)
+		return;
+	l = rcl_list_new(h, 0);
+	assert_non_null(l);
+	for (uint32_t k = rnd(4); k > 0; k--) {
+		node *item = walk(roots);
+
+		if (item)
+			assert_int_equal(rcl_list_append(l, item), 0);
+	}
+	node_set(src, (int)rnd(NODE_FIELDS), (node *)l);
+	rcl_decref(l);
 }
 
 static const size_t thresholds[][3] = {
@@ -153,6 +204,8 @@ static size_t run_graph(uint64_t seed)
 			roots[r] = to;
 		} else if (op == 10 && rnd(4) == 0) {
 			rcl_collect(h, (int)rnd(3));
+		} else if (op == 11) {
+			store_list(h, roots);
 		}
 	}
 
