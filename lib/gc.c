@@ -111,7 +111,7 @@ static inline void subtract_from(rcl_head *o, struct subtract *sub)
 {
 	const rcl_type *t = o->ti->type;
 
-	if (t == &rcl_list_type) {
+	if (t == &list_type) {
 		size_t n;
 		void *const *items = list_items(OBJ(o), &n);
 
@@ -192,7 +192,7 @@ static inline void mark_children(rcl_head *o, struct mark *m)
 {
 	const rcl_type *t = o->ti->type;
 
-	if (t == &rcl_list_type) {
+	if (t == &list_type) {
 		size_t n;
 		void *const *items = list_items(OBJ(o), &n);
 

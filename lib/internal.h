@@ -376,6 +376,7 @@ enum { REASON_MANUAL, REASON_COUNT, REASON_BYTES, REASON_ALLOC };
 /* types/list.c: the standard list's items, which the collector walks
  * itself (as CPython's knows its tuples and dicts): a list is the most
  * common container, and an indirect call per item is most of its cost. */
+extern const rcl_type list_type; /* rcl_list_type, hidden */
 void *const *list_items(const void *self, size_t *len);
 
 /* weakref.c */

@@ -79,6 +79,11 @@ const rcl_type rcl_list_type = {
     .destroy = list_destroy,
 };
 
+/* The same object under a hidden name: the collector's test for a list is
+ * then an address in the library, not a load from the GOT. */
+extern const rcl_type list_type
+    __attribute__((alias("rcl_list_type"), visibility("hidden")));
+
 /* Grow the array to hold at least one more item; 0, or -1 with ENOMEM and the
  * list unchanged. */
 static int list_grow(struct rcl_list *l)
