@@ -205,6 +205,8 @@ static void fx_record_cycle(struct forensics *fx)
 	int32_t n = fx->closing;
 	size_t k = fx->nodes[n].depth + 1, i, r;
 
+	if (k == 0 || k > FX_CYCLE_MAX + 1)
+		return; /* the search never goes deeper: nothing to spell */
 	fields[k - 1] = fx->closing_field;
 	for (i = k; i-- > 0; n = fx->nodes[n].parent) {
 		objs[i] = fx->nodes[n].obj;
