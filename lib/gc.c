@@ -395,6 +395,7 @@ static void split_delete(rcl_heap *h, int gen, unsigned to_gen,
 {
 	rcl_vec *dst = &h->vec[to_gen];
 	bool move = reserve_survivors(h, gen, to_gen);
+	size_t garbage = 0, survivors = 0;
 
 	for (int g = 0; g <= gen; g++) {
 		rcl_vec *v = &h->vec[g];
@@ -410,14 +411,16 @@ static void split_delete(rcl_heap *h, int gen, unsigned to_gen,
 			if (!(fl & F_COLLECTING))
 				continue;
 			if (fl & F_REACHABLE) {
-				si->survivors++;
+				survivors++;
 				survive(h, o, dst, to_gen, move);
 				continue;
 			}
-			si->garbage++;
+			garbage++;
 			clear_garbage(h, o);
 		}
 	}
+	si->garbage += garbage;
+	si->survivors += survivors;
 }
 
 /* Clear every weak reference into the garbage before any callback runs,
