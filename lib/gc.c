@@ -255,7 +255,7 @@ struct split_info {
  * Free one member of the garbage, cleared and with no references left: like
  * heap_free_object(), but leaving a hole for the compaction that follows,
  * with the pacing counts summed in h->gc_freed. Inline in the delete loops;
- * heap_dealloc() calls the out-of-line copy below.
+ * rcl_dealloc() calls the out-of-line copy below.
  */
 static inline void release_member(rcl_heap *h, rcl_head *o)
 {
@@ -307,7 +307,7 @@ void gc_free_member(rcl_heap *h, rcl_head *o)
 /*
  * Delete one member of the garbage: clear it, which drops the references
  * that form the cycles; if nothing references it any more, free it now.
- * Otherwise it is freed when its last referrer is cleared (heap_dealloc()
+ * Otherwise it is freed when its last referrer is cleared (rcl_dealloc()
  * sees a cleared member reach zero), or found uncollectable at the end.
  * Nothing can reference a member whose count is zero, so freeing it at once
  * is safe however far the delete has got.
@@ -317,7 +317,7 @@ static void clear_garbage(rcl_heap *h, rcl_head *o)
 	const rcl_type *t = o->ti->type;
 
 	/* CLEARED only once clear has returned: if o's count drops to zero
-	 * meanwhile, heap_dealloc() leaves it to the test below. */
+	 * meanwhile, rcl_dealloc() leaves it to the test below. */
 	if (t->clear)
 		t->clear(OBJ(o));
 	o->flags |= F_CLEARED;

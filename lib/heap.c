@@ -263,19 +263,6 @@ void *rcl_new_var(rcl_heap *h, const rcl_type *t, size_t size)
 extern inline void rcl_incref(void *obj);
 extern inline void rcl_decref(void *obj);
 
-/* rcl_decref() took the count to zero, or below. */
-void rcl_dealloc(void *obj)
-{
-	rcl_head *o = HEAD(obj);
-
-	if (__builtin_expect(o->refcnt < 0, 0)) {
-		/* a decref too many: a bug in a type or its caller, and the
-		 * object was freed already. Debug builds stop here. */
-		assert(!"rcl_decref of an object with no references");
-		return;
-	}
-	heap_dealloc(o);
-}
 
 /* Move o to the vector of gen, keeping the counts right; false (and o
  * where it was) if memory is short. */
@@ -400,15 +387,24 @@ static __attribute__((noinline)) void dealloc_chain(rcl_heap *h, rcl_head *o)
 }
 
 /*
- * During a collection's delete phase, members of the garbage are the
- * collector's to free (gc.c, clear_garbage()): one already cleared is freed
- * now, one not yet cleared when the delete reaches it. This test comes
- * first and alone, so that freeing the garbage costs no more than a call.
+ * rcl_decref() took the count to zero, or below. During a collection's
+ * delete phase, members of the garbage are the collector's to free (gc.c,
+ * clear_garbage()): one already cleared is freed now, one not yet cleared
+ * when the delete reaches it. That test comes first and alone, so that
+ * freeing the garbage costs no more than a call.
  */
-void heap_dealloc(rcl_head *o)
+void rcl_dealloc(void *obj)
 {
-	rcl_heap *h = o->ti->heap;
+	rcl_head *o = HEAD(obj);
+	rcl_heap *h;
 
+	if (__builtin_expect(o->refcnt < 0, 0)) {
+		/* a decref too many: a bug in a type or its caller, and the
+		 * object was freed already. Debug builds stop here. */
+		assert(!"rcl_decref of an object with no references");
+		return;
+	}
+	h = o->ti->heap;
 	HEAP_CHECK_OWNER(h);
 	if (__builtin_expect(IS_GARBAGE(o), 0) && h->deleting) {
 		if (o->flags & F_CLEARED)

@@ -56,6 +56,8 @@
 #include <reclaim/heap.h>
 #include <reclaim/types.h> /* rcl_list_type: exported, so outside the pragma */
 
+#include "types/list-internal.h"
+
 /* Everything declared here is the library's own: not exported. */
 #pragma GCC visibility push(hidden)
 
@@ -350,9 +352,6 @@ static inline size_t vec_count(const rcl_vec *v)
 }
 
 /* heap.c */
-/* Out of line, so that rcl_decref()'s common case (the count stays above
- * zero) pays for no registers it does not use. */
-__attribute__((noinline)) void heap_dealloc(rcl_head *o);
 void heap_free_object(rcl_heap *h, rcl_head *o);
 bool heap_relink(rcl_heap *h, rcl_head *o, unsigned gen);
 
@@ -377,7 +376,6 @@ enum { REASON_MANUAL, REASON_COUNT, REASON_BYTES, REASON_ALLOC };
  * itself (as CPython's knows its tuples and dicts): a list is the most
  * common container, and an indirect call per item is most of its cost. */
 extern const rcl_type list_type; /* rcl_list_type, hidden */
-void *const *list_items(const void *self, size_t *len);
 
 /* weakref.c */
 void weakref_clear_all(rcl_head *o, rcl_weakref **callbacks);

@@ -6,14 +6,9 @@
 
 #include <reclaim/types.h>
 
-#define LIST_MAX_CAP (SIZE_MAX / sizeof(void *))
+#include "list-internal.h"
 
-struct rcl_list {
-	void *
-	    *items; /* cap slots from rcl_owned_alloc, or NULL when cap is 0 */
-	size_t len;
-	size_t cap;
-};
+#define LIST_MAX_CAP (SIZE_MAX / sizeof(void *))
 
 /* Visit each item, field "[]". */
 static void list_traverse(void *self, rcl_visit_fn visit, void *arg)
@@ -56,19 +51,6 @@ static void list_destroy(void *self)
 
 	if (l->items != NULL)
 		list_clear(self);
-}
-
-/* For the collector (lib/internal.h): the items, walked without a visit per
- * item. The library's own, not exported. */
-__attribute__((visibility("hidden"))) void *const *
-list_items(const void *self, size_t *len);
-
-void *const *list_items(const void *self, size_t *len)
-{
-	const struct rcl_list *l = self;
-
-	*len = l->len;
-	return (void *const *)l->items;
 }
 
 const rcl_type rcl_list_type = {
