@@ -64,6 +64,30 @@ static uint64_t now_ns(void)
 		for (uint32_t i_ = 0; i_ < (h)->vec[g_].n; i_++)               \
 			if (((o) = (h)->vec[g_].v[i_]) != NULL)
 
+/*
+ * Call member(child, arg) for each reference of o, as traverse would visit
+ * it: the standard list's items inline (as CPython's collector knows its
+ * tuples and dicts: a list is the most common container, and an indirect
+ * call per item is most of its cost), any other type through its traverse
+ * and visit. Inlined with member a constant, so member is too.
+ */
+static inline __attribute__((always_inline)) void
+for_each_ref(rcl_head *o, void (*member)(void *, void *), rcl_visit_fn visit,
+	     void *arg)
+{
+	const rcl_type *t = o->ti->type;
+
+	if (t == &list_type) {
+		size_t n;
+		void *const *items = list_items(OBJ(o), &n);
+
+		for (size_t i = 0; i < n; i++)
+			member(items[i], arg);
+		return;
+	}
+	t->traverse(OBJ(o), visit, arg);
+}
+
 /* What subtract_refs() passes its visitor, and learns. */
 struct subtract {
 	unsigned gen; /* the set is generations 0..gen */
@@ -80,8 +104,9 @@ static inline void init_refs(rcl_head *o)
 
 /* A reference from inside the set does not keep its target alive. A member
  * not yet met is initialized first. */
-static inline void decref_member(void *child, struct subtract *sub)
+static inline void decref_member(void *child, void *arg)
 {
+	struct subtract *sub = arg;
 	rcl_head *c;
 	uint32_t fl;
 
@@ -104,22 +129,6 @@ static void visit_decref(void *child, const char *field, void *arg)
 {
 	(void)field;
 	decref_member(child, arg);
-}
-
-/* What o references, as traverse would visit it. */
-static inline void subtract_from(rcl_head *o, struct subtract *sub)
-{
-	const rcl_type *t = o->ti->type;
-
-	if (t == &list_type) {
-		size_t n;
-		void *const *items = list_items(OBJ(o), &n);
-
-		for (size_t i = 0; i < n; i++)
-			decref_member(items[i], sub);
-		return;
-	}
-	t->traverse(OBJ(o), visit_decref, sub);
 }
 
 /*
@@ -150,7 +159,7 @@ static size_t subtract_refs(rcl_heap *h, int gen)
 				continue;
 			if (!(o->flags & F_COLLECTING))
 				init_refs(o);
-			subtract_from(o, &sub);
+			for_each_ref(o, decref_member, visit_decref, &sub);
 		}
 	}
 	return members - sub.zeros;
@@ -165,8 +174,9 @@ struct mark {
 
 /* child is reachable: mark it and push it on the work stack. A root met
  * here is counted before its gc_refs becomes a link. */
-static inline void mark_member(void *child, struct mark *m)
+static inline void mark_member(void *child, void *arg)
 {
+	struct mark *m = arg;
 	rcl_head *c;
 
 	if (!child)
@@ -187,32 +197,16 @@ static void visit_reachable(void *child, const char *field, void *arg)
 	mark_member(child, arg);
 }
 
-/* Mark what o references, as traverse would visit it. */
-static inline void mark_children(rcl_head *o, struct mark *m)
-{
-	const rcl_type *t = o->ti->type;
-
-	if (t == &list_type) {
-		size_t n;
-		void *const *items = list_items(OBJ(o), &n);
-
-		for (size_t i = 0; i < n; i++)
-			mark_member(items[i], m);
-		return;
-	}
-	t->traverse(OBJ(o), visit_reachable, m);
-}
-
 /* Mark o reachable, and everything it reaches; no allocation: the work
  * stack is linked through gc_refs. */
 static void mark_from(rcl_head *o, struct mark *m)
 {
 	o->flags |= F_REACHABLE;
-	mark_children(o, m);
+	for_each_ref(o, mark_member, visit_reachable, m);
 	while (m->stack) {
 		o = m->stack;
 		m->stack = (rcl_head *)o->gc_refs;
-		mark_children(o, m);
+		for_each_ref(o, mark_member, visit_reachable, m);
 	}
 }
 
