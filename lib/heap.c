@@ -3,6 +3,10 @@
  * memory and accounting. The collector is in gc.c; internal.h documents the
  * lists every object lives on.
  */
+/* This file defines the exported rcl_incref() and rcl_decref(): it sees
+ * their prototypes, not the header's inline definitions. */
+#define RCL_NO_INLINE_REFCOUNT
+
 #include <assert.h>
 #include <errno.h>
 #include <stdio.h>
@@ -258,10 +262,19 @@ void *rcl_new_var(rcl_heap *h, const rcl_type *t, size_t size)
 	return new_object(h, t, size);
 }
 
-/* The external definitions of the inline rcl_incref() and rcl_decref()
- * (<reclaim/heap.h>), for callers that cannot inline them. */
-extern inline void rcl_incref(void *obj);
-extern inline void rcl_decref(void *obj);
+/* The exported rcl_incref() and rcl_decref(): what <reclaim/heap.h> has
+ * inline, for callers that cannot inline it. */
+void rcl_incref(void *obj)
+{
+	if (obj)
+		HEAD(obj)->refcnt++;
+}
+
+void rcl_decref(void *obj)
+{
+	if (obj && --HEAD(obj)->refcnt <= 0)
+		rcl_dealloc(obj);
+}
 
 
 /* Move o to the vector of gen, keeping the counts right; false (and o

@@ -91,28 +91,34 @@ void *rcl_new(rcl_heap *h, const rcl_type *t);
 void *rcl_new_var(rcl_heap *h, const rcl_type *t, size_t size);
 
 /*
- * Reference counting, inline as in CPython: the count is the first word of
- * the header, RCL_HEAD_BYTES before the object (both are part of the ABI).
- * The library also exports both as functions, for callers that cannot use
- * an inline (other languages, function pointers). rcl_dealloc() is what
- * rcl_decref() calls when the count reaches zero (or below: a decref too
- * many, which debug builds assert); nothing else may.
+ * Reference counting, static inline as CPython's Py_INCREF and Py_DECREF
+ * are: the count is the first word of the header, RCL_HEAD_BYTES before the
+ * object (both are part of the ABI). The library also exports both as
+ * functions, for callers that cannot use an inline (other languages, and
+ * code that defines RCL_NO_INLINE_REFCOUNT before the first include).
+ * rcl_dealloc() is what rcl_decref() calls when the count reaches zero (or
+ * below: a decref too many, which debug builds assert); nothing else may.
  */
 #define RCL_HEAD_BYTES 48
 
 void rcl_dealloc(void *obj);
 
-inline void rcl_incref(void *obj) /* NULL is a no-op */
+#ifdef RCL_NO_INLINE_REFCOUNT
+void rcl_incref(void *obj); /* NULL is a no-op */
+void rcl_decref(void *obj); /* NULL is a no-op; frees at zero */
+#else
+static inline void rcl_incref(void *obj) /* NULL is a no-op */
 {
 	if (obj)
 		(*(intptr_t *)((char *)obj - RCL_HEAD_BYTES))++;
 }
 
-inline void rcl_decref(void *obj) /* NULL is a no-op; frees at zero */
+static inline void rcl_decref(void *obj) /* NULL is a no-op; frees at zero */
 {
 	if (obj && --*(intptr_t *)((char *)obj - RCL_HEAD_BYTES) <= 0)
 		rcl_dealloc(obj);
 }
+#endif
 
 size_t rcl_refcount(const void *obj);
 rcl_heap *rcl_heap_of(const void *obj);
