@@ -139,6 +139,9 @@ static const char *method_unknown_param(const struct method_entry *e,
 /* Set the error and its reason; the handler returns what this returns. */
 static enum call_status call_verror(struct call *call, const char *error,
 				    const char *fmt, va_list ap)
+    __attribute__((format(printf, 3, 0)));
+static enum call_status call_verror(struct call *call, const char *error,
+				    const char *fmt, va_list ap)
 {
 	char *reason;
 
