@@ -87,6 +87,49 @@ static void test_reachable_survives(void **state)
 	rcl_heap_destroy(h);
 }
 
+/*
+ * The mark stops once it has met every member with a reference from
+ * outside: here the only such member is the last one allocated, and all it
+ * reaches was allocated before it, among garbage cycles before and after.
+ */
+static void test_last_member_only_root(void **state)
+{
+	rcl_heap *h = heap_with(0, 10, 10, 0);
+	int kept = 0, dropped = 0;
+	node *first = NULL, *prev = NULL, *root;
+
+	(void)state;
+	for (int i = 0; i < 50; i++) {
+		rcl_decref(make_cycle(h, &node_type, &dropped)); /* garbage */
+		node *n = rcl_new(h, &node_type);
+
+		n->destroyed = &kept;
+		if (prev) {
+			node_set(prev, 0, n);
+			node_set(n, 1, first); /* a back edge: all in one cycle */
+			rcl_decref(n);
+		} else {
+			first = n; /* held until root takes it */
+		}
+		prev = n;
+	}
+	root = rcl_new(h, &node_type); /* last, and the only root */
+	root->destroyed = &kept;
+	node_set(root, 0, first);
+	rcl_decref(first);
+	rcl_decref(make_cycle(h, &node_type, &dropped)); /* garbage after it */
+	assert_int_equal(rcl_collect(h, 0), 102);
+	assert_int_equal(dropped, 102);
+	assert_int_equal(kept, 0);
+	assert_int_equal(stats(h).objects, 51);
+	assert_true(rcl_heap_validate(h));
+	rcl_decref(root); /* freed at once; the cycle it held is garbage */
+	assert_int_equal(kept, 1);
+	assert_int_equal(rcl_collect(h, 2), 50);
+	assert_int_equal(kept, 51);
+	rcl_heap_destroy(h);
+}
+
 /* Survivors move up one generation per collection. */
 static void test_promotion(void **state)
 {
@@ -745,6 +788,7 @@ int main(void)
 	const struct CMUnitTest tests[] = {
 	    cmocka_unit_test(test_cycle_freed_by_collection),
 	    cmocka_unit_test(test_reachable_survives),
+	    cmocka_unit_test(test_last_member_only_root),
 	    cmocka_unit_test(test_promotion),
 	    cmocka_unit_test(test_count_thresholds),
 	    cmocka_unit_test(test_long_lived_heuristic),
