@@ -74,12 +74,12 @@ int frame_feed(struct frame *f, const void *data, size_t len)
  */
 enum frame_status frame_next(struct frame *f, char **msg, size_t *len)
 {
-	char *start = f->buf + f->used;
 	size_t avail = f->len - f->used;
-	char *nul;
+	char *start, *nul;
 
 	if (avail == 0)
-		return FRAME_PARTIAL;
+		return FRAME_PARTIAL; /* buf may be NULL: no arithmetic on it */
+	start = f->buf + f->used;
 	nul = memchr(start + f->scan, '\0', avail - f->scan);
 	if (nul == NULL) {
 		f->scan = avail;
