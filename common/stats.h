@@ -40,7 +40,18 @@ enum stats_agg { STATS_SUM, STATS_MAX };
 	X(http, requests_total, COUNTER, SUM, "requests",                      \
 	  "HTTP requests answered")                                            \
 	X(http, shed_total, COUNTER, SUM, "requests",                          \
-	  "HTTP requests refused with 503 while shedding")
+	  "HTTP requests refused with 503 while shedding")                     \
+	X(tasks, started_total, COUNTER, SUM, "tasks",                         \
+	  "task runs started: requests, on-demand, periodic, and the tasks "   \
+	  "they wait for")                                                     \
+	X(tasks, finished_total, COUNTER, SUM, "tasks",                        \
+	  "task runs that ended with their result")                            \
+	X(tasks, failed_total, COUNTER, SUM, "tasks",                          \
+	  "task runs that ended with an error")                                \
+	X(tasks, cancelled_total, COUNTER, SUM, "tasks",                       \
+	  "task runs stopped at a yield point: the caller hung up, or "        \
+	  "reclaimd stopped")                                                  \
+	X(tasks, running, GAUGE, SUM, "tasks", "task runs in progress")
 
 /* X(section, name, kind, unit, help) */
 #define STATS_PROCESS_FIELDS(X)                                                \

@@ -19,19 +19,21 @@ static void cmd_stats_row(struct table *t, const char *name,
 	table_add(t, "%s", human_ns(w->heap_pause_total_ns, p));
 	table_add(t, "%llu", (unsigned long long)w->http_requests_total);
 	table_add(t, "%llu", (unsigned long long)w->http_shed_total);
+	table_add(t, "%llu", (unsigned long long)w->tasks_started_total);
+	table_add(t, "%llu", (unsigned long long)w->tasks_running);
 }
 
 /* The per-worker table. */
 static void cmd_stats_workers(const struct stats_snapshot *s)
 {
 	static const char *const headers[] = {
-	    "WORKER",	 "OBJECTS", "BYTES",	"COLLECTIONS",
-	    "COLLECTED", "GC TIME", "REQUESTS", "SHED"};
-	struct table *t = table_create(8, headers);
+	    "WORKER",  "OBJECTS",  "BYTES", "COLLECTIONS", "COLLECTED",
+	    "GC TIME", "REQUESTS", "SHED",  "TASKS",	   "RUNNING"};
+	struct table *t = table_create(10, headers);
 	char name[24];
 	size_t i, c;
 
-	for (c = 1; c < 8; c++)
+	for (c = 1; c < 10; c++)
 		table_right(t, c);
 	for (i = 0; i < s->nworkers; i++) {
 		snprintf(name, sizeof name, "%zu", i);
@@ -40,6 +42,23 @@ static void cmd_stats_workers(const struct stats_snapshot *s)
 	cmd_stats_row(t, "total", &s->total);
 	table_print(t, stdout);
 	table_destroy(t);
+}
+
+/* The task counters: how the runs ended (started = finished + failed +
+ * cancelled + running). */
+static void cmd_stats_tasks(const struct json *reply,
+			    const struct stats_snapshot *s)
+{
+	const struct stats_worker *t = &s->total;
+
+	kv_print("tasks",
+		 "%llu running; %llu started, %llu finished, %llu failed, "
+		 "%llu cancelled",
+		 (unsigned long long)t->tasks_running,
+		 (unsigned long long)t->tasks_started_total,
+		 (unsigned long long)t->tasks_finished_total,
+		 (unsigned long long)t->tasks_failed_total,
+		 (unsigned long long)t->tasks_cancelled_total);
 }
 
 /* Human output of a Stats reply. */
@@ -70,6 +89,7 @@ static int cmd_stats_human(const struct json *reply)
 		 (unsigned long long)json_u64(json_at(thr, 1)),
 		 (unsigned long long)json_u64(json_at(thr, 2)),
 		 human_bytes(json_path_u64(reply, "heap.young_bytes"), a));
+	cmd_stats_tasks(reply, &s);
 	kv_print("uptime", "%llu s",
 		 (unsigned long long)s.process.process_uptime_seconds);
 	putchar('\n');

@@ -25,7 +25,7 @@ const struct method_entry method_stats_entry = {
     .name = "io.reclaim.Stats",
     .params =
 	"(history: ?int) -> (process: object, limit: object, heap: object, "
-	"watchdog: object, http: object, workers: []object, "
+	"watchdog: object, http: object, tasks: object, workers: []object, "
 	"debug: object, history: ?object)",
     .changes_state = false,
     .exec = method_stats_exec,

@@ -21,11 +21,12 @@ struct rcl_runner {
 	struct rcl_runner *waiter; /* the runner waiting for this one */
 	unsigned steps;
 	short fired;
-	bool live;     /* in rt->live, which holds a reference */
-	bool finished; /* the step function will not be called again */
-	int status;    /* HTTP status; 0: 200 */
-	char *error;   /* why it failed (runner_oom: static text) */
-	char *invalid; /* the argument that was bad, or NULL */
+	bool live;	/* in rt->live, which holds a reference */
+	bool finished;	/* the step function will not be called again */
+	bool cancelled; /* stopped at a yield point (runner_cancel) */
+	int status;	/* HTTP status; 0: 200 */
+	char *error;	/* why it failed (runner_oom: static text) */
+	char *invalid;	/* the argument that was bad, or NULL */
 	struct json *args;
 	struct json *result;
 	struct json *child_result;
@@ -57,8 +58,6 @@ struct task_rt {
 	size_t nlive;
 	struct periodic *periodic;
 	size_t nperiodic;
-	uint64_t started_total;
-	uint64_t failed_total;
 };
 
 struct rcl_runner *runner_create(struct task_rt *rt,
@@ -68,6 +67,7 @@ void runner_start(struct rcl_runner *r);
 enum rcl_step runner_oom(struct rcl_runner *r);
 bool runner_out_of_memory(const struct rcl_runner *r);
 void runner_finish(struct rcl_runner *r, enum rcl_step rc);
+void runner_cancel(struct rcl_runner *r, int status, const char *why);
 void task_reply_request(struct rcl_runner *r);
 void task_reply_cmd(struct rcl_runner *r);
 void task_periodic_done(struct rcl_runner *r);

@@ -84,7 +84,8 @@ struct task_rt *task_rt_create(struct worker *w, char **cause)
 }
 
 /* Cancel every task still running (the worker is stopping): requests get
- * 503, RunTask an error; then free the runtime. On the worker's thread. */
+ * 503, RunTask io.reclaim.ShuttingDown; then free the runtime. On the
+ * worker's thread. */
 void task_rt_destroy(struct task_rt *rt)
 {
 	struct rcl_runner *r;
@@ -95,13 +96,8 @@ void task_rt_destroy(struct task_rt *rt)
 	for (i = 0; i < rt->nperiodic; i++)
 		event_free(rt->periodic[i].ev);
 	rt->nperiodic = 0;
-	while ((r = TAILQ_FIRST(&rt->live)) != NULL) {
-		rcl_incref(r);
-		runner_finish(r, rcl_runner_fail(r, 503,
-						 "reclaimd is "
-						 "stopping"));
-		rcl_decref(r);
-	}
+	while ((r = TAILQ_FIRST(&rt->live)) != NULL)
+		runner_cancel(r, 503, "reclaimd is stopping");
 	free(rt->periodic);
 	free(rt);
 }

@@ -19,6 +19,11 @@
  * Out of memory: a runner that cannot allocate fails with runner_oom's
  * static error, which needs no allocation: a request is answered 503,
  * RunTask io.reclaim.OutOfMemory, a periodic run logs it.
+ *
+ * Counters (tasks.* in the stats): every runner that joins the live list is
+ * started, and leaves it exactly once, as finished (a result), failed (an
+ * error) or cancelled (runner_cancel): started = finished + failed +
+ * cancelled + running.
  */
 #include <errno.h>
 #include <event2/buffer.h>
@@ -242,15 +247,37 @@ static int runner_schedule(struct rcl_runner *r)
 	return 0;
 }
 
-/* Start r: it joins the live list and runs its first step now. */
-void runner_start(struct rcl_runner *r)
+/* r joins the live list, which takes a reference (the caller's): it has
+ * started. */
+static void runner_go_live(struct rcl_runner *r)
 {
 	struct task_rt *rt = r->rt;
 
-	TAILQ_INSERT_TAIL(&rt->live, r, entry); /* takes the caller's ref */
+	TAILQ_INSERT_TAIL(&rt->live, r, entry);
 	rt->nlive++;
 	r->live = true;
-	rt->started_total++;
+	rt->w->stats.tasks_started_total++;
+	rt->w->stats.tasks_running = rt->nlive;
+}
+
+/* r left the live list: count how it ended. */
+static void runner_count_end(struct rcl_runner *r)
+{
+	struct stats_worker *st = &r->rt->w->stats;
+
+	if (r->cancelled)
+		st->tasks_cancelled_total++;
+	else if (r->error != NULL)
+		st->tasks_failed_total++;
+	else
+		st->tasks_finished_total++;
+	st->tasks_running = r->rt->nlive;
+}
+
+/* Start r: it joins the live list and runs its first step now. */
+void runner_start(struct rcl_runner *r)
+{
+	runner_go_live(r); /* takes the caller's ref */
 	runner_resume(r);
 }
 
@@ -291,8 +318,6 @@ void runner_finish(struct rcl_runner *r, enum rcl_step rc)
 	if (rc == RCL_STEP_FAIL && r->error == NULL &&
 	    (r->error = strdup("failed")) == NULL)
 		runner_oom(r);
-	if (rc == RCL_STEP_FAIL)
-		rt->failed_total++;
 	runner_drop_yield(r);
 	if (r->req != NULL)
 		task_reply_request(r);
@@ -306,7 +331,42 @@ void runner_finish(struct rcl_runner *r, enum rcl_step rc)
 	TAILQ_REMOVE(&rt->live, r, entry);
 	rt->nlive--;
 	r->live = false;
+	runner_count_end(r);
 	rcl_decref(r);
+}
+
+/*
+ * Stop r where it waits: its step function is not called again, and it
+ * finishes failed with why (status: a request's reply), counted as
+ * cancelled; a task it waits for (rcl_yield_task) is cancelled with it, as
+ * nobody would read its result.
+ *
+ * Safe for every kind of task: a worker runs one step at a time, so a
+ * runner reached here is always between steps, at a yield point (or about
+ * to take its first step), which is where the runtime has always dropped
+ * tasks when the worker stops. Its yield point is forgotten from both sides
+ * (a timer or file descriptor event is freed, not fired), and its frame is
+ * released by the frame type's clear and destroy, as at any other end.
+ */
+void runner_cancel(struct rcl_runner *r, int status, const char *why)
+{
+	struct rcl_runner *child = NULL;
+
+	if (r->finished)
+		return;
+	if (r->yield_point != NULL &&
+	    rcl_typeof(r->yield_point) == &runner_type) {
+		child = r->yield_point;
+		rcl_incref(child);
+	}
+	r->cancelled = true;
+	rcl_incref(r);
+	runner_finish(r, rcl_runner_fail(r, status, "%s", why));
+	rcl_decref(r);
+	if (child != NULL) {
+		runner_cancel(child, status, why);
+		rcl_decref(child);
+	}
 }
 
 /* A timer or file descriptor fired: break the cycle, then resume. */
@@ -401,10 +461,7 @@ int rcl_yield_task(rcl_runner *r, const struct rcl_task_def *def)
 	child->waiter = r;	/* child -waiter-> runner */
 	r->yield_point = child; /* runner -yield_point-> child */
 	rcl_incref(child);	/* the live list's reference */
-	TAILQ_INSERT_TAIL(&r->rt->live, child, entry);
-	r->rt->nlive++;
-	child->live = true;
-	r->rt->started_total++;
+	runner_go_live(child);
 	if (runner_schedule(child) != 0) {
 		runner_finish(child, rcl_runner_fail(child, 500,
 						     "cannot "

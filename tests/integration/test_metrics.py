@@ -60,13 +60,19 @@ def type_ok(v, typ):
     return isinstance(v, TYPES[typ])
 
 
+# The process's own keys in sections that are otherwise per worker.
+NOT_PER_WORKER = ("heap.thresholds", "heap.young_bytes",
+                  "tasks.on_demand_running", "tasks.rejected_total",
+                  "tasks.max_running")
+
+
 def worker_keys(doc):
-    """Keys each workers[] object must have: heap.* and http.* (not the
-    settings) and id."""
+    """Keys each workers[] object must have: heap.*, http.* and tasks.*
+    (not the settings nor the process's own) and id."""
     out = {"workers[].id"}
     for k in doc:
-        if (k.startswith("heap.") or k.startswith("http.")) and \
-                k not in ("heap.thresholds", "heap.young_bytes"):
+        if k.split(".")[0] in ("heap", "http", "tasks") and \
+                k not in NOT_PER_WORKER:
             out.add("workers[]." + k)
     return out
 
@@ -88,6 +94,9 @@ def check_schema(doc, obj, what, history=False):
         check(key in flat, "%s: documented key %s is missing" % (what, key))
     for key in worker_keys(doc):
         check(key in flat, "%s: %s is missing" % (what, key))
+    for key in NOT_PER_WORKER:
+        check("workers[]." + key not in flat,
+              "%s: workers[] has %s, the process's own" % (what, key))
 
 
 def check_histogram(h, what):

@@ -2,13 +2,17 @@
 """Tasks with the real reclaimctl: tasks lists every kind, run tree answers
 the write-up's object counts (3,918,600 over 20 rounds), run churn makes
 cycles the collector finds (and none when cycles=0), bad arguments and
-request tasks are errors, and a task in flight does not block the daemon."""
+request tasks are errors, and a task in flight does not block the daemon;
+the tasks.* counters of Stats move with the runs."""
 
 import json
 import subprocess
 import time
 
-from harness import RECLAIMCTL, Daemon, check
+from harness import RECLAIMCTL, Daemon, check, wait_for
+
+COUNTERS = ("started_total", "finished_total", "failed_total",
+            "cancelled_total", "running")
 
 TREE = 2 * 9330  # objects in one Node.tree(depth=5, children=6)
 
@@ -97,6 +101,46 @@ def test_async(d):
     check(json.loads(out)["result"]["elapsed_ms"] >= 1500, out)
 
 
+def tasks(d):
+    """The tasks section of Stats, after checking that every run started is
+    accounted for, in total and on each worker."""
+    s = d.ctl_json("stats")
+    for where, t in [("total", s["tasks"])] + [
+            ("worker %d" % w["id"], w["tasks"]) for w in s["workers"]]:
+        check(all(k in t for k in COUNTERS), "%s: tasks %r" % (where, t))
+        check(t["started_total"] == t["finished_total"] + t["failed_total"] +
+              t["cancelled_total"] + t["running"],
+              "%s: started is not finished + failed + cancelled + running: "
+              "%r" % (where, t))
+    for k in COUNTERS:
+        check(s["tasks"][k] == sum(w["tasks"][k] for w in s["workers"]),
+              "tasks.%s is not the sum of the workers'" % k)
+    return s["tasks"]
+
+
+def test_counters(d):
+    """Runs that end well or fail move their counters (the workers publish
+    every 100 ms: poll)."""
+    before = tasks(d)
+    d.ctl_json("run", "tree", "depth=2", "children=2", "rounds=1")
+    d.ctl_json("run", "tree", "depth=2", "children=2", "rounds=1")
+    rc, _, _ = d.ctl("run", "tree", "rounds=0")
+    check(rc == 1, "run tree rounds=0: rc %d" % rc)
+    after = wait_for(lambda: (lambda t: t if t["finished_total"] >=
+                              before["finished_total"] + 2 and
+                              t["failed_total"] >= before["failed_total"] + 1
+                              else None)(tasks(d)),
+                     "tasks.finished_total +2 and tasks.failed_total +1")
+    check(after["started_total"] >= before["started_total"] + 3,
+          "started: %r then %r" % (before, after))
+    check(after["cancelled_total"] == before["cancelled_total"],
+          "nothing was cancelled: %r" % after)
+    rc, out, _ = d.ctl("stats")
+    line = [l for l in out.splitlines() if l.startswith("tasks ")]
+    check(rc == 0 and line and "0 cancelled" in line[0] and "RUNNING" in out,
+          "reclaimctl stats: %s" % out)
+
+
 def main():
     with Daemon(workers=2) as d:
         test_list(d)
@@ -104,6 +148,7 @@ def main():
         test_churn(d)
         test_errors(d)
         test_async(d)
+        test_counters(d)
         check(d.stop() == 0, "exit status")
     print("ok")
 
