@@ -67,7 +67,11 @@ enum stats_agg { STATS_SUM, STATS_MAX };
 	X(watchdog, leak_suspected_total, COUNTER, "events",                   \
 	  "times the survivor floor rose across full collections")             \
 	X(forensics, reports_total, COUNTER, "reports",                        \
-	  "near-limit forensic reports written")
+	  "near-limit forensic reports written")                               \
+	X(tasks, on_demand_running, GAUGE, "tasks",                            \
+	  "RunTask calls whose task is running, what tasks.max_running caps")  \
+	X(tasks, rejected_total, COUNTER, "calls",                             \
+	  "RunTask calls refused at tasks.max_running")
 
 /*
  * Histograms, counts per bucket (not cumulative), in nanoseconds.

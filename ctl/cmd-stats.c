@@ -44,21 +44,24 @@ static void cmd_stats_workers(const struct stats_snapshot *s)
 	table_destroy(t);
 }
 
-/* The task counters: how the runs ended (started = finished + failed +
- * cancelled + running). */
+/* The task counters: where they stand against tasks.max_running, and how
+ * the runs ended (started = finished + failed + cancelled + running). */
 static void cmd_stats_tasks(const struct json *reply,
 			    const struct stats_snapshot *s)
 {
 	const struct stats_worker *t = &s->total;
 
 	kv_print("tasks",
-		 "%llu running; %llu started, %llu finished, %llu failed, "
-		 "%llu cancelled",
+		 "%llu running (%llu of %llu on demand); %llu started, %llu "
+		 "finished, %llu failed, %llu cancelled; %llu refused",
 		 (unsigned long long)t->tasks_running,
+		 (unsigned long long)s->process.tasks_on_demand_running,
+		 (unsigned long long)json_path_u64(reply, "tasks.max_running"),
 		 (unsigned long long)t->tasks_started_total,
 		 (unsigned long long)t->tasks_finished_total,
 		 (unsigned long long)t->tasks_failed_total,
-		 (unsigned long long)t->tasks_cancelled_total);
+		 (unsigned long long)t->tasks_cancelled_total,
+		 (unsigned long long)s->process.tasks_rejected_total);
 }
 
 /* Human output of a Stats reply. */

@@ -88,6 +88,7 @@ static const struct config_key config_keys[] = {
     KEY("http", "keepalive", "true", parse_bool, http_keepalive),
     KEY("http", "retry_after", "1s", parse_duration, http_retry_after_us),
     KEY("tasks", "modules", "", parse_modules, tasks_modules),
+    KEY("tasks", "max_running", "16", parse_count, tasks_max_running),
     KEY("metrics", "listen", "127.0.0.1:9187", parse_listen, metrics_listen),
     KEY("heap", "thresholds", "700,10,10", parse_thresholds, heap_thresholds),
     KEY("heap", "young_bytes", "8MiB", parse_size, heap_young_bytes),

@@ -4,6 +4,11 @@
  * dispatches. Calls on one connection are answered in order: while one is
  * answered asynchronously, the connection reads nothing more.
  *
+ * A peer that hangs up while its call is answered asynchronously is noticed
+ * at once (EV_CLOSED, though the connection reads nothing meanwhile): the
+ * call is orphaned, which cancels a RunTask's task. A peer that only shut
+ * down its sending side still waits for the answer, and gets it.
+ *
  * Limits: a message is at most FRAME_MAX bytes; a connection idle (or
  * stalled half-way through a message) for control.idle_timeout is closed;
  * at control.max_connections, a new peer evicts the longest-idle connection
@@ -19,6 +24,7 @@
 #include <event2/bufferevent.h>
 #include <event2/event.h>
 #include <event2/listener.h>
+#include <poll.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/socket.h>
@@ -39,9 +45,10 @@ struct conn {
 	struct frame frame;
 	struct ucred cred;
 	bool privileged;
-	struct call *call; /* answered asynchronously, in progress */
-	bool closing;	   /* close once the output is flushed */
-	bool shut;	   /* output shut down: discard input until EOF */
+	struct call *call;    /* answered asynchronously, in progress */
+	struct event *hangup; /* while call is held: the peer closing */
+	bool closing;	      /* close once the output is flushed */
+	bool shut;	      /* output shut down: discard input until EOF */
 	uint64_t last_active;
 	TAILQ_ENTRY(conn) entry;
 };
@@ -65,6 +72,8 @@ static void conn_free(struct conn *conn)
 
 	if (conn->call != NULL)
 		call_orphan(conn->call);
+	if (conn->hangup != NULL)
+		event_free(conn->hangup);
 	TAILQ_REMOVE(&c->conns, conn, entry);
 	c->nconns--;
 	frame_finish(&conn->frame);
@@ -149,15 +158,54 @@ static void conn_write(struct bufferevent *bev, void *arg)
 	}
 }
 
-/* End of stream, an error or the idle timeout: close. */
+/* End of stream, an error or the idle timeout: close. At the end of the
+ * stream with answers still queued, the peer shut down only its sending
+ * side and may be reading them: close once they are written (conn_write). */
 static void conn_event(struct bufferevent *bev, short what, void *arg)
 {
 	struct conn *conn = arg;
 
+	if (what == (BEV_EVENT_READING | BEV_EVENT_EOF) && !conn->closing &&
+	    evbuffer_get_length(bufferevent_get_output(bev)) > 0) {
+		conn->closing = true;
+		bufferevent_disable(bev, EV_READ);
+		return;
+	}
 	if (what & BEV_EVENT_TIMEOUT)
 		log_debug("control: closing connection of uid %d: idle",
 			  (int)conn->cred.uid);
 	conn_free(conn);
+}
+
+/* The peer closed while its call is held. Gone (POLLHUP: both directions
+ * shut): close, orphaning the call. Only its sending side shut: it still
+ * reads, so stop watching and let it have its answer. */
+static void conn_hangup(evutil_socket_t fd, short what, void *arg)
+{
+	struct conn *conn = arg;
+	struct pollfd pfd = {.fd = fd, .events = 0};
+
+	if (poll(&pfd, 1, 0) == 1 && (pfd.revents & (POLLHUP | POLLERR))) {
+		log_debug(
+		    "control: uid %d hung up during %s", (int)conn->cred.uid,
+		    conn->call && conn->call->entry ? conn->call->entry->name
+						    : "a call");
+		conn_free(conn);
+		return;
+	}
+	event_del(conn->hangup);
+}
+
+/* Watch for the peer hanging up while its call is held. Out of memory, it
+ * is not watched: the answer then goes nowhere, as it always could. */
+static void conn_watch_hangup(struct conn *conn)
+{
+	if (conn->hangup == NULL)
+		conn->hangup = event_new(
+		    conn->ctl->srv->base, bufferevent_getfd(conn->bev),
+		    EV_CLOSED | EV_PERSIST, conn_hangup, conn);
+	if (conn->hangup != NULL)
+		event_add(conn->hangup, NULL);
 }
 
 /* A message over the limit: the stream cannot be trusted, say so, close. */
@@ -329,12 +377,15 @@ void control_hold(struct conn *conn, struct call *call)
 {
 	conn->call = call;
 	bufferevent_disable(conn->bev, EV_READ);
+	conn_watch_hangup(conn);
 }
 
 /* The call held was answered: carry on with the next message. */
 void control_call_done(struct conn *conn)
 {
 	conn->call = NULL;
+	if (conn->hangup != NULL)
+		event_del(conn->hangup);
 	if (conn->closing)
 		return;
 	bufferevent_enable(conn->bev, EV_READ);

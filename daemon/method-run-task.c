@@ -2,6 +2,11 @@
  * RunTask: start an on-demand (or periodic) task on one worker, chosen in
  * turn, and answer with its result when it finishes; the main loop does not
  * wait meanwhile.
+ *
+ * At most tasks.max_running such calls run at once (over it:
+ * io.reclaim.TooManyTasks, and the call is counted in tasks.rejected_total);
+ * a slot is held until the worker's answer is back, so a task cancelled
+ * because its caller hung up keeps its slot until it has really stopped.
  */
 #include <stdlib.h>
 
@@ -38,6 +43,7 @@ static void method_run_task_done(struct fanout *fan)
 	const struct rcl_task_def *def = cmd->in.run.def;
 	enum call_status st = CALL_DONE;
 
+	call->srv->tasks_running--;
 	if (cmd->out.oom) {
 		st = call_oom(call);
 	} else if (cmd->out.error != NULL && cmd->out.invalid != NULL) {
@@ -59,6 +65,32 @@ static void method_run_task_done(struct fanout *fan)
 	free(cmd->out.error);
 	free(cmd->out.invalid);
 	fanout_destroy(fan);
+}
+
+/* The caller hung up: the task is cancelled at its yield point; its
+ * answer, when it comes back, goes nowhere. */
+static void method_run_task_orphaned(struct call *call)
+{
+	struct fanout *fan = call->data;
+
+	task_cancel_cmd(&fan->cmds[0]);
+}
+
+/* Refuse the call if tasks.max_running calls are running already. */
+static int method_run_task_cap(struct call *call)
+{
+	struct server *srv = call->srv;
+	uint64_t max = srv->cfg->tasks_max_running;
+
+	if (srv->tasks_running < max)
+		return 0;
+	srv->tasks_rejected++;
+	call_error(call, "io.reclaim.TooManyTasks",
+		   "%zu on-demand tasks are running, the most "
+		   "tasks.max_running allows: try again when one ends",
+		   srv->tasks_running);
+	json_add_u64(call->reply, "max_running", max);
+	return -1;
 }
 
 /* Why name cannot be run, or NULL; *def set when it exists. */
@@ -96,6 +128,8 @@ static enum call_status method_run_task_exec(struct call *call)
 	if (call->srv->stopping || call->srv->nworkers == 0)
 		return call_error(call, "io.reclaim.ShuttingDown",
 				  "reclaimd is stopping");
+	if (method_run_task_cap(call) < 0)
+		return CALL_ERROR;
 	args = json_get(call->params, "args");
 	fan = fanout_create(call->srv, call, WCMD_RUN, method_run_task_done);
 	if (fan == NULL)
@@ -110,6 +144,9 @@ static enum call_status method_run_task_exec(struct call *call)
 		fanout_destroy(fan);
 		return call_oom(call);
 	}
+	call->srv->tasks_running++;
+	call->orphaned = method_run_task_orphaned;
+	call->data = fan;
 	fanout_send(fan);
 	return CALL_ASYNC;
 }

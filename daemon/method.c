@@ -70,6 +70,8 @@ static const char method_interface_errors[] =
     "error NoSuchTask (name: string, reason: string)\n"
     "# An on-demand task ended with an error.\n"
     "error TaskFailed (name: string, reason: string)\n"
+    "# tasks.max_running on-demand tasks are running already.\n"
+    "error TooManyTasks (max_running: int, reason: string)\n"
     "error NoSnapshot (reason: string)\n"
     "error ConfigError (reason: string)\n"
     "error NotImplemented (reason: string)\n"
@@ -270,10 +272,14 @@ void call_finish(struct call *call, enum call_status status)
 	free(call);
 }
 
-/* The peer went away: the answer, when it comes, goes nowhere. */
+/* The peer went away: the answer, when it comes, goes nowhere, and the
+ * handler may stop the work (RunTask cancels its task). */
 void call_orphan(struct call *call)
 {
 	call->conn = NULL;
+	if (call->orphaned != NULL)
+		call->orphaned(call);
+	call->orphaned = NULL;
 }
 
 /* Errors for a method that is not in the table. */

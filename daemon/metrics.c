@@ -59,8 +59,8 @@ static void metrics_reply(struct evhttp_request *req, int code,
 		evbuffer_free(buf);
 }
 
-/* The Stats JSON: the snapshot plus the collector settings in force; NULL,
- * or a tree json_print refuses, if out of memory. */
+/* The Stats JSON: the snapshot plus the collector settings and the task cap
+ * in force; NULL, or a tree json_print refuses, if out of memory. */
 struct json *metrics_stats_json(struct server *srv)
 {
 	struct stats_snapshot s;
@@ -75,6 +75,8 @@ struct json *metrics_stats_json(struct server *srv)
 	for (g = 0; g < RCL_GENERATIONS; g++)
 		json_add_u64(arr, NULL, srv->thresholds[g]);
 	json_add_u64(json_get(j, "heap"), "young_bytes", srv->young_bytes);
+	json_add_u64(json_get(j, "tasks"), "max_running",
+		     srv->cfg->tasks_max_running);
 	json_add_bool(json_add_object(j, "debug"), "leak", srv->debug_leak);
 	return j;
 }

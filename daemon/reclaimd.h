@@ -54,6 +54,7 @@ struct config {
 	bool http_keepalive;
 	uint64_t http_retry_after_us; /* Retry-After while shedding */
 	char *tasks_modules;	      /* plugins: paths, comma-separated */
+	uint64_t tasks_max_running;   /* RunTask calls running at once */
 	char *metrics_listen; /* "" for none */
 	uint64_t heap_thresholds[RCL_GENERATIONS];
 	uint64_t heap_young_bytes;
@@ -106,7 +107,8 @@ enum wcmd_type {
 	WCMD_GARBAGE,
 	WCMD_SHED,
 	WCMD_PACE,
-	WCMD_RUN, /* an on-demand task (task-rt.c) */
+	WCMD_RUN,    /* an on-demand task (task-rt.c) */
+	WCMD_CANCEL, /* cancel the RunTask tasks marked cancel; no answer */
 	WCMD_STOP,
 };
 
@@ -140,7 +142,8 @@ struct wcmd {
 		uint64_t drain_us;
 		struct {
 			const struct rcl_task_def *def;
-			struct json *args; /* taken by the worker */
+			struct json *args;  /* taken by the worker */
+			atomic_bool cancel; /* set by the main thread */
 		} run;
 	} in;
 	struct {
@@ -177,7 +180,9 @@ struct worker {
 	rcl_type_stats census[RCL_WATCHDOG_CENSUS_MAX];
 
 	struct wcmd ping;
-	atomic_uint pong; /* the last ping sequence answered */
+	atomic_uint pong;	   /* the last ping sequence answered */
+	struct wcmd cancel;	   /* WCMD_CANCEL, posted by worker_cancel */
+	atomic_bool cancel_queued; /* cancel is in the mailbox */
 	bool debug_leak;
 	struct forensics *forensics; /* while debug_leak, or a report unread */
 	bool shedding;
@@ -203,6 +208,7 @@ void worker_post(struct worker *w, struct wcmd *cmd);
 void worker_read_stats(struct worker *w, struct stats_worker *out);
 size_t worker_read_census(struct worker *w, rcl_type_stats *out, size_t max);
 void worker_ping(struct worker *w, unsigned seq);
+void worker_cancel(struct worker *w);
 bool worker_answered(struct worker *w, unsigned seq);
 void census_finish(struct census *c);
 
@@ -240,6 +246,8 @@ void task_rt_destroy(struct task_rt *rt);
 void task_start_request(struct worker *w, const struct rcl_task_def *def,
 			struct evhttp_request *req);
 void task_start_cmd(struct worker *w, struct wcmd *cmd);
+void task_cancel_cmd(struct wcmd *cmd);
+void task_rt_cancel(struct task_rt *rt);
 bool task_holds_request(struct task_rt *rt, struct evhttp_request *req);
 
 /* fanout.c: one command to every worker, one answer when all replied. */
@@ -312,6 +320,10 @@ struct call {
 	struct json *reply; /* the reply's parameters */
 	char *error;	    /* the error's name, or NULL */
 	bool oom;	    /* out of memory: answered io.reclaim.OutOfMemory */
+	/* Run by call_orphan when the peer leaves before the answer (RunTask
+	 * cancels its task); data is the handler's own. */
+	void (*orphaned)(struct call *call);
+	void *data;
 };
 
 struct method_entry {
@@ -383,6 +395,8 @@ struct server {
 	char *own_socket; /* the control socket we bound: unlinked at exit */
 	size_t thresholds[RCL_GENERATIONS]; /* in force on every worker */
 	size_t young_bytes;
+	size_t tasks_running;	 /* RunTask calls not yet answered */
+	uint64_t tasks_rejected; /* RunTask calls refused at the cap */
 	bool stopping;
 	bool debug_leak;
 	uint64_t started_us;

@@ -325,6 +325,8 @@ int server_stats(struct server *srv, struct stats_snapshot *s)
 	s->process.watchdog_usage_bytes = ws.st.usage_bytes;
 	s->process.watchdog_leak_suspected_total = ws.leaks;
 	s->process.forensics_reports_total = report_count(srv->report);
+	s->process.tasks_on_demand_running = srv->tasks_running;
+	s->process.tasks_rejected_total = srv->tasks_rejected;
 	s->process.suspects = ws.suspects;
 	stats_hist_set(&s->process.watchdog_reaction_hist,
 		       rcl_watchdog_reaction_bounds_ns, ws.st.reaction_hist,

@@ -68,6 +68,8 @@ enum rcl_step runner_oom(struct rcl_runner *r);
 bool runner_out_of_memory(const struct rcl_runner *r);
 void runner_finish(struct rcl_runner *r, enum rcl_step rc);
 void runner_cancel(struct rcl_runner *r, int status, const char *why);
+bool task_cmd_cancelled(const struct rcl_runner *r);
+void task_cancel_hung_up(struct rcl_runner *r);
 void task_reply_request(struct rcl_runner *r);
 void task_reply_cmd(struct rcl_runner *r);
 void task_periodic_done(struct rcl_runner *r);

@@ -4,6 +4,13 @@
  * when its runner finishes. Out of memory once running: a request is
  * answered 503, RunTask io.reclaim.OutOfMemory (see task.c's runner_oom);
  * only task_rt_create, at start-up, may stop the daemon.
+ *
+ * Cancellation: when a RunTask caller hangs up, the main thread marks the
+ * command (task_cancel_cmd) and has the worker look at once (WCMD_CANCEL,
+ * task_rt_cancel); a runner also checks its mark before each step. Either
+ * way the task stops at its yield point (runner_cancel), and the answer
+ * still comes back, to be dropped, so the call is freed and its slot under
+ * tasks.max_running released only once the task has really stopped.
  */
 #include <event2/buffer.h>
 #include <event2/event.h>
@@ -248,4 +255,45 @@ void task_reply_cmd(struct rcl_runner *r)
 	}
 	w->inflight--;
 	mailbox_post(w->srv->inbox, cmd);
+}
+
+/* Whether r runs for a RunTask whose caller hung up. */
+bool task_cmd_cancelled(const struct rcl_runner *r)
+{
+	return r->cmd != NULL && atomic_load(&r->cmd->in.run.cancel);
+}
+
+/* Cancel r, whose RunTask caller hung up. */
+void task_cancel_hung_up(struct rcl_runner *r)
+{
+	log_info("task %s (worker %d): cancelled: the caller hung up",
+		 r->def->name, r->rt->w->id);
+	runner_cancel(r, 500, "cancelled: the caller hung up");
+}
+
+/* The caller of a RunTask hung up: mark its command and have the worker
+ * cancel the task now. On the main thread, while the command is the
+ * worker's (or its answer is on the way back: then nothing happens). */
+void task_cancel_cmd(struct wcmd *cmd)
+{
+	atomic_store(&cmd->in.run.cancel, true);
+	worker_cancel(cmd->worker);
+}
+
+/* Cancel each task whose RunTask is marked (WCMD_CANCEL). Cancelling one
+ * changes the live list (its children leave too): start over each time. */
+void task_rt_cancel(struct task_rt *rt)
+{
+	struct rcl_runner *r;
+
+	if (rt == NULL)
+		return;
+again:
+	TAILQ_FOREACH(r, &rt->live, entry)
+	{
+		if (task_cmd_cancelled(r)) {
+			task_cancel_hung_up(r);
+			goto again;
+		}
+	}
 }

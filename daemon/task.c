@@ -211,6 +211,10 @@ static void runner_resume(struct rcl_runner *r)
 
 	if (r->finished)
 		return;
+	if (task_cmd_cancelled(r)) {
+		task_cancel_hung_up(r);
+		return;
+	}
 	rc = r->def->step(r, r->frame);
 	r->steps++;
 	if (rc == RCL_STEP_YIELD && r->yield_point != NULL)

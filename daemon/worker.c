@@ -188,6 +188,11 @@ static void worker_exec(struct wcmd *cmd, void *arg)
 	case WCMD_RUN:
 		task_start_cmd(w, cmd); /* answered when the task ends */
 		return;
+	case WCMD_CANCEL:
+		/* Cleared first: a mark made from now on posts it again. */
+		atomic_store(&w->cancel_queued, false);
+		task_rt_cancel(w->tasks);
+		return;
 	case WCMD_COLLECT:
 		worker_collect(w, cmd);
 		break;
@@ -249,6 +254,8 @@ struct worker *worker_create(struct server *srv, int id, char **cause)
 	pthread_mutex_init(&w->lock, NULL);
 	w->ping.type = WCMD_PING;
 	w->ping.worker = w;
+	w->cancel.type = WCMD_CANCEL;
+	w->cancel.worker = w;
 	event_config_set_flag(ec, EVENT_BASE_FLAG_NOLOCK);
 	w->base = event_base_new_with_config(ec);
 	event_config_free(ec);
@@ -374,6 +381,17 @@ void worker_ping(struct worker *w, unsigned seq)
 		return; /* the last ping is still queued */
 	w->ping.in.seq = seq;
 	mailbox_post(w->inbox, &w->ping);
+}
+
+/* Have the worker cancel the RunTask tasks marked cancel, now (main thread).
+ * The command is the worker's own, so this cannot fail for memory; it is
+ * queued at most once, and the worker clears cancel_queued before it looks
+ * at the marks, so no mark is missed. */
+void worker_cancel(struct worker *w)
+{
+	if (atomic_exchange(&w->cancel_queued, true))
+		return;
+	mailbox_post(w->inbox, &w->cancel);
 }
 
 /* Whether the worker's loop answered ping seq (sent by worker_ping). */

@@ -2,15 +2,27 @@
 """Tasks with the real reclaimctl: tasks lists every kind, run tree answers
 the write-up's object counts (3,918,600 over 20 rounds), run churn makes
 cycles the collector finds (and none when cycles=0), bad arguments and
-request tasks are errors, and a task in flight does not block the daemon;
-the tasks.* counters of Stats move with the runs."""
+request tasks are errors, and a task in flight does not block the daemon.
+
+RunTask's limits: past tasks.max_running a call is refused with
+io.reclaim.TooManyTasks while the daemon serves everyone else (and a reload
+changes the cap); a caller that hangs up has its task cancelled at its yield
+point (a timer, a file descriptor, another task: each stopped, its state
+released), by reclaimctl interrupted too; the tasks.* counters move with
+all of it, in Stats and in Prometheus text."""
 
 import json
+import os
+import signal
+import socket
 import subprocess
 import time
 
-from harness import RECLAIMCTL, Daemon, check, wait_for
+from harness import (RECLAIMCTL, Daemon, Varlink, check, fail, http_get,
+                     wait_for)
 
+PLUGINS = os.environ.get("TEST_PLUGIN_DIR", "")
+WAITS = os.path.join(PLUGINS, "plugin-waits.so")
 COUNTERS = ("started_total", "finished_total", "failed_total",
             "cancelled_total", "running")
 
@@ -101,6 +113,14 @@ def test_async(d):
     check(json.loads(out)["result"]["elapsed_ms"] >= 1500, out)
 
 
+def sample_metric(text, series):
+    """The value of one Prometheus series (no labels)."""
+    for line in text.splitlines():
+        if line.startswith(series + " "):
+            return float(line.split()[1])
+    fail("no series %s in the Prometheus text" % series)
+
+
 def tasks(d):
     """The tasks section of Stats, after checking that every run started is
     accounted for, in total and on each worker."""
@@ -119,8 +139,8 @@ def tasks(d):
 
 
 def test_counters(d):
-    """Runs that end well or fail move their counters (the workers publish
-    every 100 ms: poll)."""
+    """Runs that end well, fail or are refused move their counters (the
+    workers publish every 100 ms: poll)."""
     before = tasks(d)
     d.ctl_json("run", "tree", "depth=2", "children=2", "rounds=1")
     d.ctl_json("run", "tree", "depth=2", "children=2", "rounds=1")
@@ -133,12 +153,146 @@ def test_counters(d):
                      "tasks.finished_total +2 and tasks.failed_total +1")
     check(after["started_total"] >= before["started_total"] + 3,
           "started: %r then %r" % (before, after))
-    check(after["cancelled_total"] == before["cancelled_total"],
-          "nothing was cancelled: %r" % after)
+    check(after["cancelled_total"] == before["cancelled_total"] and
+          after["rejected_total"] == 0 and after["on_demand_running"] == 0,
+          "nothing was cancelled or refused: %r" % after)
+    check(after["max_running"] == 16, "tasks.max_running: %r" % after)
     rc, out, _ = d.ctl("stats")
     line = [l for l in out.splitlines() if l.startswith("tasks ")]
-    check(rc == 0 and line and "0 cancelled" in line[0] and "RUNNING" in out,
+    check(rc == 0 and line and "(0 of 16 on demand)" in line[0] and
+          "0 refused" in line[0] and "RUNNING" in out,
           "reclaimctl stats: %s" % out)
+
+
+def call(path, task, **args):
+    """Start RunTask on a connection of its own; the connection."""
+    v = Varlink(path)
+    v.send("io.reclaim.RunTask", {"task": task, "args": {
+        k: str(x) for k, x in args.items()}})
+    return v
+
+
+def on_demand(d, n):
+    return wait_for(lambda: (lambda t: t if t["on_demand_running"] == n
+                             else None)(tasks(d)),
+                    "%d on-demand tasks running" % n)
+
+
+def test_cap():
+    """At tasks.max_running, a call is refused (reclaimctl: exit 1, one
+    line), counted, and the daemon serves everything else; a slot frees
+    when its caller hangs up (the task is cancelled); a reload changes the
+    cap."""
+    with Daemon(workers=2, conf="[tasks]\nmax_running = 2\n") as d:
+        held = [call(d.sock, "churn", duration_ms=30000, rate=20)
+                for _ in range(2)]
+        on_demand(d, 2)
+        rc, out, err = d.ctl("run", "tree", "depth=2", "children=2")
+        check(rc == 1 and "io.reclaim.TooManyTasks" in err and
+              "tasks.max_running" in err and len(err.splitlines()) == 1,
+              "over the cap: rc %d, %r" % (rc, err))
+        v = d.varlink()
+        r = v.call("io.reclaim.RunTask", {"task": "tree"})
+        check(r.get("error") == "io.reclaim.TooManyTasks" and
+              r["parameters"]["max_running"] == 2 and
+              "reason" in r["parameters"], "raw call over the cap: %r" % r)
+        check("error" not in v.call("io.reclaim.Tasks"),
+              "the same connection is still served")
+        v.close()
+        check(http_get(d.http_port, "/")[0] == 200, "GET / over the cap")
+        check(d.ctl("collect")[0] == 0, "collect over the cap")
+        t = tasks(d)
+        check(t["rejected_total"] == 2 and t["on_demand_running"] == 2,
+              "after two refusals: %r" % t)
+        _, text = http_get(d.metrics_port, "/metrics?format=prometheus")
+        check(sample_metric(text, "reclaim_tasks_rejected_total") == 2 and
+              sample_metric(text, "reclaim_tasks_on_demand_running") == 2,
+              "Prometheus: rejected and on-demand running")
+        # A caller that hangs up frees its slot once its task is cancelled.
+        held[0].close()
+        on_demand(d, 1)
+        small = d.ctl_json("run", "tree", "depth=2", "children=2",
+                           "rounds=1")
+        check(small["task"] == "tree", "a call under the cap: %r" % small)
+        # Reload: the cap is read on each call.
+        d.write_conf("[tasks]\nmax_running = 1\n")
+        check(d.ctl("reload")[0] == 0, "reload")
+        check(d.ctl_json("stats")["tasks"]["max_running"] == 1,
+              "max_running after reload")
+        rc, _, err = d.ctl("run", "tree")
+        check(rc == 1 and "TooManyTasks" in err, "cap 1 after reload: %r" %
+              err)
+        held[1].close()
+        on_demand(d, 0)
+        check(d.ctl_json("run", "tree", "depth=2", "children=2",
+                         "rounds=1")["task"] == "tree", "under cap 1")
+        check(tasks(d)["rejected_total"] == 3, "rejected_total")
+        check(d.stop() == 0, "exit status")
+
+
+def cancelled(d, n, what):
+    return wait_for(lambda: (lambda t: t if t["cancelled_total"] >= n and
+                             t["on_demand_running"] == 0 else None)(tasks(d)),
+                    what, timeout=5)
+
+
+def released(d):
+    return d.ctl_json("run", "test-released")["result"]["released"]
+
+
+def test_cancel():
+    """A caller that hangs up has its task cancelled at once (well before
+    its end), at each kind of yield point, with the task it waits for; each
+    cancelled task's frame is released, nothing is left running, and the
+    daemon keeps serving. reclaimctl interrupted hangs up too."""
+    check(os.path.exists(WAITS), "no test plugin at %r" % WAITS)
+    with Daemon(workers=2, conf="[tasks]\nmodules = %s\n" % WAITS) as d:
+        n = tasks(d)["cancelled_total"]
+        freed = released(d)
+        # Waiting on a timer (a minute), on a file descriptor (no timeout),
+        # and on another task (both are cancelled).
+        for task, count in (("test-sleep", 1), ("test-fd", 1),
+                            ("test-wait", 2)):
+            v = call(d.sock, task)
+            on_demand(d, 1)
+            t0 = time.monotonic()
+            v.close()
+            t = cancelled(d, n + count, "%s to be cancelled" % task)
+            check(time.monotonic() - t0 < 5, "%s cancelled late" % task)
+            n += count
+            check(t["cancelled_total"] == n, "%s: %d cancelled, want %d" %
+                  (task, t["cancelled_total"], n))
+            freed += count
+            check(released(d) == freed, "%s: frames released %d, want %d" %
+                  (task, released(d), freed))
+        check("test-fd (worker" in d.read_log() and
+              "cancelled: the caller hung up" in d.read_log(),
+              "the cancellation is not logged")
+        # The real client, interrupted as by Ctrl-C.
+        p = subprocess.Popen([RECLAIMCTL, "-S", d.sock, "run", "churn",
+                              "duration_ms=60000", "rate=20"],
+                             stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+        on_demand(d, 1)
+        p.send_signal(signal.SIGINT)
+        p.communicate(timeout=10)
+        cancelled(d, n + 1, "churn to be cancelled after reclaimctl's SIGINT")
+        wait_for(lambda: tasks(d)["running"] == 0, "no task left running")
+        _, text = http_get(d.metrics_port, "/metrics?format=prometheus")
+        check(sample_metric(text, "reclaim_tasks_cancelled_total") ==
+              n + 1, "Prometheus: reclaim_tasks_cancelled_total")
+        # A caller that only shuts down its sending side gets its answer.
+        v = Varlink(d.sock)
+        v.send("io.reclaim.RunTask", {"task": "test-sleep",
+                                      "args": {"ms": "300"}})
+        v.sock.shutdown(socket.SHUT_WR)
+        r = v.recv()
+        check(r is not None and r["parameters"]["task"] == "test-sleep",
+              "half-closed caller: %r" % r)
+        v.close()
+        check(tasks(d)["cancelled_total"] == n + 1, "a half-close cancelled")
+        check(d.ctl_json("run", "tree", "depth=2", "children=2",
+                         "rounds=1")["task"] == "tree", "served after")
+        check(d.stop() == 0, "exit status")
 
 
 def main():
@@ -150,6 +304,8 @@ def main():
         test_async(d)
         test_counters(d)
         check(d.stop() == 0, "exit status")
+    test_cap()
+    test_cancel()
     print("ok")
 
 

@@ -23,6 +23,12 @@
  * never keep a frame or a runner past the task's end, nor share one with
  * another worker.
  *
+ * Cancellation: a task may be stopped at any yield point, when the caller
+ * of RunTask hangs up (with the tasks it waits for) or when reclaimd stops.
+ * Its step function is then not called again and its frame is released
+ * (the frame type's clear and destroy run): keep whatever must be closed
+ * or freed in the frame, and release it there, as example-pipe does.
+ *
  * Plugins: a shared object listed in tasks.modules exports one symbol,
  * RCL_PLUGIN_SYMBOL ("reclaim_plugin"), a struct rcl_plugin whose abi is
  * RCL_TASK_ABI_VERSION; reclaimd checks it, then calls register_tasks once
