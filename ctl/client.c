@@ -17,6 +17,7 @@
 
 struct client {
 	int fd;
+	int timeout_ms; /* -1: wait as long as it takes */
 	struct frame frame;
 };
 
@@ -41,8 +42,15 @@ struct client *client_connect(const char *path, char **cause)
 	}
 	c = xcalloc(1, sizeof *c);
 	c->fd = fd;
+	c->timeout_ms = CLIENT_TIMEOUT_MS;
 	frame_init(&c->frame, FRAME_MAX * 16);
 	return c;
+}
+
+/* How long to wait for a reply; -1: as long as it takes. */
+void client_set_timeout(struct client *c, int ms)
+{
+	c->timeout_ms = ms;
 }
 
 /* Close; NULL is a no-op. */
@@ -91,8 +99,9 @@ static char *client_read(struct client *c, char **cause)
 		case FRAME_PARTIAL:
 			break;
 		}
-		if (poll(&pfd, 1, CLIENT_TIMEOUT_MS) == 0) {
-			*cause = xstrdup("no reply within 60 s");
+		if (poll(&pfd, 1, c->timeout_ms) == 0) {
+			xasprintf(cause, "no reply within %d s",
+				  c->timeout_ms / 1000);
 			return NULL;
 		}
 		p = frame_space(&c->frame, 65536);

@@ -76,7 +76,9 @@ static int cmd_run_human(const struct json *reply)
 	return CTL_OK;
 }
 
-/* run TASK [key=value...] */
+/* run TASK [key=value...]: waits for the task however long it runs (churn
+ * may run an hour); interrupted, reclaimctl hangs up, and reclaimd cancels
+ * the task. */
 static int cmd_run_exec(struct ctl *ctl, int argc, char **argv)
 {
 	struct json *params = json_object(), *args;
@@ -98,6 +100,7 @@ static int cmd_run_exec(struct ctl *ctl, int argc, char **argv)
 		json_add_str(args, argv[i], eq + 1);
 		*eq = '=';
 	}
+	ctl->timeout_ms = -1;
 	rc = ctl_simple(ctl, "io.reclaim.RunTask", params, cmd_run_human);
 	json_destroy(params);
 	return rc;

@@ -98,6 +98,8 @@ int ctl_call(struct ctl *ctl, const char *method, const struct json *params,
 	*reply = NULL;
 	if (ctl->client == NULL)
 		ctl->client = client_connect(ctl->socket, &cause);
+	if (ctl->client != NULL && ctl->timeout_ms != 0)
+		client_set_timeout(ctl->client, ctl->timeout_ms);
 	if (ctl->client == NULL || client_call(ctl->client, method, params,
 					       reply, &error, &cause) != 0) {
 		fprintf(stderr, "reclaimctl: cannot reach reclaimd at %s: %s\n",

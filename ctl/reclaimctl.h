@@ -22,6 +22,7 @@ struct ctl {
 	bool json;
 	struct client *client;
 	const struct cmd_entry *cmd;
+	int timeout_ms; /* for a reply; 0: the client's default, -1: none */
 };
 
 struct cmd_entry {
@@ -48,6 +49,7 @@ int ctl_simple(struct ctl *ctl, const char *method, const struct json *params,
 /* client.c: a blocking varlink client. */
 struct client *client_connect(const char *path, char **cause);
 void client_destroy(struct client *c);
+void client_set_timeout(struct client *c, int ms);
 int client_call(struct client *c, const char *method, const struct json *params,
 		struct json **reply, char **error, char **cause);
 
