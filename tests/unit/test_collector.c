@@ -353,7 +353,7 @@ static void workload(rcl_heap *h, bool payloads, uint64_t *gens)
 {
 	node *keep[64] = {0};
 	uint32_t x = 12345;
-	int destroyed = 0;
+	static int destroyed; /* outlives the call: the heap frees the rest later */
 
 	for (int i = 0; i < 20000; i++) {
 		x = x * 1103515245u + 12345u;

@@ -1159,7 +1159,17 @@ static void test_heaps_census_at_full(void **state)
 	rcl_heap_destroy(h);
 }
 
-#if !defined(__SANITIZE_ADDRESS__)
+/* ASan replaces malloc itself: gcc says so with __SANITIZE_ADDRESS__, clang
+ * only through __has_feature. */
+#if defined(__SANITIZE_ADDRESS__)
+#define UNDER_ASAN 1
+#elif defined(__has_feature)
+#if __has_feature(address_sanitizer)
+#define UNDER_ASAN 1
+#endif
+#endif
+
+#if !defined(UNDER_ASAN)
 /* Count the process's allocations: this binary's malloc family stands in
  * front of libc's (ASan builds have their own, and skip the test). */
 extern void *__libc_malloc(size_t);
@@ -1190,7 +1200,7 @@ void *realloc(void *p, size_t n)
  * collections, trims and shedding run with the allocation count still. */
 static void test_reaction_no_alloc(void **state)
 {
-#if defined(__SANITIZE_ADDRESS__)
+#if defined(UNDER_ASAN)
 	print_message("AddressSanitizer owns malloc: counted in the plain "
 		      "build\n");
 	skip();
