@@ -9,7 +9,9 @@
  *                     subtract_refs in one pass
  *   mark_reachable    what still has gc_refs > 0 is referenced from outside;
  *                     it and all it reaches are reachable; the rest is
- *                     garbage (IS_GARBAGE)
+ *                     garbage (IS_GARBAGE). subtract_refs counts those
+ *                     roots, and the scan stops once it has met them all:
+ *                     a set that is all garbage is not walked here at all
  *   split             survivors leave the set and move up a generation
  *   observer          shown the garbage, intact
  *   handle_weakrefs   weak references into the garbage are cleared, all of
@@ -22,7 +24,9 @@
  *                     references it (clear_garbage)
  * When the heap has no observer, no weak reference and no pending finalizer
  * (the common case), nothing can run between the split and the clearing, so
- * split clears the garbage as it goes: one pass less.
+ * split clears the garbage as it goes: one pass less (split_delete). The
+ * standard list's references are walked here, not through its traverse
+ * (for_each_ref).
  *
  * The passes walk vectors, not lists: the set is usually larger than the
  * caches, and a list walk would wait on one miss after another. A vector is
