@@ -7,6 +7,8 @@
  *	test-wait      waits for test-sleep, a task (same arguments)
  *	test-fd        waits for a pipe that is never written, with no timeout
  *	test-released  how many frames of the tasks above were released
+ *	test-slow      GET /test/sleep: test-sleep as a request task
+ *	test-slow-wait GET /test/wait: test-wait as a request task
  */
 #include <stdatomic.h>
 #include <unistd.h>
@@ -102,6 +104,18 @@ static const struct rcl_task_def waits_defs[] = {
      .kind = RCL_TASK_ON_DEMAND,
      .frame = &waits_frame_type,
      .step = fd_step},
+    {.name = "test-slow",
+     .description = "GET /test/sleep: waits ms (default 60000) on a timer",
+     .kind = RCL_TASK_REQUEST,
+     .route = "/test/sleep",
+     .frame = &waits_frame_type,
+     .step = sleep_step},
+    {.name = "test-slow-wait",
+     .description = "GET /test/wait: waits for test-sleep, a task",
+     .kind = RCL_TASK_REQUEST,
+     .route = "/test/wait",
+     .frame = &waits_frame_type,
+     .step = wait_step},
     {.name = "test-released",
      .description = "how many frames of the test tasks were released",
      .kind = RCL_TASK_ON_DEMAND,
