@@ -14,6 +14,13 @@
  * callbacks when it let go). Expiry shuts the socket down; evhttp then sees
  * the error and frees the connection its own way.
  *
+ * The same close callback cancels the request task still answering the
+ * connection (task_cancel_requests): evhttp calls it on the worker's own
+ * thread, as it frees the connection, whether it noticed the failure or
+ * task-rt.c's request_hangup saw the client leave and closed it. A
+ * connection we do not track (request_timeout off, or out of memory) gets
+ * a close callback for that alone, so every request task is covered.
+ *
  * Out of memory for our state of a connection, that one connection goes
  * without a deadline (evhttp makes its own bufferevent) and is closed after
  * its first reply; out of memory indexing it by file descriptor, it is found
@@ -127,10 +134,23 @@ static void hconn_expire(evutil_socket_t fd, short what, void *arg)
 		shutdown(sock, SHUT_RDWR);
 }
 
-/* evhttp closes the connection: let go of it. */
+/* evhttp closes the connection: cancel the tasks still answering it,
+ * then let go of it. */
 static void hconn_closed(struct evhttp_connection *evcon, void *arg)
 {
-	hconn_free(arg);
+	struct hconn *c = arg;
+
+	task_cancel_requests(c->set->w->tasks, evcon);
+	hconn_free(c);
+}
+
+/* evhttp closes a connection we do not track (http.request_timeout off, or
+ * out of memory): cancel the tasks still answering it. */
+static void untracked_closed(struct evhttp_connection *evcon, void *arg)
+{
+	struct worker *w = arg;
+
+	task_cancel_requests(w->tasks, evcon);
 }
 
 /* evhttp's bufferevent callback: a new connection's bufferevent; NULL
@@ -210,19 +230,26 @@ void http_conns_completed(struct http_conns *set, struct evhttp_request *req)
 		c->replies--;
 }
 
-/* A request was dispatched: its deadline is met. A connection we do not
- * track (hconn_new ran out of memory) has no deadline for its next request:
- * it is closed after this reply. */
-void http_conns_dispatched(struct http_conns *set, struct evhttp_request *req)
+/* A request was dispatched: its deadline is met, and its connection's
+ * close callback is set, which cancels its task if the client leaves first.
+ * A connection we do not track (hconn_new ran out of memory) has no
+ * deadline for its next request: it is closed after this reply. */
+void http_conns_dispatched(struct worker *w, struct evhttp_request *req)
 {
 	struct evhttp_connection *evcon = evhttp_request_get_connection(req);
+	struct http_conns *set = w->conns;
 	struct hconn *c;
 
-	if (set == NULL || evcon == NULL)
+	if (evcon == NULL)
 		return;
+	if (set == NULL) {
+		evhttp_connection_set_closecb(evcon, untracked_closed, w);
+		return;
+	}
 	if ((c = hconn_of(set, req)) == NULL) {
 		evhttp_add_header(evhttp_request_get_output_headers(req),
 				  "Connection", "close");
+		evhttp_connection_set_closecb(evcon, untracked_closed, w);
 		return;
 	}
 	evtimer_del(c->deadline);

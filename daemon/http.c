@@ -15,6 +15,11 @@
  * request does not arrive whole within request_timeout of its first byte
  * (http-conn.c). While the watchdog sheds, new requests get 503 with
  * Retry-After; those in flight finish.
+ *
+ * A client that closes its connection before its reply is sent has its
+ * request task cancelled at its yield point and the request dropped
+ * unanswered, as nobody reads (task-rt.c's request_hangup, and http-conn.c's
+ * close callback for a connection evhttp closes itself).
  */
 #include <event2/buffer.h>
 #include <event2/event.h>
@@ -164,7 +169,7 @@ static void http_dispatch(struct evhttp_request *req, void *arg)
 		http_failed(w, req);
 		return;
 	}
-	http_conns_dispatched(w->conns, req);
+	http_conns_dispatched(w, req);
 	w->inflight++;
 	evhttp_request_set_on_complete_cb(req, http_complete, w);
 	w->stats.http_requests_total++;

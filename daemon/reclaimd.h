@@ -214,6 +214,7 @@ void census_finish(struct census *c);
 
 /* http.c: the HTTP front on each worker. */
 struct evbuffer;
+struct evhttp_connection;
 struct evhttp_request;
 int http_start(struct worker *w, int fd, char **cause);
 void http_stop_accepting(struct worker *w);
@@ -225,8 +226,7 @@ struct http_conns *http_conns_create(struct worker *w, uint64_t timeout_us);
 void http_conns_destroy(struct http_conns *set);
 void http_conns_replying(struct http_conns *set, struct evhttp_request *req);
 void http_conns_completed(struct http_conns *set, struct evhttp_request *req);
-void http_conns_dispatched(struct http_conns *set,
-			   struct evhttp_request *req);
+void http_conns_dispatched(struct worker *w, struct evhttp_request *req);
 
 /* registry.c, plugin.c: built-in tasks and plugins' (tasks.modules). */
 struct rcl_task_def;
@@ -249,6 +249,7 @@ void task_start_cmd(struct worker *w, struct wcmd *cmd);
 void task_cancel_cmd(struct wcmd *cmd);
 void task_rt_cancel(struct task_rt *rt);
 bool task_holds_request(struct task_rt *rt, struct evhttp_request *req);
+void task_cancel_requests(struct task_rt *rt, struct evhttp_connection *evcon);
 
 /* fanout.c: one command to every worker, one answer when all replied. */
 struct call;

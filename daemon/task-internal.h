@@ -9,6 +9,8 @@
 #include "reclaimd.h"
 
 struct evbuffer;
+struct event;
+struct evhttp_connection;
 struct evhttp_request;
 struct periodic;
 
@@ -31,7 +33,9 @@ struct rcl_runner {
 	struct json *result;
 	struct json *child_result;
 	char *child_error;
-	struct evhttp_request *req; /* a request task's request */
+	struct evhttp_request *req;	 /* a request task's request */
+	struct evhttp_connection *evcon; /* and its connection, while live */
+	struct event *hangup;		 /* its client closing (EV_CLOSED) */
 	struct evbuffer *body;
 	struct json *headers;
 	char content_type[64];

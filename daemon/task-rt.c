@@ -11,11 +11,19 @@
  * way the task stops at its yield point (runner_cancel), and the answer
  * still comes back, to be dropped, so the call is freed and its slot under
  * tasks.max_running released only once the task has really stopped.
+ * When an HTTP client closes its connection before its reply, its request
+ * task is cancelled the same way, on the worker's own thread, and the
+ * request dropped unanswered (task_cancel_requests): evhttp reads nothing
+ * while it holds a request, so a task that waits watches its connection
+ * (EV_CLOSED, request_hangup), which then is closed; a connection evhttp
+ * closes itself is seen by its close callback (http-conn.c).
  */
 #include <event2/buffer.h>
+#include <event2/bufferevent.h>
 #include <event2/event.h>
 #include <event2/http.h>
 #include <event2/keyvalq_struct.h>
+#include <poll.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -138,6 +146,56 @@ static int request_args(struct evhttp_request *req, struct json **args)
 	return 0;
 }
 
+/* r's client closed its connection (EV_CLOSED: it sent its FIN, or the
+ * connection failed) while its task runs: cancel the task, and close the
+ * connection, which evhttp does not notice while it holds a request. TCP
+ * cannot tell a client that closed from one that shut down only its
+ * sending side; as nginx (499) and Go's net/http do, the end of the
+ * request stream counts as leaving. */
+static void request_hangup(evutil_socket_t fd, short what, void *arg)
+{
+	struct rcl_runner *r = arg;
+	struct evhttp_connection *evcon = r->evcon;
+	struct pollfd pfd = {.fd = fd, .events = POLLRDHUP};
+
+	if (poll(&pfd, 1, 0) != 1 ||
+	    !(pfd.revents & (POLLRDHUP | POLLHUP | POLLERR)))
+		return; /* not gone after all: keep watching */
+	task_cancel_requests(r->rt, evcon); /* r may be freed */
+	evhttp_connection_free(evcon);
+}
+
+/* Watch r's connection for its client leaving, once its task waits. Out
+ * of memory, it is not watched: the task runs to its end, its reply
+ * dropped, as it always could. */
+static void watch_hangup(struct rcl_runner *r)
+{
+	struct bufferevent *bev;
+	int fd;
+
+	if (r->evcon == NULL)
+		return;
+	bev = evhttp_connection_get_bufferevent(r->evcon);
+	fd = bev != NULL ? bufferevent_getfd(bev) : -1;
+	if (fd < 0)
+		return;
+	r->hangup = event_new(r->rt->w->base, fd, EV_CLOSED | EV_PERSIST,
+			      request_hangup, r);
+	if (r->hangup != NULL && event_add(r->hangup, NULL) != 0) {
+		event_free(r->hangup);
+		r->hangup = NULL;
+	}
+}
+
+/* Stop watching r's connection: its request is answered or dropped. */
+static void unwatch_hangup(struct rcl_runner *r)
+{
+	if (r->hangup != NULL)
+		event_free(r->hangup); /* from its own callback too: allowed */
+	r->hangup = NULL;
+	r->evcon = NULL;
+}
+
 /* Run def for req; the reply is sent when the task finishes. */
 void task_start_request(struct worker *w, const struct rcl_task_def *def,
 			struct evhttp_request *req)
@@ -152,7 +210,12 @@ void task_start_request(struct worker *w, const struct rcl_task_def *def,
 		return;
 	}
 	r->req = req;
+	r->evcon = evhttp_request_get_connection(req);
+	rcl_incref(r); /* runner_start takes one; r is ours after it */
 	runner_start(r);
+	if (r->req != NULL)
+		watch_hangup(r);
+	rcl_decref(r);
 }
 
 /* Whether a task of rt's still has req to answer. */
@@ -170,6 +233,48 @@ bool task_holds_request(struct task_rt *rt, struct evhttp_request *req)
 	return false;
 }
 
+/* Let go of r's request unanswered: its connection is gone. A request
+ * evhttp detached (its connection failed: EOF, error, timeout) is freed
+ * only when answered, so it is ours to free; one still on the connection
+ * is freed by evhttp with the connection (request_hangup frees it). Either
+ * way no completion callback comes: it leaves the in-flight count here. */
+static void task_drop_request(struct rcl_runner *r)
+{
+	struct evhttp_request *req = r->req;
+
+	r->req = NULL;
+	unwatch_hangup(r);
+	if (evhttp_request_get_connection(req) == NULL)
+		evhttp_request_free(req);
+	r->rt->w->inflight--;
+}
+
+/*
+ * evcon is closing (evhttp's close callback, or request_hangup, both on the
+ * worker's thread): cancel each request task still answering a request of
+ * it at its yield point (runner_cancel, with the tasks it waits for),
+ * counted as cancelled. The request is dropped first, so nothing is ever
+ * written for it. Cancelling one changes the live list: start over.
+ */
+void task_cancel_requests(struct task_rt *rt, struct evhttp_connection *evcon)
+{
+	struct rcl_runner *r;
+
+	if (rt == NULL || evcon == NULL)
+		return;
+again:
+	TAILQ_FOREACH(r, &rt->live, entry)
+	{
+		if (r->req == NULL || r->evcon != evcon || r->finished)
+			continue;
+		log_info("task %s (worker %d): cancelled: the client hung up",
+			 r->def->name, rt->w->id);
+		task_drop_request(r);
+		runner_cancel(r, 500, "cancelled: the client hung up");
+		goto again;
+	}
+}
+
 /* Send a request task's reply: its body, or its error. */
 void task_reply_request(struct rcl_runner *r)
 {
@@ -180,6 +285,7 @@ void task_reply_request(struct rcl_runner *r)
 	char *text;
 
 	r->req = NULL;
+	unwatch_hangup(r);
 	for (h = json_child(r->headers); h != NULL; h = json_next(h))
 		evhttp_add_header(out, json_key(h), json_as_str(h));
 	if (evhttp_find_header(out, "Content-Type") == NULL)

@@ -336,6 +336,7 @@ void worker_destroy(struct worker *w)
 	if (w == NULL)
 		return;
 	task_rt_destroy(w->tasks);
+	w->tasks = NULL; /* http_free's close callbacks look at it */
 	http_free(w);
 	if (w->tick != NULL)
 		event_free(w->tick);

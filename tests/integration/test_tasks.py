@@ -295,6 +295,81 @@ def test_cancel():
         check(d.stop() == 0, "exit status")
 
 
+def http_running(d, n, what):
+    return wait_for(lambda: (lambda t: t if t["running"] == n else None)(
+        tasks(d)), what, timeout=5)
+
+
+def slow_get(port, path):
+    """Send GET path on a connection of its own; the socket."""
+    s = socket.create_connection(("127.0.0.1", port), timeout=10)
+    s.sendall(b"GET %s HTTP/1.1\r\nHost: test\r\n\r\n" % path.encode())
+    return s
+
+
+def read_reply(s):
+    """One reply on s (headers, then Content-Length bytes): status, body."""
+    buf = b""
+    while b"\r\n\r\n" not in buf:
+        chunk = s.recv(65536)
+        check(chunk, "connection closed before a reply")
+        buf += chunk
+    head, _, body = buf.partition(b"\r\n\r\n")
+    n = [int(l.split(b":")[1]) for l in head.split(b"\r\n")
+         if l.lower().startswith(b"content-length:")]
+    while n and len(body) < n[0]:
+        body += s.recv(65536)
+    return int(head.split()[1]), body
+
+
+def test_http_hangup():
+    """An HTTP client that closes its connection before its reply has its
+    request task cancelled at its yield point (with the task it waits for),
+    its frame released, counted in tasks.cancelled_total, and nothing left
+    running; with http.request_timeout off too (no tracked connections).
+    A keep-alive client that waits gets its replies, nothing cancelled."""
+    check(os.path.exists(WAITS), "no test plugin at %r" % WAITS)
+    for extra in ("", "[http]\nrequest_timeout = 0\n"):
+        conf = "[tasks]\nmodules = %s\n%s" % (WAITS, extra)
+        with Daemon(workers=2, conf=conf) as d:
+            base = http_running(d, 0, "no task running at start")
+            n = base["cancelled_total"]
+            freed = released(d)
+            for path, count in (("/test/sleep", 1), ("/test/wait", 2)):
+                s = slow_get(d.http_port, path)
+                http_running(d, count, "GET %s to be running" % path)
+                t0 = time.monotonic()
+                s.close()
+                t = wait_for(lambda: (lambda t: t if t["cancelled_total"] >=
+                                      n + count and t["running"] == 0
+                                      else None)(tasks(d)),
+                             "GET %s to be cancelled (%s)" % (path, extra),
+                             timeout=5)
+                check(time.monotonic() - t0 < 5, "%s cancelled late" % path)
+                n += count
+                check(t["cancelled_total"] == n, "%s: %d cancelled, want %d" %
+                      (path, t["cancelled_total"], n))
+                freed += count
+                check(released(d) == freed, "%s: frames released %d, want "
+                      "%d" % (path, released(d), freed))
+            check("test-slow (worker" in d.read_log() and
+                  "cancelled: the client hung up" in d.read_log(),
+                  "the cancellation is not logged")
+            # Keep-alive: two slow replies on one connection, both read.
+            s = slow_get(d.http_port, "/test/sleep?ms=300")
+            check(read_reply(s)[0] == 200, "first keep-alive reply")
+            s.sendall(b"GET /test/sleep?ms=300 HTTP/1.1\r\nHost: t\r\n\r\n")
+            check(read_reply(s)[0] == 200, "second keep-alive reply")
+            s.sendall(b"GET / HTTP/1.1\r\nHost: t\r\n\r\n")
+            check(read_reply(s) == (200, b"Hello, world"), "GET / after")
+            s.close()
+            http_running(d, 0, "nothing left running")
+            check(tasks(d)["cancelled_total"] == n,
+                  "a client that waited was cancelled")
+            check(http_get(d.http_port, "/")[0] == 200, "served after")
+            check(d.stop() == 0, "exit status")
+
+
 def main():
     with Daemon(workers=2) as d:
         test_list(d)
@@ -306,6 +381,7 @@ def main():
         check(d.stop() == 0, "exit status")
     test_cap()
     test_cancel()
+    test_http_hangup()
     print("ok")
 
 
