@@ -24,7 +24,8 @@
  * another worker.
  *
  * Cancellation: a task may be stopped at any yield point, when the caller
- * of RunTask hangs up (with the tasks it waits for) or when reclaimd stops.
+ * of RunTask or a request task's HTTP client hangs up (with the tasks it
+ * waits for) or when reclaimd stops.
  * Its step function is then not called again and its frame is released
  * (the frame type's clear and destroy run): keep whatever must be closed
  * or freed in the frame, and release it there, as example-pipe does.
