@@ -276,7 +276,6 @@ void rcl_decref(void *obj)
 		rcl_dealloc(obj);
 }
 
-
 /* Move o to the vector of gen, keeping the counts right; false (and o
  * where it was) if memory is short. */
 bool heap_relink(rcl_heap *h, rcl_head *o, unsigned gen)

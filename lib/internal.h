@@ -372,10 +372,9 @@ static inline bool gc_due(const rcl_heap *h, size_t new_bytes)
 }
 enum { REASON_MANUAL, REASON_COUNT, REASON_BYTES, REASON_ALLOC };
 
-/* types/list.c: the standard list's items, which the collector walks
- * itself (as CPython's knows its tuples and dicts): a list is the most
- * common container, and an indirect call per item is most of its cost. */
-extern const rcl_type list_type; /* rcl_list_type, hidden */
+/* types/list.c: rcl_list_type under a hidden name, for the collector's
+ * test for a list (its layout: types/list-internal.h). */
+extern const rcl_type list_type;
 
 /* weakref.c */
 void weakref_clear_all(rcl_head *o, rcl_weakref **callbacks);

@@ -65,7 +65,7 @@ static double now_ns(void)
 static void usage(FILE *f)
 {
 	fprintf(f, "usage: bench-tree [--tsv] [--rounds N] [--depth D] "
-		   "[--children C] [--repeat R]\n");
+		   "[--children C]\n");
 }
 
 /* Parse a positive count for option opt, or exit with status 2. */
@@ -86,9 +86,9 @@ static int parse_count(const char *opt, const char *s)
 /* Run the rounds and print a line per round, then the total. */
 int main(int argc, char **argv)
 {
-	int rounds = 20, depth = 5, children = 6, repeat = 1, n, i, r;
-	size_t found[1001] = {0}, total = 0;
-	double best[1001], ms, total_ms = 0;
+	int rounds = 20, depth = 5, children = 6, n, i;
+	size_t found, total = 0;
+	double ms, total_ms = 0;
 	bool tsv = false;
 	rcl_heap *h;
 
@@ -107,9 +107,6 @@ int main(int argc, char **argv)
 		} else if (strcmp(opt, "--children") == 0) {
 			children = parse_count(opt, val);
 			i++;
-		} else if (strcmp(opt, "--repeat") == 0) {
-			repeat = parse_count(opt, val);
-			i++;
 		} else if (strcmp(opt, "--help") == 0) {
 			usage(stdout);
 			return 0;
@@ -122,32 +119,22 @@ int main(int argc, char **argv)
 	if (h == NULL)
 		die("rcl_heap_new");
 	rcl_auto_collect(h, false); /* gc.disable() */
-	/* Each round's figure is its best of repeat runs, as timeit reports:
-	 * the machine's noise only ever adds time. */
-	for (r = 0; r < repeat; r++) {
-		for (n = 1; n <= rounds; n++) {
-			double start;
-
-			for (i = 0; i < n; i++)
-				rcl_decref(tree(h, depth, children));
-			start = now_ns();
-			found[n] = rcl_collect(h, 2);
-			ms = (now_ns() - start) / 1e6;
-			if (r == 0 || ms < best[n])
-				best[n] = ms;
-		}
-	}
 	for (n = 1; n <= rounds; n++) {
-		ms = best[n];
-		total += found[n];
+		double start;
+
+		for (i = 0; i < n; i++)
+			rcl_decref(tree(h, depth, children));
+		start = now_ns();
+		found = rcl_collect(h, 2);
+		ms = (now_ns() - start) / 1e6;
+		total += found;
 		total_ms += ms;
 		if (tsv)
-			printf("round\t%d\t%zu\t%.6f\n", n, found[n], ms);
+			printf("round\t%d\t%zu\t%.6f\n", n, found, ms);
 		else
 			printf("%zu objects collected for n=%d in %.3f msec "
 			       "(%.1f ns/object)\n",
-			       found[n], n, ms,
-			       found[n] ? ms * 1e6 / found[n] : 0.0);
+			       found, n, ms, found ? ms * 1e6 / found : 0.0);
 	}
 	if (tsv)
 		printf("total\t%zu\t%.6f\n", total, total_ms);

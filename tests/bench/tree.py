@@ -28,25 +28,15 @@ def main(argv):
     rounds = 20
     if "--rounds" in argv:
         rounds = int(argv[argv.index("--rounds") + 1])
-    repeat = 1
-    if "--repeat" in argv:
-        repeat = int(argv[argv.index("--repeat") + 1])
     gc.disable()
     gc.collect()
-    # Each round's figure is its best of repeat runs, as timeit reports:
-    # the machine's noise only ever adds time.
-    best, founds = {}, {}
-    for _ in range(repeat):
-        for n in range(1, rounds + 1):
-            for _ in range(n):
-                Node.tree(depth=5, children=6)
-            start = perf_counter()
-            founds[n] = gc.collect()
-            ms = (perf_counter() - start) * 1000
-            best[n] = min(ms, best.get(n, ms))
     total, total_ms = 0, 0.0
     for n in range(1, rounds + 1):
-        found, ms = founds[n], best[n]
+        for _ in range(n):
+            Node.tree(depth=5, children=6)
+        start = perf_counter()
+        found = gc.collect()
+        ms = (perf_counter() - start) * 1000
         total += found
         total_ms += ms
         if tsv:
