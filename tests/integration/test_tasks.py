@@ -146,11 +146,17 @@ def test_counters(d):
     d.ctl_json("run", "tree", "depth=2", "children=2", "rounds=1")
     rc, _, _ = d.ctl("run", "tree", "rounds=0")
     check(rc == 1, "run tree rounds=0: rc %d" % rc)
+    # A run already going before (running > 0) may end meanwhile: wait for
+    # all three of these to be counted as started too (each worker
+    # publishes on its own, so one snapshot can lag another).
     after = wait_for(lambda: (lambda t: t if t["finished_total"] >=
                               before["finished_total"] + 2 and
                               t["failed_total"] >= before["failed_total"] + 1
+                              and t["started_total"] >=
+                              before["started_total"] + 3
                               else None)(tasks(d)),
-                     "tasks.finished_total +2 and tasks.failed_total +1")
+                     "tasks.finished_total +2, failed_total +1 and "
+                     "started_total +3")
     check(after["started_total"] >= before["started_total"] + 3,
           "started: %r then %r" % (before, after))
     check(after["cancelled_total"] == before["cancelled_total"] and
