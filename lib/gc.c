@@ -554,16 +554,6 @@ static void record_pause(rcl_heap *h, uint64_t ns)
 	h->st.pause_hist[b]++;
 }
 
-/* Total bytes on the heap. */
-static size_t heap_bytes(const rcl_heap *h)
-{
-	size_t bytes = 0;
-
-	for (int i = 0; i < NSLOTS; i++)
-		bytes += h->slot[i].bytes;
-	return bytes;
-}
-
 /* The garbage of this collection, for the observer and the slow path. */
 static void observe(rcl_heap *h, int gen, size_t count)
 {
@@ -592,7 +582,10 @@ static void finish_counts(rcl_heap *h, int gen, int reason,
 	} else if (gen == RCL_GENERATIONS - 1) {
 		h->long_lived_pending = 0;
 		h->long_lived_total = si->survivors;
-		h->full_floor = heap_bytes(h);
+		h->full_floor = heap_total_bytes(h);
+		h->allocs_at_full = h->st.allocations_total;
+		h->owned_at_full = h->owned_ops;
+		h->full_ns = now_ns();
 	}
 	h->gens[gen].collections++;
 	h->gens[gen].collected += si->garbage;
@@ -603,6 +596,8 @@ static void finish_counts(rcl_heap *h, int gen, int reason,
 		h->st.collections_by_count_total++;
 	else if (reason == REASON_BYTES)
 		h->st.collections_by_bytes_total++;
+	else if (reason == REASON_LIMIT)
+		h->st.collections_by_limit_total++;
 }
 
 /*
@@ -676,7 +671,7 @@ size_t gc_collect(rcl_heap *h, int gen, int reason)
  */
 static bool full_by_bytes(const rcl_heap *h)
 {
-	size_t total = heap_bytes(h);
+	size_t total = heap_total_bytes(h);
 	size_t limit = h->full_floor / 4;
 
 	if (limit < h->young_bytes)
@@ -722,6 +717,19 @@ void gc_maybe_collect(rcl_heap *h, size_t new_bytes)
 		return;
 	gc_collect(h, pick_generation(h, by_bytes),
 		   by_count ? REASON_COUNT : REASON_BYTES);
+}
+
+/*
+ * Admission's pacing past the watchdog's soft level (admit.c): collect, as
+ * gc_maybe_collect() would with trigger for a byte trigger, when taking
+ * new_bytes would pass it; true if it collected.
+ */
+bool gc_collect_paced(rcl_heap *h, size_t new_bytes, size_t trigger)
+{
+	if (h->young_bytes_since + new_bytes <= trigger)
+		return false;
+	gc_collect(h, pick_generation(h, true), REASON_LIMIT);
+	return true;
 }
 
 /* Collect generations 0..generation. */

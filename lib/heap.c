@@ -13,6 +13,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "gauge.h"
 #include "internal.h"
 
 static void *default_alloc(size_t size, void *ctx)
@@ -37,12 +38,19 @@ void rcl_config_init(rcl_config *cfg)
 	cfg->thresholds[2] = 10;
 	cfg->young_bytes = RCL_DEFAULT_YOUNG_BYTES;
 	cfg->auto_collect = true;
+	cfg->block_cache_bytes = RCL_DEFAULT_BLOCK_CACHE_BYTES;
 }
 
-/* Take size bytes from the heap's allocator. */
+/* Take size bytes from the heap's allocator, counted for admission. */
 void *heap_raw_alloc(rcl_heap *h, size_t size)
 {
-	return h->alloc.alloc(size, h->alloc.ctx);
+	void *p = h->alloc.alloc(size, h->alloc.ctx);
+
+	if (p != NULL)
+		heap_account(h, size);
+	else
+		heap_unreserve(h);
+	return p;
 }
 
 /* Give memory back to the heap's allocator. */
@@ -86,6 +94,8 @@ rcl_heap *rcl_heap_new(const rcl_config *cfg)
 	memset(h, 0, sizeof(*h));
 	h->alloc = alloc;
 	pool_init(&h->pool, &cfg->allocator);
+	h->blocks.enabled = !cfg->allocator.alloc;
+	h->blocks.cache_max = cfg->block_cache_bytes;
 	h->owner = pthread_self();
 	for (int i = 0; i < RCL_GENERATIONS; i++)
 		h->gens[i].threshold = cfg->thresholds[i];
@@ -164,12 +174,14 @@ static void account(rcl_heap *h, rcl_head *o, size_t bytes, bool add)
 	}
 }
 
-/* Memory for an object of total bytes: pool, or a collection and a retry. */
+/* Memory for an object of total bytes: pool, or a collection and a retry
+ * (none when admission refused it: it collected already). */
 static inline rcl_head *object_memory(rcl_heap *h, size_t total)
 {
 	rcl_head *o = pool_alloc(h, total);
 
-	if (__builtin_expect(!o, 0) && !h->collecting && !h->dealloc_depth) {
+	if (__builtin_expect(!o, 0) && !h->refused && !h->collecting &&
+	    !h->dealloc_depth) {
 		gc_collect(h, RCL_GENERATIONS - 1, REASON_ALLOC);
 		o = pool_alloc(h, total);
 	}
@@ -473,24 +485,32 @@ static void owned_account(rcl_head *o, size_t bytes)
 {
 	rcl_heap *h = o->ti->heap;
 
+	h->owned_ops++;
 	o->owned += bytes;
 	account(h, o, bytes, true);
 	h->st.owned_bytes += bytes;
 	h->young_bytes_since += bytes;
 }
 
-/* Account memory the caller owns; paces first. */
+/* Account memory the caller owns; paces, and admits, first. */
 int rcl_owned_add(void *obj, size_t bytes)
 {
 	rcl_head *o;
+	rcl_heap *h;
 
 	if (!obj) {
 		errno = EINVAL;
 		return -1;
 	}
 	o = HEAD(obj);
-	HEAP_CHECK_OWNER(o->ti->heap);
-	gc_maybe_collect(o->ti->heap, bytes);
+	h = o->ti->heap;
+	HEAP_CHECK_OWNER(h);
+	gc_maybe_collect(h, bytes);
+	if (bytes > 0 && !heap_admit(h, ADMIT_OWNED_ADD, bytes)) {
+		h->st.alloc_failures_total++;
+		return -1; /* errno ENOMEM */
+	}
+	heap_account(h, bytes);
 	owned_account(o, bytes);
 	return 0;
 }
@@ -530,7 +550,7 @@ void *rcl_owned_alloc(void *obj, size_t size)
 	HEAP_CHECK_OWNER(h);
 	gc_maybe_collect(h, size);
 	p = pool_alloc(h, size);
-	if (!p && !h->collecting && !h->dealloc_depth) {
+	if (!p && !h->refused && !h->collecting && !h->dealloc_depth) {
 		gc_collect(h, RCL_GENERATIONS - 1, REASON_ALLOC);
 		p = pool_alloc(h, size);
 	}
@@ -629,7 +649,16 @@ size_t rcl_heap_trim(rcl_heap *h)
 	HEAP_CHECK_OWNER(h);
 	for (unsigned g = 0; g < NSLOTS; g++)
 		bytes += vec_shrink(h, &h->vec[g]);
-	return bytes + pool_trim(h);
+	return bytes + pool_trim(h) + block_trim(h, 0);
+}
+
+/* Give back the cached blocks unused for a second. */
+size_t rcl_heap_release_idle(rcl_heap *h)
+{
+	if (!h)
+		return 0;
+	HEAP_CHECK_OWNER(h);
+	return block_trim(h, BLOCK_IDLE_NS);
 }
 
 /* Move every tracked object to the permanent generation. */
@@ -678,6 +707,10 @@ void rcl_heap_stats(const rcl_heap *h, rcl_stats *out)
 	out->young_bytes_since = h->young_bytes_since;
 	out->full_bytes_floor = h->full_floor;
 	out->auto_collect = h->enabled;
+	out->block_bytes = h->blocks.mapped_bytes;
+	out->cached_bytes = h->blocks.cached_bytes;
+	out->block_maps_total = h->blocks.maps;
+	out->block_reuses_total = h->blocks.reuses;
 	for (int i = 0; i < RCL_GENERATIONS; i++) {
 		rcl_gen_stats *g = &out->gen[i];
 
@@ -858,6 +891,8 @@ void rcl_heap_destroy(rcl_heap *h)
 	for (unsigned g = 0; g < NSLOTS; g++)
 		vec_free(h, &h->vec[g]);
 	weakref_map_free(h);
+	block_trim(h, 0);
+	heap_set_gauge(h, NULL);
 	pool_finish(h);
 	for (size_t i = 0; i < h->types_cap; i++)
 		heap_raw_free(h, h->types[i], sizeof(rcl_tinfo));

@@ -176,13 +176,54 @@ typedef struct rcl_pool {
 	size_t pages;
 } rcl_pool;
 
+/*
+ * Large blocks (blocks.c): objects and owned payloads of BLOCK_MIN bytes or
+ * more are mapped directly and populated at once; up to BLOCK_SLOTS freed
+ * ones (and cache_max bytes) are kept for reuse, given back by trims and
+ * after BLOCK_IDLE_NS unused. Only with the default allocator.
+ */
+#define BLOCK_MIN ((size_t)256 << 10)
+#define BLOCK_SLOTS 2
+#define BLOCK_IDLE_NS ((uint64_t)1000000000)
+
+typedef struct rcl_blocks {
+	bool enabled;
+	size_t n; /* cached */
+	struct {
+		void *p;
+		size_t cap;
+		uint64_t freed_ns;
+	} slot[BLOCK_SLOTS];
+	size_t cached_bytes;
+	size_t cache_max;
+	size_t mapped_bytes; /* live and cached */
+	uint64_t maps, reuses, unmaps;
+} rcl_blocks;
+
+struct rcl_gauge;
+
 struct rcl_heap {
 	rcl_gen gens[RCL_GENERATIONS];
 	rcl_vec vec[NSLOTS];
 	rcl_slot slot[NSLOTS];
 	rcl_allocator alloc;
 	rcl_pool pool;
+	rcl_blocks blocks;
 	pthread_t owner;
+
+	/* admission (admit.c): the gauge of a watchdog, a budget */
+	bool limited;		  /* a gauge or a budget is set */
+	bool refused;		  /* the last allocation was refused */
+	struct rcl_gauge *gauge;  /* shared with the watchdog, or NULL */
+	uint64_t seen_readings;	  /* the gauge's readings when last looked */
+	size_t since_read;	  /* memory taken since, not yet in the gauge */
+	size_t reserved;	  /* in the gauge, for what is being taken */
+	rcl_budget *budget;	  /* or NULL */
+	size_t budget_base;	  /* heap bytes when it was set */
+	uint64_t allocs_at_full;  /* allocations_total at the last full */
+	uint64_t owned_at_full;	  /* owned_ops then */
+	uint64_t owned_ops;	  /* owned allocations and additions */
+	uint64_t full_ns;	  /* when the last full collection ended */
 
 	/* pacing */
 	bool enabled;
@@ -230,6 +271,16 @@ static inline size_t head_bytes(const rcl_head *o)
 	return sizeof(rcl_head) + o->size + o->owned;
 }
 
+/* Bytes of every object on the heap, headers and owned payloads included. */
+static inline size_t heap_total_bytes(const rcl_heap *h)
+{
+	size_t bytes = 0;
+
+	for (int i = 0; i < NSLOTS; i++)
+		bytes += h->slot[i].bytes;
+	return bytes;
+}
+
 #ifndef NDEBUG
 void heap_check_owner(const rcl_heap *h);
 #define HEAP_CHECK_OWNER(h) heap_check_owner(h)
@@ -255,6 +306,28 @@ size_t pool_trim(rcl_heap *h);
 void *heap_raw_alloc(rcl_heap *h, size_t size);
 void heap_raw_free(rcl_heap *h, void *p, size_t size);
 
+/* blocks.c */
+size_t block_growth(const rcl_heap *h, size_t size);
+void *block_alloc(rcl_heap *h, size_t size);
+void block_free(rcl_heap *h, void *p, size_t size);
+size_t block_trim(rcl_heap *h, uint64_t idle_ns);
+
+/* admit.c: what the heap takes outside the pool, and admission. */
+void *heap_take(rcl_heap *h, size_t size);
+void heap_give(rcl_heap *h, void *p, size_t size);
+enum { ADMIT_POOL, ADMIT_TAKE, ADMIT_OWNED_ADD };
+bool heap_admit_slow(rcl_heap *h, int kind, size_t size);
+void heap_account(rcl_heap *h, size_t bytes);
+void heap_unreserve(rcl_heap *h);
+
+/* May the heap take memory for size more bytes (a pool page for size, or
+ * caller-managed memory)? Collects first when that is what it takes; false
+ * (and h->refused) when it cannot fit. */
+static inline bool heap_admit(rcl_heap *h, int kind, size_t size)
+{
+	return !h->limited || heap_admit_slow(h, kind, size);
+}
+
 static inline size_t class_size(unsigned cls)
 {
 	return ((size_t)cls + 1) * 16;
@@ -274,7 +347,7 @@ static inline void *pool_alloc(rcl_heap *h, size_t size)
 	void *b;
 
 	if (!p->enabled || size > POOL_MAX || size == 0)
-		return heap_raw_alloc(h, size ? size : 1);
+		return heap_take(h, size ? size : 1);
 	cls = (unsigned)((size - 1) / 16);
 	pg = p->partial[cls];
 	if (!pg)
@@ -305,7 +378,7 @@ static inline void pool_free(rcl_heap *h, void *b, size_t size)
 	if (!b)
 		return;
 	if (!h->pool.enabled || size > POOL_MAX || size == 0) {
-		heap_raw_free(h, b, size ? size : 1);
+		heap_give(h, b, size ? size : 1);
 		return;
 	}
 	pg = (pool_page *)((uintptr_t)b & ~(uintptr_t)(POOL_PAGE - 1));
@@ -370,7 +443,8 @@ static inline bool gc_due(const rcl_heap *h, size_t new_bytes)
 		(h->young_bytes &&
 		 h->young_bytes_since + new_bytes > h->young_bytes));
 }
-enum { REASON_MANUAL, REASON_COUNT, REASON_BYTES, REASON_ALLOC };
+enum { REASON_MANUAL, REASON_COUNT, REASON_BYTES, REASON_ALLOC, REASON_LIMIT };
+bool gc_collect_paced(rcl_heap *h, size_t new_bytes, size_t trigger);
 
 /* types/list.c: rcl_list_type under a hidden name, for the collector's
  * test for a list (its layout: types/list-internal.h). */

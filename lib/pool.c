@@ -87,11 +87,27 @@ static pool_page *page_new(rcl_pool *p, unsigned cls)
 	return pg;
 }
 
-/* The slow path of pool_alloc(): a block from a new page. */
+/* The slow path of pool_alloc(): a block from a new page, once admission
+ * (which may collect, and so make room in a page) lets the heap take it. */
 void *pool_alloc_slow(rcl_heap *h, unsigned cls)
 {
-	pool_page *pg = page_new(&h->pool, cls);
+	pool_page *pg;
 
+	if (!h->pool.spare && h->limited) {
+		bool ok = heap_admit_slow(h, ADMIT_POOL, class_size(cls));
+
+		if (h->pool.partial[cls])
+			return pool_alloc(h, class_size(cls));
+		if (!ok)
+			return NULL;
+	}
+	if (h->pool.spare) {
+		pg = page_new(&h->pool, cls);
+	} else if ((pg = page_new(&h->pool, cls)) != NULL) {
+		heap_account(h, POOL_PAGE);
+	} else {
+		heap_unreserve(h);
+	}
 	return pg ? pool_alloc(h, class_size(cls)) : NULL;
 }
 

@@ -68,17 +68,16 @@ static void on_efd(evutil_socket_t fd, short what, void *arg)
 	wd_wakeup(wd, kind, t0);
 }
 
-/* Register eventfd efd for "arg" on control file name in dir (v1). */
-static int v1_register(const char *dir, const char *name, int efd,
+/* Register eventfd efd for "arg" on control file name in the limiting
+ * cgroup's directory (v1). */
+static int v1_register(struct wd_proc *p, const char *name, int efd,
 		       const char *arg)
 {
-	char path[RCL_WATCHDOG_PATH_MAX + 64], line[128];
+	char line[128];
 	int cfd, ecfd, rc = -1;
 
-	snprintf(path, sizeof path, "%s/%s", dir, name);
-	cfd = open(path, O_RDONLY | O_CLOEXEC);
-	snprintf(path, sizeof path, "%s/cgroup.event_control", dir);
-	ecfd = open(path, O_WRONLY | O_CLOEXEC);
+	cfd = wd_proc_openat(p, true, name, O_RDONLY);
+	ecfd = wd_proc_openat(p, true, "cgroup.event_control", O_WRONLY);
 	if (cfd >= 0 && ecfd >= 0) {
 		int len =
 		    snprintf(line, sizeof line, "%d %d %s", efd, cfd, arg);
@@ -107,9 +106,10 @@ static int slot_event(rcl_watchdog *wd, int i, int efd)
 			    on_efd, wd);
 }
 
-/* Add one v1 eventfd for arg on name, waking with kind. */
-static int add_efd(rcl_watchdog *wd, const char *dir, const char *name,
-		   const char *arg, int kind)
+/* Add one v1 eventfd for arg on name (in the limiting cgroup), waking
+ * with kind. */
+static int add_efd(rcl_watchdog *wd, const char *name, const char *arg,
+		   int kind)
 {
 	struct wd_notify *n = &wd->notify;
 	int i, efd;
@@ -122,7 +122,7 @@ static int add_efd(rcl_watchdog *wd, const char *dir, const char *name,
 	if (efd < 0)
 		return -1;
 	if (slot_event(wd, i, efd) != 0 ||
-	    v1_register(dir, name, efd, arg) != 0 ||
+	    v1_register(wd->proc, name, efd, arg) != 0 ||
 	    event_add(n->efd_ev[i], NULL) != 0) {
 		close(efd);
 		return -1;
@@ -174,7 +174,7 @@ static void arm_thresholds(rcl_watchdog *wd)
 	for (i = 0; i < 4; i++) {
 		snprintf(arg, sizeof arg, "%llu",
 			 (unsigned long long)n->thresh[i]);
-		if (add_efd(wd, wd->proc->limdir, "memory.usage_in_bytes", arg,
+		if (add_efd(wd, "memory.usage_in_bytes", arg,
 			    RCL_WATCHDOG_WAKE_THRESHOLD) == 0)
 			n->nthresh++;
 	}
@@ -182,11 +182,9 @@ static void arm_thresholds(rcl_watchdog *wd)
 		describe(n, "v1-threshold");
 }
 
-/* Open a PSI file and write a trigger to it; -1 if not possible. */
-static int psi_open(const char *path, const char *trigger, size_t len)
+/* Write a trigger to an open PSI file (fd, taken); the fd, or -1. */
+static int psi_arm(int fd, const char *trigger, size_t len)
 {
-	int fd = open(path, O_RDWR | O_NONBLOCK | O_CLOEXEC);
-
 	if (fd < 0)
 		return -1;
 	if (write(fd, trigger, len) != (ssize_t)len) {
@@ -299,18 +297,19 @@ static bool arm_systemd(rcl_watchdog *wd)
 /* Arm a PSI trigger on the cgroup's memory.pressure, else the system's. */
 static void arm_psi(rcl_watchdog *wd)
 {
-	char trig[64], path[RCL_WATCHDOG_PATH_MAX + 32];
+	char trig[64];
 	int len = snprintf(trig, sizeof trig, "some %u %u",
 			   wd->cfg.psi_stall_us, wd->cfg.psi_window_us);
 	int fd = -1;
 
-	if (wd->proc != NULL && wd->proc->version == 2) {
-		snprintf(path, sizeof path, "%s/memory.pressure",
-			 wd->proc->self);
-		fd = psi_open(path, trig, (size_t)len + 1);
-	}
+	if (wd->proc != NULL && wd->proc->version == 2)
+		fd = psi_arm(wd_proc_openat(wd->proc, false, "memory.pressure",
+					    O_RDWR | O_NONBLOCK),
+			     trig, (size_t)len + 1);
 	if (fd < 0)
-		fd = psi_open("/proc/pressure/memory", trig, (size_t)len + 1);
+		fd = psi_arm(open("/proc/pressure/memory",
+				  O_RDWR | O_NONBLOCK | O_CLOEXEC),
+			     trig, (size_t)len + 1);
 	if (add_pri(&wd->notify, fd, EPOLLPRI, RCL_WATCHDOG_WAKE_PSI) == 0)
 		describe(&wd->notify, "psi");
 }
@@ -318,15 +317,12 @@ static void arm_psi(rcl_watchdog *wd)
 /* Arm memory.events (v2) on the limiting cgroup, else ours. */
 static void arm_events(rcl_watchdog *wd)
 {
-	char path[RCL_WATCHDOG_PATH_MAX + 32];
 	struct wd_proc *p = wd->proc;
 	int fd;
 
 	if (p == NULL || p->version != 2)
 		return;
-	snprintf(path, sizeof path, "%s/memory.events",
-		 p->limdir[0] ? p->limdir : p->self);
-	fd = open(path, O_RDONLY | O_CLOEXEC);
+	fd = wd_proc_openat(p, true, "memory.events", O_RDONLY);
 	if (add_pri(&wd->notify, fd, EPOLLPRI, RCL_WATCHDOG_WAKE_EVENTS) == 0)
 		describe(&wd->notify, "memory-events");
 }
@@ -398,9 +394,9 @@ void wd_notify_arm(rcl_watchdog *wd)
 	if (wd->base == NULL || p == NULL)
 		return;
 	arm_thresholds(wd);
-	if (p->version == 1 && add_efd(wd, p->limdir[0] ? p->limdir : p->self,
-				       "memory.pressure_level", "medium",
-				       RCL_WATCHDOG_WAKE_PRESSURE) == 0)
+	if (p->version == 1 &&
+	    add_efd(wd, "memory.pressure_level", "medium",
+		    RCL_WATCHDOG_WAKE_PRESSURE) == 0)
 		describe(&wd->notify, "v1-pressure");
 	arm_epoll(wd);
 }

@@ -4,6 +4,7 @@
 
 #include <stdbool.h>
 #include <stdint.h>
+#include <stdio.h>
 
 #include <reclaim/watchdog.h>
 
@@ -19,16 +20,22 @@ struct event;
 #define WD_BUF 8192
 
 /*
- * The built-in memory source (procfs.c). Files are opened once and read with
- * pread() into buf, so a sample makes no allocation.
+ * The built-in memory source (procfs.c). Cgroup files are opened relative
+ * to directory descriptors and sampled files stay open, read with pread()
+ * into buf, so a sample makes no allocation and no path has a length limit.
  */
 struct wd_proc {
-	uint64_t config_limit;		    /* cfg->limit_bytes */
-	int version;			    /* 1, 2, or 0: no memory cgroup */
-	char mount[RCL_WATCHDOG_PATH_MAX];  /* the memory hierarchy's mount */
-	char self[RCL_WATCHDOG_PATH_MAX];   /* our cgroup's directory */
-	char limdir[RCL_WATCHDOG_PATH_MAX]; /* the limiting cgroup, or "" */
-	uint64_t cg_limit; /* its limit, 0: none up the hierarchy */
+	uint64_t config_limit; /* cfg->limit_bytes */
+	int version;	       /* 1, 2, or 0: no memory cgroup */
+	char *mount;	       /* the hierarchy's top (malloc'd), or NULL */
+	char *self;	       /* our cgroup's directory (malloc'd), or NULL */
+	int self_fd;	       /* its directory (O_PATH) */
+	int top_fd;	       /* the top's: where the walk up stops */
+	int lim_fd;	       /* the limiting cgroup's (or ours), sampled */
+	unsigned lim_up;       /* how many levels above ours it is */
+	int walk_fd;	       /* the walk's tightest so far */
+	unsigned walk_up;
+	uint64_t cg_limit; /* the cgroup limit, 0: none up the hierarchy */
 	uint64_t phys;	   /* MemTotal */
 	int statm_fd;
 	int meminfo_fd;
@@ -36,6 +43,8 @@ struct wd_proc {
 	int stat_fd;  /* memory.stat */
 	int oom_fd;   /* memory.oom_control / memory.events */
 	rcl_watchdog_sample last;
+	char cg_reason[384]; /* why no cgroup limit is in force, or "" */
+	char reason[512];    /* why the limit in force is that one */
 	char buf[WD_BUF];
 };
 
@@ -69,6 +78,8 @@ struct rcl_watchdog {
 	struct wd_proc *proc; /* the built-in source, or NULL */
 	struct wd_notify notify;
 	struct event *poll_ev;
+	struct rcl_gauge *gauge; /* shared with the attached heaps */
+	struct event *wake_ev;	 /* the gauge's eventfd */
 
 	rcl_watchdog_sample s;
 	bool have_sample;
@@ -83,6 +94,7 @@ struct rcl_watchdog {
 	int action_level;
 	uint64_t pressure_ns; /* last pressure response */
 	uint64_t growth_ns;   /* last growth collection */
+	uint64_t admission_ns; /* last collection for a refusal */
 	bool pending;	      /* an asynchronous collection is running */
 	uint64_t pending_t0;
 
@@ -107,9 +119,20 @@ struct rcl_watchdog {
 int wd_proc_open(struct wd_proc *p, uint64_t config_limit, const char *cgroup);
 void wd_proc_close(struct wd_proc *p);
 int wd_proc_sample(void *ctx, rcl_watchdog_sample *out, bool refresh);
+int wd_proc_usage(void *ctx, uint64_t *usage);
+int wd_proc_openat(struct wd_proc *p, bool limiting, const char *name,
+		   int flags);
+void wd_proc_where(const struct wd_proc *p, char *out, size_t len);
+const char *wd_proc_reason(const struct wd_proc *p);
 uint64_t wd_now_ns(void);
 bool wd_parse_key(const char *text, const char *key, uint64_t *val);
+bool wd_scan_key(int fd, const char *key, uint64_t *val, char *buf,
+		 size_t len);
 uint64_t wd_read_rss(void);
+/* parsers of /proc/self/cgroup and mountinfo, for the tests too */
+int wd_find_cgroup(FILE *f, char **path);
+int wd_find_mount(FILE *f, int v, char **mnt, char **root);
+void wd_unescape(char *s);
 
 /* notify.c */
 void wd_notify_init(struct wd_notify *n);

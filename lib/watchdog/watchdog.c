@@ -15,7 +15,10 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/eventfd.h>
+#include <unistd.h>
 
+#include "../gauge.h"
 #include "watchdog-internal.h"
 
 const uint64_t rcl_watchdog_reaction_bounds_ns[RCL_WATCHDOG_REACTION_BUCKETS] =
@@ -30,10 +33,10 @@ static const char *const level_names[] = {"normal", "elevated", "critical",
 static const char *const source_names[] = {"unknown", "cgroup-v2", "cgroup-v1",
 					   "config", "physical"};
 static const char *const reason_names[] = {"level", "pressure", "growth",
-					   "manual"};
+					   "manual", "admission"};
 static const char *const wakeup_names[] = {
     "poll",	     "threshold", "pressure-level", "psi",
-    "memory-events", "systemd",	  "manual"};
+    "memory-events", "systemd",	  "manual",	    "admission"};
 
 /* Name a level. */
 const char *rcl_watchdog_level_name(int level)
@@ -75,6 +78,18 @@ static uint64_t now(const rcl_watchdog *wd)
 	return wd_now_ns();
 }
 
+/* Tell the attached heaps the levels and pacing in force: none (admit
+ * everything) while the watchdog is off or knows no limit. */
+static void gauge_levels(rcl_watchdog *wd)
+{
+	bool on = wd->cfg.enabled && wd->s.limit != 0;
+
+	atomic_store(&wd->gauge->pace_divisor, wd->cfg.pace_divisor);
+	atomic_store(&wd->gauge->pace_min, wd->cfg.pace_min_bytes);
+	atomic_store(&wd->gauge->soft, on ? wd->soft : 0);
+	atomic_store(&wd->gauge->hard, on ? wd->hard : 0);
+}
+
 /* Recompute the thresholds in bytes from the limit; none if it is unknown. */
 static void set_thresholds(rcl_watchdog *wd)
 {
@@ -83,11 +98,29 @@ static void set_thresholds(rcl_watchdog *wd)
 	if (wd->s.limit == 0) {
 		wd->soft = wd->hard = UINT64_MAX;
 		wd->hyst = 0;
-		return;
+	} else {
+		wd->soft = (uint64_t)(limit * wd->cfg.soft);
+		wd->hard = (uint64_t)(limit * wd->cfg.hard);
+		wd->hyst = (uint64_t)(limit * wd->cfg.hysteresis);
 	}
-	wd->soft = (uint64_t)(limit * wd->cfg.soft);
-	wd->hard = (uint64_t)(limit * wd->cfg.hard);
-	wd->hyst = (uint64_t)(limit * wd->cfg.hysteresis);
+	gauge_levels(wd);
+}
+
+/* Sample the source under the gauge's lock (heaps read through the same
+ * source from their threads), and give the heaps the reading. */
+static int sample_source(rcl_watchdog *wd, rcl_watchdog_sample *s,
+			 bool refresh)
+{
+	struct gauge_mark m;
+	int rc;
+
+	pthread_mutex_lock(&wd->gauge->lock);
+	gauge_mark(wd->gauge, &m);
+	rc = wd->src.sample(wd->src.ctx, s, refresh);
+	if (rc == 0)
+		gauge_set_reading(wd->gauge, &m, s->usage);
+	pthread_mutex_unlock(&wd->gauge->lock);
+	return rc;
 }
 
 /* Read the source; re-read the limit when it is due. False if it failed. */
@@ -99,7 +132,7 @@ static bool take_sample(rcl_watchdog *wd, uint64_t t)
 	rcl_watchdog_sample s;
 
 	memset(&s, 0, sizeof s);
-	if (wd->src.sample(wd->src.ctx, &s, refresh) != 0)
+	if (sample_source(wd, &s, refresh) != 0)
 		return wd->have_sample;
 	if (refresh)
 		wd->last_refresh = t;
@@ -357,6 +390,27 @@ static void pressure(rcl_watchdog *wd, uint64_t t0)
 		trim(wd);
 }
 
+/* A collection for a refusal at most this often (the cap on collection
+ * time applies too). */
+#define ADMISSION_REPEAT_NS ((uint64_t)50000000)
+
+/*
+ * A heap refused memory below the critical level: the garbage that would
+ * have made room may be on other heaps (the refusing one collected its own
+ * first), which only we can reach. A full collection everywhere and a trim.
+ */
+static void admission(rcl_watchdog *wd, uint64_t t0)
+{
+	uint64_t t = now(wd);
+
+	if (wd->admission_ns != 0 && t - wd->admission_ns < ADMISSION_REPEAT_NS)
+		return;
+	wd->admission_ns = t;
+	if (collect(wd, RCL_GENERATIONS - 1, RCL_WATCHDOG_REASON_ADMISSION,
+		    t0) == DONE)
+		trim(wd);
+}
+
 /* Remember a census of the heap for the leak run's slot i. */
 static void take_census(rcl_watchdog *wd, uint32_t i)
 {
@@ -608,6 +662,9 @@ void wd_wakeup(rcl_watchdog *wd, int wakeup, uint64_t t0)
 		set_level(wd, classify(wd), t);
 		if (wd->level >= RCL_WATCHDOG_ELEVATED && action_due(wd, t))
 			react(wd, t0 ? t0 : t);
+		else if (wakeup == RCL_WATCHDOG_WAKE_ADMISSION &&
+			 wd->level < RCL_WATCHDOG_CRITICAL)
+			admission(wd, t0 ? t0 : t);
 		else if (pressed && wd->level == RCL_WATCHDOG_NORMAL)
 			pressure(wd, t0 ? t0 : t);
 		growth(wd);
@@ -656,6 +713,79 @@ void rcl_watchdog_config_init(rcl_watchdog_config *cfg)
 	cfg->systemd_pressure = true;
 }
 
+/* The gauge's reader for a host's source: a sample, the limit as it was. */
+static int source_usage(void *ctx, uint64_t *usage)
+{
+	rcl_watchdog *wd = ctx;
+	rcl_watchdog_sample s;
+
+	memset(&s, 0, sizeof s);
+	if (wd->src.sample(wd->src.ctx, &s, false) != 0)
+		return -1;
+	*usage = s.usage;
+	return 0;
+}
+
+/* A heap refused memory and woke us: look now. */
+static void on_wake(evutil_socket_t fd, short what, void *arg)
+{
+	rcl_watchdog *wd = arg;
+	uint64_t n;
+
+	if (read(fd, &n, sizeof n) < 0) {
+		/* EAGAIN: another wake-up drained it */
+	}
+	wd_wakeup(wd, RCL_WATCHDOG_WAKE_ADMISSION, now(wd));
+}
+
+/* The gauge the heaps attach to, reading through our source, and the
+ * eventfd they wake us with (with an event base only). */
+static int open_gauge(rcl_watchdog *wd)
+{
+	struct rcl_gauge *g = gauge_create();
+	int fd;
+
+	if (g == NULL)
+		return -1;
+	wd->gauge = g;
+	g->read = wd->proc != NULL ? wd_proc_usage : source_usage;
+	g->read_ctx = wd->proc != NULL ? (void *)wd->proc : (void *)wd;
+	gauge_levels(wd);
+	if (wd->base == NULL)
+		return 0;
+	fd = eventfd(0, EFD_NONBLOCK | EFD_CLOEXEC);
+	if (fd < 0)
+		return -1;
+	wd->wake_ev = event_new(wd->base, fd, EV_READ | EV_PERSIST, on_wake, wd);
+	if (wd->wake_ev == NULL || event_add(wd->wake_ev, NULL) != 0) {
+		close(fd);
+		return -1;
+	}
+	g->wake_fd = fd;
+	return 0;
+}
+
+/* Let go of the gauge: heaps still attached admit everything from now. */
+static void close_gauge(rcl_watchdog *wd)
+{
+	struct rcl_gauge *g = wd->gauge;
+
+	if (g == NULL)
+		return;
+	if (wd->wake_ev != NULL)
+		event_free(wd->wake_ev);
+	pthread_mutex_lock(&g->lock);
+	g->read = NULL;
+	if (g->wake_fd >= 0)
+		close(g->wake_fd);
+	g->wake_fd = -1;
+	atomic_store(&g->soft, 0);
+	atomic_store(&g->hard, 0);
+	pthread_mutex_unlock(&g->lock);
+	gauge_unref(g);
+	wd->gauge = NULL;
+}
+
 /* Set up the built-in source, or copy the caller's. */
 static int open_source(rcl_watchdog *wd, const rcl_watchdog_source *source)
 {
@@ -700,7 +830,7 @@ rcl_watchdog *rcl_watchdog_create(struct event_base *base,
 	wd_notify_init(&wd->notify);
 	wd->young_applied = wd->cfg.young_bytes;
 	wd->st.young_bytes = wd->cfg.young_bytes;
-	if (open_source(wd, source) != 0)
+	if (open_source(wd, source) != 0 || open_gauge(wd) != 0)
 		goto fail;
 	wd->level_since = wd->cpu_slot_start = now(wd);
 	if (!wd->cfg.enabled)
@@ -727,6 +857,7 @@ void rcl_watchdog_destroy(rcl_watchdog *wd)
 {
 	if (wd == NULL)
 		return;
+	close_gauge(wd);
 	wd_notify_disarm(wd);
 	if (wd->poll_ev != NULL)
 		event_free(wd->poll_ev);
@@ -806,6 +937,7 @@ int rcl_watchdog_reconfigure(rcl_watchdog *wd, const rcl_watchdog_config *cfg,
 	if (rcl_watchdog_config_validate(cfg, err, errlen) != 0)
 		return -1;
 	wd->cfg = *cfg;
+	pthread_mutex_lock(&wd->gauge->lock); /* heaps read through proc */
 	if (wd->proc != NULL && moved) {
 		/* another cgroup to watch: find it and its files again */
 		wd_proc_close(wd->proc);
@@ -813,15 +945,49 @@ int rcl_watchdog_reconfigure(rcl_watchdog *wd, const rcl_watchdog_config *cfg,
 	} else if (wd->proc != NULL) {
 		wd->proc->config_limit = cfg->limit_bytes;
 	}
+	pthread_mutex_unlock(&wd->gauge->lock);
 	wd->have_sample = false;
 	if (!cfg->enabled) {
 		set_level(wd, RCL_WATCHDOG_NORMAL, now(wd));
+		gauge_levels(wd);
 		return 0;
 	}
 	wd_wakeup(wd, RCL_WATCHDOG_WAKE_MANUAL, 0);
 	set_thresholds(wd);
 	wd_notify_rearm(wd);
 	return 0;
+}
+
+/* Attach h: its allocations are admitted against our levels. */
+int rcl_watchdog_attach(rcl_watchdog *wd, rcl_heap *h)
+{
+	if (wd == NULL || h == NULL) {
+		errno = EINVAL;
+		return -1;
+	}
+	heap_set_gauge(h, gauge_ref(wd->gauge));
+	return 0;
+}
+
+/* Detach h from its watchdog, if any. */
+void rcl_watchdog_detach(rcl_heap *h)
+{
+	if (h != NULL)
+		heap_set_gauge(h, NULL);
+}
+
+/* The admission figures, summed over the attached heaps. */
+static void gauge_stats(const rcl_watchdog *wd, rcl_watchdog_stats *out)
+{
+	struct rcl_gauge *g = wd->gauge;
+
+	out->heaps = atomic_load(&g->heaps);
+	out->estimate_bytes = gauge_estimate(g);
+	out->refused = atomic_load(&g->refused);
+	out->refused_bytes = atomic_load(&g->refused_bytes);
+	out->admission_collections = atomic_load(&g->collections);
+	out->admission_readings = atomic_load(&g->heap_readings);
+	out->admission_wakes = atomic_load(&g->wakes);
 }
 
 /* The level now. */
@@ -858,10 +1024,13 @@ void rcl_watchdog_stats_get(const rcl_watchdog *wd, rcl_watchdog_stats *out)
 	out->hard_bytes = wd->s.limit ? wd->hard : 0;
 	out->level = wd->level;
 	out->time_in_level_ns[wd->level] += now(wd) - wd->level_since;
-	snprintf(out->cgroup, sizeof out->cgroup, "%s",
-		 wd->proc == NULL      ? ""
-		 : wd->proc->limdir[0] ? wd->proc->limdir
-				       : wd->proc->self);
+	out->cgroup[0] = '\0';
+	if (wd->proc != NULL) {
+		wd_proc_where(wd->proc, out->cgroup, sizeof out->cgroup);
+		snprintf(out->limit_reason, sizeof out->limit_reason, "%s",
+			 wd_proc_reason(wd->proc));
+	}
 	snprintf(out->notify, sizeof out->notify, "%s",
 		 wd->notify.desc[0] ? wd->notify.desc : "poll");
+	gauge_stats(wd, out);
 }

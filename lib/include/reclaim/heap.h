@@ -68,11 +68,20 @@ typedef struct rcl_config {
 	size_t young_bytes;
 	bool auto_collect;	 /* collect automatically (gc.enable) */
 	rcl_allocator allocator; /* all zero: malloc and free */
+	/* Large blocks: with the default allocator, objects and owned payloads
+	 * of RCL_BLOCK_MIN bytes or more are mapped from the kernel directly
+	 * (given back the moment they are freed, never fragmenting malloc's
+	 * heap) and populated at once; up to two freed blocks and this many
+	 * bytes are kept for reuse (0: none). */
+	size_t block_cache_bytes;
 } rcl_config;
 
 #define RCL_DEFAULT_YOUNG_BYTES ((size_t)8 << 20)
+#define RCL_BLOCK_MIN ((size_t)256 << 10)
+#define RCL_DEFAULT_BLOCK_CACHE_BYTES ((size_t)64 << 20)
 
-/* Fill cfg with the defaults: 700,10,10, 8 MiB, automatic, malloc. */
+/* Fill cfg with the defaults: 700,10,10, 8 MiB, automatic, malloc, a
+ * 64 MiB block cache. */
 void rcl_config_init(rcl_config *cfg);
 
 /* Create a heap; NULL cfg means the defaults. NULL if memory is short. */
@@ -155,9 +164,41 @@ void rcl_set_young_bytes(rcl_heap *h, size_t bytes);
 size_t rcl_young_bytes(const rcl_heap *h);
 
 /* Give back memory the heap keeps for reuse (empty pool pages, unused
- * vector capacity); the bytes returned. The watchdog's trim calls it before
- * malloc_trim(). */
+ * vector capacity, cached large blocks); the bytes returned. The watchdog's
+ * trim calls it before malloc_trim(). */
 size_t rcl_heap_trim(rcl_heap *h);
+/* Give back the cached large blocks unused for a second; the bytes
+ * returned. A host with an event loop calls it from a timer (reclaimd: every
+ * 100 ms on each worker), so that an idle heap keeps nothing for long. */
+size_t rcl_heap_release_idle(rcl_heap *h);
+
+/*
+ * Budgets: while a budget is set on a heap, the heap's net growth in bytes
+ * (objects and owned payloads taken, less those freed, as rcl_stats.bytes
+ * counts them) is counted against it, and memory that would take it past
+ * limit is refused: rcl_new(), rcl_owned_alloc() and rcl_owned_add() fail
+ * with ENOMEM once a collection has not made room. A host sets one around
+ * each step of a piece of work to cap what that work may hold (reclaimd:
+ * each step of an on-demand task, tasks.max_bytes). The limit is checked
+ * where the heap takes memory (a new pool page, a large or malloc'd block),
+ * so small objects may pass it by less than a pool page (64 KiB). used is
+ * brought up to date when the budget is unset or replaced; it can go below
+ * zero when a collection meanwhile frees what others left.
+ */
+typedef struct rcl_budget {
+	size_t limit;	  /* bytes; 0: count only */
+	ptrdiff_t used;	  /* net bytes so far */
+	uint64_t refused; /* allocations refused for it */
+} rcl_budget;
+
+/* Allocations refused so far (rcl_stats.refused_total, for the limit or a
+ * budget): cheap to read before and after a piece of work, to tell a
+ * failure for memory from others. */
+uint64_t rcl_heap_refusals(const rcl_heap *h);
+/* Count h's growth against b from now (NULL: stop); the budget it replaces. */
+rcl_budget *rcl_heap_set_budget(rcl_heap *h, rcl_budget *b);
+/* b's net bytes now, while it is set on h (b->used otherwise). */
+ptrdiff_t rcl_budget_used(const rcl_heap *h, const rcl_budget *b);
 
 /* Freeze: move every tracked object to a permanent generation that
  * collections skip (long-lived start-up state); unfreeze moves them back
@@ -236,7 +277,17 @@ typedef struct rcl_stats {
 	rcl_gen_stats gen[RCL_GENERATIONS];
 	uint64_t allocations_total;
 	uint64_t frees_total;
-	uint64_t alloc_failures_total;
+	uint64_t alloc_failures_total; /* refusals included */
+	/* admission (rcl_watchdog_attach(), budgets) */
+	uint64_t refused_total;	      /* allocations refused for memory */
+	uint64_t refused_bytes_total; /* the bytes they asked for */
+	uint64_t refused_budget_total; /* of refused_total: over a budget */
+	uint64_t collections_by_limit_total; /* run by admission */
+	/* large blocks */
+	size_t block_bytes;  /* mapped: live and cached */
+	size_t cached_bytes; /* of which kept for reuse */
+	uint64_t block_maps_total;
+	uint64_t block_reuses_total;
 	uint64_t collections_total;
 	uint64_t collections_by_count_total;
 	uint64_t collections_by_bytes_total;

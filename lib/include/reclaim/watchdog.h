@@ -73,6 +73,7 @@ enum rcl_watchdog_reason {
 	RCL_WATCHDOG_REASON_PRESSURE, /* PSI, v1 pressure_level, systemd */
 	RCL_WATCHDOG_REASON_GROWTH,   /* heap grew past the growth ratio */
 	RCL_WATCHDOG_REASON_MANUAL,   /* rcl_watchdog_force() */
+	RCL_WATCHDOG_REASON_ADMISSION, /* an attached heap refused memory */
 	RCL_WATCHDOG_REASONS
 };
 
@@ -85,6 +86,7 @@ enum rcl_watchdog_wakeup {
 	RCL_WATCHDOG_WAKE_EVENTS,    /* cgroup v2 memory.events changed */
 	RCL_WATCHDOG_WAKE_SYSTEMD,   /* $MEMORY_PRESSURE_WATCH */
 	RCL_WATCHDOG_WAKE_MANUAL,    /* rcl_watchdog_check() and friends */
+	RCL_WATCHDOG_WAKE_ADMISSION, /* an attached heap refused memory */
 	RCL_WATCHDOG_WAKEUPS
 };
 
@@ -93,6 +95,9 @@ const char *rcl_watchdog_level_name(int level);
 const char *rcl_watchdog_limit_source_name(int source);
 const char *rcl_watchdog_reason_name(int reason);
 const char *rcl_watchdog_wakeup_name(int wakeup);
+
+/* Room for a cgroup path (PATH_MAX: the longest path the kernel opens). */
+#define RCL_WATCHDOG_PATH_MAX 4096
 
 /* Configuration. rcl_watchdog_config_init() fills the defaults. */
 typedef struct rcl_watchdog_config {
@@ -141,7 +146,7 @@ typedef struct rcl_watchdog_config {
 	/* The memory cgroup to watch: "" finds the process's own from
 	 * /proc/self/cgroup; a directory (v1 or v2, told by its files) is
 	 * watched instead, its limit walked up to the top of its hierarchy. */
-	char cgroup[256];
+	char cgroup[RCL_WATCHDOG_PATH_MAX];
 } rcl_watchdog_config;
 
 void rcl_watchdog_config_init(rcl_watchdog_config *cfg);
@@ -236,14 +241,16 @@ typedef struct rcl_watchdog_hooks {
 extern const uint64_t
     rcl_watchdog_reaction_bounds_ns[RCL_WATCHDOG_REACTION_BUCKETS];
 
-#define RCL_WATCHDOG_PATH_MAX 256
-
 /* A snapshot of the watchdog for reports and metrics. */
 typedef struct rcl_watchdog_stats {
 	bool enabled;
 	uint64_t limit_bytes;
 	int limit_source;		    /* enum rcl_watchdog_limit_source */
 	char cgroup[RCL_WATCHDOG_PATH_MAX]; /* the cgroup read, or "" */
+	/* Why the limit in force is the one it is, in a sentence: which
+	 * cgroup file, or why none was found ("no memory cgroup in
+	 * /proc/self/cgroup", "... has no limit up to the hierarchy's top") */
+	char limit_reason[512];
 	char notify[64];		    /* armed notifications, or "poll" */
 	uint64_t usage_bytes;
 	uint64_t rss_bytes;
@@ -280,6 +287,14 @@ typedef struct rcl_watchdog_stats {
 	uint64_t reaction_max_ns;
 	uint64_t reaction_total_ns; /* sum of all reactions */
 	uint64_t reaction_hist[RCL_WATCHDOG_REACTION_BUCKETS];
+	/* Admission (rcl_watchdog_attach()), summed over the attached heaps. */
+	uint32_t heaps;		       /* attached */
+	uint64_t estimate_bytes;       /* usage as the heaps estimate it now */
+	uint64_t refused;	       /* allocations refused */
+	uint64_t refused_bytes;	       /* the bytes they asked for */
+	uint64_t admission_collections; /* run by allocations first */
+	uint64_t admission_readings;   /* kernel readings heaps took */
+	uint64_t admission_wakes;      /* refusals that woke the watchdog */
 } rcl_watchdog_stats;
 
 /*
@@ -294,6 +309,31 @@ rcl_watchdog *rcl_watchdog_create(struct event_base *base,
 				  const rcl_watchdog_source *source, char *err,
 				  size_t errlen);
 void rcl_watchdog_destroy(rcl_watchdog *wd); /* NULL is a no-op */
+
+/*
+ * Admission: an attached heap asks before it takes memory from the system
+ * (a pool page, a large block, a malloc'd object or payload, bytes counted
+ * with rcl_owned_add()) whether usage would pass the hard level. Past the
+ * soft level it reads the kernel's figure itself and collects as the
+ * watchdog's pacing would, before taking the memory; past hard it runs a
+ * full collection and a trim, and refuses the allocation (NULL, ENOMEM) if
+ * it still does not fit, waking the watchdog, which collects every heap.
+ * The usage it compares is an estimate cheap enough for the allocation path:
+ * the last kernel reading (the watchdog's sample, or the heap's own past
+ * soft) plus the large blocks mapped since, exactly, plus the small memory
+ * this heap took since. It can be low by what other heaps and code outside
+ * the heaps took since that reading (the watchdog polls faster as usage
+ * nears a level, at least every poll_min_ms there; past soft, heaps read at
+ * least every millisecond), and by memory counted with rcl_owned_add() that
+ * the caller has not yet written; it is high, never low, for large blocks.
+ * A watchdog with no limit, or disabled, admits everything.
+ *
+ * Attach from the heap's owner thread, or before handing the heap to it.
+ * The watchdog and its heaps may be destroyed in any order; a heap is
+ * detached when it is destroyed.
+ */
+int rcl_watchdog_attach(rcl_watchdog *wd, rcl_heap *h); /* 0, or -1 */
+void rcl_watchdog_detach(rcl_heap *h);
 
 /* Sample now and act on what it shows; the level afterwards. */
 int rcl_watchdog_check(rcl_watchdog *wd);
