@@ -37,6 +37,19 @@ enum stats_agg { STATS_SUM, STATS_MAX };
 	  "time spent in cycle collections")                                   \
 	X(heap, pause_max_ns, GAUGE, MAX, "nanoseconds",                       \
 	  "longest cycle collection")                                          \
+	X(heap, refused_total, COUNTER, SUM, "allocations",                    \
+	  "allocations refused because the memory would not fit under the "    \
+	  "hard level or a task's budget")                                     \
+	X(heap, refused_bytes_total, COUNTER, SUM, "bytes",                    \
+	  "bytes the refused allocations asked for")                           \
+	X(heap, admission_collections_total, COUNTER, SUM, "collections",      \
+	  "collections an allocation ran before taking memory, past the "      \
+	  "soft level")                                                        \
+	X(heap, block_bytes, GAUGE, SUM, "bytes",                              \
+	  "large blocks mapped for objects and payloads, cached ones "         \
+	  "included")                                                          \
+	X(heap, cached_bytes, GAUGE, SUM, "bytes",                             \
+	  "of heap.block_bytes, freed blocks kept for reuse")                  \
 	X(http, requests_total, COUNTER, SUM, "requests",                      \
 	  "HTTP requests answered")                                            \
 	X(http, shed_total, COUNTER, SUM, "requests",                          \
@@ -51,7 +64,10 @@ enum stats_agg { STATS_SUM, STATS_MAX };
 	X(tasks, cancelled_total, COUNTER, SUM, "tasks",                       \
 	  "task runs stopped at a yield point: the caller hung up, or "        \
 	  "reclaimd stopped")                                                  \
-	X(tasks, running, GAUGE, SUM, "tasks", "task runs in progress")
+	X(tasks, running, GAUGE, SUM, "tasks", "task runs in progress")        \
+	X(tasks, out_of_memory_total, COUNTER, SUM, "tasks",                   \
+	  "task runs that failed because memory was refused (503 or "          \
+	  "io.reclaim.OutOfMemory)")
 
 /* X(section, name, kind, unit, help) */
 #define STATS_PROCESS_FIELDS(X)                                                \

@@ -49,6 +49,10 @@ static int cmd_watchdog_human(const struct json *r)
 		 cmd_watchdog_bytes(r, "limit_bytes", b));
 	kv_print("rss", "%s", cmd_watchdog_bytes(r, "rss_bytes", a));
 	kv_print("limit from", "%s", json_as_str(json_get(r, "limit_source")));
+	if (json_as_str(json_get(r, "limit_reason")) != NULL &&
+	    *json_as_str(json_get(r, "limit_reason")) != '\0')
+		kv_print("because", "%s",
+			 json_as_str(json_get(r, "limit_reason")));
 	kv_print("soft / hard", "%s / %s",
 		 cmd_watchdog_bytes(r, "soft_bytes", a),
 		 cmd_watchdog_bytes(r, "hard_bytes", b));
@@ -60,6 +64,9 @@ static int cmd_watchdog_human(const struct json *r)
 	kv_print("leaks suspected", "%llu",
 		 (unsigned long long)json_path_u64(r, "leak_suspected_total"));
 	kv_print("notifications", "%s", json_as_str(json_get(r, "notify")));
+	kv_print("refused allocations", "%llu (%s)",
+		 (unsigned long long)json_path_u64(r, "admission.refused_total"),
+		 cmd_watchdog_bytes(r, "admission.refused_bytes_total", a));
 	cmd_watchdog_suspects(json_get(r, "leak_suspects"));
 	return CTL_OK;
 }

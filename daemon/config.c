@@ -60,6 +60,7 @@ static int parse_log_level(struct config *, void *, const char *, char **);
 static int parse_limit(struct config *, void *, const char *, char **);
 static int parse_bool(struct config *, void *, const char *, char **);
 static int parse_modules(struct config *, void *, const char *, char **);
+static int parse_share(struct config *, void *, const char *, char **);
 
 #define KEY(sec, key, def, fn, field)                                          \
 	{                                                                      \
@@ -89,6 +90,7 @@ static const struct config_key config_keys[] = {
     KEY("http", "retry_after", "1s", parse_duration, http_retry_after_us),
     KEY("tasks", "modules", "", parse_modules, tasks_modules),
     KEY("tasks", "max_running", "16", parse_count, tasks_max_running),
+    KEY("tasks", "max_bytes", "25%", parse_share, tasks_max_bytes),
     KEY("metrics", "listen", "127.0.0.1:9187", parse_listen, metrics_listen),
     KEY("heap", "thresholds", "700,10,10", parse_thresholds, heap_thresholds),
     KEY("heap", "young_bytes", "8MiB", parse_size, heap_young_bytes),
@@ -328,6 +330,38 @@ static int parse_size(struct config *cfg, void *field, const char *value,
 		*cause = strdup("expected a size such as 8MiB or 1048576");
 		return -1;
 	}
+	return 0;
+}
+
+/* A share of memory: a size such as 64MiB, a percentage of the limit in
+ * force such as 25%, or 0 for none. */
+static int parse_share(struct config *cfg, void *field, const char *value,
+		       char **cause)
+{
+	struct config_share *sh = field;
+	size_t n = strlen(value);
+	char err[128];
+	double f;
+
+	if (n > 1 && value[n - 1] == '%') {
+		if (rcl_watchdog_parse_fraction(value, &f, err, sizeof err) !=
+			0 ||
+		    f <= 0) {
+			*cause = strdup("expected a percentage of the limit "
+					"above 0% and at most 100%, such as "
+					"25%");
+			return -1;
+		}
+		sh->bytes = 0;
+		sh->fraction = f;
+		return 0;
+	}
+	if (size_value(value, &sh->bytes) != 0) {
+		*cause = strdup("expected a size such as 64MiB, a percentage "
+				"of the limit such as 25%, or 0 for none");
+		return -1;
+	}
+	sh->fraction = 0;
 	return 0;
 }
 

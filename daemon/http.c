@@ -127,16 +127,26 @@ static bool http_over_limits(struct worker *w, struct evhttp_request *req)
 	return false;
 }
 
-/* While the watchdog sheds: 503 and when to come back. */
-static void http_shed(struct worker *w, struct evhttp_request *req)
+/* Tell the client of a 503 for memory when to come back
+ * (http.retry_after). */
+void http_retry_after(struct worker *w, struct evhttp_request *req)
 {
 	struct evkeyvalq *out = evhttp_request_get_output_headers(req);
 	char after[32];
 
 	snprintf(after, sizeof after, "%llu",
 		 (unsigned long long)w->httpconf.retry_after_s);
-	w->stats.http_shed_total++;
+	evhttp_remove_header(out, "Retry-After");
 	evhttp_add_header(out, "Retry-After", after);
+}
+
+/* While the watchdog sheds: 503 and when to come back. */
+static void http_shed(struct worker *w, struct evhttp_request *req)
+{
+	struct evkeyvalq *out = evhttp_request_get_output_headers(req);
+
+	w->stats.http_shed_total++;
+	http_retry_after(w, req);
 	evhttp_add_header(out, "Content-Type", "text/plain");
 	http_send(w, req, HTTP_SERVUNAVAIL,
 		  "Service Unavailable: memory is short, retry later\n", NULL);

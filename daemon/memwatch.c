@@ -17,6 +17,8 @@ struct memwatch {
 	rcl_watchdog *wd;
 	uint64_t leaks;
 	struct stats_suspects suspects; /* named by the last leak event */
+	char cgroup[RCL_WATCHDOG_PATH_MAX]; /* watchdog.cgroup, and */
+	uint64_t limit_bytes;		    /* watchdog.limit in force */
 };
 
 /* A forced collection finished on every worker. */
@@ -28,7 +30,9 @@ static void memwatch_collect_done(struct fanout *fan)
 	rcl_watchdog_collect_done(mw->wd);
 }
 
-/* collect hook: every heap collects generations 0..generation. */
+/* collect hook: every heap collects generations 0..generation, then gives
+ * back what it keeps (the watchdog trims after each forced collection; a
+ * worker's heap can only be trimmed on its own thread). */
 static int memwatch_collect(void *arg, int generation, int reason)
 {
 	struct memwatch *mw = arg;
@@ -43,10 +47,19 @@ static int memwatch_collect(void *arg, int generation, int reason)
 	if (fan == NULL)
 		return 0; /* nothing collected: the watchdog tries again */
 	fan->arg = mw;
-	for (i = 0; i < fan->n; i++)
-		fan->cmds[i].in.generation = generation;
+	for (i = 0; i < fan->n; i++) {
+		fan->cmds[i].in.collect.generation = generation;
+		fan->cmds[i].in.collect.trim = true;
+	}
 	fanout_send(fan);
 	return RCL_WATCHDOG_PENDING;
+}
+
+/* trim hook: the heaps trimmed with their collection; malloc's arenas are
+ * the process's, trimmed here. */
+static size_t memwatch_trim(void *arg)
+{
+	return rcl_watchdog_trim();
 }
 
 /* A fan-out nobody waits for. */
@@ -172,12 +185,33 @@ static void memwatch_config(struct server *srv, const struct config *cfg,
 	out->young_bytes = srv->young_bytes;
 }
 
+/* Say loudly when no limit was found: the kernel may still kill us under
+ * one we cannot see (a cgroup namespace hides limits set above it). */
+static void memwatch_warn_limit(struct memwatch *mw)
+{
+	rcl_watchdog_stats st;
+
+	rcl_watchdog_stats_get(mw->wd, &st);
+	if (!st.enabled)
+		return;
+	if (st.limit_source == RCL_WATCHDOG_LIMIT_PHYSICAL ||
+	    st.limit_source == RCL_WATCHDOG_LIMIT_UNKNOWN)
+		log_warn("watchdog: no memory limit found, working to %s "
+			 "(%llu bytes): %s",
+			 rcl_watchdog_limit_source_name(st.limit_source),
+			 (unsigned long long)st.limit_bytes, st.limit_reason);
+	else
+		log_info("watchdog: limit %llu bytes from %s",
+			 (unsigned long long)st.limit_bytes, st.limit_reason);
+}
+
 /* Create the watchdog on the main base, hooked to the workers. */
 struct memwatch *memwatch_create(struct server *srv, char **cause)
 {
 	struct memwatch *mw = xcalloc(1, sizeof *mw);
 	rcl_watchdog_hooks hooks = {
 	    .collect = memwatch_collect,
+	    .trim = memwatch_trim,
 	    .shed = memwatch_shed,
 	    .pace = memwatch_pace_hook,
 	    .heap_info = memwatch_heap_info,
@@ -198,7 +232,17 @@ struct memwatch *memwatch_create(struct server *srv, char **cause)
 		free(mw);
 		return NULL;
 	}
+	snprintf(mw->cgroup, sizeof mw->cgroup, "%s", wc.cgroup);
+	mw->limit_bytes = wc.limit_bytes;
+	memwatch_warn_limit(mw);
 	return mw;
+}
+
+/* Count a worker's heap against the limit: its allocations are admitted
+ * (before the worker runs, or on its thread). */
+void memwatch_attach(struct memwatch *mw, rcl_heap *h)
+{
+	rcl_watchdog_attach(mw->wd, h);
 }
 
 /* Free it; NULL is a no-op. */
@@ -219,6 +263,11 @@ void memwatch_configure(struct memwatch *mw, const struct config *cfg)
 	memwatch_config(mw->srv, cfg, &wc);
 	if (rcl_watchdog_reconfigure(mw->wd, &wc, err, sizeof err) != 0)
 		log_err("watchdog: keeping the old configuration: %s", err);
+	else if (strcmp(wc.cgroup, mw->cgroup) != 0 ||
+		 wc.limit_bytes != mw->limit_bytes)
+		memwatch_warn_limit(mw);
+	snprintf(mw->cgroup, sizeof mw->cgroup, "%s", wc.cgroup);
+	mw->limit_bytes = wc.limit_bytes;
 }
 
 /* The young byte trigger changed (SetThresholds): pacing restores this. */
@@ -240,6 +289,15 @@ static void memwatch_probe(struct memwatch *mw, rcl_watchdog_stats *st)
 	st->usage_bytes = s.usage;
 	st->limit_bytes = s.limit;
 	st->limit_source = s.limit_source;
+}
+
+/* The limit in force now (0: unknown). */
+uint64_t memwatch_limit(struct memwatch *mw)
+{
+	struct memwatch_status st;
+
+	memwatch_status(mw, &st);
+	return st.st.limit_bytes;
 }
 
 /* The watchdog's view now. */

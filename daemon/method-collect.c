@@ -18,7 +18,7 @@ static void method_collect_done(struct fanout *fan)
 		json_add_u64(w, "collected", fan->cmds[i].out.collected);
 		json_add_u64(w, "pause_ns", fan->cmds[i].out.pause_ns);
 	}
-	json_add_u64(reply, "generation", (uint64_t)fan->cmds[0].in.generation);
+	json_add_u64(reply, "generation", (uint64_t)fan->cmds[0].in.collect.generation);
 	json_add_u64(reply, "collected", total);
 	json_add_u64(reply, "pause_ns", pause);
 	json_attach(reply, "workers", arr);
@@ -39,7 +39,7 @@ static enum call_status method_collect_exec(struct call *call)
 	if (fan == NULL)
 		return call_oom(call);
 	for (i = 0; i < fan->n; i++)
-		fan->cmds[i].in.generation = (int)gen;
+		fan->cmds[i].in.collect.generation = (int)gen;
 	fanout_send(fan);
 	return CALL_ASYNC;
 }

@@ -9,6 +9,7 @@
  * because its caller hung up keeps its slot until it has really stopped.
  */
 #include <stdlib.h>
+#include <string.h>
 
 #include <reclaim/task.h>
 
@@ -52,7 +53,8 @@ static void method_run_task_done(struct fanout *fan)
 	} else if (cmd->out.error != NULL) {
 		st = call_error(call, cmd->out.error_name, "task %s: %s",
 				def->name, cmd->out.error);
-		json_add_str(call->reply, "name", def->name);
+		if (strcmp(cmd->out.error_name, "io.reclaim.OutOfMemory") != 0)
+			json_add_str(call->reply, "name", def->name);
 	} else {
 		json_add_str(call_reply(call), "task", def->name);
 		json_add_u64(call->reply, "worker", (uint64_t)cmd->out.worker);
@@ -105,6 +107,17 @@ static const char *method_run_task_find(const char *name,
 	return NULL;
 }
 
+/* The task's budget: tasks.max_bytes, in bytes or a share of the limit in
+ * force now. */
+static uint64_t method_run_task_budget(struct server *srv)
+{
+	const struct config_share *sh = &srv->cfg->tasks_max_bytes;
+
+	if (sh->fraction == 0)
+		return sh->bytes;
+	return (uint64_t)(sh->fraction * (double)memwatch_limit(srv->watch));
+}
+
 /* Find the task and hand it to the next worker. */
 static enum call_status method_run_task_exec(struct call *call)
 {
@@ -137,6 +150,7 @@ static enum call_status method_run_task_exec(struct call *call)
 	fan->n = 1; /* one worker, in turn */
 	fan->cmds[0].worker = call->srv->workers[next++ % call->srv->nworkers];
 	fan->cmds[0].in.run.def = def;
+	fan->cmds[0].in.run.max_bytes = method_run_task_budget(call->srv);
 	fan->cmds[0].in.run.args =
 	    args != NULL && json_type(args) == JSON_OBJECT ? json_copy(args)
 							   : json_object();

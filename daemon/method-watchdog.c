@@ -16,6 +16,20 @@ static void method_watchdog_levels(struct json *reply,
 	json_add_u64(reply, "reaction_max_ns", st->reaction_max_ns);
 }
 
+/* What admission did on the workers' heaps. */
+static void method_watchdog_admission(struct json *reply,
+				      const rcl_watchdog_stats *st)
+{
+	struct json *a = json_add_object(reply, "admission");
+
+	json_add_u64(a, "heaps", st->heaps);
+	json_add_u64(a, "estimate_bytes", st->estimate_bytes);
+	json_add_u64(a, "refused_total", st->refused);
+	json_add_u64(a, "refused_bytes_total", st->refused_bytes);
+	json_add_u64(a, "collections_total", st->admission_collections);
+	json_add_u64(a, "readings_total", st->admission_readings);
+}
+
 /* The types the last leak-suspected event named. */
 static void method_watchdog_suspects(struct json *reply,
 				     const struct stats_suspects *sp)
@@ -45,12 +59,14 @@ static enum call_status method_watchdog_exec(struct call *call)
 	json_add_u64(reply, "rss_bytes", st->rss_bytes);
 	json_add_u64(reply, "limit_bytes", st->limit_bytes);
 	json_add_str(reply, "limit_source", ws.limit_source);
+	json_add_str(reply, "limit_reason", st->limit_reason);
 	json_add_str(reply, "cgroup", st->cgroup);
 	json_add_str(reply, "notify", st->notify);
 	method_watchdog_levels(reply, st);
 	json_add_u64(reply, "forced_collections_total", st->forced_total);
 	json_add_u64(reply, "leak_suspected_total", ws.leaks);
 	method_watchdog_suspects(reply, &ws.suspects);
+	method_watchdog_admission(reply, st);
 	return CALL_DONE;
 }
 
@@ -58,12 +74,13 @@ const struct method_entry method_watchdog_entry = {
     .name = "io.reclaim.Watchdog",
     .params = "() -> (enabled: bool, level: string, usage_bytes: int, "
 	      "rss_bytes: int, limit_bytes: int, limit_source: string, "
-	      "cgroup: string, notify: string, soft_bytes: int, "
+	      "limit_reason: string, cgroup: string, notify: string, "
+	      "soft_bytes: int, "
 	      "hard_bytes: int, level_changes: int, shedding: bool, "
 	      "shed_total: int, throttled: bool, gc_cpu_fraction: float, "
 	      "poll_interval_ms: int, reaction_max_ns: int, "
 	      "forced_collections_total: int, leak_suspected_total: int, "
-	      "leak_suspects: []LeakSuspect)",
+	      "leak_suspects: []LeakSuspect, admission: Admission)",
     .changes_state = false,
     .exec = method_watchdog_exec,
 };

@@ -59,6 +59,10 @@ static const char method_interface_head[] =
     "type GarbageType (type: string, count: int, bytes: int)\n"
     "type GarbageCycle (path: string, count: int, length: int)\n"
     "type LeakSuspect (type: string, first: int, last: int)\n"
+    "# What the workers' heaps refused, and did first (Watchdog).\n"
+    "type Admission (heaps: int, estimate_bytes: int, refused_total: int,\n"
+    "  refused_bytes_total: int, collections_total: int,\n"
+    "  readings_total: int)\n"
     "\n";
 
 static const char method_interface_errors[] =

@@ -36,6 +36,13 @@ void log_msg(int prio, const char *fmt, ...)
 int log_level_parse(const char *name);
 
 /* config.c */
+
+/* A share of memory: bytes, or a fraction of the limit in force. */
+struct config_share {
+	uint64_t bytes;	 /* 0 with fraction 0: none */
+	double fraction; /* of the limit; 0: bytes is the value */
+};
+
 struct config {
 	char *control_socket;
 	unsigned control_mode;
@@ -55,6 +62,7 @@ struct config {
 	uint64_t http_retry_after_us; /* Retry-After while shedding */
 	char *tasks_modules;	      /* plugins: paths, comma-separated */
 	uint64_t tasks_max_running;   /* RunTask calls running at once */
+	struct config_share tasks_max_bytes; /* each on-demand task's budget */
 	char *metrics_listen; /* "" for none */
 	uint64_t heap_thresholds[RCL_GENERATIONS];
 	uint64_t heap_young_bytes;
@@ -131,7 +139,10 @@ struct wcmd {
 	struct worker *worker;
 	struct fanout *fan;
 	union {
-		int generation;
+		struct {
+			int generation;
+			bool trim; /* the watchdog's: give memory back too */
+		} collect;
 		struct {
 			size_t thresholds[RCL_GENERATIONS];
 			size_t young_bytes;
@@ -144,6 +155,7 @@ struct wcmd {
 			const struct rcl_task_def *def;
 			struct json *args;  /* taken by the worker */
 			atomic_bool cancel; /* set by the main thread */
+			uint64_t max_bytes; /* its budget (0: none) */
 		} run;
 	} in;
 	struct {
@@ -221,6 +233,7 @@ void http_stop_accepting(struct worker *w);
 void http_free(struct worker *w);
 void http_send(struct worker *w, struct evhttp_request *req, int code,
 	       const char *text, struct evbuffer *body);
+void http_retry_after(struct worker *w, struct evhttp_request *req);
 struct http_conns;
 struct http_conns *http_conns_create(struct worker *w, uint64_t timeout_us);
 void http_conns_destroy(struct http_conns *set);
@@ -282,6 +295,8 @@ struct memwatch *memwatch_create(struct server *srv, char **cause);
 void memwatch_destroy(struct memwatch *mw);
 void memwatch_configure(struct memwatch *mw, const struct config *cfg);
 void memwatch_pace(struct memwatch *mw, size_t young_bytes);
+void memwatch_attach(struct memwatch *mw, rcl_heap *h);
+uint64_t memwatch_limit(struct memwatch *mw);
 void memwatch_status(struct memwatch *mw, struct memwatch_status *out);
 
 /* notify.c: every sd_notify goes through here. */

@@ -17,13 +17,12 @@ extern const struct rcl_task_def task_churn_def;
 extern const struct rcl_task_def task_hello_def;
 extern const struct rcl_task_def task_seed_fixed_def;
 extern const struct rcl_task_def task_seed_leaky_def;
-extern const struct rcl_task_def task_seed_trim_def;
 extern const struct rcl_task_def task_tree_def;
 
 /* The built-in tasks. */
 static const struct rcl_task_def *const task_builtins[] = {
     &task_hello_def,	 &task_seed_leaky_def, &task_seed_fixed_def,
-    &task_seed_trim_def, &task_tree_def,       &task_churn_def,
+    &task_tree_def,       &task_churn_def,
 };
 
 struct rcl_registry {

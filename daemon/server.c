@@ -161,7 +161,7 @@ static void server_events(struct server *srv)
 	event_add(srv->status_timer, &tv);
 }
 
-/* Create and start the workers. */
+/* Create the workers (not yet running). */
 static int server_workers(struct server *srv, char **cause)
 {
 	size_t i;
@@ -174,6 +174,16 @@ static int server_workers(struct server *srv, char **cause)
 		if (srv->workers[i] == NULL)
 			return -1;
 	}
+	return 0;
+}
+
+/* Count each worker's heap against the limit, then start the workers. */
+static int server_start_workers(struct server *srv, char **cause)
+{
+	size_t i;
+
+	for (i = 0; i < srv->nworkers; i++)
+		memwatch_attach(srv->watch, srv->workers[i]->heap);
 	for (i = 0; i < srv->nworkers; i++) {
 		if (worker_start(srv->workers[i], cause) != 0)
 			return -1;
@@ -216,7 +226,7 @@ struct server *server_create(struct config *cfg,
 		goto bad;
 	srv->report = report_create(srv);
 	srv->watch = memwatch_create(srv, cause);
-	if (srv->watch == NULL)
+	if (srv->watch == NULL || server_start_workers(srv, cause) != 0)
 		goto bad;
 	srv->history = history_create(srv);
 	srv->control = control_create(srv, srv->fds.control, cause);

@@ -1,4 +1,4 @@
-/* The task runtime's private structures (task.c, task-io.c, task-rt.c). */
+/* The task runtime's private structures (task.c, task-api.c, task-rt.c). */
 #ifndef RECLAIMD_TASK_INTERNAL_H
 #define RECLAIMD_TASK_INTERNAL_H
 
@@ -26,6 +26,9 @@ struct rcl_runner {
 	bool live;	/* in rt->live, which holds a reference */
 	bool finished;	/* the step function will not be called again */
 	bool cancelled; /* stopped at a yield point (runner_cancel) */
+	bool refused;	/* the heap refused memory during one of its steps */
+	bool oom;	/* it failed for that: 503, io.reclaim.OutOfMemory */
+	rcl_budget budget; /* on-demand tasks: tasks.max_bytes (limit 0: none) */
 	int status;	/* HTTP status; 0: 200 */
 	char *error;	/* why it failed (runner_oom: static text) */
 	char *invalid;	/* the argument that was bad, or NULL */
@@ -70,6 +73,7 @@ struct rcl_runner *runner_create(struct task_rt *rt,
 void runner_start(struct rcl_runner *r);
 enum rcl_step runner_oom(struct rcl_runner *r);
 bool runner_out_of_memory(const struct rcl_runner *r);
+char *runner_oom_reason(const struct rcl_runner *r);
 void runner_finish(struct rcl_runner *r, enum rcl_step rc);
 void runner_cancel(struct rcl_runner *r, int status, const char *why);
 bool task_cmd_cancelled(const struct rcl_runner *r);

@@ -206,6 +206,7 @@ void task_start_request(struct worker *w, const struct rcl_task_def *def,
 	if (request_args(req, &args) == 0)
 		r = runner_create(w->tasks, def, args);
 	if (r == NULL) {
+		http_retry_after(w, req);
 		http_send(w, req, 503, "out of memory\n", NULL);
 		return;
 	}
@@ -296,6 +297,8 @@ void task_reply_request(struct rcl_runner *r)
 	if (r->error != NULL) {
 		if (r->status < 400 || r->status > 599)
 			r->status = 500;
+		if (runner_out_of_memory(r))
+			http_retry_after(r->rt->w, req);
 		len = strlen(r->error) + 2;
 		if ((text = malloc(len)) != NULL)
 			snprintf(text, len, "%s\n", r->error);
@@ -332,6 +335,7 @@ void task_start_cmd(struct worker *w, struct wcmd *cmd)
 		return;
 	}
 	r->cmd = cmd;
+	r->budget.limit = (size_t)cmd->in.run.max_bytes;
 	w->inflight++;
 	runner_start(r);
 }
@@ -343,7 +347,11 @@ void task_reply_cmd(struct rcl_runner *r)
 	struct worker *w = r->rt->w;
 
 	r->cmd = NULL;
-	if (runner_out_of_memory(r)) {
+	if (r->oom) {
+		cmd->out.error = runner_oom_reason(r);
+		cmd->out.oom = cmd->out.error == NULL;
+		cmd->out.error_name = "io.reclaim.OutOfMemory";
+	} else if (runner_out_of_memory(r)) {
 		cmd->out.oom = true;
 	} else if (r->error != NULL) {
 		cmd->out.error = strdup(r->error);

@@ -177,10 +177,32 @@ enum rcl_step runner_oom(struct rcl_runner *r)
 	return RCL_STEP_FAIL;
 }
 
-/* Whether r failed for memory. */
+/* Whether r failed for memory: its own allocation failed, or the heap
+ * refused one of the task's (the limit, or its budget). */
 bool runner_out_of_memory(const struct rcl_runner *r)
 {
-	return r->error == runner_oom_text;
+	return r->error == runner_oom_text || r->oom;
+}
+
+/* Why r failed for memory, for io.reclaim.OutOfMemory (malloc'd, or
+ * NULL if even that cannot be had). */
+char *runner_oom_reason(const struct rcl_runner *r)
+{
+	char *text;
+	int n;
+
+	if (r->budget.refused > 0)
+		n = asprintf(&text,
+			     "%s: memory refused: the task held %lld bytes, "
+			     "its budget (tasks.max_bytes) is %zu",
+			     r->error, (long long)r->budget.used,
+			     r->budget.limit);
+	else
+		n = asprintf(&text,
+			     "%s: memory refused: it would take usage past "
+			     "the watchdog's hard level",
+			     r->error);
+	return n < 0 ? NULL : text;
 }
 
 /* Forget r's yield point from both sides (fired, cancelled or finished). */
@@ -204,6 +226,25 @@ static void runner_drop_yield(struct rcl_runner *r)
 	rcl_decref(yp);
 }
 
+/* One step, with the task's budget set on the heap (tasks.max_bytes),
+ * noting whether the heap refused memory meanwhile. */
+static enum rcl_step runner_step(struct rcl_runner *r)
+{
+	rcl_heap *h = r->rt->w->heap;
+	uint64_t refused = rcl_heap_refusals(h);
+	rcl_budget *prev = NULL;
+	enum rcl_step rc;
+
+	if (r->budget.limit != 0)
+		prev = rcl_heap_set_budget(h, &r->budget);
+	rc = r->def->step(r, r->frame);
+	if (r->budget.limit != 0)
+		rcl_heap_set_budget(h, prev);
+	if (rcl_heap_refusals(h) != refused)
+		r->refused = true;
+	return rc;
+}
+
 /* Call the step function until the task yields or ends. */
 static void runner_resume(struct rcl_runner *r)
 {
@@ -215,7 +256,7 @@ static void runner_resume(struct rcl_runner *r)
 		task_cancel_hung_up(r);
 		return;
 	}
-	rc = r->def->step(r, r->frame);
+	rc = runner_step(r);
 	r->steps++;
 	if (rc == RCL_STEP_YIELD && r->yield_point != NULL)
 		return;
@@ -275,6 +316,8 @@ static void runner_count_end(struct rcl_runner *r)
 		st->tasks_failed_total++;
 	else
 		st->tasks_finished_total++;
+	if (!r->cancelled && runner_out_of_memory(r))
+		st->tasks_out_of_memory_total++;
 	st->tasks_running = r->rt->nlive;
 }
 
@@ -322,6 +365,11 @@ void runner_finish(struct rcl_runner *r, enum rcl_step rc)
 	if (rc == RCL_STEP_FAIL && r->error == NULL &&
 	    (r->error = strdup("failed")) == NULL)
 		runner_oom(r);
+	if (rc == RCL_STEP_FAIL && r->refused && !r->cancelled &&
+	    r->invalid == NULL) {
+		r->oom = true; /* it failed after memory was refused to it */
+		r->status = 503;
+	}
 	runner_drop_yield(r);
 	if (r->req != NULL)
 		task_reply_request(r);
@@ -461,6 +509,7 @@ int rcl_yield_task(rcl_runner *r, const struct rcl_task_def *def)
 	child = runner_create(r->rt, def, json_copy(r->args));
 	if (child == NULL)
 		return -1;
+	child->budget.limit = r->budget.limit;
 	rcl_incref(r);
 	child->waiter = r;	/* child -waiter-> runner */
 	r->yield_point = child; /* runner -yield_point-> child */

@@ -36,6 +36,12 @@ static void worker_publish(struct worker *w)
 		    hs.gen[RCL_GENERATIONS - 1].collections;
 		w->stats.heap_survivor_bytes = hs.full_bytes_floor;
 		w->stats.heap_old_objects = hs.gen[RCL_GENERATIONS - 1].objects;
+		w->stats.heap_refused_total = hs.refused_total;
+		w->stats.heap_refused_bytes_total = hs.refused_bytes_total;
+		w->stats.heap_admission_collections_total =
+		    hs.collections_by_limit_total;
+		w->stats.heap_block_bytes = hs.block_bytes;
+		w->stats.heap_cached_bytes = hs.cached_bytes;
 		stats_hist_set(&w->stats.heap_pause_hist, rcl_pause_bounds_ns,
 			       hs.pause_hist, RCL_PAUSE_BUCKETS);
 		w->stats.heap_pause_hist.sum_ns = hs.pause_total_ns;
@@ -135,7 +141,9 @@ static void worker_collect(struct worker *w, struct wcmd *cmd)
 {
 	uint64_t t0 = mono_us();
 
-	cmd->out.collected = rcl_collect(w->heap, cmd->in.generation);
+	cmd->out.collected = rcl_collect(w->heap, cmd->in.collect.generation);
+	if (cmd->in.collect.trim)
+		rcl_heap_trim(w->heap);
 	cmd->out.pause_ns = (mono_us() - t0) * 1000;
 }
 
@@ -220,11 +228,13 @@ static void worker_exec(struct wcmd *cmd, void *arg)
 	mailbox_post(w->srv->inbox, cmd);
 }
 
-/* The periodic tick: publish stats, watch a drain. */
+/* The periodic tick: give back blocks cached and unused for a second,
+ * publish stats, watch a drain. */
 static void worker_tick(evutil_socket_t fd, short what, void *arg)
 {
 	struct worker *w = arg;
 
+	rcl_heap_release_idle(w->heap);
 	worker_publish(w);
 	worker_check_drain(w);
 }

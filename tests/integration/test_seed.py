@@ -103,8 +103,9 @@ def test_payload_written(d):
     d.ctl_json("collect")
     check(heap(d)["owned_bytes"] < 1 << 20,
           "owned bytes after collection: %d" % heap(d)["owned_bytes"])
-    # The freed block is kept for the next payload, then, idle, given back
-    # by the periodic task seed-trim.
+    # The freed block is kept in the heap's cache for the next payload,
+    # then, idle for a second, given back (the worker's tick calls
+    # rcl_heap_release_idle).
     wait_for(lambda: rss(d) < base + (16 << 20), "RSS to fall back (now "
              "%d, before the request %d)" % (rss(d), base), timeout=5)
 

@@ -41,7 +41,7 @@ def test_list(d):
     tasks = {t["name"]: t for t in d.ctl_json("tasks")["tasks"]}
     for name, kind in (("hello", "request"), ("seed-leaky", "request"),
                        ("seed-fixed", "request"), ("tree", "on-demand"),
-                       ("churn", "on-demand"), ("seed-trim", "periodic")):
+                       ("churn", "on-demand")):
         check(name in tasks, "tasks lacks %s: %r" % (name, list(tasks)))
         check(tasks[name]["kind"] == kind, "%s: %r" % (name, tasks[name]))
         check(tasks[name]["origin"] == "built-in", "%r" % tasks[name])
