@@ -31,7 +31,7 @@ static void memwatch_collect_done(struct fanout *fan)
 }
 
 /* collect hook: every heap collects generations 0..generation, then gives
- * back what it keeps (the watchdog trims after each forced collection; a
+ * back what it keeps when the watchdog trims after this collection (a
  * worker's heap can only be trimmed on its own thread). */
 static int memwatch_collect(void *arg, int generation, int reason)
 {
@@ -49,7 +49,8 @@ static int memwatch_collect(void *arg, int generation, int reason)
 	fan->arg = mw;
 	for (i = 0; i < fan->n; i++) {
 		fan->cmds[i].in.collect.generation = generation;
-		fan->cmds[i].in.collect.trim = true;
+		/* NULL while the watchdog is being created: no trim then */
+		fan->cmds[i].in.collect.trim = rcl_watchdog_trims(mw->wd, reason);
 	}
 	fanout_send(fan);
 	return RCL_WATCHDOG_PENDING;

@@ -25,8 +25,8 @@
  * When the heap has no observer, no weak reference and no pending finalizer
  * (the common case), nothing can run between the split and the clearing, so
  * split clears the garbage as it goes: one pass less (split_delete). The
- * standard list's references are walked here, not through its traverse
- * (for_each_ref).
+ * references of a type that describes them (rcl_ref) are walked here, not
+ * through a traverse (for_each_ref).
  *
  * The passes walk vectors, not lists: the set is usually larger than the
  * caches, and a list walk would wait on one miss after another. A vector is
@@ -69,27 +69,40 @@ static uint64_t now_ns(void)
 			if (((o) = (h)->vec[g_].v[i_]) != NULL)
 
 /*
- * Call member(child, arg) for each reference of o, as traverse would visit
- * it: the standard list's items inline (as CPython's collector knows its
- * tuples and dicts: a list is the most common container, and an indirect
- * call per item is most of its cost), any other type through its traverse
- * and visit. Inlined with member a constant, so member is too.
+ * Call member(child, arg) for each reference of o: where the type's
+ * description (rcl_ref) says they are, read here with no call into the type
+ * (as CPython's collector knows its tuples and dicts, but for every type
+ * that describes itself: an indirect call per object and per reference is
+ * most of a walk's cost); else through the type's traverse and visit.
+ * Inlined with member a constant, so member is too.
  */
 static inline __attribute__((always_inline)) void
 for_each_ref(rcl_head *o, void (*member)(void *, void *), rcl_visit_fn visit,
 	     void *arg)
 {
 	const rcl_type *t = o->ti->type;
+	const rcl_ref *r, *end;
+	char *obj = OBJ(o);
 
-	if (t == &list_type) {
-		size_t n;
-		void *const *items = list_items(OBJ(o), &n);
-
-		for (size_t i = 0; i < n; i++)
-			member(items[i], arg);
+	if (t->nrefs == 0) {
+		t->traverse(obj, visit, arg);
 		return;
 	}
-	t->traverse(OBJ(o), visit, arg);
+	for (r = t->refs, end = r + t->nrefs; r < end; r++) {
+		void *const *items;
+		size_t n;
+
+		if (r->kind == RCL_REF_FIELD) {
+			member(*(void **)(obj + r->offset), arg);
+			continue;
+		}
+		n = *(size_t *)(obj + r->len_offset);
+		items = r->kind == RCL_REF_ARRAY
+			    ? (void *const *)(obj + r->offset)
+			    : *(void *const *)(obj + r->offset);
+		for (size_t i = 0; i < n; i++)
+			member(items[i], arg);
+	}
 }
 
 /* What subtract_refs() passes its visitor, and learns. */
@@ -316,8 +329,7 @@ static void clear_garbage(rcl_heap *h, rcl_head *o)
 
 	/* CLEARED only once clear has returned: if o's count drops to zero
 	 * meanwhile, rcl_dealloc() leaves it to the test below. */
-	if (t->clear)
-		t->clear(OBJ(o));
+	type_clear(t, OBJ(o));
 	o->flags |= F_CLEARED;
 	if (o->refcnt == 0)
 		free_member(h, o);
@@ -491,8 +503,8 @@ static size_t handle_resurrected(rcl_heap *h, int gen)
 	FOR_SET(h, gen, o)
 	{
 		if (IS_GARBAGE(o))
-			o->ti->type->traverse(OBJ(o), visit_decref_garbage,
-					      NULL);
+			type_traverse(o->ti->type, OBJ(o),
+				      visit_decref_garbage, NULL);
 	}
 	mark_reachable(h, gen, SIZE_MAX);
 	FOR_SET(h, gen, o)

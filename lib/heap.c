@@ -111,7 +111,8 @@ void rcl_heap_adopt(rcl_heap *h)
 		h->owner = pthread_self();
 }
 
-/* The per-type entry of t, created on first use; NULL if memory is short. */
+/* The per-type entry of t, created on first use; NULL with errno if memory
+ * is short (ENOMEM) or t's refs are not well formed (EINVAL). */
 static rcl_tinfo *tinfo_get(rcl_heap *h, const rcl_type *t)
 {
 	size_t mask, i;
@@ -131,8 +132,10 @@ static rcl_tinfo *tinfo_get(rcl_heap *h, const rcl_type *t)
 		size_t ncap = h->types_cap ? h->types_cap * 2 : 16;
 		rcl_tinfo **nt = heap_raw_alloc(h, ncap * sizeof(*nt));
 
-		if (!nt)
+		if (!nt) {
+			errno = ENOMEM;
 			return NULL;
+		}
 		memset(nt, 0, ncap * sizeof(*nt));
 		for (size_t j = 0; j < h->types_cap; j++) {
 			if (!h->types[j])
@@ -147,11 +150,18 @@ static rcl_tinfo *tinfo_get(rcl_heap *h, const rcl_type *t)
 		h->types_cap = ncap;
 	}
 	ti = heap_raw_alloc(h, sizeof(*ti));
-	if (!ti)
+	if (!ti) {
+		errno = ENOMEM;
 		return NULL;
+	}
 	memset(ti, 0, sizeof(*ti));
+	if (refs_check(t, &ti->extent) != 0) {
+		heap_raw_free(h, ti, sizeof(*ti));
+		return NULL; /* errno EINVAL */
+	}
 	ti->type = t;
 	ti->heap = h;
+	ti->tracked = t->traverse != NULL || t->nrefs != 0;
 	mask = h->types_cap - 1;
 	for (i = ((uintptr_t)t >> 4) & mask; h->types[i]; i = (i + 1) & mask)
 		;
@@ -204,8 +214,10 @@ static inline void zero_user(rcl_heap *h, rcl_head *o, size_t size)
 	}
 }
 
-/* Allocate and register a new object; see rcl_new(). */
-static inline void *new_object(rcl_heap *h, const rcl_type *t, size_t size)
+/* Allocate and register a new object; see rcl_new(). var: rcl_new_var(),
+ * whose size may be too small for the fields t describes. */
+static inline void *new_object(rcl_heap *h, const rcl_type *t, size_t size,
+			       bool var)
 {
 	rcl_tinfo *ti;
 	rcl_head *o;
@@ -224,9 +236,15 @@ static inline void *new_object(rcl_heap *h, const rcl_type *t, size_t size)
 	total = sizeof(rcl_head) + size;
 	ti = h->last_ti;
 	if (__builtin_expect(!ti || ti->type != t, 0) &&
-	    !(ti = tinfo_get(h, t)))
-		goto fail;
-	gen = t->traverse ? 0 : GEN_UNTRACKED;
+	    !(ti = tinfo_get(h, t))) {
+		h->st.alloc_failures_total++;
+		return NULL; /* errno ENOMEM or EINVAL */
+	}
+	if (var && size < ti->extent) {
+		errno = EINVAL;
+		return NULL;
+	}
+	gen = ti->tracked ? 0 : GEN_UNTRACKED;
 	if (gen == 0)
 		h->gens[0].count++;
 	if (gc_due(h, total))
@@ -256,7 +274,6 @@ static inline void *new_object(rcl_heap *h, const rcl_type *t, size_t size)
 undo:
 	if (gen == 0 && h->gens[0].count > 0)
 		h->gens[0].count--;
-fail:
 	h->st.alloc_failures_total++;
 	errno = ENOMEM;
 	return NULL;
@@ -265,13 +282,13 @@ fail:
 /* A zeroed object of t->size bytes, refcount 1. */
 void *rcl_new(rcl_heap *h, const rcl_type *t)
 {
-	return new_object(h, t, t ? t->size : 0);
+	return new_object(h, t, t ? t->size : 0, false);
 }
 
 /* A zeroed object of size bytes, refcount 1. */
 void *rcl_new_var(rcl_heap *h, const rcl_type *t, size_t size)
 {
-	return new_object(h, t, size);
+	return new_object(h, t, size, true);
 }
 
 /* The exported rcl_incref() and rcl_decref(): what <reclaim/heap.h> has
@@ -336,7 +353,7 @@ void heap_free_object(rcl_heap *h, rcl_head *o)
 	h->slot[gen].bytes -= bytes;
 	o->ti->objects--;
 	o->ti->bytes -= bytes;
-	if (t->traverse && h->gens[0].count > 0)
+	if (o->ti->tracked && h->gens[0].count > 0)
 		h->gens[0].count--;
 	if (__builtin_expect(t->finalize != NULL, 0) &&
 	    !(o->flags & F_FINALIZED))
@@ -377,9 +394,9 @@ static inline void dealloc_one(rcl_heap *h, rcl_head *o)
 		weakref_clear_all(o, &callbacks);
 		weakref_run_callbacks(callbacks);
 	}
-	if (t->clear && !(o->flags & F_CLEARED)) {
+	if (type_clears(t) && !(o->flags & F_CLEARED)) {
 		o->flags |= F_CLEARED;
-		t->clear(OBJ(o));
+		type_clear(t, OBJ(o));
 	}
 	if (t->destroy)
 		t->destroy(OBJ(o));
@@ -465,7 +482,7 @@ size_t rcl_object_bytes(const void *obj)
 
 bool rcl_is_tracked(const void *obj)
 {
-	return obj && HEAD(obj)->ti->type->traverse != NULL;
+	return obj && HEAD(obj)->ti->tracked;
 }
 
 /* Call obj's traverse with visit. */
@@ -476,8 +493,14 @@ void rcl_traverse(void *obj, rcl_visit_fn visit, void *arg)
 	if (!obj || !visit)
 		return;
 	t = HEAD(obj)->ti->type;
-	if (t->traverse)
-		t->traverse(obj, visit, arg);
+	type_traverse(t, obj, visit, arg);
+}
+
+/* Drop obj's references: the type's clear or the derived one. */
+void rcl_clear(void *obj)
+{
+	if (obj)
+		type_clear(HEAD(obj)->ti->type, obj);
 }
 
 /* Count bytes of owned memory against o. */
@@ -852,9 +875,9 @@ static void pin(rcl_heap *h, rcl_head *o)
 static void clear_once(rcl_heap *h, rcl_head *o)
 {
 	(void)h;
-	if (o->ti->type->clear && !(o->flags & F_CLEARED)) {
+	if (type_clears(o->ti->type) && !(o->flags & F_CLEARED)) {
 		o->flags |= F_CLEARED;
-		o->ti->type->clear(OBJ(o));
+		type_clear(o->ti->type, OBJ(o));
 	}
 }
 

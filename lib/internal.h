@@ -54,19 +54,19 @@
 #include <stdint.h>
 
 #include <reclaim/heap.h>
-#include <reclaim/types.h> /* rcl_list_type: exported, so outside the pragma */
-
-#include "types/list-internal.h"
 
 /* Everything declared here is the library's own: not exported. */
 #pragma GCC visibility push(hidden)
 
-/* Per heap, per type: live objects and bytes. */
+/* Per heap, per type: live objects and bytes, and what the type's first
+ * object here found out about it (refs.c checked its description). */
 typedef struct rcl_tinfo {
 	const rcl_type *type;
 	rcl_heap *heap;
 	size_t objects;
 	size_t bytes;
+	bool tracked;  /* refs or traverse: the collector's */
+	size_t extent; /* bytes its refs read: rcl_new_var's least size */
 } rcl_tinfo;
 
 /* The heap's weak references, by referent: open addressing on the
@@ -446,9 +446,36 @@ static inline bool gc_due(const rcl_heap *h, size_t new_bytes)
 enum { REASON_MANUAL, REASON_COUNT, REASON_BYTES, REASON_ALLOC, REASON_LIMIT };
 bool gc_collect_paced(rcl_heap *h, size_t new_bytes, size_t trigger);
 
-/* types/list.c: rcl_list_type under a hidden name, for the collector's
- * test for a list (its layout: types/list-internal.h). */
-extern const rcl_type list_type;
+/* refs.c: reference layouts (rcl_ref), and the type's calls either way. */
+int refs_check(const rcl_type *t, size_t *extent);
+void refs_traverse(const rcl_type *t, void *obj, rcl_visit_fn visit,
+		   void *arg);
+void refs_clear(const rcl_type *t, void *obj);
+
+/* obj's references, each visited with its name: described or the type's. */
+static inline void type_traverse(const rcl_type *t, void *obj,
+				 rcl_visit_fn visit, void *arg)
+{
+	if (t->nrefs != 0)
+		refs_traverse(t, obj, visit, arg);
+	else if (t->traverse != NULL)
+		t->traverse(obj, visit, arg);
+}
+
+/* Whether t has a clear, its own or derived from its refs. */
+static inline bool type_clears(const rcl_type *t)
+{
+	return t->clear != NULL || t->nrefs != 0;
+}
+
+/* Drop obj's references: the type's clear, or the derived one. */
+static inline void type_clear(const rcl_type *t, void *obj)
+{
+	if (t->clear != NULL)
+		t->clear(obj);
+	else if (t->nrefs != 0)
+		refs_clear(t, obj);
+}
 
 /* weakref.c */
 void weakref_clear_all(rcl_head *o, rcl_weakref **callbacks);

@@ -1,6 +1,7 @@
 /* cell: one mutable reference, as a closure's captured variable. */
 
 #include <errno.h>
+#include <stddef.h>
 
 #include <reclaim/types.h>
 
@@ -8,30 +9,12 @@ struct rcl_cell {
 	void *contents;
 };
 
-/* Visit the contents, field "contents". */
-static void cell_traverse(void *self, rcl_visit_fn visit, void *arg)
-{
-	struct rcl_cell *c = self;
-
-	if (c->contents != NULL)
-		visit(c->contents, "contents", arg);
-}
-
-/* Drop the contents; emptied before the decref. Idempotent. */
-static void cell_clear(void *self)
-{
-	struct rcl_cell *c = self;
-	void *contents = c->contents;
-
-	c->contents = NULL;
-	rcl_decref(contents);
-}
-
+/* Its reference described (field "contents"): traverse and clear are the
+ * library's. */
 const rcl_type rcl_cell_type = {
     .name = "cell",
     .size = sizeof(struct rcl_cell),
-    .traverse = cell_traverse,
-    .clear = cell_clear,
+    RCL_REFS(RCL_REF(struct rcl_cell, contents)),
 };
 
 /* A cell holding value (increfed; NULL for an empty cell), or NULL. */

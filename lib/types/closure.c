@@ -1,6 +1,7 @@
 /* closure: a function pointer with the references it captured. */
 
 #include <errno.h>
+#include <stddef.h>
 #include <stdint.h>
 
 #include <reclaim/types.h>
@@ -10,18 +11,6 @@ struct rcl_closure {
 	size_t n;
 	void *captured[];
 };
-
-/* Visit each captured reference, field "captured". */
-static void closure_traverse(void *self, rcl_visit_fn visit, void *arg)
-{
-	struct rcl_closure *c = self;
-	size_t i;
-
-	for (i = 0; i < c->n; i++) {
-		if (c->captured[i] != NULL)
-			visit(c->captured[i], "captured", arg);
-	}
-}
 
 /* Drop what was captured; each slot emptied before its decref. Idempotent;
  * the function stays, and sees NULL captures if called afterwards. */
@@ -38,11 +27,12 @@ static void closure_clear(void *self)
 	}
 }
 
+/* What it captured described (field "captured"): walked by the collector. */
 const rcl_type rcl_closure_type = {
     .name = "closure",
     .size = sizeof(struct rcl_closure),
-    .traverse = closure_traverse,
     .clear = closure_clear,
+    RCL_REFS(RCL_REF_ARRAY(struct rcl_closure, captured, n)),
 };
 
 /* A closure of fn over n captured references (each increfed; NULL items are

@@ -1,26 +1,20 @@
 /* list: a growable array of references; the array is owned memory. */
 
 #include <errno.h>
+#include <stddef.h>
 #include <stdint.h>
 #include <string.h>
 
 #include <reclaim/types.h>
 
-#include "list-internal.h"
+struct rcl_list {
+	void *
+	    *items; /* cap slots from rcl_owned_alloc, or NULL when cap is 0 */
+	size_t len;
+	size_t cap;
+};
 
 #define LIST_MAX_CAP (SIZE_MAX / sizeof(void *))
-
-/* Visit each item, field "[]". */
-static void list_traverse(void *self, rcl_visit_fn visit, void *arg)
-{
-	struct rcl_list *l = self;
-	size_t i;
-
-	for (i = 0; i < l->len; i++) {
-		if (l->items[i] != NULL)
-			visit(l->items[i], "[]", arg);
-	}
-}
 
 /*
  * Drop every item and the array. The list is emptied before any decref, so
@@ -53,18 +47,17 @@ static void list_destroy(void *self)
 		list_clear(self);
 }
 
+/* Its items described (field "[]"): the collector walks them itself, as it
+ * does any described type's; clear is the list's own, since it also gives
+ * back the array. */
 const rcl_type rcl_list_type = {
     .name = "list",
     .size = sizeof(struct rcl_list),
-    .traverse = list_traverse,
     .clear = list_clear,
     .destroy = list_destroy,
+    RCL_REFS({"[]", RCL_REF_VECTOR, offsetof(struct rcl_list, items),
+	      offsetof(struct rcl_list, len)}),
 };
-
-/* The same object under a hidden name: the collector's test for a list is
- * then an address in the library, not a load from the GOT. */
-extern const rcl_type list_type
-    __attribute__((alias("rcl_list_type"), visibility("hidden")));
 
 /* Grow the array to hold at least one more item; 0, or -1 with ENOMEM and the
  * list unchanged. */

@@ -1,6 +1,7 @@
 /* tuple: a fixed number of references, stored inline (rcl_new_var). */
 
 #include <errno.h>
+#include <stddef.h>
 #include <stdint.h>
 
 #include <reclaim/types.h>
@@ -10,19 +11,8 @@ struct rcl_tuple {
 	void *items[];
 };
 
-/* Visit each item, field "[]". */
-static void tuple_traverse(void *self, rcl_visit_fn visit, void *arg)
-{
-	struct rcl_tuple *t = self;
-	size_t i;
-
-	for (i = 0; i < t->len; i++) {
-		if (t->items[i] != NULL)
-			visit(t->items[i], "[]", arg);
-	}
-}
-
-/* Drop every item; each slot is emptied before its decref. Idempotent. */
+/* Drop every item; each slot is emptied before its decref, the length
+ * kept (a cleared tuple reads as all NULL). Idempotent. */
 static void tuple_clear(void *self)
 {
 	struct rcl_tuple *t = self;
@@ -36,11 +26,13 @@ static void tuple_clear(void *self)
 	}
 }
 
+/* Its items described (field "[]"): the collector walks them itself. */
 const rcl_type rcl_tuple_type = {
     .name = "tuple",
     .size = sizeof(struct rcl_tuple),
-    .traverse = tuple_traverse,
     .clear = tuple_clear,
+    RCL_REFS({"[]", RCL_REF_ARRAY, offsetof(struct rcl_tuple, items),
+	      offsetof(struct rcl_tuple, len)}),
 };
 
 /* A tuple of n NULL items, or NULL. */

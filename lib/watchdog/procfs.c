@@ -704,11 +704,12 @@ static uint64_t read_phys(struct wd_proc *p)
 	return kb * 1024;
 }
 
-/* The directory up levels above ours, as a path, into out (display). */
+/* The directory up levels above ours, as a path, into out (display): its
+ * end, the part that names it, if it is longer than out. */
 static void dir_name(const struct wd_proc *p, unsigned up, char *out,
 		     size_t len)
 {
-	size_t n = p->self != NULL ? strlen(p->self) : 0;
+	size_t n = p->self != NULL ? strlen(p->self) : 0, skip = 0;
 
 	while (up-- > 0 && n > 0) {
 		while (n > 0 && p->self[n - 1] != '/')
@@ -716,7 +717,10 @@ static void dir_name(const struct wd_proc *p, unsigned up, char *out,
 		if (n > 1)
 			n--;
 	}
-	snprintf(out, len, "%.*s", (int)n, p->self != NULL ? p->self : "");
+	if (n >= len && len > 4)
+		skip = n - (len - 4);
+	snprintf(out, len, "%s%.*s", skip ? "..." : "", (int)(n - skip),
+		 p->self != NULL ? p->self + skip : "");
 }
 
 /* Find the cgroup limit and where it is set; reopen the sampled files if
@@ -747,7 +751,7 @@ static void refresh_cgroup(struct wd_proc *p)
 /* Re-read the limits and pick the one in force, with its reason. */
 static void refresh_limit(struct wd_proc *p, rcl_watchdog_sample *s)
 {
-	char dir[512];
+	char dir[400];
 	const char *file;
 
 	p->phys = read_phys(p);
@@ -773,7 +777,7 @@ static void refresh_limit(struct wd_proc *p, rcl_watchdog_sample *s)
 		dir_name(p, p->lim_up, dir, sizeof dir);
 		file = p->version == 1 ? "memory.limit_in_bytes"
 					: "memory.max or memory.high";
-		snprintf(p->reason, sizeof p->reason, "%s of %.480s", file, dir);
+		snprintf(p->reason, sizeof p->reason, "%s of %s", file, dir);
 	}
 }
 

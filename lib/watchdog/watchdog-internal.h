@@ -97,6 +97,7 @@ struct rcl_watchdog {
 	uint64_t admission_ns; /* last collection for a refusal */
 	bool pending;	      /* an asynchronous collection is running */
 	uint64_t pending_t0;
+	int pending_reason;
 
 	uint64_t cpu_slot[WD_CPU_SLOTS];
 	uint64_t cpu_slot_start;
@@ -143,6 +144,7 @@ void wd_notify_disarm(rcl_watchdog *wd);
 
 /* watchdog.c */
 void wd_wakeup(rcl_watchdog *wd, int wakeup, uint64_t t0);
+bool wd_trims_after(const rcl_watchdog *wd, int reason);
 
 #pragma GCC visibility pop
 

@@ -293,6 +293,7 @@ static int collect(rcl_watchdog *wd, int gen, int reason, uint64_t t0)
 	    RCL_WATCHDOG_PENDING) {
 		wd->pending = true;
 		wd->pending_t0 = t0;
+		wd->pending_reason = reason;
 		return PENDING;
 	}
 	end = now(wd);
@@ -301,6 +302,16 @@ static int collect(rcl_watchdog *wd, int gen, int reason, uint64_t t0)
 	if (t0 != 0)
 		record_reaction(wd, end - t0);
 	return DONE;
+}
+
+/* Whether a forced collection for reason is followed by a trim: all but
+ * the growth rule's at the normal level, where memory is not short and
+ * giving it back would only have malloc take it again (a sawtooth in RSS
+ * for nothing). */
+bool wd_trims_after(const rcl_watchdog *wd, int reason)
+{
+	return reason != RCL_WATCHDOG_REASON_GROWTH ||
+	       wd->level >= RCL_WATCHDOG_ELEVATED;
 }
 
 /* Whether the current level's action is due again. */
@@ -906,7 +917,8 @@ void rcl_watchdog_collect_done(rcl_watchdog *wd)
 	wd->pending = false;
 	if (wd->pending_t0 != 0)
 		record_reaction(wd, t - wd->pending_t0);
-	trim(wd);
+	if (wd_trims_after(wd, wd->pending_reason))
+		trim(wd);
 	/* The end of react() for a collection the host finished later: shed
 	 * if usage stays over hard at critical (without this, a host with an
 	 * asynchronous collect hook, reclaimd, never shed). */
@@ -988,6 +1000,12 @@ static void gauge_stats(const rcl_watchdog *wd, rcl_watchdog_stats *out)
 	out->admission_collections = atomic_load(&g->collections);
 	out->admission_readings = atomic_load(&g->heap_readings);
 	out->admission_wakes = atomic_load(&g->wakes);
+}
+
+/* Whether a forced collection for reason is followed by a trim. */
+bool rcl_watchdog_trims(const rcl_watchdog *wd, int reason)
+{
+	return wd != NULL && wd_trims_after(wd, reason);
 }
 
 /* The level now. */

@@ -97,15 +97,22 @@ static void ring_clear(void *self)
 	rcl_decref(next);
 }
 
-static const rcl_type runner_type = {
-    "Runner", sizeof(runner), runner_traverse, runner_clear, NULL, NULL};
-static const rcl_type task_type = {"Task",     sizeof(task), task_traverse,
-				   task_clear, NULL,	     task_destroy};
+static const rcl_type runner_type = {.name = "Runner",
+				     .size = sizeof(runner),
+				     .traverse = runner_traverse,
+				     .clear = runner_clear};
+static const rcl_type task_type = {.name = "Task",
+				   .size = sizeof(task),
+				   .traverse = task_traverse,
+				   .clear = task_clear,
+				   .destroy = task_destroy};
 /* An untracked blob: no traverse, its size is user data. */
-static const rcl_type blob_type = {"blob", 0, NULL, NULL, NULL, NULL};
+static const rcl_type blob_type = {.name = "blob"};
 
-static const rcl_type ring_type = {"Ring",     sizeof(ring), ring_traverse,
-				   ring_clear, NULL,	     NULL};
+static const rcl_type ring_type = {.name = "Ring",
+				   .size = sizeof(ring),
+				   .traverse = ring_traverse,
+				   .clear = ring_clear};
 
 /* A heap that collects only when told. */
 static rcl_heap *manual_heap(void)

@@ -4,9 +4,11 @@
  * in between. Afterwards, a full collection must free exactly the objects
  * that the test itself finds unreachable from the roots: nothing reachable
  * was ever freed, nothing unreachable survives. Weak references must read
- * NULL exactly for the freed. Some edges go through standard lists (a
- * node's field holds a list of nodes), which the collector walks itself
- * rather than through traverse. Fixed seeds, so every failure reproduces.
+ * NULL exactly for the freed. Nodes are of types with a traverse callback
+ * and of types that describe their fields (rcl_ref), which the collector
+ * walks itself; some edges go through containers that describe their
+ * items, a standard list (a vector outside the object) or tuple (an array
+ * inside it). Fixed seeds, so every failure reproduces.
  */
 #include <setjmp.h>
 #include <stdarg.h>
@@ -55,6 +57,29 @@ static const rcl_type pftype = {
     .destroy = pnode_destroy,
 };
 
+/* The same node, its fields described: no traverse, no clear. */
+#define NODE_REFS                                                              \
+	RCL_REFS(RCL_REF(node, f[0]), RCL_REF(node, f[1]), RCL_REF(node, f[2]), \
+		 RCL_REF(node, f[3]))
+
+static const rcl_type dtype = {
+    .name = "d",
+    .size = sizeof(node),
+    .destroy = pnode_destroy,
+    NODE_REFS,
+};
+
+static const rcl_type dftype = {
+    .name = "df",
+    .size = sizeof(node),
+    .finalize = pnode_finalize,
+    .destroy = pnode_destroy,
+    NODE_REFS,
+};
+
+static const rcl_type *const node_types[] = {&ptype, &pftype, &dtype,
+					      &dftype};
+
 static uint64_t rng;
 
 static uint32_t rnd(uint32_t n)
@@ -65,21 +90,33 @@ static uint32_t rnd(uint32_t n)
 	return (uint32_t)(rng % n);
 }
 
-/* Is p (a node's field) a list of nodes rather than a node? */
-static bool is_list(const void *p)
+/* How many nodes p (a node's field) holds as a container: a list or a
+ * tuple; -1 when it is a node (or NULL). */
+static long container_len(const void *p)
 {
-	return p && rcl_typeof(p) == &rcl_list_type;
+	if (p && rcl_typeof(p) == &rcl_list_type)
+		return (long)rcl_list_len(p);
+	if (p && rcl_typeof(p) == &rcl_tuple_type)
+		return (long)rcl_tuple_len(p);
+	return -1;
 }
 
-/* What a field leads to: the node, or a random node of the list. */
+/* Item i of the container p. */
+static node *container_get(const void *p, size_t i)
+{
+	if (rcl_typeof(p) == &rcl_list_type)
+		return rcl_list_get(p, i);
+	return rcl_tuple_get(p, i);
+}
+
+/* What a field leads to: the node, or a random node of the container. */
 static node *follow(node *p)
 {
-	size_t len;
+	long len = container_len(p);
 
-	if (!is_list(p))
+	if (len < 0)
 		return p;
-	len = rcl_list_len((rcl_list *)p);
-	return len ? rcl_list_get((rcl_list *)p, rnd((uint32_t)len)) : NULL;
+	return len ? container_get(p, rnd((uint32_t)len)) : NULL;
 }
 
 /* A node reachable from the roots, by a short random walk; or NULL. */
@@ -97,8 +134,8 @@ static node *walk(node **roots)
 	return cur;
 }
 
-/* Mark what the roots reach, by the test's own depth-first search (lists
- * are seen through, and each list's items pushed). */
+/* Mark what the roots reach, by the test's own depth-first search
+ * (containers are seen through, and each one's items pushed). */
 static void mark(node *n, bool *reach)
 {
 	static node *stack[MAXN * (NODE_FIELDS + 8) + ROOTS];
@@ -112,37 +149,46 @@ static void mark(node *n, bool *reach)
 		reach[n->id] = true;
 		for (int i = 0; i < NODE_FIELDS; i++) {
 			node *f = n->f[i];
+			long len = container_len(f);
 
-			if (!is_list(f)) {
+			if (len < 0) {
 				if (f)
 					stack[top++] = f;
 				continue;
 			}
-			for (size_t j = 0; j < rcl_list_len((rcl_list *)f); j++)
-				stack[top++] = rcl_list_get((rcl_list *)f, j);
+			for (long j = 0; j < len; j++)
+				stack[top++] = container_get(f, (size_t)j);
 		}
 	}
 }
 
-/* A list of up to 3 reachable nodes (maybe none), in a field of a reachable
- * node, where it may close cycles through the list. */
+/* A list or a tuple of up to 3 reachable nodes (maybe none), in a field of
+ * a reachable node, where it may close cycles through the container. */
 static void store_list(rcl_heap *h, node **roots)
 {
 	node *src = walk(roots);
-	rcl_list *l;
+	uint32_t k = rnd(4);
+	void *c;
 
 	if (!src)
 		return;
-	l = rcl_list_new(h, 0);
-	assert_non_null(l);
-	for (uint32_t k = rnd(4); k > 0; k--) {
-		node *item = walk(roots);
+	if (rnd(2)) {
+		c = rcl_list_new(h, 0);
+		assert_non_null(c);
+		for (; k > 0; k--) {
+			node *item = walk(roots);
 
-		if (item)
-			assert_int_equal(rcl_list_append(l, item), 0);
+			if (item)
+				assert_int_equal(rcl_list_append(c, item), 0);
+		}
+	} else {
+		c = rcl_tuple_new(h, k);
+		assert_non_null(c);
+		for (uint32_t i = 0; i < k; i++)
+			assert_int_equal(rcl_tuple_set(c, i, walk(roots)), 0);
 	}
-	node_set(src, (int)rnd(NODE_FIELDS), (node *)l);
-	rcl_decref(l);
+	node_set(src, (int)rnd(NODE_FIELDS), c);
+	rcl_decref(c);
 }
 
 static const size_t thresholds[][3] = {
@@ -171,7 +217,8 @@ static size_t run_graph(uint64_t seed)
 		uint32_t op = rnd(12);
 
 		if (op < 4) { /* a new node, stored in a root or a field */
-			node *x = rcl_new(h, rnd(4) ? &ptype : &pftype);
+			node *x = rcl_new(h, node_types[rnd(4) ? rnd(2) * 2
+							       : rnd(2) * 2 + 1]);
 			node *at = rnd(3) ? walk(roots) : NULL;
 
 			assert_non_null(x);

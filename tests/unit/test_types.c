@@ -1056,10 +1056,13 @@ static void test_clear_idempotent(void **state)
 		size_t before = rcl_refcount(x);
 		struct edges e = {0};
 
-		type->clear(objs[i]);
+		if (type->clear != NULL) /* the type's own clear */
+			type->clear(objs[i]);
+		else
+			rcl_clear(objs[i]); /* described: the derived one */
 		assert_true(rcl_refcount(x) < before);
 		before = rcl_refcount(x);
-		type->clear(objs[i]);
+		rcl_clear(objs[i]);
 		assert_int_equal(rcl_refcount(x), before);
 		rcl_traverse(objs[i], record_edge, &e);
 		assert_int_equal(e.n, 0);

@@ -30,20 +30,80 @@ typedef struct rcl_heap rcl_heap;
 /* Called by traverse for each non-NULL owned reference, with its field name. */
 typedef void (*rcl_visit_fn)(void *child, const char *field, void *arg);
 
+/*
+ * Reference layouts: where a type keeps its references, described rather
+ * than visited. One rcl_ref per field that holds managed references:
+ *   RCL_REF_FIELD   a pointer to a managed object (or NULL)
+ *   RCL_REF_ARRAY   an array of such pointers inside the object (a
+ *                   flexible array member, the object made with
+ *                   rcl_new_var()), its length in a size_t field
+ *   RCL_REF_VECTOR  a pointer to such an array kept outside the object (the
+ *                   type allocates and frees the array), its length in a
+ *                   size_t field
+ * From the description the collector walks the references itself, with no
+ * call into the type per object or per reference, and the library derives
+ * traverse (rcl_traverse() reports each reference with its name) and, when
+ * the type gives none, clear. Build the table with the macros below:
+ *
+ *	typedef struct node { struct node *parent; struct kids *kids; } node;
+ *	typedef struct kids { size_t n; node *item[]; } kids;
+ *	static const rcl_type node_type = {.name = "Node",
+ *	    .size = sizeof(node),
+ *	    RCL_REFS(RCL_REF(node, parent), RCL_REF(node, kids))};
+ *	static const rcl_type kids_type = {.name = "Kids",
+ *	    .size = sizeof(kids), RCL_REFS(RCL_REF_ARRAY(kids, item, n))};
+ *
+ * A type with refs uses them, not traverse; a type with neither holds no
+ * references and is never tracked. A bad description (a misaligned offset,
+ * a field past size, an unknown kind) makes rcl_new() fail with EINVAL.
+ */
+enum rcl_ref_kind { RCL_REF_FIELD, RCL_REF_ARRAY, RCL_REF_VECTOR };
+
+typedef struct rcl_ref {
+	const char *name;    /* the field's name in reports */
+	uint32_t kind;	     /* enum rcl_ref_kind */
+	uint32_t offset;     /* of the pointer, the array, or its pointer */
+	uint32_t len_offset; /* arrays: of their size_t length */
+} rcl_ref;
+
+#define RCL_REF(T, field)                                                      \
+	{ #field, RCL_REF_FIELD, (uint32_t)offsetof(T, field), 0 }
+#define RCL_REF_ARRAY(T, field, len)                                           \
+	{                                                                      \
+		#field, RCL_REF_ARRAY, (uint32_t)offsetof(T, field),           \
+		    (uint32_t)offsetof(T, len)                                 \
+	}
+#define RCL_REF_VECTOR(T, field, len)                                          \
+	{                                                                      \
+		#field, RCL_REF_VECTOR, (uint32_t)offsetof(T, field),          \
+		    (uint32_t)offsetof(T, len)                                 \
+	}
+/* Designated initializers for rcl_type's refs and nrefs, for a type defined
+ * at file scope (the table is a compound literal, static only there). */
+#define RCL_REFS(...)                                                          \
+	.refs = (const rcl_ref[]){__VA_ARGS__},                                \
+	.nrefs = sizeof((const rcl_ref[]){__VA_ARGS__}) / sizeof(rcl_ref)
+
 typedef struct rcl_type {
 	const char *name; /* shown in every report */
 	size_t size;	  /* bytes of user data for rcl_new */
-	/* Visit each non-NULL owned reference. A type without traverse holds no
-	 * references to managed objects and is never tracked by the collector.
-	 */
+	/* Visit each non-NULL owned reference, for types whose references
+	 * refs cannot describe. A type with neither holds no references to
+	 * managed objects and is never tracked by the collector. */
 	void (*traverse)(void *self, rcl_visit_fn visit, void *arg);
 	/* Drop owned references (decref, set NULL). Must be idempotent: it is
-	 * also called when the object is freed. */
+	 * also called when the object is freed. Optional with refs: the
+	 * derived one sets each field to NULL and each length to 0, then drops
+	 * the references, one at a time and rereading the array, so code a
+	 * decref runs may even add to it. */
 	void (*clear)(void *self);
 	/* Optional; runs at most once per object (PEP 442); may resurrect. */
 	void (*finalize)(void *self);
 	/* Optional; release what is not a managed object. Runs last. */
 	void (*destroy)(void *self);
+	/* Where the references are (see rcl_ref), and how many entries. */
+	const rcl_ref *refs;
+	size_t nrefs;
 } rcl_type;
 
 /* Where the heap takes memory from; tests inject failures through it. */
@@ -92,9 +152,11 @@ void rcl_heap_destroy(rcl_heap *h);
 /* Make the calling thread the owner of h (hand a heap to a worker). */
 void rcl_heap_adopt(rcl_heap *h);
 
-/* A zeroed object of t->size bytes, refcount 1, tracked if t has traverse.
- * May collect first. NULL (errno ENOMEM) after a full collection and one
- * retry failed, or EINVAL for a NULL heap or type. */
+/* A zeroed object of t->size bytes, refcount 1, tracked if t has refs or
+ * traverse. May collect first. NULL (errno ENOMEM) after a full collection
+ * and one retry failed, or EINVAL for a NULL heap or type or a bad refs
+ * description (or, from rcl_new_var(), a size too small for the fields it
+ * describes). */
 void *rcl_new(rcl_heap *h, const rcl_type *t);
 /* The same with size bytes of user data instead of t->size. */
 void *rcl_new_var(rcl_heap *h, const rcl_type *t, size_t size);
@@ -135,8 +197,12 @@ const rcl_type *rcl_typeof(const void *obj);
 size_t rcl_sizeof(const void *obj);	  /* user bytes */
 size_t rcl_object_bytes(const void *obj); /* header + user + owned bytes */
 bool rcl_is_tracked(const void *obj);
-/* Call obj's traverse (if any) with visit: the object's outgoing edges. */
+/* Call obj's traverse (if any) with visit: the object's outgoing edges,
+ * described (refs) or visited by the type. */
 void rcl_traverse(void *obj, rcl_visit_fn visit, void *arg);
+/* Drop obj's references now, as the collector does to break a cycle: the
+ * type's clear, or the one derived from its refs. NULL is a no-op. */
+void rcl_clear(void *obj);
 
 /*
  * Owned memory: payloads an object keeps outside the heap are counted against

@@ -220,7 +220,8 @@ typedef struct rcl_watchdog_leak {
  * collect() runs a collection of generations 0..generation on every heap
  * and returns 0 when it is done, or RCL_WATCHDOG_PENDING when it will finish
  * later (the host then calls rcl_watchdog_collect_done()). trim() returns
- * the bytes given back (0 if unknown). heap_info() and census() feed the
+ * the bytes given back (0 if unknown); it follows every forced collection
+ * but the growth rule's at the normal level (rcl_watchdog_trims()). heap_info() and census() feed the
  * growth, leak and CPU-cap rules. */
 typedef struct rcl_watchdog_hooks {
 	int (*collect)(void *arg, int generation, int reason);
@@ -334,6 +335,12 @@ void rcl_watchdog_destroy(rcl_watchdog *wd); /* NULL is a no-op */
  */
 int rcl_watchdog_attach(rcl_watchdog *wd, rcl_heap *h); /* 0, or -1 */
 void rcl_watchdog_detach(rcl_heap *h);
+
+/* Whether a forced collection for reason is followed by a trim now: every
+ * one but the growth rule's at the normal level (memory is not short, and
+ * what a trim gives back malloc would only take again). For hosts whose
+ * collect hook trims their heaps too. */
+bool rcl_watchdog_trims(const rcl_watchdog *wd, int reason);
 
 /* Sample now and act on what it shows; the level afterwards. */
 int rcl_watchdog_check(rcl_watchdog *wd);
