@@ -155,13 +155,14 @@ static rcl_tinfo *tinfo_get(rcl_heap *h, const rcl_type *t)
 		return NULL;
 	}
 	memset(ti, 0, sizeof(*ti));
-	if (refs_check(t, &ti->extent) != 0) {
+	ti->type = t;
+	ti->heap = h;
+	if (refs_compile(ti) != 0) {
 		heap_raw_free(h, ti, sizeof(*ti));
 		return NULL; /* errno EINVAL */
 	}
-	ti->type = t;
-	ti->heap = h;
-	ti->tracked = t->traverse != NULL || t->nrefs != 0;
+	ti->tracked = ti->walk != WALK_NONE;
+	ti->opaque = t->clear != NULL || ti->walk == WALK_TRAVERSE;
 	mask = h->types_cap - 1;
 	for (i = ((uintptr_t)t >> 4) & mask; h->types[i]; i = (i + 1) & mask)
 		;
@@ -394,13 +395,26 @@ static inline void dealloc_one(rcl_heap *h, rcl_head *o)
 		weakref_clear_all(o, &callbacks);
 		weakref_run_callbacks(callbacks);
 	}
-	if (type_clears(t) && !(o->flags & F_CLEARED)) {
+	if (type_clears(o->ti) && !(o->flags & F_CLEARED)) {
 		o->flags |= F_CLEARED;
-		type_clear(t, OBJ(o));
+		type_clear(o->ti, OBJ(o));
 	}
 	if (t->destroy)
 		t->destroy(OBJ(o));
 	heap_free_object(h, o);
+}
+
+/* Free what waits on the trash, and what that frees in turn. */
+static void dealloc_trash(rcl_heap *h)
+{
+	rcl_head *o;
+
+	while (__builtin_expect(h->trash != NULL, 0)) {
+		o = h->trash;
+		h->trash = (rcl_head *)o->gc_refs;
+		o->gc_refs = 0;
+		dealloc_one(h, o);
+	}
 }
 
 /*
@@ -418,12 +432,7 @@ static __attribute__((noinline)) void dealloc_chain(rcl_heap *h, rcl_head *o)
 	}
 	h->dealloc_depth++;
 	dealloc_one(h, o);
-	while (__builtin_expect(h->trash != NULL, 0)) {
-		o = h->trash;
-		h->trash = (rcl_head *)o->gc_refs;
-		o->gc_refs = 0;
-		dealloc_one(h, o);
-	}
+	dealloc_trash(h);
 	h->dealloc_depth--;
 }
 
@@ -496,11 +505,28 @@ void rcl_traverse(void *obj, rcl_visit_fn visit, void *arg)
 	type_traverse(t, obj, visit, arg);
 }
 
-/* Drop obj's references: the type's clear or the derived one. */
+/* Drop obj's references: the type's clear or the derived one. obj is
+ * held meanwhile, and what the clear frees waits on the trash until it has
+ * returned, as inside a deallocation: no user code runs under a clear. */
 void rcl_clear(void *obj)
 {
-	if (obj)
-		type_clear(HEAD(obj)->ti->type, obj);
+	rcl_head *o;
+	rcl_heap *h;
+
+	if (!obj)
+		return;
+	o = HEAD(obj);
+	h = o->ti->heap;
+	HEAP_CHECK_OWNER(h);
+	o->refcnt++;
+	h->dealloc_depth++;
+	type_clear(o->ti, obj);
+	if (--h->dealloc_depth == 0) {
+		h->dealloc_depth++;
+		dealloc_trash(h);
+		h->dealloc_depth--;
+	}
+	rcl_decref(obj);
 }
 
 /* Count bytes of owned memory against o. */
@@ -875,9 +901,9 @@ static void pin(rcl_heap *h, rcl_head *o)
 static void clear_once(rcl_heap *h, rcl_head *o)
 {
 	(void)h;
-	if (type_clears(o->ti->type) && !(o->flags & F_CLEARED)) {
+	if (type_clears(o->ti) && !(o->flags & F_CLEARED)) {
 		o->flags |= F_CLEARED;
-		type_clear(o->ti->type, OBJ(o));
+		type_clear(o->ti, OBJ(o));
 	}
 }
 

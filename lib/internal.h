@@ -58,6 +58,27 @@
 /* Everything declared here is the library's own: not exported. */
 #pragma GCC visibility push(hidden)
 
+/*
+ * How the collector walks a type's references (refs.c compiles a type's
+ * rcl_ref table into one of these at its first object on a heap): a few
+ * fields, one array, one vector, each with its offsets here, in the line
+ * the object's header points to; or the table entry by entry, or the type's
+ * traverse. One switch per object, straight code per shape: a loop over
+ * the table, with a branch per entry on its kind, mispredicted from one
+ * object to the next, cost a third of a collection.
+ */
+enum {
+	WALK_NONE,	/* no references: untracked */
+	WALK_TRAVERSE,	/* the type's callback */
+	WALK_F1,	/* 1 to 4 pointer fields at off[0..] */
+	WALK_F2,
+	WALK_F3,
+	WALK_F4,
+	WALK_ARRAY,	/* an array at off[0], its length at off[1] */
+	WALK_VECTOR,	/* a pointer to one at off[0], length at off[1] */
+	WALK_REFS,	/* anything else: the table, entry by entry */
+};
+
 /* Per heap, per type: live objects and bytes, and what the type's first
  * object here found out about it (refs.c checked its description). */
 typedef struct rcl_tinfo {
@@ -65,8 +86,11 @@ typedef struct rcl_tinfo {
 	rcl_heap *heap;
 	size_t objects;
 	size_t bytes;
-	bool tracked;  /* refs or traverse: the collector's */
-	size_t extent; /* bytes its refs read: rcl_new_var's least size */
+	bool tracked;	 /* refs or traverse: the collector's */
+	bool opaque;	 /* its clear is its own (or it has only traverse) */
+	uint8_t walk;	 /* WALK_* */
+	uint32_t off[4]; /* its offsets */
+	size_t extent;	 /* bytes its refs read: rcl_new_var's least size */
 } rcl_tinfo;
 
 /* The heap's weak references, by referent: open addressing on the
@@ -447,10 +471,11 @@ enum { REASON_MANUAL, REASON_COUNT, REASON_BYTES, REASON_ALLOC, REASON_LIMIT };
 bool gc_collect_paced(rcl_heap *h, size_t new_bytes, size_t trigger);
 
 /* refs.c: reference layouts (rcl_ref), and the type's calls either way. */
-int refs_check(const rcl_type *t, size_t *extent);
+int refs_compile(rcl_tinfo *ti);
 void refs_traverse(const rcl_type *t, void *obj, rcl_visit_fn visit,
 		   void *arg);
-void refs_clear(const rcl_type *t, void *obj);
+void refs_clear(const rcl_tinfo *ti, void *obj);
+void refs_forget(const rcl_tinfo *ti, void *obj);
 
 /* obj's references, each visited with its name: described or the type's. */
 static inline void type_traverse(const rcl_type *t, void *obj,
@@ -462,19 +487,19 @@ static inline void type_traverse(const rcl_type *t, void *obj,
 		t->traverse(obj, visit, arg);
 }
 
-/* Whether t has a clear, its own or derived from its refs. */
-static inline bool type_clears(const rcl_type *t)
+/* Whether ti's type has a clear, its own or derived from its refs. */
+static inline bool type_clears(const rcl_tinfo *ti)
 {
-	return t->clear != NULL || t->nrefs != 0;
+	return ti->type->clear != NULL || ti->walk >= WALK_F1;
 }
 
 /* Drop obj's references: the type's clear, or the derived one. */
-static inline void type_clear(const rcl_type *t, void *obj)
+static inline void type_clear(const rcl_tinfo *ti, void *obj)
 {
-	if (t->clear != NULL)
-		t->clear(obj);
-	else if (t->nrefs != 0)
-		refs_clear(t, obj);
+	if (ti->type->clear != NULL)
+		ti->type->clear(obj);
+	else if (ti->walk >= WALK_F1)
+		refs_clear(ti, obj);
 }
 
 /* weakref.c */

@@ -12,26 +12,12 @@ struct rcl_closure {
 	void *captured[];
 };
 
-/* Drop what was captured; each slot emptied before its decref. Idempotent;
- * the function stays, and sees NULL captures if called afterwards. */
-static void closure_clear(void *self)
-{
-	struct rcl_closure *c = self;
-	size_t i;
-
-	for (i = 0; i < c->n; i++) {
-		void *item = c->captured[i];
-
-		c->captured[i] = NULL;
-		rcl_decref(item);
-	}
-}
-
-/* What it captured described (field "captured"): walked by the collector. */
+/* What it captured described (field "captured"): walked by the collector;
+ * the derived clear drops it all (n 0: called afterwards, the function sees
+ * nothing captured). */
 const rcl_type rcl_closure_type = {
     .name = "closure",
     .size = sizeof(struct rcl_closure),
-    .clear = closure_clear,
     RCL_REFS(RCL_REF_ARRAY(struct rcl_closure, captured, n)),
 };
 

@@ -36,9 +36,10 @@ static __attribute__((noinline)) void list_clear(void *self)
 		rcl_owned_free(l, items, cap * sizeof(void *));
 }
 
-/* At free, clear runs first; this catches what was stored since. (list_clear
- * is not inlined here, so that the usual case, nothing, saves no
- * registers.) */
+/* At free: the array given back, with any items still in it (the derived
+ * clear, which ran first, left it empty but for what was stored since).
+ * (list_clear is not inlined here, so that the usual case, nothing, saves
+ * no registers.) */
 static void list_destroy(void *self)
 {
 	struct rcl_list *l = self;
@@ -48,12 +49,11 @@ static void list_destroy(void *self)
 }
 
 /* Its items described (field "[]"): the collector walks them itself, as it
- * does any described type's; clear is the list's own, since it also gives
- * back the array. */
+ * does any described type's, and clears them (len 0); destroy gives back
+ * the array. */
 const rcl_type rcl_list_type = {
     .name = "list",
     .size = sizeof(struct rcl_list),
-    .clear = list_clear,
     .destroy = list_destroy,
     RCL_REFS({"[]", RCL_REF_VECTOR, offsetof(struct rcl_list, items),
 	      offsetof(struct rcl_list, len)}),

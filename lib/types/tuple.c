@@ -11,26 +11,11 @@ struct rcl_tuple {
 	void *items[];
 };
 
-/* Drop every item; each slot is emptied before its decref, the length
- * kept (a cleared tuple reads as all NULL). Idempotent. */
-static void tuple_clear(void *self)
-{
-	struct rcl_tuple *t = self;
-	size_t i;
-
-	for (i = 0; i < t->len; i++) {
-		void *item = t->items[i];
-
-		t->items[i] = NULL;
-		rcl_decref(item);
-	}
-}
-
-/* Its items described (field "[]"): the collector walks them itself. */
+/* Its items described (field "[]"): the collector walks them itself; the
+ * derived clear empties it (len 0). */
 const rcl_type rcl_tuple_type = {
     .name = "tuple",
     .size = sizeof(struct rcl_tuple),
-    .clear = tuple_clear,
     RCL_REFS({"[]", RCL_REF_ARRAY, offsetof(struct rcl_tuple, items),
 	      offsetof(struct rcl_tuple, len)}),
 };

@@ -35,12 +35,19 @@ typedef struct bag {
 	size_t cap;
 } bag;
 
+/* Destroys that saw a reference still in a field: a cleared object's
+ * destroy must not (the collector's delete of a closed set empties the
+ * fields without dropping them, as a clear would have). */
+static int dirty_destroys;
+
 static void tnode_destroy(void *self)
 {
 	tnode *t = self;
 
 	if (t->destroyed)
 		(*t->destroyed)++;
+	if (t->parent != NULL || t->children != NULL)
+		dirty_destroys++;
 }
 
 static const rcl_type tnode_type = {
@@ -138,7 +145,23 @@ static void test_described_cycles(void **state)
 	assert_int_equal(destroyed, 0);
 	assert_int_equal(rcl_collect(h, 2), 5);
 	assert_int_equal(destroyed, 4);
+	assert_int_equal(dirty_destroys, 0);
 	assert_true(rcl_heap_validate(h));
+	/* garbage that holds an older object: not a closed set, so its
+	 * references are dropped (the older one's count comes back down) */
+	tnode *old = rcl_new(h, &tnode_type);
+
+	rcl_collect(h, 2); /* old is in the oldest generation now */
+	p = family(h, 3, &destroyed);
+	p->parent = old;
+	rcl_incref(old);
+	rcl_decref(p);
+	assert_int_equal(rcl_refcount(old), 2);
+	assert_int_equal(rcl_collect(h, 0), 5);
+	assert_int_equal(destroyed, 8);
+	assert_int_equal(rcl_refcount(old), 1);
+	assert_int_equal(dirty_destroys, 0);
+	rcl_decref(old);
 	rcl_heap_destroy(h);
 }
 

@@ -1066,7 +1066,10 @@ static void test_clear_idempotent(void **state)
 		assert_int_equal(rcl_refcount(x), before);
 		rcl_traverse(objs[i], record_edge, &e);
 		assert_int_equal(e.n, 0);
-		assert_int_equal(rcl_owned_bytes(objs[i]), 0);
+		/* the map gives back its table; the list keeps its array (for
+		 * items stored later) until destroy */
+		if (objs[i] != l)
+			assert_int_equal(rcl_owned_bytes(objs[i]), 0);
 		rcl_decref(objs[i]);
 	}
 	assert_int_equal(rcl_refcount(x), 1);

@@ -93,9 +93,8 @@ typedef struct rcl_type {
 	void (*traverse)(void *self, rcl_visit_fn visit, void *arg);
 	/* Drop owned references (decref, set NULL). Must be idempotent: it is
 	 * also called when the object is freed. Optional with refs: the
-	 * derived one sets each field to NULL and each length to 0, then drops
-	 * the references, one at a time and rereading the array, so code a
-	 * decref runs may even add to it. */
+	 * derived one sets each field to NULL, and each length to 0, before
+	 * it drops what it held (the arrays' memory stays the type's). */
 	void (*clear)(void *self);
 	/* Optional; runs at most once per object (PEP 442); may resurrect. */
 	void (*finalize)(void *self);
