@@ -108,6 +108,10 @@ for_each_ref(rcl_head *o, void (*member)(void *, void *), rcl_visit_fn visit,
 	void *const *items;
 	size_t n;
 
+	if (ti->walk == WALK_TRAVERSE) { /* first: no jump table for these */
+		ti->traverse(obj, visit, arg);
+		return;
+	}
 	switch (ti->walk) {
 	case WALK_F4:
 		member(*(void **)(obj + ti->off[3]), arg);
@@ -134,7 +138,7 @@ for_each_ref(rcl_head *o, void (*member)(void *, void *), rcl_visit_fn visit,
 		walk_table(ti->type, obj, member, arg);
 		return;
 	default:
-		ti->type->traverse(obj, visit, arg);
+		break; /* WALK_NONE: not a member */
 	}
 }
 
@@ -143,7 +147,6 @@ struct subtract {
 	unsigned gen;	 /* the set is generations 0..gen */
 	size_t zeros;	 /* members whose gc_refs reached zero */
 	size_t leaving;	 /* references from members to objects outside */
-	bool opaque;	 /* a member's clear is its type's own */
 };
 
 /* First touch of a member in this collection: gc_refs = refcnt. */
@@ -193,7 +196,7 @@ static void visit_decref(void *child, const char *field, void *arg)
  */
 static size_t subtract_refs(rcl_heap *h, int gen, struct subtract *out)
 {
-	struct subtract sub = {(unsigned)gen, 0, 0, false};
+	struct subtract sub = {(unsigned)gen, 0, 0};
 	size_t members = 0;
 
 	/* Every member is met once, here or as a child, and starts with
@@ -213,7 +216,6 @@ static size_t subtract_refs(rcl_heap *h, int gen, struct subtract *out)
 				continue;
 			if (!(o->flags & F_COLLECTING))
 				init_refs(o);
-			sub.opaque |= o->ti->opaque;
 			for_each_ref(o, decref_member, visit_decref, &sub);
 		}
 	}
@@ -472,8 +474,8 @@ static void split_delete(rcl_heap *h, int gen, unsigned to_gen,
 
 /*
  * The delete for a closed set (gc_collect): every member is garbage, none
- * references anything outside the set, and every type's clear is the
- * derived one. Dropping a member's references would only count down
+ * references anything outside the set, and every type on the heap with
+ * live objects clears with the derived clear (opaque_live). Dropping a member's references would only count down
  * others that are being freed too, so nothing is dropped: each member is
  * freed as it comes, in vector order, one pass and no cache miss but its
  * own line. A type with destroy sees its described fields emptied first,
@@ -481,6 +483,21 @@ static void split_delete(rcl_heap *h, int gen, unsigned to_gen,
  * has no finalizer, weak reference or observer), and a destroy that
  * decrefs one finds it garbage and not cleared, which frees nothing.
  */
+/* Whether the heap holds an object whose clear is its type's own (or that
+ * has a traverse and no refs): the closed delete must not skip a clear
+ * with effects of its own. Per type, not per member: a walk of the set to
+ * ask each member would cost a miss each; the type table is a few lines. */
+static bool opaque_live(const rcl_heap *h)
+{
+	for (size_t i = 0; i < h->types_cap; i++) {
+		const rcl_tinfo *ti = h->types[i];
+
+		if (ti != NULL && ti->opaque && ti->tracked && ti->objects != 0)
+			return true;
+	}
+	return false;
+}
+
 static void delete_closed(rcl_heap *h, int gen, struct split_info *si)
 {
 	size_t garbage = 0;
@@ -717,7 +734,7 @@ size_t gc_collect(rcl_heap *h, int gen, int reason)
 	/* Nothing can run between split and delete on the fast path. */
 	fast = !h->observer && !h->weakrefs && !h->finalizable;
 	h->deleting = fast;
-	if (fast && roots == 0 && sub.leaving == 0 && !sub.opaque)
+	if (fast && roots == 0 && sub.leaving == 0 && !opaque_live(h))
 		delete_closed(h, gen, &si);
 	else if (fast)
 		split_delete(h, gen, to_gen, &si);

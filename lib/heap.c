@@ -162,6 +162,7 @@ static rcl_tinfo *tinfo_get(rcl_heap *h, const rcl_type *t)
 		return NULL; /* errno EINVAL */
 	}
 	ti->tracked = ti->walk != WALK_NONE;
+	ti->traverse = t->traverse;
 	ti->opaque = t->clear != NULL || ti->walk == WALK_TRAVERSE;
 	mask = h->types_cap - 1;
 	for (i = ((uintptr_t)t >> 4) & mask; h->types[i]; i = (i + 1) & mask)

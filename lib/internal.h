@@ -86,6 +86,8 @@ typedef struct rcl_tinfo {
 	rcl_heap *heap;
 	size_t objects;
 	size_t bytes;
+	/* the type's traverse, here in the line the header points to */
+	void (*traverse)(void *self, rcl_visit_fn visit, void *arg);
 	bool tracked;	 /* refs or traverse: the collector's */
 	bool opaque;	 /* its clear is its own (or it has only traverse) */
 	uint8_t walk;	 /* WALK_* */
