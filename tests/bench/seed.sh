@@ -1,11 +1,14 @@
 #!/usr/bin/env bash
 # The write-up's benchmark, side by side in one run: Tornado (the peer,
 # tests/bench/tornado_seed.py) serving the leaky and the fixed handler, and
-# reclaimd serving the leaky one (and the fixed one), each a fresh process:
+# reclaimd serving the leaky one (and the fixed one), built in and as a
+# user's plugin (tests/bench/plugins/user_leaky.c: its own Runner and Task
+# types, a standard bytes payload), each a fresh process:
 #   ab -n N -c C /seed/leaky (or /seed/fixed): peak RSS (VmHWM) and req/s
 #   wrk -t1 -c100 -d5s /: req/s
-# Goals (issue 5): reclaimd leaky peak RSS <= Tornado fixed's; its req/s
-# >= 1.5x Tornado fixed's; on /, >= 10x Tornado's req/s.
+# Goals: reclaimd leaky peak RSS <= Tornado fixed's, built in and as a
+# plugin; its req/s >= 1.5x Tornado fixed's built in, >= 1x as a plugin;
+# on /, >= 10x Tornado's req/s.
 #
 #   tests/bench/seed.sh [-B BUILD] [-n N] [-c C] [-w WORKERS] [--no-leaky-peer]
 #
@@ -35,7 +38,9 @@ for tool in ab wrk curl; do
 	command -v $tool >/dev/null || { echo "seed.sh: $tool is needed" >&2; exit 2; }
 done
 reclaimd=$build/daemon/reclaimd
+plugin=$build/tests/bench/user_leaky.so
 [ -x "$reclaimd" ] || { echo "seed.sh: no $reclaimd (build it first)" >&2; exit 2; }
+[ -f "$plugin" ] || { echo "seed.sh: no $plugin (build it first)" >&2; exit 2; }
 "$python" -c 'import tornado' 2>/dev/null || { echo "seed.sh: $python has no tornado (python3-tornado)" >&2; exit 2; }
 
 tmp=$(mktemp -d)
@@ -55,9 +60,11 @@ free_port() {
 start() {
 	case $1 in
 	tornado) "$python" "$src/tests/bench/tornado_seed.py" "$2" >/dev/null 2>&1 & ;;
-	reclaimd) "$reclaimd" -s control.socket="$tmp/control" \
+	reclaimd | plugin) "$reclaimd" -s control.socket="$tmp/control" \
 		-s http.listen=127.0.0.1:"$2" -s metrics.listen=off \
-		-s http.workers="$workers" 2>"$tmp/reclaimd.log" & ;;
+		-s http.workers="$workers" \
+		-s tasks.modules="$([ "$1" = plugin ] && echo "$plugin")" \
+		2>"$tmp/reclaimd.log" & ;;
 	esac
 	pid=$!
 	for _ in $(seq 100); do
@@ -104,10 +111,13 @@ $leaky_peer && tl=$(ab_run tornado /seed/leaky)
 tf=$(ab_run tornado /seed/fixed)
 rl=$(ab_run reclaimd /seed/leaky)
 rf=$(ab_run reclaimd /seed/fixed)
+ul=$(ab_run plugin /user/leaky)
+uf=$(ab_run plugin /user/fixed)
 tw=$(wrk_run tornado)
 rw=$(wrk_run reclaimd)
 
-awk -v tl="$tl" -v tf="$tf" -v rl="$rl" -v rf="$rf" -v tw="$tw" -v rw="$rw" '
+awk -v tl="$tl" -v tf="$tf" -v rl="$rl" -v rf="$rf" -v ul="$ul" -v uf="$uf" \
+	-v tw="$tw" -v rw="$rw" '
 function row(name, s,   f) {
 	split(s, f, " ")
 	if (f[1] == "-")
@@ -121,6 +131,8 @@ BEGIN {
 	row("tornado /seed/fixed", tf)
 	row("reclaimd /seed/leaky", rl)
 	row("reclaimd /seed/fixed", rf)
+	row("plugin /user/leaky", ul)
+	row("plugin /user/fixed", uf)
 	printf("\n%-26s %12s\n", "wrk -t1 -c100 -d5s on /", "req/s")
 	printf("%-26s %12.1f\n%-26s %12.1f\n", "tornado", tw, "reclaimd", rw)
 	split(tf, t, " "); split(rl, r, " ")
@@ -129,8 +141,15 @@ BEGIN {
 	x = (t[1] > 0) ? r[1] / t[1] : 0
 	printf("goal: reclaimd leaky req/s >= 1.5x tornado fixed: %s (%.2fx)\n",
 	       (x >= 1.5) ? "met" : "MISSED", x)
+	split(ul, u, " ")
+	printf("goal: user plugin leaky peak RSS <= tornado fixed: %s (%.1f MB vs %.1f MB)\n",
+	       (u[2] <= t[2]) ? "met" : "MISSED", u[2] / 1024, t[2] / 1024)
+	z = (t[1] > 0) ? u[1] / t[1] : 0
+	printf("goal: user plugin leaky req/s >= tornado fixed: %s (%.2fx)\n",
+	       (z >= 1) ? "met" : "MISSED", z)
 	y = (tw > 0) ? rw / tw : 0
 	printf("goal: reclaimd / req/s >= 10x tornado: %s (%.1fx)\n",
 	       (y >= 10) ? "met" : "MISSED", y)
 	if (r[3] != "0") { print "reclaimd failed requests: " r[3]; exit 1 }
+	if (u[3] != "0") { print "plugin failed requests: " u[3]; exit 1 }
 }'
