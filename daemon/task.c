@@ -26,6 +26,7 @@
  * cancelled + running.
  */
 #include <errno.h>
+#include <stddef.h>
 #include <event2/buffer.h>
 #include <event2/event.h>
 #include <event2/http.h>
@@ -52,15 +53,6 @@ struct yield {
 	struct rcl_runner *runner; /* the runner waiting (a reference) */
 };
 
-/* Visit the runner waiting on this yield point. */
-static void yield_traverse(void *self, rcl_visit_fn visit, void *arg)
-{
-	struct yield *y = self;
-
-	if (y->runner != NULL)
-		visit(y->runner, "runner", arg);
-}
-
 /* Drop the runner. */
 static void yield_clear(void *self)
 {
@@ -81,41 +73,13 @@ static void yield_destroy(void *self)
 	y->ev = NULL;
 }
 
+/* The runner reference described (traverse and clear are the library's). */
 static const rcl_type yield_type = {
     .name = "yield",
     .size = sizeof(struct yield),
-    .traverse = yield_traverse,
-    .clear = yield_clear,
     .destroy = yield_destroy,
+    RCL_REFS(RCL_REF(struct yield, runner)),
 };
-
-/* Visit the frame, the yield point and the runner waiting on this one. */
-static void runner_traverse(void *self, rcl_visit_fn visit, void *arg)
-{
-	struct rcl_runner *r = self;
-
-	if (r->frame != NULL)
-		visit(r->frame, "frame", arg);
-	if (r->yield_point != NULL)
-		visit(r->yield_point, "yield_point", arg);
-	if (r->waiter != NULL)
-		visit(r->waiter, "waiter", arg);
-}
-
-/* Drop every reference, each field emptied before its decref. */
-static void runner_clear(void *self)
-{
-	struct rcl_runner *r = self;
-	void *frame = r->frame, *yp = r->yield_point;
-	struct rcl_runner *waiter = r->waiter;
-
-	r->frame = NULL;
-	r->yield_point = NULL;
-	r->waiter = NULL;
-	rcl_decref(frame);
-	rcl_decref(yp);
-	rcl_decref(waiter);
-}
 
 /* Release what is not on the heap. */
 static void runner_destroy(void *self)
@@ -134,12 +98,15 @@ static void runner_destroy(void *self)
 		json_destroy(r->headers);
 }
 
+/* The frame, the yield point and the runner waiting on this one,
+ * described (traverse and clear are the library's). */
 static const rcl_type runner_type = {
     .name = "runner",
     .size = sizeof(struct rcl_runner),
-    .traverse = runner_traverse,
-    .clear = runner_clear,
     .destroy = runner_destroy,
+    RCL_REFS(RCL_REF(struct rcl_runner, frame),
+	     RCL_REF(struct rcl_runner, yield_point),
+	     RCL_REF(struct rcl_runner, waiter)),
 };
 
 /* A new runner for def (not yet started); args is taken. NULL if short. */

@@ -26,35 +26,12 @@ struct node {
 	struct node *parent;
 };
 
-/* Visit the children list and the parent. */
-static void node_traverse(void *self, rcl_visit_fn visit, void *arg)
-{
-	struct node *n = self;
-
-	if (n->children != NULL)
-		visit(n->children, "children", arg);
-	if (n->parent != NULL)
-		visit(n->parent, "parent", arg);
-}
-
-/* Drop both references, each emptied before its decref. */
-static void node_clear(void *self)
-{
-	struct node *n = self;
-	rcl_list *children = n->children;
-	struct node *parent = n->parent;
-
-	n->children = NULL;
-	n->parent = NULL;
-	rcl_decref(children);
-	rcl_decref(parent);
-}
-
+/* Its references described: the collector walks them, and traverse and
+ * clear are the library's. */
 static const rcl_type node_type = {
     .name = "Node",
     .size = sizeof(struct node),
-    .traverse = node_traverse,
-    .clear = node_clear,
+    RCL_REFS(RCL_REF(struct node, children), RCL_REF(struct node, parent)),
 };
 
 /* Node(*args): children = list(args), each child's parent = the node. */

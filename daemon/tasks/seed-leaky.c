@@ -22,6 +22,8 @@
  * ?mb=N changes the payload (0 to 512 MiB); it is really allocated and
  * written, as megabyte_string * 20 is, and owned by the Task.
  */
+#include <stddef.h>
+
 #include <reclaim/task.h>
 #include <reclaim/types.h>
 
@@ -39,61 +41,19 @@ struct seed_task {
 	void *bigdata;		    /* the payload, owned here */
 };
 
-/* Runner's one reference. */
-static void runner_traverse(void *self, rcl_visit_fn visit, void *arg)
-{
-	struct seed_runner *r = self;
-
-	if (r->yield_point != NULL)
-		visit(r->yield_point, "yield_point", arg);
-}
-
-/* Drop yield_point (only the collector calls this while the cycle lives). */
-static void runner_clear(void *self)
-{
-	struct seed_runner *r = self;
-	struct seed_task *t = r->yield_point;
-
-	r->yield_point = NULL;
-	rcl_decref(t);
-}
-
+/* Their references described, as a user's types would be: the collector
+ * walks them, and traverse and clear are the library's. */
 static const rcl_type seed_runner_type = {
     .name = "Runner",
     .size = sizeof(struct seed_runner),
-    .traverse = runner_traverse,
-    .clear = runner_clear,
+    RCL_REFS(RCL_REF(struct seed_runner, yield_point)),
 };
-
-/* Task's references: the runner and the payload (untracked bytes). */
-static void task_traverse(void *self, rcl_visit_fn visit, void *arg)
-{
-	struct seed_task *t = self;
-
-	if (t->runner != NULL)
-		visit(t->runner, "runner", arg);
-	if (t->bigdata != NULL)
-		visit(t->bigdata, "bigdata", arg);
-}
-
-/* Drop both. */
-static void task_clear(void *self)
-{
-	struct seed_task *t = self;
-	struct seed_runner *r = t->runner;
-	void *b = t->bigdata;
-
-	t->runner = NULL;
-	t->bigdata = NULL;
-	rcl_decref(r);
-	rcl_decref(b);
-}
 
 static const rcl_type seed_task_type = {
     .name = "Task",
     .size = sizeof(struct seed_task),
-    .traverse = task_traverse,
-    .clear = task_clear,
+    RCL_REFS(RCL_REF(struct seed_task, runner),
+	     RCL_REF(struct seed_task, bigdata)),
 };
 
 static void runner_run(struct seed_runner *runner);
