@@ -48,7 +48,7 @@ static size_t growth(const rcl_heap *h, int kind, size_t size)
 {
 	switch (kind) {
 	case ADMIT_POOL:
-		if (h->pool.partial[(size - 1) / 16] || h->pool.spare)
+		if (h->pool.partial[size_class(size)] || h->pool.spare)
 			return 0;
 		return POOL_PAGE;
 	case ADMIT_TAKE:

@@ -312,31 +312,61 @@ struct split_info {
 static inline void release_member(rcl_heap *h, rcl_head *o)
 {
 	rcl_tinfo *ti = o->ti;
-	size_t block = sizeof(rcl_head) + o->size, bytes = block;
+	size_t block = head_block(o), bytes = block;
 	unsigned gen = head_gen(o);
 
-	if (__builtin_expect(o->owned != 0, 0)) {
-		bytes += o->owned;
-		h->st.owned_bytes -= o->owned;
-	}
+	if (__builtin_expect(o->flags & F_OWNED, 0))
+		bytes += heap_owned_take(h, o);
 	if (__builtin_expect(h->finalizable != 0, 0) && ti->type->finalize &&
 	    !(o->flags & F_FINALIZED))
 		h->finalizable--;
 	h->vec[gen].v[o->idx] = NULL;
 	h->vec[gen].holes++;
-	h->slot[gen].bytes -= bytes;
+	h->slot[gen].bytes -= block;
 	ti->objects--;
 	ti->bytes -= bytes;
 	h->gc_freed.objects++;
 	h->gc_freed.bytes += bytes;
-	pool_free(h, o, block);
+	heap_free_block(h, o, block);
+}
+
+/* release_member() for a pooled member with nothing owned, the common
+ * case: its page read once, its block put back without the checks
+ * pool_free() makes. */
+static inline void release_pooled(rcl_heap *h, rcl_head *o)
+{
+	pool_page *pg = (pool_page *)((uintptr_t)o & ~(uintptr_t)(POOL_PAGE - 1));
+	rcl_tinfo *ti = o->ti;
+	size_t block = class_size(pg->cls);
+	unsigned gen = head_gen(o);
+
+	if (__builtin_expect(h->finalizable != 0, 0) && ti->type->finalize &&
+	    !(o->flags & F_FINALIZED))
+		h->finalizable--;
+	h->vec[gen].v[o->idx] = NULL;
+	h->vec[gen].holes++;
+	h->slot[gen].bytes -= block;
+	ti->objects--;
+	ti->bytes -= block;
+	h->gc_freed.objects++;
+	h->gc_freed.bytes += block;
+	pool_put(h, pg, o);
+}
+
+/* The rare kinds, out of line: big blocks, owned bytes. */
+static __attribute__((noinline)) void release_other(rcl_heap *h, rcl_head *o)
+{
+	release_member(h, o);
 }
 
 /* release_member() without a call of its own, so that freeing an object
  * whose type has no destroy saves no registers. */
 static __attribute__((noinline)) void release_plain(rcl_heap *h, rcl_head *o)
 {
-	release_member(h, o);
+	if (__builtin_expect(o->flags & (F_BIG | F_OWNED), 0))
+		release_other(h, o);
+	else
+		release_pooled(h, o);
 }
 
 static inline void free_member(rcl_heap *h, rcl_head *o)
@@ -384,7 +414,7 @@ static inline void survive(rcl_heap *h, rcl_head *o, rcl_vec *dst,
 	o->flags &= ~(uint32_t)(F_COLLECTING | F_REACHABLE);
 	if (!move || from == to_gen)
 		return;
-	bytes = head_bytes(o);
+	bytes = head_block(o);
 	h->vec[from].v[o->idx] = NULL;
 	h->vec[from].holes++;
 	o->idx = dst->n;
@@ -764,6 +794,7 @@ size_t gc_collect(rcl_heap *h, int gen, int reason)
 	for (int g = 0; g <= gen; g++)
 		vec_compact(&h->vec[g]);
 
+	pool_release(&h->pool); /* the pages this freed go back */
 	finish_counts(h, gen, reason, &si, uncollectable);
 	record_pause(h, now_ns() - t0);
 	if (h->collect_hook)

@@ -12,21 +12,46 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/mman.h>
+#include <unistd.h>
 
 #include "gauge.h"
 #include "internal.h"
 
+/* From this size on, the default allocator maps memory from the kernel
+ * itself: what the heap allocates that large is a vector or a table that
+ * grows, and malloc, copying it to grow it, left the old copy resident in
+ * its heap (2 MB of the Node.tree benchmark's peak). Mapped, it grows by
+ * mremap(), moved by the kernel, never held twice. */
+#define RAW_MAP_MIN ((size_t)128 << 10)
+
+/* size rounded up to whole pages. */
+static size_t raw_pages(size_t size)
+{
+	size_t page = (size_t)sysconf(_SC_PAGESIZE);
+
+	return (size + page - 1) & ~(page - 1);
+}
+
 static void *default_alloc(size_t size, void *ctx)
 {
+	void *p;
+
 	(void)ctx;
-	return malloc(size);
+	if (size < RAW_MAP_MIN)
+		return malloc(size);
+	p = mmap(NULL, raw_pages(size), PROT_READ | PROT_WRITE,
+		 MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+	return p != MAP_FAILED ? p : NULL;
 }
 
 static void default_free(void *ptr, size_t size, void *ctx)
 {
-	(void)size;
 	(void)ctx;
-	free(ptr);
+	if (size < RAW_MAP_MIN)
+		free(ptr);
+	else
+		munmap(ptr, raw_pages(size));
 }
 
 /* Fill cfg with the defaults. */
@@ -51,6 +76,30 @@ void *heap_raw_alloc(rcl_heap *h, size_t size)
 	else
 		heap_unreserve(h);
 	return p;
+}
+
+/* Grow (or shrink) p from old to size bytes, keeping its contents; NULL
+ * (p untouched) if memory is short. A large block of the default allocator
+ * is remapped (RAW_MAP_MIN). */
+void *heap_raw_realloc(rcl_heap *h, void *p, size_t old, size_t size)
+{
+	void *q;
+
+	if (h->alloc.alloc == default_alloc && p != NULL && old >= RAW_MAP_MIN &&
+	    size >= RAW_MAP_MIN) {
+		q = mremap(p, raw_pages(old), raw_pages(size), MREMAP_MAYMOVE);
+		if (q == MAP_FAILED)
+			return NULL;
+		if (size > old)
+			heap_account(h, size - old);
+		return q;
+	}
+	q = heap_raw_alloc(h, size);
+	if (q != NULL && p != NULL) {
+		memcpy(q, p, old < size ? old : size);
+		heap_raw_free(h, p, old);
+	}
+	return q;
 }
 
 /* Give memory back to the heap's allocator. */
@@ -163,6 +212,10 @@ static rcl_tinfo *tinfo_get(rcl_heap *h, const rcl_type *t)
 	}
 	ti->tracked = ti->walk != WALK_NONE;
 	ti->traverse = t->traverse;
+	/* a type whose size is not a multiple of 16 cannot need 16-byte
+	 * alignment: its objects may take the size classes in between */
+	ti->align8 = t->size % 16 != 0;
+	ti->total = sizeof(rcl_head) + (ti->align8 ? t->size : align16(t->size));
 	ti->opaque = t->clear != NULL || ti->walk == WALK_TRAVERSE;
 	mask = h->types_cap - 1;
 	for (i = ((uintptr_t)t >> 4) & mask; h->types[i]; i = (i + 1) & mask)
@@ -172,44 +225,77 @@ static rcl_tinfo *tinfo_get(rcl_heap *h, const rcl_type *t)
 	return h->last_ti = ti;
 }
 
-/* Count bytes more (or fewer) against o's list, type and the heap. */
-static void account(rcl_heap *h, rcl_head *o, size_t bytes, bool add)
-{
-	rcl_slot *s = &h->slot[head_gen(o)];
 
-	if (add) {
-		s->bytes += bytes;
-		o->ti->bytes += bytes;
-	} else {
-		s->bytes -= bytes;
-		o->ti->bytes -= bytes;
+/* A block for an object of total bytes (header and user bytes), its
+ * size in *block: from the pool, or too large for it (F_BIG in *big) from
+ * outside it with the block's size in a prefix. */
+static inline rcl_head *object_block(rcl_heap *h, size_t total,
+				     size_t *block, uint32_t *big)
+{
+	size_t *p;
+
+	if (__builtin_expect(h->pool.enabled && total <= POOL_MAX, 1)) {
+		*block = class_size(size_class(total));
+		*big = 0;
+		return pool_alloc(h, total);
 	}
+	*block = total + BIG_PREFIX;
+	*big = F_BIG;
+	p = heap_take(h, *block);
+	if (p == NULL)
+		return NULL;
+	p[0] = *block;
+	return (rcl_head *)((char *)p + BIG_PREFIX);
 }
 
-/* Memory for an object of total bytes: pool, or a collection and a retry
- * (none when admission refused it: it collected already). */
-static inline rcl_head *object_memory(rcl_heap *h, size_t total)
+/* Memory for an object of total bytes: a block, or a collection and a
+ * retry (none when admission refused it: it collected already). */
+static inline rcl_head *object_memory(rcl_heap *h, size_t total,
+				      size_t *block, uint32_t *big)
 {
-	rcl_head *o = pool_alloc(h, total);
+	rcl_head *o = object_block(h, total, block, big);
 
 	if (__builtin_expect(!o, 0) && !h->refused && !h->collecting &&
 	    !h->dealloc_depth) {
 		gc_collect(h, RCL_GENERATIONS - 1, REASON_ALLOC);
-		o = pool_alloc(h, total);
+		o = object_block(h, total, block, big);
 	}
 	return o;
 }
 
-/* Zero the user bytes of a new object. A pooled block is a multiple of 16
- * bytes, so small objects are zeroed in 16-byte words, without a call. */
+/* Zero the user bytes of a new object. A pooled block is a multiple of 8
+ * bytes, so small objects are zeroed in words, without a call: stores
+ * written out, since GCC turns a loop of them into rep stos, which costs
+ * more to start than the whole allocation (measured: 12 to 25 ns). */
 static inline void zero_user(rcl_heap *h, rcl_head *o, size_t size)
 {
 	if (h->pool.enabled && size <= 64) {
 		uint64_t *p = OBJ(o);
 
-		for (size_t i = 0; i < (size + 15) / 16; i++) {
-			p[2 * i] = 0;
-			p[2 * i + 1] = 0;
+		switch ((size + 7) / 8) {
+		case 8:
+			p[7] = 0;
+			/* fall through */
+		case 7:
+			p[6] = 0;
+			/* fall through */
+		case 6:
+			p[5] = 0;
+			/* fall through */
+		case 5:
+			p[4] = 0;
+			/* fall through */
+		case 4:
+			p[3] = 0;
+			/* fall through */
+		case 3:
+			p[2] = 0;
+			/* fall through */
+		case 2:
+			p[1] = 0;
+			/* fall through */
+		case 1:
+			p[0] = 0;
 		}
 	} else {
 		memset(OBJ(o), 0, size);
@@ -223,7 +309,8 @@ static inline void *new_object(rcl_heap *h, const rcl_type *t, size_t size,
 {
 	rcl_tinfo *ti;
 	rcl_head *o;
-	size_t total;
+	size_t total, block;
+	uint32_t big;
 	unsigned gen;
 
 	if (!h || !t) {
@@ -235,40 +322,41 @@ static inline void *new_object(rcl_heap *h, const rcl_type *t, size_t size,
 		errno = ENOMEM;
 		return NULL;
 	}
-	total = sizeof(rcl_head) + size;
 	ti = h->last_ti;
 	if (__builtin_expect(!ti || ti->type != t, 0) &&
 	    !(ti = tinfo_get(h, t))) {
 		h->st.alloc_failures_total++;
 		return NULL; /* errno ENOMEM or EINVAL */
 	}
-	if (var && size < ti->extent) {
+	if (!var) {
+		total = ti->total;
+	} else if (size < ti->extent) {
 		errno = EINVAL;
 		return NULL;
+	} else {
+		total = sizeof(rcl_head) + (ti->align8 ? size : align16(size));
 	}
 	gen = ti->tracked ? 0 : GEN_UNTRACKED;
 	if (gen == 0)
 		h->gens[0].count++;
 	if (gc_due(h, total))
 		gc_maybe_collect(h, total);
-	o = object_memory(h, total);
+	o = object_memory(h, total, &block, &big);
 	if (!o)
 		goto undo;
-	o->flags = gen;
+	o->flags = gen | big | (var ? (uint32_t)F_VAR : 0);
 	if (!vec_push(h, &h->vec[gen], o)) {
-		pool_free(h, o, total);
+		heap_free_block(h, o, block);
 		goto undo;
 	}
 	zero_user(h, o, size);
 	o->refcnt = 1;
 	o->gc_refs = 0;
 	o->ti = ti;
-	o->size = size;
-	o->owned = 0;
-	h->slot[gen].bytes += total;
+	h->slot[gen].bytes += block;
 	ti->objects++;
-	ti->bytes += total;
-	h->young_bytes_since += total;
+	ti->bytes += block;
+	h->young_bytes_since += block;
 	h->st.allocations_total++;
 	if (__builtin_expect(t->finalize != NULL, 0))
 		h->finalizable++;
@@ -311,7 +399,7 @@ void rcl_decref(void *obj)
  * where it was) if memory is short. */
 bool heap_relink(rcl_heap *h, rcl_head *o, unsigned gen)
 {
-	size_t bytes = head_bytes(o);
+	size_t bytes = head_block(o);
 	unsigned old = head_gen(o);
 	rcl_vec *from = &h->vec[old];
 	uint32_t idx = o->idx;
@@ -339,20 +427,21 @@ bool heap_relink(rcl_heap *h, rcl_head *o, unsigned gen)
 /* Take o out of its vector and every count, and give its memory back. */
 void heap_free_object(rcl_heap *h, rcl_head *o)
 {
-	size_t bytes = sizeof(rcl_head) + o->size;
+	pool_page *pg = (pool_page *)((uintptr_t)o & ~(uintptr_t)(POOL_PAGE - 1));
+	bool plain = !(o->flags & (F_BIG | F_OWNED)); /* the usual case */
+	size_t block = plain ? class_size(pg->cls) : head_block(o);
+	size_t bytes = block;
 	unsigned gen = head_gen(o);
 	rcl_vec *v = &h->vec[gen];
 	const rcl_type *t = o->ti->type;
 
-	if (__builtin_expect(o->owned != 0, 0)) {
-		bytes += o->owned;
-		h->st.owned_bytes -= o->owned;
-	}
+	if (__builtin_expect(o->flags & F_OWNED, 0))
+		bytes += heap_owned_take(h, o);
 	vec_remove(v, o);
-	if (__builtin_expect(v->holes > 64, 0) && v->holes * 2 > v->n &&
+	if (__builtin_expect(v->holes > 64, 0) && v->holes * 4 > v->n &&
 	    !h->collecting)
 		vec_compact(v);
-	h->slot[gen].bytes -= bytes;
+	h->slot[gen].bytes -= block;
 	o->ti->objects--;
 	o->ti->bytes -= bytes;
 	if (o->ti->tracked && h->gens[0].count > 0)
@@ -362,7 +451,10 @@ void heap_free_object(rcl_heap *h, rcl_head *o)
 		h->finalizable--;
 	h->young_bytes_since -=
 	    bytes < h->young_bytes_since ? bytes : h->young_bytes_since;
-	pool_free(h, o, sizeof(rcl_head) + o->size);
+	if (plain)
+		pool_put(h, pg, o);
+	else
+		heap_free_block(h, o, block);
 }
 
 /* Run o's finalizer once; true if it resurrected o. */
@@ -480,14 +572,24 @@ const rcl_type *rcl_typeof(const void *obj)
 	return obj ? HEAD(obj)->ti->type : NULL;
 }
 
+/* The user bytes: the type's size, or for rcl_new_var() what its block
+ * holds (at least the size asked). */
 size_t rcl_sizeof(const void *obj)
 {
-	return obj ? HEAD(obj)->size : 0;
+	const rcl_head *o;
+
+	if (!obj)
+		return 0;
+	o = HEAD(obj);
+	if (!(o->flags & F_VAR))
+		return o->ti->type->size;
+	return head_block(o) - sizeof(rcl_head) -
+	       (o->flags & F_BIG ? BIG_PREFIX : 0);
 }
 
 size_t rcl_object_bytes(const void *obj)
 {
-	return obj ? head_bytes(HEAD(obj)) : 0;
+	return obj ? head_block(HEAD(obj)) + rcl_owned_bytes(obj) : 0;
 }
 
 bool rcl_is_tracked(const void *obj)
@@ -530,16 +632,46 @@ void rcl_clear(void *obj)
 	rcl_decref(obj);
 }
 
-/* Count bytes of owned memory against o. */
-static void owned_account(rcl_head *o, size_t bytes)
+/* o's slot in the owned map (o has F_OWNED). */
+static uintptr_t *owned_slot(rcl_heap *h, const rcl_head *o)
+{
+	return &h->owned.vals[headmap_slot(&h->owned, o)];
+}
+
+/* Take o out of the owned map; the bytes it owned (counted out of the
+ * heap's total, left to the caller to take off its type's). */
+size_t heap_owned_take(rcl_heap *h, rcl_head *o)
+{
+	size_t i = headmap_slot(&h->owned, o), bytes = h->owned.vals[i];
+
+	headmap_remove_at(&h->owned, i);
+	o->flags &= ~(uint32_t)F_OWNED;
+	h->st.owned_bytes -= bytes;
+	return bytes;
+}
+
+/* Count bytes of owned memory against o; -1 (ENOMEM) when the owned map
+ * has no room for o, nothing counted. */
+static int owned_account(rcl_head *o, size_t bytes)
 {
 	rcl_heap *h = o->ti->heap;
 
+	if (bytes == 0)
+		return 0;
+	if (!(o->flags & F_OWNED)) {
+		if (!headmap_grow(h, &h->owned)) {
+			errno = ENOMEM;
+			return -1;
+		}
+		headmap_put(&h->owned, o, 0);
+		o->flags |= F_OWNED;
+	}
+	*owned_slot(h, o) += bytes;
 	h->owned_ops++;
-	o->owned += bytes;
-	account(h, o, bytes, true);
+	o->ti->bytes += bytes;
 	h->st.owned_bytes += bytes;
 	h->young_bytes_since += bytes;
+	return 0;
 }
 
 /* Account memory the caller owns; paces, and admits, first. */
@@ -560,14 +692,19 @@ int rcl_owned_add(void *obj, size_t bytes)
 		h->st.alloc_failures_total++;
 		return -1; /* errno ENOMEM */
 	}
+	if (owned_account(o, bytes) != 0) {
+		heap_unreserve(h);
+		h->st.alloc_failures_total++;
+		return -1;
+	}
 	heap_account(h, bytes);
-	owned_account(o, bytes);
 	return 0;
 }
 
 /* Stop accounting bytes of owned memory (at most what is accounted). */
 void rcl_owned_sub(void *obj, size_t bytes)
 {
+	uintptr_t *slot;
 	rcl_head *o;
 	rcl_heap *h;
 
@@ -575,16 +712,22 @@ void rcl_owned_sub(void *obj, size_t bytes)
 		return;
 	o = HEAD(obj);
 	h = o->ti->heap;
-	if (bytes > o->owned)
-		bytes = o->owned;
-	o->owned -= bytes;
-	account(h, o, bytes, false);
-	h->st.owned_bytes -= bytes;
+	if (!(o->flags & F_OWNED))
+		return;
+	slot = owned_slot(h, o);
+	if (bytes >= *slot) {
+		bytes = heap_owned_take(h, o);
+	} else {
+		*slot -= bytes;
+		h->st.owned_bytes -= bytes;
+	}
+	o->ti->bytes -= bytes;
 	h->young_bytes_since -=
 	    bytes < h->young_bytes_since ? bytes : h->young_bytes_since;
 }
 
-/* Allocate size bytes owned by obj: pace, allocate, account. */
+/* Allocate size bytes owned by obj: pace, allocate, account. The block is
+ * aligned for any type, as malloc's is (its size rounded up to 16). */
 void *rcl_owned_alloc(void *obj, size_t size)
 {
 	rcl_head *o;
@@ -595,21 +738,25 @@ void *rcl_owned_alloc(void *obj, size_t size)
 		errno = EINVAL;
 		return NULL;
 	}
+	if (size > SIZE_MAX / 2) {
+		errno = ENOMEM;
+		return NULL;
+	}
 	o = HEAD(obj);
 	h = o->ti->heap;
 	HEAP_CHECK_OWNER(h);
 	gc_maybe_collect(h, size);
-	p = pool_alloc(h, size);
+	p = pool_alloc(h, align16(size));
 	if (!p && !h->refused && !h->collecting && !h->dealloc_depth) {
 		gc_collect(h, RCL_GENERATIONS - 1, REASON_ALLOC);
-		p = pool_alloc(h, size);
+		p = pool_alloc(h, align16(size));
 	}
-	if (!p) {
+	if (!p || owned_account(o, size) != 0) {
+		pool_free(h, p, align16(size));
 		h->st.alloc_failures_total++;
 		errno = ENOMEM;
 		return NULL;
 	}
-	owned_account(o, size);
 	return p;
 }
 
@@ -619,12 +766,16 @@ void rcl_owned_free(void *obj, void *ptr, size_t size)
 	if (!obj || !ptr)
 		return;
 	rcl_owned_sub(obj, size);
-	pool_free(HEAD(obj)->ti->heap, ptr, size);
+	pool_free(HEAD(obj)->ti->heap, ptr, align16(size));
 }
 
 size_t rcl_owned_bytes(const void *obj)
 {
-	return obj ? HEAD(obj)->owned : 0;
+	const rcl_head *o = obj ? HEAD(obj) : NULL;
+
+	if (!o || !(o->flags & F_OWNED))
+		return 0;
+	return o->ti->heap->owned.vals[headmap_slot(&o->ti->heap->owned, o)];
 }
 
 void rcl_auto_collect(rcl_heap *h, bool on)
@@ -746,10 +897,9 @@ void rcl_heap_stats(const rcl_heap *h, rcl_stats *out)
 	if (!h)
 		return;
 	*out = h->st;
-	for (int i = 0; i < NSLOTS; i++) {
+	out->bytes = heap_total_bytes(h);
+	for (int i = 0; i < NSLOTS; i++)
 		out->objects += vec_count(&h->vec[i]);
-		out->bytes += h->slot[i].bytes;
-	}
 	out->untracked_objects = vec_count(&h->vec[GEN_UNTRACKED]);
 	out->frozen_objects = vec_count(&h->vec[GEN_PERMANENT]);
 	out->frees_total = h->st.allocations_total - out->objects;
@@ -828,8 +978,8 @@ static bool validate_vec(const rcl_heap *h, unsigned gen, size_t *owned)
 			return false;
 		}
 		objects++;
-		bytes += head_bytes(o);
-		*owned += o->owned;
+		bytes += head_block(o);
+		*owned += rcl_owned_bytes(OBJ(o));
 	}
 	if (objects != vec_count(v) || bytes != h->slot[gen].bytes ||
 	    holes != v->holes || (v->n && !v->v[v->n - 1])) {
@@ -841,6 +991,21 @@ static bool validate_vec(const rcl_heap *h, unsigned gen, size_t *owned)
 		return false;
 	}
 	return true;
+}
+
+/* Objects with F_OWNED: as many as the owned map has entries. */
+static size_t owned_entries(const rcl_heap *h)
+{
+	size_t n = 0;
+
+	for (unsigned g = 0; g < NSLOTS; g++) {
+		for (uint32_t i = 0; i < h->vec[g].n; i++) {
+			const rcl_head *o = h->vec[g].v[i];
+
+			n += o && (o->flags & F_OWNED);
+		}
+	}
+	return n;
 }
 
 /* Check every list and counter against the documented invariants. */
@@ -862,8 +1027,8 @@ bool rcl_heap_validate(const rcl_heap *h)
 			tbytes += h->types[i]->bytes;
 		}
 	}
-	if (tobjects != objects || tbytes != bytes ||
-	    owned != h->st.owned_bytes) {
+	if (tobjects != objects || tbytes != bytes + owned ||
+	    owned != h->st.owned_bytes || owned_entries(h) != h->owned.n) {
 		fprintf(stderr,
 			"rcl: per-type %zu/%zu, lists %zu/%zu, owned "
 			"%zu counted %zu\n",
@@ -940,7 +1105,8 @@ void rcl_heap_destroy(rcl_heap *h)
 	free_remaining(h);
 	for (unsigned g = 0; g < NSLOTS; g++)
 		vec_free(h, &h->vec[g]);
-	weakref_map_free(h);
+	headmap_free(h, &h->weak);
+	headmap_free(h, &h->owned);
 	block_trim(h, 0);
 	heap_set_gauge(h, NULL);
 	pool_finish(h);

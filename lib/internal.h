@@ -86,6 +86,8 @@ typedef struct rcl_tinfo {
 	rcl_heap *heap;
 	size_t objects;
 	size_t bytes;
+	bool align8;  /* its objects need 8-byte alignment at most */
+	size_t total; /* rcl_new()'s bytes: header and user, aligned */
 	/* the type's traverse, here in the line the header points to */
 	void (*traverse)(void *self, rcl_visit_fn visit, void *arg);
 	bool tracked;	 /* refs or traverse: the collector's */
@@ -95,27 +97,35 @@ typedef struct rcl_tinfo {
 	size_t extent;	 /* bytes its refs read: rcl_new_var's least size */
 } rcl_tinfo;
 
-/* The heap's weak references, by referent: open addressing on the
- * referent's header, each slot the first of that referent's list. Only
- * objects with F_WEAK are in it. */
+/* What few objects carry, kept out of their headers (headmap.c): open
+ * addressing on the header's address, one word a key. The heap has two:
+ * weak (the first of a referent's weak references, objects with F_WEAK)
+ * and owned (the bytes an object owns outside the heap, F_OWNED). */
 typedef struct rcl_head rcl_head;
 
-typedef struct rcl_weakmap {
+typedef struct rcl_headmap {
 	rcl_head **keys;
-	rcl_weakref **lists;
+	uintptr_t *vals;
 	size_t n;
 	size_t cap; /* a power of two, or 0 */
-} rcl_weakmap;
+} rcl_headmap;
 
+/*
+ * The header: what every object needs on the hot paths, and nothing else.
+ * Its size is not in it: a pooled object's block is its page's size class
+ * (a page header's read), and an object too large for the pool (F_BIG) has
+ * its block's size in a prefix of BIG_PREFIX bytes before the header. Its
+ * owned bytes, rare, are in the heap's owned map (F_OWNED).
+ */
 struct rcl_head {
 	intptr_t refcnt;
 	uintptr_t gc_refs; /* during a collection only */
 	rcl_tinfo *ti;
 	uint32_t idx; /* position in the vector named by GEN */
 	uint32_t flags;
-	size_t size;  /* user bytes */
-	size_t owned; /* bytes owned outside the heap */
 };
+
+#define BIG_PREFIX 16 /* keeps the header, and so the object, 16-aligned */
 
 _Static_assert(sizeof(rcl_head) % alignof(max_align_t) == 0,
 	       "objects must stay aligned for any type");
@@ -133,7 +143,10 @@ enum {
 	F_REACHABLE = 1 << 4,
 	F_FINALIZED = 1 << 5,
 	F_CLEARED = 1 << 6,
-	F_WEAK = 1 << 7, /* has weak references (in h->weak) */
+	F_WEAK = 1 << 7,  /* has weak references (in h->weak) */
+	F_OWNED = 1 << 8, /* owns bytes outside the heap (in h->owned) */
+	F_BIG = 1 << 9,	  /* not from the pool: its block size before it */
+	F_VAR = 1 << 10,  /* from rcl_new_var(): its size is its block's */
 };
 
 /* After marking: in the set, not reached: garbage. */
@@ -167,24 +180,27 @@ typedef struct rcl_gen {
 /*
  * The pool: blocks of up to POOL_MAX bytes in size classes of 16, carved
  * from 64 KiB pages aligned to their size (so a block finds its page by
- * masking). Only with the default allocator, and never under AddressSanitizer
- * (which then sees every object as its own allocation).
+ * masking), the pages from arenas of ARENA_PAGES mapped from the kernel.
+ * Only with the default allocator, and never under AddressSanitizer (which
+ * then sees every object as its own allocation).
  */
 #define POOL_PAGE ((size_t)64 << 10)
 #define POOL_MAX 512
-#define POOL_CLASSES (POOL_MAX / 16)
+#define POOL_GRAIN 8 /* size classes: 8, 16, 24, ... POOL_MAX */
+#define POOL_CLASSES (POOL_MAX / POOL_GRAIN)
 
 #define POOL_SPARE 4
+#define ARENA_PAGES 16
 
 typedef struct pool_page pool_page;
+typedef struct pool_arena pool_arena;
 
 struct pool_page {
 	pool_page *next; /* pages of this class with a free block; spares */
 	pool_page *prev;
 	void *free; /* freed blocks, linked through their first word */
 	char *bump; /* blocks never handed out start here */
-	pool_page *all_next; /* every page in use, for pool_finish() */
-	pool_page *all_prev;
+	pool_arena *arena;
 	uint32_t used;
 	uint32_t cls;
 	uint32_t cap; /* blocks the page holds: full when used == cap */
@@ -193,13 +209,24 @@ struct pool_page {
 #define PAGE_HEADER 64
 _Static_assert(sizeof(pool_page) <= PAGE_HEADER, "page header too large");
 
+/* An arena: ARENA_PAGES pages mapped together; which are free, and which
+ * of those are still resident (given back at the next pool_release()). */
+struct pool_arena {
+	char *base;
+	uint32_t free_mask;
+	uint32_t dirty_mask;
+	pool_arena *next; /* every arena */
+	pool_arena *prev;
+};
+
 typedef struct rcl_pool {
 	bool enabled;
 	pool_page *partial[POOL_CLASSES]; /* pages with a free block */
 	pool_page *spare;		  /* empty pages kept for reuse */
 	size_t nspare;
-	pool_page *all; /* every page in use */
-	size_t pages;
+	pool_arena *arenas;
+	size_t pages;	  /* in use or spare */
+	size_t dirty;	  /* free pages not yet given back */
 } rcl_pool;
 
 /*
@@ -272,7 +299,8 @@ struct rcl_heap {
 	size_t types_cap;
 	rcl_tinfo *last_ti;
 
-	rcl_weakmap weak;
+	rcl_headmap weak;
+	rcl_headmap owned;
 
 	rcl_observer_fn observer;
 	void *observer_arg;
@@ -292,15 +320,11 @@ static inline void head_set_gen(rcl_head *o, unsigned gen)
 	o->flags = (o->flags & ~(uint32_t)GEN_MASK) | gen;
 }
 
-static inline size_t head_bytes(const rcl_head *o)
-{
-	return sizeof(rcl_head) + o->size + o->owned;
-}
-
-/* Bytes of every object on the heap, headers and owned payloads included. */
+/* Bytes of every object on the heap: their blocks (the vectors' slots
+ * count them) and what they own outside it. */
 static inline size_t heap_total_bytes(const rcl_heap *h)
 {
-	size_t bytes = 0;
+	size_t bytes = h->st.owned_bytes;
 
 	for (int i = 0; i < NSLOTS; i++)
 		bytes += h->slot[i].bytes;
@@ -329,8 +353,10 @@ void *pool_alloc_slow(rcl_heap *h, unsigned cls);
 void pool_free_slow(rcl_heap *h, pool_page *pg, void *b, bool was_full);
 void pool_finish(rcl_heap *h);
 size_t pool_trim(rcl_heap *h);
+size_t pool_release(rcl_pool *p);
 void *heap_raw_alloc(rcl_heap *h, size_t size);
 void heap_raw_free(rcl_heap *h, void *p, size_t size);
+void *heap_raw_realloc(rcl_heap *h, void *p, size_t old, size_t size);
 
 /* blocks.c */
 size_t block_growth(const rcl_heap *h, size_t size);
@@ -356,7 +382,31 @@ static inline bool heap_admit(rcl_heap *h, int kind, size_t size)
 
 static inline size_t class_size(unsigned cls)
 {
-	return ((size_t)cls + 1) * 16;
+	return ((size_t)cls + 1) * POOL_GRAIN;
+}
+
+/* The class of a block of size bytes (1..POOL_MAX). */
+static inline unsigned size_class(size_t size)
+{
+	return (unsigned)((size - 1) / POOL_GRAIN);
+}
+
+/* size rounded up to 16: what a block needs to be aligned for any type
+ * (a class that is a multiple of 16 starts its blocks 16-aligned). */
+static inline size_t align16(size_t size)
+{
+	return (size + 15) & ~(size_t)15;
+}
+
+/* The bytes of o's block: what its slot and its type count (header and
+ * user bytes, the size class's rounding, a big one's prefix). */
+static inline size_t head_block(const rcl_head *o)
+{
+	if (__builtin_expect(o->flags & F_BIG, 0))
+		return ((const size_t *)o)[-2];
+	return class_size(((const pool_page *)((uintptr_t)o &
+					       ~(uintptr_t)(POOL_PAGE - 1)))
+			      ->cls);
 }
 
 static inline bool page_full(const pool_page *pg)
@@ -374,7 +424,7 @@ static inline void *pool_alloc(rcl_heap *h, size_t size)
 
 	if (!p->enabled || size > POOL_MAX || size == 0)
 		return heap_take(h, size ? size : 1);
-	cls = (unsigned)((size - 1) / 16);
+	cls = size_class(size);
 	pg = p->partial[cls];
 	if (!pg)
 		return pool_alloc_slow(h, cls);
@@ -395,20 +445,11 @@ static inline void *pool_alloc(rcl_heap *h, size_t size)
 	return b;
 }
 
-/* Give back a block of size bytes from pool_alloc(). */
-static inline void pool_free(rcl_heap *h, void *b, size_t size)
+/* Give back block b of page pg. */
+static inline void pool_put(rcl_heap *h, pool_page *pg, void *b)
 {
-	pool_page *pg;
-	bool full;
+	bool full = page_full(pg);
 
-	if (!b)
-		return;
-	if (!h->pool.enabled || size > POOL_MAX || size == 0) {
-		heap_give(h, b, size ? size : 1);
-		return;
-	}
-	pg = (pool_page *)((uintptr_t)b & ~(uintptr_t)(POOL_PAGE - 1));
-	full = page_full(pg);
 	if (!full &&
 	    (pg->used > 1 || (h->pool.partial[pg->cls] == pg && !pg->next))) {
 		/* the usual case; an emptied page that is its class's only
@@ -419,6 +460,28 @@ static inline void pool_free(rcl_heap *h, void *b, size_t size)
 		return;
 	}
 	pool_free_slow(h, pg, b, full);
+}
+
+/* Give back a block of size bytes from pool_alloc(). */
+static inline void pool_free(rcl_heap *h, void *b, size_t size)
+{
+	if (!b)
+		return;
+	if (!h->pool.enabled || size > POOL_MAX || size == 0) {
+		heap_give(h, b, size ? size : 1);
+		return;
+	}
+	pool_put(h, (pool_page *)((uintptr_t)b & ~(uintptr_t)(POOL_PAGE - 1)),
+		 b);
+}
+
+/* Give back o's block of block bytes (head_block()). */
+static inline void heap_free_block(rcl_heap *h, rcl_head *o, size_t block)
+{
+	if (__builtin_expect(o->flags & F_BIG, 0))
+		heap_give(h, (char *)o - BIG_PREFIX, block);
+	else
+		pool_free(h, o, block);
 }
 
 /* Append o to v; false if memory is short. */
@@ -450,8 +513,16 @@ static inline size_t vec_count(const rcl_vec *v)
 	return (size_t)v->n - v->holes;
 }
 
+/* headmap.c */
+size_t headmap_slot(const rcl_headmap *m, const rcl_head *key);
+bool headmap_grow(rcl_heap *h, rcl_headmap *m);
+void headmap_put(rcl_headmap *m, rcl_head *key, uintptr_t val);
+void headmap_remove_at(rcl_headmap *m, size_t i);
+void headmap_free(rcl_heap *h, rcl_headmap *m);
+
 /* heap.c */
 void heap_free_object(rcl_heap *h, rcl_head *o);
+size_t heap_owned_take(rcl_heap *h, rcl_head *o);
 bool heap_relink(rcl_heap *h, rcl_head *o, unsigned gen);
 
 /* gc.c */
@@ -508,7 +579,7 @@ static inline void type_clear(const rcl_tinfo *ti, void *obj)
 void weakref_clear_all(rcl_head *o, rcl_weakref **callbacks);
 void weakref_run_callbacks(rcl_weakref *callbacks);
 void weakref_drop_callbacks(rcl_weakref *callbacks);
-void weakref_map_free(rcl_heap *h);
+
 
 #pragma GCC visibility pop
 

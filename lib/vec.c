@@ -22,12 +22,10 @@ bool vec_reserve(rcl_heap *h, rcl_vec *v, size_t extra)
 		ncap = need;
 	if (ncap > UINT32_MAX)
 		ncap = UINT32_MAX;
-	nv = heap_raw_alloc(h, ncap * sizeof(*nv));
+	nv = heap_raw_realloc(h, v->v, v->cap * sizeof(*nv),
+			      ncap * sizeof(*nv));
 	if (!nv)
 		return false;
-	if (v->n)
-		memcpy(nv, v->v, v->n * sizeof(*nv));
-	heap_raw_free(h, v->v, v->cap * sizeof(*nv));
 	v->v = nv;
 	v->cap = (uint32_t)ncap;
 	return true;

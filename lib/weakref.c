@@ -1,8 +1,8 @@
 /*
  * Weak references: managed objects of an untracked type that point at a
  * referent without keeping it alive. A referent's weak references form a
- * list whose head sits in the heap's weak map, keyed by the referent, and
- * the referent carries F_WEAK: objects without weak references (nearly all)
+ * list whose head sits in the heap's weak map (headmap.c), keyed by the
+ * referent, and the referent carries F_WEAK: objects without weak references (nearly all)
  * pay nothing for them, not even a pointer in their header.
  */
 #include <errno.h>
@@ -19,87 +19,10 @@ struct rcl_weakref {
 	rcl_weakref *pending; /* callbacks waiting to run */
 };
 
-/* The slot of key in the map: where it is, or the empty slot ending its
- * probe. The map is never full (at most half). */
-static size_t map_slot(const rcl_weakmap *m, const rcl_head *key)
-{
-	size_t mask = m->cap - 1;
-	size_t i = ((uintptr_t)key >> 4) * 0x9E3779B97F4A7C15ULL & mask;
-
-	while (m->keys[i] && m->keys[i] != key)
-		i = (i + 1) & mask;
-	return i;
-}
-
-/* Make room for one more key; false if memory is short. */
-static bool map_grow(rcl_heap *h, rcl_weakmap *m)
-{
-	rcl_weakmap nm = {NULL, NULL, 0, m->cap ? m->cap * 2 : 16};
-
-	if ((m->n + 1) * 2 <= m->cap)
-		return true;
-	nm.keys = heap_raw_alloc(h, nm.cap * sizeof(*nm.keys));
-	nm.lists = heap_raw_alloc(h, nm.cap * sizeof(*nm.lists));
-	if (!nm.keys || !nm.lists) {
-		heap_raw_free(h, nm.keys, nm.cap * sizeof(*nm.keys));
-		heap_raw_free(h, nm.lists, nm.cap * sizeof(*nm.lists));
-		return false;
-	}
-	memset(nm.keys, 0, nm.cap * sizeof(*nm.keys));
-	for (size_t i = 0; i < m->cap; i++) {
-		if (m->keys[i]) {
-			size_t j = map_slot(&nm, m->keys[i]);
-
-			nm.keys[j] = m->keys[i];
-			nm.lists[j] = m->lists[i];
-			nm.n++;
-		}
-	}
-	weakref_map_free(h);
-	*m = nm;
-	return true;
-}
-
-/* Remove the key at slot i, shifting back the entries of its probe. */
-static void map_remove_at(rcl_weakmap *m, size_t i)
-{
-	size_t mask = m->cap - 1, j = i;
-
-	m->keys[i] = NULL;
-	m->n--;
-	for (;;) {
-		size_t home;
-
-		j = (j + 1) & mask;
-		if (!m->keys[j])
-			return;
-		home =
-		    ((uintptr_t)m->keys[j] >> 4) * 0x9E3779B97F4A7C15ULL & mask;
-		/* move j back to i unless its home lies in (i, j] */
-		if ((j > i && (home <= i || home > j)) ||
-		    (j < i && home <= i && home > j)) {
-			m->keys[i] = m->keys[j];
-			m->lists[i] = m->lists[j];
-			m->keys[j] = NULL;
-			i = j;
-		}
-	}
-}
-
 /* The first weak reference to o (which has F_WEAK). */
 static rcl_weakref **list_of(rcl_heap *h, rcl_head *o)
 {
-	return &h->weak.lists[map_slot(&h->weak, o)];
-}
-
-/* Free the map's memory. */
-void weakref_map_free(rcl_heap *h)
-{
-	rcl_weakmap *m = &h->weak;
-
-	heap_raw_free(h, m->keys, m->cap * sizeof(*m->keys));
-	heap_raw_free(h, m->lists, m->cap * sizeof(*m->lists));
-	memset(m, 0, sizeof(*m));
+	return (rcl_weakref **)&h->weak.vals[headmap_slot(&h->weak, o)];
 }
 
 /* Take w off its referent's list; the last one takes the referent out of
@@ -118,7 +41,7 @@ static void detach(rcl_weakref *w)
 	} else if (w->next) {
 		*list_of(h, o) = w->next;
 	} else {
-		map_remove_at(&h->weak, map_slot(&h->weak, o));
+		headmap_remove_at(&h->weak, headmap_slot(&h->weak, o));
 		o->flags &= ~(uint32_t)F_WEAK;
 	}
 	if (w->next)
@@ -157,17 +80,12 @@ rcl_weakref *rcl_weakref_new(void *referent, rcl_weak_cb cb, void *arg)
 	if (!w)
 		return NULL;
 	if (!(o->flags & F_WEAK)) {
-		size_t i;
-
-		if (!map_grow(h, &h->weak)) {
+		if (!headmap_grow(h, &h->weak)) {
 			rcl_decref(w);
 			errno = ENOMEM;
 			return NULL;
 		}
-		i = map_slot(&h->weak, o);
-		h->weak.keys[i] = o;
-		h->weak.lists[i] = NULL;
-		h->weak.n++;
+		headmap_put(&h->weak, o, 0);
 		o->flags |= F_WEAK;
 	}
 	h->weakrefs++;

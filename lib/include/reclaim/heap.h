@@ -169,7 +169,7 @@ void *rcl_new_var(rcl_heap *h, const rcl_type *t, size_t size);
  * rcl_dealloc() is what rcl_decref() calls when the count reaches zero (or
  * below: a decref too many, which debug builds assert); nothing else may.
  */
-#define RCL_HEAD_BYTES 48
+#define RCL_HEAD_BYTES 32
 
 void rcl_dealloc(void *obj);
 
