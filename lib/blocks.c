@@ -58,6 +58,7 @@ static size_t block_cap(size_t size)
 /* Unmap a block and count it out. */
 static void unmap_block(rcl_heap *h, void *p, size_t cap)
 {
+	lsan_unmapping(p, cap);
 	if (h->gauge != NULL)
 		gauge_block_unmap(h->gauge, p, cap);
 	else
@@ -142,6 +143,7 @@ static void *map_block(rcl_heap *h, size_t cap)
 		errno = ENOMEM;
 		return NULL;
 	}
+	lsan_mapped(p, cap);
 	h->blocks.mapped_bytes += cap;
 	h->blocks.maps++;
 	return p;

@@ -42,16 +42,21 @@ static void *default_alloc(size_t size, void *ctx)
 		return malloc(size);
 	p = mmap(NULL, raw_pages(size), PROT_READ | PROT_WRITE,
 		 MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
-	return p != MAP_FAILED ? p : NULL;
+	if (p == MAP_FAILED)
+		return NULL;
+	lsan_mapped(p, raw_pages(size));
+	return p;
 }
 
 static void default_free(void *ptr, size_t size, void *ctx)
 {
 	(void)ctx;
-	if (size < RAW_MAP_MIN)
+	if (size < RAW_MAP_MIN) {
 		free(ptr);
-	else
+	} else {
+		lsan_unmapping(ptr, raw_pages(size));
 		munmap(ptr, raw_pages(size));
+	}
 }
 
 /* Fill cfg with the defaults. */
@@ -90,6 +95,8 @@ void *heap_raw_realloc(rcl_heap *h, void *p, size_t old, size_t size)
 		q = mremap(p, raw_pages(old), raw_pages(size), MREMAP_MAYMOVE);
 		if (q == MAP_FAILED)
 			return NULL;
+		lsan_unmapping(p, raw_pages(old));
+		lsan_mapped(q, raw_pages(size));
 		if (size > old)
 			heap_account(h, size - old);
 		return q;

@@ -55,6 +55,33 @@
 
 #include <reclaim/heap.h>
 
+/*
+ * RCL_ASAN: built with AddressSanitizer (gcc says __SANITIZE_ADDRESS__,
+ * clang __has_feature). Then the pool is off, so that ASan sees every
+ * object, and what the heap maps from the kernel (vectors, large blocks) is
+ * declared to LeakSanitizer as a root region: the pointers it holds keep
+ * their objects "reachable", as they do (LSan scans no anonymous mapping
+ * otherwise, and reported every cycle awaiting collection as a leak).
+ */
+#if defined(__SANITIZE_ADDRESS__)
+#define RCL_ASAN 1
+#elif defined(__has_feature)
+#if __has_feature(address_sanitizer)
+#define RCL_ASAN 1
+#endif
+#endif
+#ifndef RCL_ASAN
+#define RCL_ASAN 0
+#endif
+#if RCL_ASAN
+#include <sanitizer/lsan_interface.h>
+#define lsan_mapped(p, n) __lsan_register_root_region((p), (n))
+#define lsan_unmapping(p, n) __lsan_unregister_root_region((p), (n))
+#else
+#define lsan_mapped(p, n) ((void)(p), (void)(n))
+#define lsan_unmapping(p, n) ((void)(p), (void)(n))
+#endif
+
 /* Everything declared here is the library's own: not exported. */
 #pragma GCC visibility push(hidden)
 

@@ -30,13 +30,8 @@ void pool_init(rcl_pool *p, const rcl_allocator *a)
 
 	memset(p, 0, sizeof(*p));
 	p->enabled = !a->alloc && !(env && strcmp(env, "0") == 0);
-#if defined(__SANITIZE_ADDRESS__)
-	p->enabled = false;
-#elif defined(__has_feature)
-#if __has_feature(address_sanitizer)
-	p->enabled = false;
-#endif
-#endif
+	if (RCL_ASAN)
+		p->enabled = false;
 }
 
 static void page_link(rcl_pool *p, pool_page *pg)
