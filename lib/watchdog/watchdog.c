@@ -653,14 +653,18 @@ static void schedule_poll(rcl_watchdog *wd)
 /*
  * Sample and act: the one path every wake-up takes. t0 is when the wake-up
  * arrived (0: not timed). Wake-ups during a reaction (a hook ran the event
- * loop) are only counted.
+ * loop) are only counted. A change of memory.events is pressure like PSI's:
+ * the kernel reclaimed at memory.high or memory.max (or went further), so
+ * even where usage less the inactive file cache reads normal, the cgroup is
+ * at its limit and garbage of ours is cheaper to give back than its cache.
  */
 void wd_wakeup(rcl_watchdog *wd, int wakeup, uint64_t t0)
 {
 	uint64_t t = now(wd);
 	bool pressed = wakeup == RCL_WATCHDOG_WAKE_PRESSURE ||
 		       wakeup == RCL_WATCHDOG_WAKE_PSI ||
-		       wakeup == RCL_WATCHDOG_WAKE_SYSTEMD;
+		       wakeup == RCL_WATCHDOG_WAKE_SYSTEMD ||
+		       wakeup == RCL_WATCHDOG_WAKE_EVENTS;
 
 	wd->st.wakeups[wakeup]++;
 	if (wd->acting || !wd->cfg.enabled)

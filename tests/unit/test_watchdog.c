@@ -689,9 +689,18 @@ static void test_pressure(void **state)
 	f.t += 1100 * MS;
 	rcl_watchdog_notify(wd, RCL_WATCHDOG_WAKE_PRESSURE);
 	assert_int_equal(f.collects[0], 2);
+	/* memory.events changed: the kernel reclaimed at our limit */
+	f.t += 1100 * MS;
+	rcl_watchdog_notify(wd, RCL_WATCHDOG_WAKE_EVENTS);
+	assert_int_equal(f.collects[0], 3);
+	/* a poll or a threshold at normal usage is no pressure */
+	f.t += 1100 * MS;
+	rcl_watchdog_notify(wd, RCL_WATCHDOG_WAKE_POLL);
+	rcl_watchdog_notify(wd, RCL_WATCHDOG_WAKE_THRESHOLD);
+	assert_int_equal(f.collects[0], 3);
 	rcl_watchdog_stats_get(wd, &st);
 	assert_int_equal(
-	    st.forced[RCL_WATCHDOG_REASON_PRESSURE][RCL_WATCHDOG_NORMAL], 2);
+	    st.forced[RCL_WATCHDOG_REASON_PRESSURE][RCL_WATCHDOG_NORMAL], 3);
 	rcl_watchdog_destroy(wd);
 }
 
