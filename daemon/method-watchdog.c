@@ -13,6 +13,7 @@ static void method_watchdog_levels(struct json *reply,
 	json_add_bool(reply, "throttled", st->throttled);
 	json_add_double(reply, "gc_cpu_fraction", st->gc_cpu_fraction);
 	json_add_u64(reply, "poll_interval_ms", st->poll_interval_ms);
+	json_add_u64(reply, "reaction_last_ns", st->reaction_last_ns);
 	json_add_u64(reply, "reaction_max_ns", st->reaction_max_ns);
 }
 
@@ -28,6 +29,17 @@ static void method_watchdog_admission(struct json *reply,
 	json_add_u64(a, "refused_bytes_total", st->refused_bytes);
 	json_add_u64(a, "collections_total", st->admission_collections);
 	json_add_u64(a, "readings_total", st->admission_readings);
+}
+
+/* What woke the watchdog, by source ("poll", "psi", "memory-events"...). */
+static void method_watchdog_wakeups(struct json *reply,
+				    const rcl_watchdog_stats *st)
+{
+	struct json *o = json_add_object(reply, "wakeups");
+	int i;
+
+	for (i = 0; i < RCL_WATCHDOG_WAKEUPS; i++)
+		json_add_u64(o, rcl_watchdog_wakeup_name(i), st->wakeups[i]);
 }
 
 /* The types the last leak-suspected event named. */
@@ -62,6 +74,7 @@ static enum call_status method_watchdog_exec(struct call *call)
 	json_add_str(reply, "limit_reason", st->limit_reason);
 	json_add_str(reply, "cgroup", st->cgroup);
 	json_add_str(reply, "notify", st->notify);
+	method_watchdog_wakeups(reply, st);
 	method_watchdog_levels(reply, st);
 	json_add_u64(reply, "forced_collections_total", st->forced_total);
 	json_add_u64(reply, "leak_suspected_total", ws.leaks);
@@ -75,10 +88,10 @@ const struct method_entry method_watchdog_entry = {
     .params = "() -> (enabled: bool, level: string, usage_bytes: int, "
 	      "rss_bytes: int, limit_bytes: int, limit_source: string, "
 	      "limit_reason: string, cgroup: string, notify: string, "
-	      "soft_bytes: int, "
-	      "hard_bytes: int, level_changes: int, shedding: bool, "
-	      "shed_total: int, throttled: bool, gc_cpu_fraction: float, "
-	      "poll_interval_ms: int, reaction_max_ns: int, "
+	      "wakeups: [string]int, soft_bytes: int, hard_bytes: int, "
+	      "level_changes: int, shedding: bool, shed_total: int, "
+	      "throttled: bool, gc_cpu_fraction: float, poll_interval_ms: int, "
+	      "reaction_last_ns: int, reaction_max_ns: int, "
 	      "forced_collections_total: int, leak_suspected_total: int, "
 	      "leak_suspects: []LeakSuspect, admission: Admission)",
     .changes_state = false,
