@@ -293,8 +293,8 @@ static int plugin_verdict(char *out, int status, char **cause)
 			     "(signal %d, %s)", loading ? loading : "?",
 			     WTERMSIG(status), strsignal(WTERMSIG(status)));
 	else
-		plugin_cause(cause, "plugin %s: the check exited with status "
-			     "%d", loading ? loading : "?",
+		plugin_cause(cause, "plugin %s: loading it ended the check "
+			     "(exit status %d)", loading ? loading : "?",
 			     WIFEXITED(status) ? WEXITSTATUS(status) : -1);
 	return -1;
 }
