@@ -5,11 +5,10 @@
  * watchdog's leak suspects, logs a summary and writes the whole report as
  * JSON under forensics.report_dir (default $STATE_DIRECTORY) through a
  * temporary file and rename(2), so a reader never sees half a report. The
- * directory must be root's or ours and writable by no one else, and
- * nothing there is followed: the temporary file is created exclusively
- * (report_create_tmp). At
- * most one report per forensics.report_interval; gathering is two fan-outs,
- * so the main loop never waits.
+ * directory must be root's or ours and writable by no one else, and nothing
+ * there is followed: the temporary file is created exclusively
+ * (report_create_tmp). At most one report per forensics.report_interval;
+ * gathering is two fan-outs, so the main loop never waits.
  *
  * Out of memory: a part that cannot be gathered is left out and the report
  * says "truncated": true (the garbage part has its own flag); a report that
