@@ -11,4 +11,9 @@ void census_to_json(const struct census *c, struct json *reply);
 void census_diff_to_json(const struct census *before, const struct census *now,
 			 struct json *reply);
 
+/* method-snapshot.c: each caller's snapshot. */
+#define SNAPSHOT_PRIVILEGED ((uint64_t)UINT32_MAX + 1)
+uint64_t snapshot_key(const struct call *call);
+struct census_snapshot *snapshot_find(struct server *srv, uint64_t key);
+
 #endif

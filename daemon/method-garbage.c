@@ -1,4 +1,10 @@
-/* Garbage: what the cycle collector reclaimed since the last report. */
+/*
+ * Garbage: what the cycle collector reclaimed since the report was last
+ * read by a privileged caller (root, the daemon's user, control.group:
+ * those who may change state). Reading empties the report only for them;
+ * any other caller reads the same report and leaves it whole, so it cannot
+ * empty the report an operator was about to read (issue 14).
+ */
 #include "reclaimd.h"
 
 /* Every worker handed its report over: merge, sort, reply. */
@@ -18,14 +24,18 @@ static void method_garbage_done(struct fanout *fan)
 	fanout_destroy(fan);
 }
 
-/* Take every worker's report; reading empties it. */
+/* Take every worker's report, or copy it for an unprivileged caller. */
 static enum call_status method_garbage_exec(struct call *call)
 {
+	bool peek = !control_privileged(call->conn);
 	struct fanout *fan;
+	size_t i;
 
 	fan = fanout_create(call->srv, call, WCMD_GARBAGE, method_garbage_done);
 	if (fan == NULL)
 		return call_oom(call);
+	for (i = 0; i < fan->n; i++)
+		fan->cmds[i].in.peek = peek;
 	fanout_send(fan);
 	return CALL_ASYNC;
 }

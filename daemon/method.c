@@ -324,8 +324,8 @@ static enum call_status method_run(struct call *call, const char *name)
 		return call_invalid(call, bad, "%s takes no parameter %s",
 				    e->name, bad);
 	if (e->changes_state && !control_privileged(call->conn)) {
-		log_notice("control: refused %s to uid %d", e->name,
-			   (int)control_peer_uid(call->conn));
+		log_ratelimited(LOG_NOTICE, "control: refused %s to uid %d",
+				e->name, (int)control_peer_uid(call->conn));
 		call_error(call, "io.reclaim.PermissionDenied",
 			   "%s changes state: only root, the daemon's user or "
 			   "control.group may call it",

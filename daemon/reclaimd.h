@@ -34,6 +34,31 @@ void log_msg(int prio, const char *fmt, ...)
 #define log_info(...) log_msg(LOG_INFO, __VA_ARGS__)
 #define log_debug(...) log_msg(LOG_DEBUG, __VA_ARGS__)
 int log_level_parse(const char *name);
+/*
+ * A line a peer can make repeat (a refused call, an accept error): at most
+ * burst lines per interval from one place, then nothing until the interval
+ * ends, when the next line is preceded by "log: suppressed N lines like
+ * ...". Any thread. log_ratelimited() keeps one limit per call site with
+ * the defaults; a struct log_limit of one's own (LOG_LIMIT_INIT or set by
+ * hand) shares a limit between sites or changes the figures.
+ */
+#define LOG_LIMIT_BURST 10		/* lines per interval */
+#define LOG_LIMIT_INTERVAL_US 10000000	/* 10 s */
+struct log_limit {
+	uint64_t interval_us;
+	unsigned burst;
+	unsigned lines;	     /* written in this interval */
+	uint64_t start_us;   /* the interval's start */
+	uint64_t suppressed; /* held back in this interval */
+};
+#define LOG_LIMIT_INIT {LOG_LIMIT_INTERVAL_US, LOG_LIMIT_BURST, 0, 0, 0}
+void log_limited(struct log_limit *lim, int prio, const char *fmt, ...)
+    __attribute__((format(printf, 3, 4)));
+#define log_ratelimited(prio, ...)                                             \
+	do {                                                                   \
+		static struct log_limit log_limit_ = LOG_LIMIT_INIT;           \
+		log_limited(&log_limit_, prio, __VA_ARGS__);                   \
+	} while (0)
 
 /* config.c */
 
@@ -385,8 +410,18 @@ void report_level(struct report *r, int from, int to);
 uint64_t report_count(const struct report *r);
 
 /* server.c: the main thread. */
+
+/* Snapshot's census, which Diff compares with: one per caller
+ * (method-snapshot.c), so no caller replaces another's. Slot 0 is the
+ * privileged callers' (those who may change state share it); the others
+ * hold one each for at most SNAPSHOT_UIDS other uids, the least recently
+ * used making way: at most 1 + SNAPSHOT_UIDS censuses, each a name and two
+ * counts per type. */
+#define SNAPSHOT_UIDS 16
 struct census_snapshot {
 	bool taken;
+	uint64_t key;  /* the caller: SNAPSHOT_PRIVILEGED or its uid */
+	uint64_t used; /* snapshot_clock when last taken or read */
 	uint64_t when_us;
 	struct census census;
 };
@@ -416,7 +451,8 @@ struct server {
 	bool stopping;
 	bool debug_leak;
 	uint64_t started_us;
-	struct census_snapshot snapshot;
+	struct census_snapshot snapshots[1 + SNAPSHOT_UIDS];
+	uint64_t snapshot_clock;
 	struct history *history;
 	struct report *report;
 	int exit_status;

@@ -4,9 +4,11 @@
  * every heap, the garbage groups recorded so far (leak debugging) and the
  * watchdog's leak suspects, logs a summary and writes the whole report as
  * JSON under forensics.report_dir (default $STATE_DIRECTORY) through a
- * temporary file and rename(2), so a reader never sees half a report. At
- * most one report per forensics.report_interval; gathering is two fan-outs,
- * so the main loop never waits.
+ * temporary file and rename(2), so a reader never sees half a report. The
+ * directory must be root's or ours and writable by no one else, and nothing
+ * there is followed: the temporary file is created exclusively
+ * (report_create_tmp). At most one report per forensics.report_interval;
+ * gathering is two fan-outs, so the main loop never waits.
  *
  * Out of memory: a part that cannot be gathered is left out and the report
  * says "truncated": true (the garbage part has its own flag); a report that
@@ -18,6 +20,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/random.h>
 #include <sys/stat.h>
 #include <time.h>
 #include <unistd.h>
@@ -26,6 +29,8 @@
 #include "human.h"
 #include "reclaimd.h"
 #include "xmalloc.h"
+
+static void report_check_dir(const struct report *r);
 
 struct report {
 	struct server *srv;
@@ -45,6 +50,7 @@ struct report *report_create(struct server *srv)
 	struct report *r = xcalloc(1, sizeof *r); /* start-up */
 
 	r->srv = srv;
+	report_check_dir(r);
 	return r;
 }
 
@@ -115,39 +121,125 @@ static struct json *report_json(struct report *r)
 	return j;
 }
 
-/* Write text to dir/name through a temporary file and rename(2). */
-static int report_write(const char *dir, const char *name, const char *text,
-			char **path)
+/* Why dir (open as dfd) must not hold reports, or NULL: it must be ours or
+ * root's, and no one else may write it. Someone who can write it could
+ * plant a link where the report goes, or replace a report with theirs. */
+static const char *report_dir_unsafe(int dfd)
 {
-	char *tmp;
-	size_t len = strlen(text);
-	int fd, rc = -1;
+	struct stat st;
+
+	if (fstat(dfd, &st) != 0)
+		return strerror(errno);
+	if (!S_ISDIR(st.st_mode))
+		return "not a directory";
+	if (st.st_uid != 0 && st.st_uid != geteuid())
+		return "owned by another user than root or reclaimd's";
+	if ((st.st_mode & (S_IWGRP | S_IWOTH)) != 0)
+		return "writable by its group or by others (chmod go-w)";
+	return NULL;
+}
+
+/* The report directory, open, once it is found safe; -1 (logged) if not. */
+static int report_open_dir(const char *dir)
+{
+	const char *why;
+	int dfd;
 
 	if (mkdir(dir, 0750) != 0 && errno != EEXIST)
 		log_warn("near-limit report: cannot create %s: %s", dir,
 			 strerror(errno));
-	if (asprintf(path, "%s/%s", dir, name) < 0)
+	dfd = open(dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+	why = dfd < 0 ? strerror(errno) : report_dir_unsafe(dfd);
+	if (why != NULL) {
+		log_err("near-limit report: not written to %s: %s", dir, why);
+		if (dfd >= 0)
+			close(dfd);
+		return -1;
+	}
+	return dfd;
+}
+
+/* Create a temporary file in dfd under a name no one could have guessed:
+ * O_EXCL and O_NOFOLLOW, so a file or link planted there is never opened
+ * (before, a fixed name opened with O_TRUNC followed a planted link and
+ * overwrote its target). The name goes in tmp; -1 with errno. */
+static int report_create_tmp(int dfd, const char *name, char *tmp, size_t len)
+{
+	uint64_t rnd;
+	int i, fd = -1;
+
+	for (i = 0; i < 16 && fd < 0; i++) {
+		if (getrandom(&rnd, sizeof rnd, 0) != sizeof rnd)
+			rnd = mono_us() ^ ((uint64_t)getpid() << 32) ^ (uint64_t)i;
+		snprintf(tmp, len, ".%s.%016llx.tmp", name,
+			 (unsigned long long)rnd);
+		fd = openat(dfd, tmp,
+			    O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC,
+			    0640);
+		if (fd < 0 && errno != EEXIST)
+			break;
+	}
+	return fd;
+}
+
+/* Write text to dir/name through a temporary file and renameat(2), which
+ * replaces whatever is at name (a link too) without following it. */
+static int report_write(const char *dir, const char *name, const char *text,
+			char **path)
+{
+	char tmp[160];
+	size_t len = strlen(text);
+	int dfd, fd, rc = -1;
+	bool ok;
+
+	if (asprintf(path, "%s/%s", dir, name) < 0) {
 		*path = NULL;
-	if (*path == NULL || asprintf(&tmp, "%s/.%s.tmp", dir, name) < 0) {
 		log_err("near-limit report: out of memory: cannot write to %s",
 			dir);
 		return -1;
 	}
-	fd = open(tmp, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0640);
-	if (fd >= 0 && write(fd, text, len) == (ssize_t)len && fsync(fd) == 0 &&
-	    close(fd) == 0) {
-		fd = -1;
-		rc = rename(tmp, *path);
+	dfd = report_open_dir(dir);
+	if (dfd < 0)
+		return -1;
+	fd = report_create_tmp(dfd, name, tmp, sizeof tmp);
+	if (fd < 0) {
+		log_err("near-limit report: cannot create a file in %s: %s",
+			dir, strerror(errno));
+		close(dfd);
+		return -1;
 	}
-	if (fd >= 0)
-		close(fd);
-	if (rc != 0) {
+	ok = write(fd, text, len) == (ssize_t)len && fsync(fd) == 0;
+	ok = close(fd) == 0 && ok;
+	if (ok && renameat(dfd, tmp, dfd, name) == 0) {
+		fsync(dfd); /* the new name, durable too */
+		rc = 0;
+	} else {
 		log_err("near-limit report: cannot write %s: %s", *path,
 			strerror(errno));
-		unlink(tmp);
+		unlinkat(dfd, tmp, 0); /* ours: created exclusively */
 	}
-	free(tmp);
+	close(dfd);
 	return rc;
+}
+
+/* At start: say now, not at the first emergency, if the directory that
+ * exists is one reports would be refused. */
+static void report_check_dir(const struct report *r)
+{
+	const char *why;
+	char *dir = NULL;
+	int dfd;
+
+	if (report_dir(r, &dir) != 0 || dir == NULL)
+		return;
+	dfd = open(dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+	why = dfd >= 0 ? report_dir_unsafe(dfd) : NULL;
+	if (why != NULL)
+		log_warn("near-limit reports will not be written to %s: %s",
+			 dir, why);
+	if (dfd >= 0)
+		close(dfd);
+	free(dir);
 }
 
 /* The census's heaviest types on one line: "A 5 objects 100 MiB, ...". */

@@ -304,7 +304,8 @@ void server_destroy(struct server *srv)
 		close(srv->fds.http);
 	if (srv->fds.control >= 0)
 		close(srv->fds.control);
-	census_finish(&srv->snapshot.census);
+	for (i = 0; i < 1 + SNAPSHOT_UIDS; i++)
+		census_finish(&srv->snapshots[i].census);
 	if (srv->base != NULL)
 		event_base_free(srv->base);
 	free(srv->workers);

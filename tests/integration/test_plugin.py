@@ -3,13 +3,19 @@
 and served: a request task that waits on a timer, a periodic task, an
 on-demand task that waits for another task and one that waits for a file
 descriptor. A broken plugin (missing file, no symbol, another ABI version, a
-route already taken) is a clear error naming the file."""
+route already taken) is a clear error naming the file, and --check-config
+finds what start-up would (registration runs in a forked child). A plugin
+someone else could change is refused (sshd's StrictModes); a reload loads no
+plugin into the running daemon (a new one's constructor does not run, a
+truncated one does not kill it with SIGBUS)."""
 
 import os
+import shutil
+import signal
 import subprocess
 import time
 
-from harness import RECLAIMD, Daemon, check, http_get, wait_for
+from harness import RECLAIMD, Daemon, check, fail, http_get, wait_for
 
 EXAMPLE = os.environ.get("EXAMPLE_PLUGIN", "")
 PLUGINS = os.environ.get("TEST_PLUGIN_DIR", "")
@@ -111,8 +117,117 @@ def test_broken():
                 "ABI version 99", "has version 1")
     start_fails("[tasks]\nmodules = %s\n" % nosym, 2, nosym,
                 check_config=True)
-    start_fails("[tasks]\nmodules = %s\n" % clash, 1, clash,
-                "route /seed/leaky is taken by seed-leaky")
+    # Registration fails: a configuration error, found by --check-config
+    # too (before, it said "configuration OK" and start-up failed).
+    for cc in (False, True):
+        start_fails("[tasks]\nmodules = %s\n" % clash, 2, clash,
+                    "route /seed/leaky is taken by seed-leaky",
+                    check_config=cc)
+
+
+def check_config(conf, env=None):
+    d = Daemon(conf=conf, start=False)
+    try:
+        p = subprocess.run([RECLAIMD, "-c", d.conf, "--check-config"],
+                           capture_output=True, text=True, timeout=20,
+                           env=dict(os.environ, **(env or {})))
+        return p.returncode, p.stderr
+    finally:
+        d.__exit__()
+
+
+def private_copy(top, name, src):
+    """src copied to top/name/plugin.so, root's, 0755 all the way."""
+    pdir = os.path.join(top, name)
+    os.mkdir(pdir, 0o755)
+    dst = os.path.join(pdir, "plugin.so")
+    shutil.copy(src, dst)
+    os.chmod(dst, 0o755)
+    return pdir, dst
+
+
+def test_strict_modes():
+    """The file or a directory above it writable by others, or another
+    user's: refused, naming what is wrong; a sticky directory of root's
+    (as /tmp, above every test directory) is fine."""
+    with Daemon(start=False) as d:
+        pdir, so = private_copy(d.dir, "p", EXAMPLE)
+        conf = "[tasks]\nmodules = %s\n" % so
+        rc, err = check_config(conf)
+        check(rc == 0, "a safe copy refused: %s" % err)
+        for what, path, mode, owner, want in (
+                ("the file 0666", so, 0o666, 0,
+                 "refused: writable by its group or by others"),
+                ("the file 0775", so, 0o775, 0,
+                 "refused: writable by its group or by others"),
+                ("the file nobody's", so, 0o755, 65534,
+                 "refused: owned by another user"),
+                ("its directory 0777", pdir, 0o777, 0,
+                 "refused: directory %s is writable" % pdir),
+                ("its directory nobody's", pdir, 0o755, 65534,
+                 "refused: directory %s is owned by another user" % pdir)):
+            os.chmod(path, mode)
+            os.chown(path, owner, -1)
+            rc, err = check_config(conf)
+            check(rc == 2 and want in err and so in err,
+                  "%s: exit %d: %s" % (what, rc, err))
+            os.chmod(path, 0o755)
+            os.chown(path, 0, -1)
+        os.chmod(pdir, 0o1777)
+        rc, err = check_config(conf)
+        check(rc == 0, "a sticky directory of root's refused: %s" % err)
+        rc, err = check_config("[tasks]\nmodules = plugin.so\n")
+        check(rc == 2 and "give a path with a slash" in err,
+              "a bare name: exit %d: %s" % (rc, err))
+
+
+def test_check_config_crash():
+    """A plugin that crashes while loading kills the checking child, not
+    --check-config: a clear error naming it."""
+    ctor = os.path.join(PLUGINS, "plugin-ctor.so")
+    # A sanitizer's SEGV handler would report the crash it was asked for
+    # (under TSan, into the CI's report directory): let the signal kill.
+    env = {"RECLAIM_TEST_CTOR_CRASH": "1"}
+    for k in ("ASAN_OPTIONS", "TSAN_OPTIONS", "UBSAN_OPTIONS"):
+        env[k] = (os.environ.get(k, "") + " handle_segv=0").strip()
+    rc, err = check_config("[tasks]\nmodules = %s\n" % ctor, env=env)
+    # Killed by the signal; under a sanitizer, whose handler exits instead,
+    # "ended the check (exit status 1)".
+    check(rc == 2 and ("plugin %s: loading it killed the check (signal %d" %
+                       (ctor, signal.SIGSEGV) in err or
+                       "plugin %s: loading it ended the check" % ctor in err),
+          "exit %d: %s" % (rc, err))
+
+
+def test_reload_loads_nothing():
+    """A reload adds a plugin with a constructor, then one truncated into
+    its loaded segments (dlopen of that copy died of SIGBUS): the daemon
+    loads neither, keeps serving, and the truncated one fails the reload
+    with a reason."""
+    ctor = os.path.join(PLUGINS, "plugin-ctor.so")
+    with Daemon(start=False) as d:
+        mark = os.path.join(d.dir, "ctor-ran")
+        d.env["RECLAIM_TEST_CTOR_MARK"] = mark
+        d.start()
+        d.write_conf("[tasks]\nmodules = %s\n" % ctor)
+        rc, _, err = d.ctl("reload")
+        check(rc == 0, "reload with a new plugin: %s" % err)
+        if os.path.exists(mark):
+            with open(mark) as f:
+                fail("the new plugin's constructor ran in %s (reclaimd is "
+                     "%d)" % (f.read().split(), d.proc.pid))
+        check("tasks.modules applies at the next start" in d.read_log(),
+              "the log does not say when modules apply")
+        _, so = private_copy(d.dir, "t", EXAMPLE)
+        with open(so, "r+b") as f:
+            f.truncate(8192)
+        d.write_conf("[tasks]\nmodules = %s\n" % so)
+        rc, _, err = d.ctl("reload")
+        check(d.proc.poll() is None, "reclaimd died: %r" % d.proc.returncode)
+        check(rc == 1 and "truncated" in err and so in err,
+              "reload with a truncated plugin: rc %d %r" % (rc, err))
+        check(d.ctl("stats")[0] == 0, "reclaimd stopped answering")
+        check(d.stop() == 0, "exit status")
 
 
 def main():
@@ -122,6 +237,9 @@ def main():
         test_no_cycles_left(d)
         test_drain(d)
     test_broken()
+    test_strict_modes()
+    test_check_config_crash()
+    test_reload_loads_nothing()
     print("ok")
 
 
