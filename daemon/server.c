@@ -144,18 +144,28 @@ static void server_status_tick(evutil_socket_t fd, short what, void *arg)
 	notify_status(arg);
 }
 
-/* Set up signals and timers on the main base. */
+/*
+ * Set up signals and timers on the main base. main() blocked every signal
+ * first thing; now that the loop handles these three, the main thread alone
+ * unblocks them (a signal sent meanwhile was pending: it is handled now).
+ * Every other signal stays blocked: SIGUSR1, SIGUSR2, SIGALRM and the rest
+ * do nothing.
+ */
 static void server_events(struct server *srv)
 {
 	static const int sigs[3] = {SIGTERM, SIGINT, SIGHUP};
 	struct timeval tv = {SERVER_STATUS_US / 1000000, 0};
+	sigset_t handled;
 	int i;
 
+	sigemptyset(&handled);
 	for (i = 0; i < 3; i++) {
 		srv->sig[i] =
 		    evsignal_new(srv->base, sigs[i], server_signal, srv);
-		evsignal_add(srv->sig[i], NULL);
+		if (srv->sig[i] != NULL && evsignal_add(srv->sig[i], NULL) == 0)
+			sigaddset(&handled, sigs[i]);
 	}
+	pthread_sigmask(SIG_UNBLOCK, &handled, NULL);
 	srv->status_timer =
 	    event_new(srv->base, -1, EV_PERSIST, server_status_tick, srv);
 	event_add(srv->status_timer, &tv);
