@@ -354,6 +354,22 @@ void control_stop_accepting(struct control *c)
 		c->listener = NULL;
 }
 
+/* Whether every answer queued has been written out (the end of a drain
+ * waits for it); NULL: nothing to write. */
+bool control_flushed(struct control *c)
+{
+	struct conn *conn;
+
+	if (c == NULL)
+		return true;
+	TAILQ_FOREACH(conn, &c->conns, entry)
+	{
+		if (evbuffer_get_length(bufferevent_get_output(conn->bev)) > 0)
+			return false;
+	}
+	return true;
+}
+
 /* Close everything; NULL is a no-op. */
 void control_destroy(struct control *c)
 {

@@ -201,6 +201,7 @@ struct worker {
 
 	struct wcmd *stop; /* the stop command, while draining */
 	uint64_t stop_deadline;
+	bool stop_cut; /* past the drain timeout: tasks answered, flushing */
 	unsigned inflight; /* requests answered later (tasks, issue 5) */
 	struct task_rt *tasks; /* task-rt.c */
 	struct http_conns *conns; /* http-conn.c: request deadlines */
@@ -256,6 +257,7 @@ int plugin_load_all(const char *list, char **cause);
 struct task_rt;
 struct task_rt *task_rt_create(struct worker *w, char **cause);
 void task_rt_destroy(struct task_rt *rt);
+void task_rt_stop(struct task_rt *rt);
 void task_start_request(struct worker *w, const struct rcl_task_def *def,
 			struct evhttp_request *req);
 void task_start_cmd(struct worker *w, struct wcmd *cmd);
@@ -310,6 +312,7 @@ struct conn;
 struct control *control_create(struct server *srv, int fd, char **cause);
 void control_destroy(struct control *c);
 void control_stop_accepting(struct control *c);
+bool control_flushed(struct control *c);
 void control_configure(struct control *c, const struct config *cfg);
 void control_send(struct conn *conn, const char *text);
 void control_hold(struct conn *conn, struct call *call);
@@ -406,6 +409,8 @@ struct server {
 	struct event *sig[3];
 	struct event *status_timer;
 	struct event *keepalive;
+	struct event *flush;	 /* stopping: answers still being written */
+	uint64_t flush_deadline; /* mono_us */
 	unsigned ping_seq;
 	struct wcmd *stops;
 	char *own_socket; /* the control socket we bound: unlinked at exit */

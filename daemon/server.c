@@ -17,6 +17,13 @@
 /* How often STATUS= is refreshed. */
 #define SERVER_STATUS_US 2000000
 
+/* Once the workers stopped, how long the answers they sent last (RunTask's
+ * io.reclaim.ShuttingDown) may take to be written, checked every
+ * SERVER_FLUSH_EVERY_US: they are short, and a peer that reads nothing
+ * must not hold the exit. */
+#define SERVER_FLUSH_US 1000000
+#define SERVER_FLUSH_EVERY_US 10000
+
 /* Microseconds on the wall clock. */
 uint64_t now_us(void)
 {
@@ -76,6 +83,30 @@ static int server_listen(struct server *srv, char **cause)
 	return 0;
 }
 
+/* Leave the loop once the control answers are written out, or after
+ * SERVER_FLUSH_US. */
+static void server_flush(evutil_socket_t fd, short what, void *arg)
+{
+	struct server *srv = arg;
+
+	if (!control_flushed(srv->control) && mono_us() < srv->flush_deadline)
+		return;
+	event_base_loopbreak(srv->base);
+}
+
+/* Every worker stopped: the answers they sent back are handled (the mailbox
+ * is in order), but perhaps not yet written; leaving the loop now would
+ * close their connections unanswered. Out of memory for the timer, leave. */
+static void server_finish(struct server *srv)
+{
+	struct timeval tv = {0, SERVER_FLUSH_EVERY_US};
+
+	srv->flush_deadline = mono_us() + SERVER_FLUSH_US;
+	srv->flush = event_new(srv->base, -1, EV_PERSIST, server_flush, srv);
+	if (srv->flush == NULL || event_add(srv->flush, &tv) != 0)
+		event_base_loopbreak(srv->base);
+}
+
 /* A worker answered: a stop ends a worker, anything else a fan-out. */
 static void server_inbox(struct wcmd *cmd, void *arg)
 {
@@ -88,7 +119,7 @@ static void server_inbox(struct wcmd *cmd, void *arg)
 	worker_join(cmd->worker);
 	log_debug("worker %d stopped", cmd->worker->id);
 	if (--srv->running == 0)
-		event_base_loopbreak(srv->base);
+		server_finish(srv);
 }
 
 /* SIGTERM, SIGINT: drain and exit 0. */
@@ -307,6 +338,8 @@ void server_destroy(struct server *srv)
 		event_free(srv->status_timer);
 	if (srv->keepalive != NULL)
 		event_free(srv->keepalive);
+	if (srv->flush != NULL)
+		event_free(srv->flush);
 	if (srv->own_socket != NULL)
 		unlink(srv->own_socket);
 	free(srv->own_socket);
