@@ -4,6 +4,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/resource.h>
 
 #include "config.h"
 #include "reclaimd.h"
@@ -91,6 +92,20 @@ static void block_signals(void)
 	sigprocmask(SIG_BLOCK, &set, NULL);
 }
 
+/* Raise the soft descriptor limit to the hard one, as daemons that never
+ * use select() should: the default soft limit (1024) is far below what an
+ * HTTP front with idle keep-alive clients needs. Failing that, the soft
+ * limit stays, and server.c fits http.max_connections to it. */
+static void raise_nofile(void)
+{
+	struct rlimit rl;
+
+	if (getrlimit(RLIMIT_NOFILE, &rl) == 0 && rl.rlim_cur < rl.rlim_max) {
+		rl.rlim_cur = rl.rlim_max;
+		setrlimit(RLIMIT_NOFILE, &rl);
+	}
+}
+
 /* Load, then run until SIGTERM: 0, 1 on a start-up failure, 2 bad config. */
 int main(int argc, char **argv)
 {
@@ -101,6 +116,7 @@ int main(int argc, char **argv)
 	int check, rc;
 
 	block_signals();
+	raise_nofile();
 	xmalloc_set_program("<2>reclaimd");
 	check = parse_args(argc, argv, &src);
 	cfg = config_load(&src, &cause);

@@ -60,6 +60,7 @@ struct config {
 	uint64_t http_request_timeout_us; /* first byte to dispatch; 0: off */
 	bool http_keepalive;
 	uint64_t http_retry_after_us; /* Retry-After while shedding */
+	uint64_t http_max_connections; /* open at once, all workers */
 	char *tasks_modules;	      /* plugins: paths, comma-separated */
 	uint64_t tasks_max_running;   /* RunTask calls running at once */
 	struct config_share tasks_max_bytes; /* each on-demand task's budget */
@@ -95,6 +96,11 @@ int listen_activated(struct activated *a, char **cause);
 int listen_tcp(const char *spec, char **cause);
 int listen_unix(const char *path, const struct config *cfg, char **cause);
 const char *listen_describe(int fd, char *buf, size_t len);
+struct evconnlistener;
+struct listen_guard;
+struct listen_guard *listen_guard(struct evconnlistener *lev,
+				  struct event_base *base, const char *what);
+void listen_guard_free(struct listen_guard *g);
 
 /* mailbox.c: a queue of commands between threads, woken by an eventfd. */
 struct wcmd;
@@ -184,6 +190,7 @@ struct worker {
 	struct event *tick;
 	struct evhttp *http;
 	struct evhttp_bound_socket *bound;
+	struct listen_guard *guard; /* pauses bound's accepting on errors */
 
 	struct stats_worker stats; /* this thread's counters */
 	pthread_mutex_t lock;	   /* guards published */
@@ -236,7 +243,8 @@ void http_send(struct worker *w, struct evhttp_request *req, int code,
 	       const char *text, struct evbuffer *body);
 void http_retry_after(struct worker *w, struct evhttp_request *req);
 struct http_conns;
-struct http_conns *http_conns_create(struct worker *w, uint64_t timeout_us);
+struct http_conns *http_conns_create(struct worker *w, uint64_t timeout_us,
+				     size_t max);
 void http_conns_destroy(struct http_conns *set);
 void http_conns_replying(struct http_conns *set, struct evhttp_request *req);
 void http_conns_completed(struct http_conns *set, struct evhttp_request *req);
@@ -400,7 +408,8 @@ struct server {
 	struct event_base *base;
 	struct worker **workers;
 	size_t nworkers;
-	size_t running; /* workers not yet stopped */
+	size_t running;	       /* workers not yet stopped */
+	size_t http_conns_max; /* each worker's share of http.max_connections */
 	struct mailbox *inbox;
 	struct control *control;
 	struct metrics *metrics;

@@ -8,6 +8,7 @@
 #include <signal.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/resource.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -23,6 +24,14 @@
  * must not hold the exit. */
 #define SERVER_FLUSH_US 1000000
 #define SERVER_FLUSH_EVERY_US 10000
+
+/* Descriptors kept from HTTP connections, besides control.max_connections:
+ * the daemon's own (log, listeners, the main loop) and those of metrics
+ * scrapers, plugins, tasks and reports; and each worker's: its loop, its
+ * mailbox, its copy of the listener (8), and the 16 connections it may be
+ * closing to make room (http-conn.c's HCONN_EVICTING). */
+#define SERVER_FD_RESERVE 128
+#define SERVER_FD_WORKER 24
 
 /* Microseconds on the wall clock. */
 uint64_t now_us(void)
@@ -202,12 +211,40 @@ static void server_events(struct server *srv)
 	event_add(srv->status_timer, &tv);
 }
 
+/*
+ * Each worker's share of http.max_connections, fitted to the descriptor
+ * limit (RLIMIT_NOFILE, main() raised it to the hard limit) less what the
+ * rest of the daemon needs: HTTP connections must never take the last
+ * descriptors, or the control socket could not accept (1,100 idle
+ * connections under 1024 descriptors locked reclaimctl out). At least one
+ * a worker.
+ */
+static void server_http_max(struct server *srv)
+{
+	const struct config *cfg = srv->cfg;
+	uint64_t max = cfg->http_max_connections, reserve, n = srv->nworkers;
+	struct rlimit rl;
+	bool fitted = false;
+
+	reserve = SERVER_FD_RESERVE + SERVER_FD_WORKER * n +
+		  cfg->control_max_connections;
+	if (getrlimit(RLIMIT_NOFILE, &rl) == 0 && rl.rlim_cur != RLIM_INFINITY &&
+	    (rl.rlim_cur < reserve || rl.rlim_cur - reserve < max)) {
+		max = rl.rlim_cur > reserve ? rl.rlim_cur - reserve : 0;
+		fitted = true;
+	}
+	srv->http_conns_max = max / n > 0 ? (size_t)(max / n) : 1;
+	log_info("http: at most %zu connections a worker%s", srv->http_conns_max,
+		 fitted ? " (fitted to the descriptor limit)" : "");
+}
+
 /* Create the workers (not yet running). */
 static int server_workers(struct server *srv, char **cause)
 {
 	size_t i;
 
 	srv->nworkers = config_workers(srv->cfg);
+	server_http_max(srv);
 	srv->workers = xcalloc(srv->nworkers, sizeof *srv->workers);
 	srv->stops = xcalloc(srv->nworkers, sizeof *srv->stops);
 	for (i = 0; i < srv->nworkers; i++) {
