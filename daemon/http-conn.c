@@ -56,6 +56,7 @@
 #include <sys/queue.h>
 #include <sys/socket.h>
 
+#include "http-frame.h"
 #include "reclaimd.h"
 #include "xmalloc.h"
 
@@ -67,6 +68,7 @@
 struct hconn {
 	struct http_conns *set;
 	struct bufferevent *bev; /* our reference */
+	struct http_frame *frame; /* its requests' framing (http-frame.c) */
 	struct evbuffer_cb_entry *cbe;
 	struct event *deadline;
 	int fd; /* -1 until known */
@@ -109,6 +111,7 @@ static void hconn_free(struct hconn *c)
 		set->evicting--;
 	TAILQ_REMOVE(&set->all, c, entry);
 	evbuffer_remove_cb_entry(bufferevent_get_input(c->bev), c->cbe);
+	http_frame_free(c->frame);
 	event_free(c->deadline);
 	bufferevent_decref(c->bev);
 	free(c);
@@ -141,12 +144,15 @@ static void hconn_index(struct hconn *c)
 	set->by_fd[c->fd] = c;
 }
 
-/* Bytes arrived: start the request's deadline unless it runs already. */
+/* The input changed. Bytes read are framed (http-frame.c: evhttp sees only
+ * requests of certain length), and start the request's deadline unless it
+ * runs already. */
 static void hconn_input(struct evbuffer *buf,
 			const struct evbuffer_cb_info *info, void *arg)
 {
 	struct hconn *c = arg;
 
+	http_frame_input(c->frame, buf, info);
 	if (info->n_added == 0)
 		return;
 	c->last_active = mono_us();
@@ -278,35 +284,50 @@ static void hconn_admit(struct http_conns *set, struct hconn *c)
 	set->n++;
 }
 
+/* The connection's bufferevent for evhttp, its request framing
+ * (http-frame.c) and our callback on its input. 0, or -1 if out of
+ * memory. */
+static int hconn_bufferevent(struct hconn *c, struct event_base *base)
+{
+	const struct config *cfg = c->set->w->srv->cfg;
+
+	c->bev = bufferevent_socket_new(base, -1, BEV_OPT_CLOSE_ON_FREE);
+	c->frame = http_frame_new(c->set->w->id,
+				  (size_t)(2 * (cfg->http_max_request_line +
+						cfg->http_max_header_bytes)),
+				  cfg->http_max_body_bytes);
+	if (c->bev == NULL || c->frame == NULL)
+		return -1;
+	c->cbe = evbuffer_add_cb(bufferevent_get_input(c->bev), hconn_input, c);
+	return c->cbe != NULL ? 0 : -1;
+}
+
 /* evhttp's bufferevent callback: a new connection's bufferevent; NULL
- * (evhttp makes its own, untracked) if out of memory. */
+ * (evhttp makes its own, untracked and unframed: its request is refused)
+ * if out of memory. */
 static struct bufferevent *hconn_new(struct event_base *base, void *arg)
 {
 	struct http_conns *set = arg;
 	struct hconn *c = calloc(1, sizeof *c);
 
-	if (c != NULL)
-		c->bev =
-		    bufferevent_socket_new(base, -1, BEV_OPT_CLOSE_ON_FREE);
-	if (c != NULL && c->bev != NULL) {
+	if (c != NULL) {
+		c->set = set;
 		c->deadline = evtimer_new(base, hconn_expire, c);
-		c->cbe = evbuffer_add_cb(bufferevent_get_input(c->bev),
-					 hconn_input, c);
 	}
-	if (c == NULL || c->bev == NULL || c->deadline == NULL ||
-	    c->cbe == NULL) {
-		log_warn("worker %d: out of memory: an HTTP connection without "
-			 "http.request_timeout, closed after one reply",
+	if (c == NULL || c->deadline == NULL ||
+	    hconn_bufferevent(c, base) != 0) {
+		log_warn("worker %d: out of memory: an HTTP connection refused",
 			 set->w->id);
 		if (c != NULL && c->deadline != NULL)
 			event_free(c->deadline);
 		if (c != NULL && c->bev != NULL)
 			bufferevent_free(c->bev);
+		if (c != NULL)
+			http_frame_free(c->frame);
 		free(c);
 		return NULL;
 	}
 	bufferevent_incref(c->bev);
-	c->set = set;
 	c->fd = -1;
 	c->last_active = mono_us();
 	hconn_admit(set, c);
@@ -364,25 +385,22 @@ void http_conns_completed(struct http_conns *set, struct evhttp_request *req)
 
 /* A request was dispatched: its deadline is met, and its connection's
  * close callback is set, which cancels its task if the client leaves first.
- * A connection we do not track (hconn_new ran out of memory) has no
- * deadline for its next request: it is closed after this reply. */
-void http_conns_dispatched(struct worker *w, struct evhttp_request *req)
+ * False for a connection we do not track (hconn_new ran out of memory): its
+ * request was not framed (http-frame.c), so it must be refused, and the
+ * connection closed after that reply. */
+bool http_conns_dispatched(struct worker *w, struct evhttp_request *req)
 {
 	struct evhttp_connection *evcon = evhttp_request_get_connection(req);
 	struct http_conns *set = w->conns;
 	struct hconn *c;
 
 	if (evcon == NULL)
-		return;
-	if (set == NULL) {
-		evhttp_connection_set_closecb(evcon, untracked_closed, w);
-		return;
-	}
-	if ((c = hconn_of(set, req)) == NULL) {
+		return true;
+	if (set == NULL || (c = hconn_of(set, req)) == NULL) {
 		evhttp_add_header(evhttp_request_get_output_headers(req),
 				  "Connection", "close");
 		evhttp_connection_set_closecb(evcon, untracked_closed, w);
-		return;
+		return false;
 	}
 	c->requests++;
 	if (!c->evicted)
@@ -390,6 +408,7 @@ void http_conns_dispatched(struct worker *w, struct evhttp_request *req)
 	if (!c->closecb)
 		evhttp_connection_set_closecb(evcon, hconn_closed, c);
 	c->closecb = true;
+	return true;
 }
 
 /* Every 100 ms: forget connections evhttp let go of without telling. */

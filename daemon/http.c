@@ -5,6 +5,11 @@
  * each request runs its task on this worker's heap (task-rt.c) and counts as
  * in flight until its reply is sent, so a drain can wait for it.
  *
+ * Each connection's bytes pass a framing check before evhttp parses them
+ * (http-frame.c, under http-conn.c): evhttp 2.1 reads ambiguous request
+ * lengths its own way, which allows request smuggling; those are refused
+ * with 400, and chunked bodies arrive here decoded.
+ *
  * Limits (http.*): evhttp enforces a backstop on the request line and headers
  * together (twice max_request_line + max_header_bytes; past it, evhttp itself
  * answers 400 and closes) and max_body_bytes (413); below the backstop this
@@ -177,15 +182,21 @@ static void http_dispatch(struct evhttp_request *req, void *arg)
 	const struct evhttp_uri *uri = evhttp_request_get_evhttp_uri(req);
 	const char *path = uri ? evhttp_uri_get_path(uri) : NULL;
 	const struct rcl_task_def *def;
+	bool framed;
 
 	if (evhttp_request_get_uri(req) == NULL) {
 		http_failed(w, req);
 		return;
 	}
-	http_conns_dispatched(w, req);
+	framed = http_conns_dispatched(w, req);
 	w->inflight++;
 	evhttp_request_set_on_complete_cb(req, http_complete, w);
 	w->stats.http_requests_total++;
+	if (!framed) {
+		http_retry_after(w, req);
+		http_send(w, req, HTTP_SERVUNAVAIL, "out of memory\n", NULL);
+		return;
+	}
 	if (http_over_limits(w, req))
 		return;
 	if (w->shedding) {

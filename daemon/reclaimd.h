@@ -248,7 +248,7 @@ struct http_conns *http_conns_create(struct worker *w, uint64_t timeout_us,
 void http_conns_destroy(struct http_conns *set);
 void http_conns_replying(struct http_conns *set, struct evhttp_request *req);
 void http_conns_completed(struct http_conns *set, struct evhttp_request *req);
-void http_conns_dispatched(struct worker *w, struct evhttp_request *req);
+bool http_conns_dispatched(struct worker *w, struct evhttp_request *req);
 
 /* registry.c, plugin.c: built-in tasks and plugins' (tasks.modules). */
 struct rcl_task_def;
