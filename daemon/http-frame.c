@@ -70,6 +70,7 @@ struct http_frame {
 	struct evbuffer *raw;	/* bytes read, not yet framed */
 	struct evbuffer *tmp;
 	size_t pending;		/* framed bytes evhttp has not read */
+	size_t scanned;		/* of raw, searched for no line end */
 	bool busy;		/* moving bytes: our own changes */
 	size_t max_head;
 	uint64_t max_body;
@@ -95,6 +96,7 @@ static void frame_reset(struct http_frame *f)
 	f->nlines = 0;
 	f->trailer = 0;
 	f->has_length = f->chunked = f->no_body = f->http10 = false;
+	f->scanned = 0;
 }
 
 /* Refuse the request: evhttp reads a request line it answers 400. */
@@ -111,17 +113,23 @@ static int frame_refuse(struct http_frame *f, const char *why)
 
 /* The next line of src without its end (CRLF, or LF as evhttp reads
  * lines) in *line (to free); 0 if none is whole yet, -1 if refused
- * (longer than max, a NUL, out of memory). */
+ * (longer than max, a NUL, out of memory). A line that arrives a byte at a
+ * time is searched once, not once a byte: src only grows at its end until
+ * the line is read. */
 static int frame_line(struct http_frame *f, struct evbuffer *src, size_t max,
 		      char **line, size_t *len)
 {
-	struct evbuffer_ptr eol;
+	struct evbuffer_ptr from, eol;
+	size_t have = evbuffer_get_length(src);
 
-	eol = evbuffer_search_eol(src, NULL, NULL, EVBUFFER_EOL_CRLF);
-	if (eol.pos < 0)
-		return evbuffer_get_length(src) > max
-			   ? frame_refuse(f, "a line too long")
-			   : 0;
+	if (evbuffer_ptr_set(src, &from, f->scanned, EVBUFFER_PTR_SET) != 0)
+		evbuffer_ptr_set(src, &from, f->scanned = 0, EVBUFFER_PTR_SET);
+	eol = evbuffer_search_eol(src, &from, NULL, EVBUFFER_EOL_CRLF);
+	if (eol.pos < 0) {
+		f->scanned = have > 0 ? have - 1 : 0; /* a CR, perhaps */
+		return have > max ? frame_refuse(f, "a line too long") : 0;
+	}
+	f->scanned = 0;
 	if ((size_t)eol.pos > max)
 		return frame_refuse(f, "a line too long");
 	*line = evbuffer_readln(src, len, EVBUFFER_EOL_CRLF);
