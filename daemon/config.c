@@ -88,6 +88,7 @@ static const struct config_key config_keys[] = {
 	http_request_timeout_us),
     KEY("http", "keepalive", "true", parse_bool, http_keepalive),
     KEY("http", "retry_after", "1s", parse_duration, http_retry_after_us),
+    KEY("http", "max_connections", "4096", parse_count, http_max_connections),
     KEY("tasks", "modules", "", parse_modules, tasks_modules),
     KEY("tasks", "max_running", "16", parse_count, tasks_max_running),
     KEY("tasks", "max_bytes", "25%", parse_share, tasks_max_bytes),

@@ -56,6 +56,7 @@ struct conn {
 struct control {
 	struct server *srv;
 	struct evconnlistener *listener;
+	struct listen_guard *guard; /* pauses accepting after an error */
 	TAILQ_HEAD(, conn) conns;
 	size_t nconns;
 	size_t max;
@@ -311,12 +312,6 @@ static void control_accept(struct evconnlistener *l, evutil_socket_t fd,
 	c->nconns++;
 }
 
-/* accept() failed (out of fds, usually): log and keep serving. */
-static void control_accept_error(struct evconnlistener *l, void *arg)
-{
-	log_warn("control: accept: %s", strerror(errno));
-}
-
 /* Serve the control protocol on the listening socket fd. */
 struct control *control_create(struct server *srv, int fd, char **cause)
 {
@@ -325,14 +320,16 @@ struct control *control_create(struct server *srv, int fd, char **cause)
 	c->srv = srv;
 	TAILQ_INIT(&c->conns);
 	control_configure(c, srv->cfg);
+	/* Backlog 0: listening already, with the backlog listen.c or
+	 * systemd gave it (libevent's -1 would set 128). */
 	c->listener = evconnlistener_new(srv->base, control_accept, c,
-					 LEV_OPT_CLOSE_ON_FREE, -1, fd);
+					 LEV_OPT_CLOSE_ON_FREE, 0, fd);
 	if (c->listener == NULL) {
 		xasprintf(cause, "control: cannot accept: %s", strerror(errno));
 		free(c);
 		return NULL;
 	}
-	evconnlistener_set_error_cb(c->listener, control_accept_error);
+	c->guard = listen_guard(c->listener, srv->base, "control");
 	return c;
 }
 
@@ -348,10 +345,29 @@ void control_configure(struct control *c, const struct config *cfg)
 /* Close the listening socket; open connections stay. */
 void control_stop_accepting(struct control *c)
 {
-	if (c != NULL && c->listener != NULL)
+	if (c == NULL)
+		return;
+	listen_guard_free(c->guard);
+	c->guard = NULL;
+	if (c->listener != NULL)
 		evconnlistener_free(c->listener);
-	if (c != NULL)
-		c->listener = NULL;
+	c->listener = NULL;
+}
+
+/* Whether every answer queued has been written out (the end of a drain
+ * waits for it); NULL: nothing to write. */
+bool control_flushed(struct control *c)
+{
+	struct conn *conn;
+
+	if (c == NULL)
+		return true;
+	TAILQ_FOREACH(conn, &c->conns, entry)
+	{
+		if (evbuffer_get_length(bufferevent_get_output(conn->bev)) > 0)
+			return false;
+	}
+	return true;
 }
 
 /* Close everything; NULL is a no-op. */

@@ -5,6 +5,11 @@
  * each request runs its task on this worker's heap (task-rt.c) and counts as
  * in flight until its reply is sent, so a drain can wait for it.
  *
+ * Each connection's bytes pass a framing check before evhttp parses them
+ * (http-frame.c, under http-conn.c): evhttp 2.1 reads ambiguous request
+ * lengths its own way, which allows request smuggling; those are refused
+ * with 400, and chunked bodies arrive here decoded.
+ *
  * Limits (http.*): evhttp enforces a backstop on the request line and headers
  * together (twice max_request_line + max_header_bytes; past it, evhttp itself
  * answers 400 and closes) and max_body_bytes (413); below the backstop this
@@ -13,8 +18,11 @@
  * its connection; no other connection is affected. A connection that sends
  * nothing for idle_timeout is closed (evhttp's timeout), and one whose
  * request does not arrive whole within request_timeout of its first byte
- * (http-conn.c). While the watchdog sheds, new requests get 503 with
- * Retry-After; those in flight finish.
+ * (http-conn.c). At most http.max_connections are open, shared among the
+ * workers (server.c fits it to the descriptor limit; http-conn.c evicts).
+ * While the watchdog sheds, new requests get 503 with Retry-After; those
+ * in flight finish. An accept that fails (out of descriptors) pauses this
+ * worker's listener (listen.c's guard) rather than spin.
  *
  * A client that closes its connection before its reply is sent has its
  * request task cancelled at its yield point and the request dropped
@@ -174,15 +182,21 @@ static void http_dispatch(struct evhttp_request *req, void *arg)
 	const struct evhttp_uri *uri = evhttp_request_get_evhttp_uri(req);
 	const char *path = uri ? evhttp_uri_get_path(uri) : NULL;
 	const struct rcl_task_def *def;
+	bool framed;
 
 	if (evhttp_request_get_uri(req) == NULL) {
 		http_failed(w, req);
 		return;
 	}
-	http_conns_dispatched(w, req);
+	framed = http_conns_dispatched(w, req);
 	w->inflight++;
 	evhttp_request_set_on_complete_cb(req, http_complete, w);
 	w->stats.http_requests_total++;
+	if (!framed) {
+		http_retry_after(w, req);
+		http_send(w, req, HTTP_SERVUNAVAIL, "out of memory\n", NULL);
+		return;
+	}
 	if (http_over_limits(w, req))
 		return;
 	if (w->shedding) {
@@ -225,6 +239,7 @@ static void http_limits(struct worker *w)
 int http_start(struct worker *w, int fd, char **cause)
 {
 	int copy = dup(fd);
+	char what[32];
 
 	w->http = evhttp_new(w->base);
 	if (w->http == NULL || copy < 0) {
@@ -236,7 +251,8 @@ int http_start(struct worker *w, int fd, char **cause)
 	evhttp_set_allowed_methods(w->http, EVHTTP_REQ_GET | EVHTTP_REQ_HEAD |
 						EVHTTP_REQ_POST);
 	http_limits(w);
-	w->conns = http_conns_create(w, w->srv->cfg->http_request_timeout_us);
+	w->conns = http_conns_create(w, w->srv->cfg->http_request_timeout_us,
+				     w->srv->http_conns_max);
 	evhttp_set_gencb(w->http, http_dispatch, w);
 	w->bound = evhttp_accept_socket_with_handle(w->http, copy);
 	if (w->bound == NULL) {
@@ -244,12 +260,17 @@ int http_start(struct worker *w, int fd, char **cause)
 		xasprintf(cause, "worker %d: cannot accept HTTP", w->id);
 		return -1;
 	}
+	snprintf(what, sizeof what, "http (worker %d)", w->id);
+	w->guard = listen_guard(evhttp_bound_socket_get_listener(w->bound),
+				w->base, what);
 	return 0;
 }
 
 /* Stop taking new connections; those open are served until drained. */
 void http_stop_accepting(struct worker *w)
 {
+	listen_guard_free(w->guard);
+	w->guard = NULL;
 	if (w->http != NULL && w->bound != NULL)
 		evhttp_del_accept_socket(w->http, w->bound);
 	w->bound = NULL;
@@ -258,6 +279,8 @@ void http_stop_accepting(struct worker *w)
 /* Close every connection and free the server. */
 void http_free(struct worker *w)
 {
+	listen_guard_free(w->guard);
+	w->guard = NULL;
 	if (w->http != NULL)
 		evhttp_free(w->http);
 	w->http = NULL;

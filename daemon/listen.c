@@ -1,12 +1,17 @@
 /*
  * Listening sockets: those systemd passed (socket activation, by name), or
- * our own, bound from the configuration.
+ * our own, bound from the configuration, with a backlog of SOMAXCONN as
+ * systemd gives its own (a passed socket keeps the backlog systemd gave it);
+ * and the guard that keeps a listener from spinning when accept fails.
  */
 #include <arpa/inet.h>
 #include <errno.h>
+#include <event2/event.h>
+#include <event2/listener.h>
 #include <fcntl.h>
 #include <netdb.h>
 #include <netinet/in.h>
+#include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -23,7 +28,11 @@
 #include "reclaimd.h"
 #include "xmalloc.h"
 
-#define LISTEN_BACKLOG 128
+#define LISTEN_BACKLOG SOMAXCONN
+
+/* A listener's pause after a failed accept: the first, and the longest. */
+#define GUARD_FIRST_US 100000
+#define GUARD_MAX_US 1000000
 
 /* Make fd non-blocking and close-on-exec. */
 static int set_flags(int fd)
@@ -261,4 +270,119 @@ const char *listen_describe(int fd, char *buf, size_t len)
 	snprintf(buf, len, ss.ss_family == AF_INET6 ? "[%s]:%d" : "%s:%d", host,
 		 port);
 	return buf;
+}
+
+/*
+ * The accept guard. An accept that fails for want of a descriptor (EMFILE,
+ * ENFILE) or of memory leaves the connection queued, so the listener wakes
+ * at once and fails again: a loop that spun at 184% CPU and logged "Too many
+ * open files" 1.8 million times in 10 s. Instead, any accept error that
+ * libevent does not retry itself disables the listener for a pause, 100 ms
+ * doubling to 1 s while errors follow each resumption, then enables it
+ * again; one log line a pause. The kernel queues new connections meanwhile,
+ * up to the backlog.
+ *
+ * libevent hands the error callback the listener's own argument (evhttp's,
+ * for an HTTP listener), so guards are found by listener, in one list under
+ * a mutex: they are added and removed by the threads that own the listeners,
+ * and looked up only when accept fails. The rest of a guard is touched only
+ * on its listener's base, by its thread.
+ */
+struct listen_guard {
+	struct evconnlistener *lev;
+	struct event *resume;
+	char what[32];
+	uint64_t pause_us;   /* the last pause */
+	uint64_t resumed_us; /* when it last ended; 0: no pause yet */
+	struct listen_guard *next;
+};
+
+static pthread_mutex_t guards_lock = PTHREAD_MUTEX_INITIALIZER;
+static struct listen_guard *guards;
+
+/* The pause is over: accept again. */
+static void guard_resume(evutil_socket_t fd, short what, void *arg)
+{
+	struct listen_guard *g = arg;
+
+	g->resumed_us = mono_us();
+	evconnlistener_enable(g->lev);
+}
+
+/* The next pause: double the last if accept failed again within twice it
+ * of resuming, else start over. */
+static uint64_t guard_next_pause(struct listen_guard *g)
+{
+	uint64_t p = g->pause_us;
+
+	if (g->resumed_us == 0 || mono_us() - g->resumed_us > 2 * p)
+		return GUARD_FIRST_US;
+	return 2 * p < GUARD_MAX_US ? 2 * p : GUARD_MAX_US;
+}
+
+/* accept() failed and libevent will not retry: pause the listener. */
+static void guard_error(struct evconnlistener *lev, void *arg)
+{
+	int err = errno;
+	struct listen_guard *g;
+	struct timeval tv;
+
+	pthread_mutex_lock(&guards_lock);
+	for (g = guards; g != NULL && g->lev != lev; g = g->next)
+		;
+	pthread_mutex_unlock(&guards_lock);
+	if (g == NULL)
+		return; /* cannot be: guards outlive their listeners' errors */
+	g->pause_us = guard_next_pause(g);
+	tv.tv_sec = (time_t)(g->pause_us / 1000000);
+	tv.tv_usec = (suseconds_t)(g->pause_us % 1000000);
+	evconnlistener_disable(lev);
+	if (evtimer_add(g->resume, &tv) != 0)
+		evconnlistener_enable(lev); /* cannot be: the event exists */
+	log_warn("%s: accept: %s: not accepting for %llu ms", g->what,
+		 strerror(err), (unsigned long long)(g->pause_us / 1000));
+}
+
+/* Guard lev, on base (its own), named what in the log; NULL if out of
+ * memory (the listener is left unguarded, as it was). */
+struct listen_guard *listen_guard(struct evconnlistener *lev,
+				  struct event_base *base, const char *what)
+{
+	struct listen_guard *g = calloc(1, sizeof *g);
+
+	if (g == NULL || lev == NULL)
+		goto bad;
+	g->resume = evtimer_new(base, guard_resume, g);
+	if (g->resume == NULL)
+		goto bad;
+	g->lev = lev;
+	snprintf(g->what, sizeof g->what, "%s", what);
+	pthread_mutex_lock(&guards_lock);
+	g->next = guards;
+	guards = g;
+	pthread_mutex_unlock(&guards_lock);
+	evconnlistener_set_error_cb(lev, guard_error);
+	return g;
+bad:
+	log_warn("%s: out of memory: accept errors are not paused", what);
+	free(g);
+	return NULL;
+}
+
+/* Forget a guard, before its listener is freed; NULL is a no-op. */
+void listen_guard_free(struct listen_guard *g)
+{
+	struct listen_guard **p;
+
+	if (g == NULL)
+		return;
+	pthread_mutex_lock(&guards_lock);
+	for (p = &guards; *p != NULL && *p != g; p = &(*p)->next)
+		;
+	if (*p == g)
+		*p = g->next;
+	pthread_mutex_unlock(&guards_lock);
+	evconnlistener_set_error_cb(g->lev, NULL);
+	event_free(g->resume);
+	free(g);
 }

@@ -85,6 +85,7 @@ struct config {
 	uint64_t http_request_timeout_us; /* first byte to dispatch; 0: off */
 	bool http_keepalive;
 	uint64_t http_retry_after_us; /* Retry-After while shedding */
+	uint64_t http_max_connections; /* open at once, all workers */
 	char *tasks_modules;	      /* plugins: paths, comma-separated */
 	uint64_t tasks_max_running;   /* RunTask calls running at once */
 	struct config_share tasks_max_bytes; /* each on-demand task's budget */
@@ -120,6 +121,11 @@ int listen_activated(struct activated *a, char **cause);
 int listen_tcp(const char *spec, char **cause);
 int listen_unix(const char *path, const struct config *cfg, char **cause);
 const char *listen_describe(int fd, char *buf, size_t len);
+struct evconnlistener;
+struct listen_guard;
+struct listen_guard *listen_guard(struct evconnlistener *lev,
+				  struct event_base *base, const char *what);
+void listen_guard_free(struct listen_guard *g);
 
 /* mailbox.c: a queue of commands between threads, woken by an eventfd. */
 struct wcmd;
@@ -209,6 +215,7 @@ struct worker {
 	struct event *tick;
 	struct evhttp *http;
 	struct evhttp_bound_socket *bound;
+	struct listen_guard *guard; /* pauses bound's accepting on errors */
 
 	struct stats_worker stats; /* this thread's counters */
 	pthread_mutex_t lock;	   /* guards published */
@@ -226,6 +233,7 @@ struct worker {
 
 	struct wcmd *stop; /* the stop command, while draining */
 	uint64_t stop_deadline;
+	bool stop_cut; /* past the drain timeout: tasks answered, flushing */
 	unsigned inflight; /* requests answered later (tasks, issue 5) */
 	struct task_rt *tasks; /* task-rt.c */
 	struct http_conns *conns; /* http-conn.c: request deadlines */
@@ -260,11 +268,12 @@ void http_send(struct worker *w, struct evhttp_request *req, int code,
 	       const char *text, struct evbuffer *body);
 void http_retry_after(struct worker *w, struct evhttp_request *req);
 struct http_conns;
-struct http_conns *http_conns_create(struct worker *w, uint64_t timeout_us);
+struct http_conns *http_conns_create(struct worker *w, uint64_t timeout_us,
+				     size_t max);
 void http_conns_destroy(struct http_conns *set);
 void http_conns_replying(struct http_conns *set, struct evhttp_request *req);
 void http_conns_completed(struct http_conns *set, struct evhttp_request *req);
-void http_conns_dispatched(struct worker *w, struct evhttp_request *req);
+bool http_conns_dispatched(struct worker *w, struct evhttp_request *req);
 
 /* registry.c, plugin.c: built-in tasks and plugins' (tasks.modules). */
 struct rcl_task_def;
@@ -281,6 +290,7 @@ int plugin_load_all(const char *list, char **cause);
 struct task_rt;
 struct task_rt *task_rt_create(struct worker *w, char **cause);
 void task_rt_destroy(struct task_rt *rt);
+void task_rt_stop(struct task_rt *rt);
 void task_start_request(struct worker *w, const struct rcl_task_def *def,
 			struct evhttp_request *req);
 void task_start_cmd(struct worker *w, struct wcmd *cmd);
@@ -335,6 +345,7 @@ struct conn;
 struct control *control_create(struct server *srv, int fd, char **cause);
 void control_destroy(struct control *c);
 void control_stop_accepting(struct control *c);
+bool control_flushed(struct control *c);
 void control_configure(struct control *c, const struct config *cfg);
 void control_send(struct conn *conn, const char *text);
 void control_hold(struct conn *conn, struct call *call);
@@ -432,7 +443,8 @@ struct server {
 	struct event_base *base;
 	struct worker **workers;
 	size_t nworkers;
-	size_t running; /* workers not yet stopped */
+	size_t running;	       /* workers not yet stopped */
+	size_t http_conns_max; /* each worker's share of http.max_connections */
 	struct mailbox *inbox;
 	struct control *control;
 	struct metrics *metrics;
@@ -441,6 +453,8 @@ struct server {
 	struct event *sig[3];
 	struct event *status_timer;
 	struct event *keepalive;
+	struct event *flush;	 /* stopping: answers still being written */
+	uint64_t flush_deadline; /* mono_us */
 	unsigned ping_seq;
 	struct wcmd *stops;
 	char *own_socket; /* the control socket we bound: unlinked at exit */

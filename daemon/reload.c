@@ -64,7 +64,8 @@ static void reload_restart_keys(const struct config *old,
 	    old->http_idle_timeout_us != cfg->http_idle_timeout_us ||
 	    old->http_request_timeout_us != cfg->http_request_timeout_us ||
 	    old->http_keepalive != cfg->http_keepalive ||
-	    old->http_retry_after_us != cfg->http_retry_after_us)
+	    old->http_retry_after_us != cfg->http_retry_after_us ||
+	    old->http_max_connections != cfg->http_max_connections)
 		log_warn("reload: the http.* limits apply at the next start");
 }
 

@@ -8,6 +8,7 @@
 #include <signal.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/resource.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -16,6 +17,21 @@
 
 /* How often STATUS= is refreshed. */
 #define SERVER_STATUS_US 2000000
+
+/* Once the workers stopped, how long the answers they sent last (RunTask's
+ * io.reclaim.ShuttingDown) may take to be written, checked every
+ * SERVER_FLUSH_EVERY_US: they are short, and a peer that reads nothing
+ * must not hold the exit. */
+#define SERVER_FLUSH_US 1000000
+#define SERVER_FLUSH_EVERY_US 10000
+
+/* Descriptors kept from HTTP connections, besides control.max_connections:
+ * the daemon's own (log, listeners, the main loop) and those of metrics
+ * scrapers, plugins, tasks and reports; and each worker's: its loop, its
+ * mailbox, its copy of the listener (8), and the 16 connections it may be
+ * closing to make room (http-conn.c's HCONN_EVICTING). */
+#define SERVER_FD_RESERVE 128
+#define SERVER_FD_WORKER 24
 
 /* Microseconds on the wall clock. */
 uint64_t now_us(void)
@@ -76,6 +92,30 @@ static int server_listen(struct server *srv, char **cause)
 	return 0;
 }
 
+/* Leave the loop once the control answers are written out, or after
+ * SERVER_FLUSH_US. */
+static void server_flush(evutil_socket_t fd, short what, void *arg)
+{
+	struct server *srv = arg;
+
+	if (!control_flushed(srv->control) && mono_us() < srv->flush_deadline)
+		return;
+	event_base_loopbreak(srv->base);
+}
+
+/* Every worker stopped: the answers they sent back are handled (the mailbox
+ * is in order), but perhaps not yet written; leaving the loop now would
+ * close their connections unanswered. Out of memory for the timer, leave. */
+static void server_finish(struct server *srv)
+{
+	struct timeval tv = {0, SERVER_FLUSH_EVERY_US};
+
+	srv->flush_deadline = mono_us() + SERVER_FLUSH_US;
+	srv->flush = event_new(srv->base, -1, EV_PERSIST, server_flush, srv);
+	if (srv->flush == NULL || event_add(srv->flush, &tv) != 0)
+		event_base_loopbreak(srv->base);
+}
+
 /* A worker answered: a stop ends a worker, anything else a fan-out. */
 static void server_inbox(struct wcmd *cmd, void *arg)
 {
@@ -88,7 +128,7 @@ static void server_inbox(struct wcmd *cmd, void *arg)
 	worker_join(cmd->worker);
 	log_debug("worker %d stopped", cmd->worker->id);
 	if (--srv->running == 0)
-		event_base_loopbreak(srv->base);
+		server_finish(srv);
 }
 
 /* SIGTERM, SIGINT: drain and exit 0. */
@@ -144,21 +184,58 @@ static void server_status_tick(evutil_socket_t fd, short what, void *arg)
 	notify_status(arg);
 }
 
-/* Set up signals and timers on the main base. */
+/*
+ * Set up signals and timers on the main base. main() blocked every signal
+ * first thing; now that the loop handles these three, the main thread alone
+ * unblocks them (a signal sent meanwhile was pending: it is handled now).
+ * Every other signal stays blocked: SIGUSR1, SIGUSR2, SIGALRM and the rest
+ * do nothing.
+ */
 static void server_events(struct server *srv)
 {
 	static const int sigs[3] = {SIGTERM, SIGINT, SIGHUP};
 	struct timeval tv = {SERVER_STATUS_US / 1000000, 0};
+	sigset_t handled;
 	int i;
 
+	sigemptyset(&handled);
 	for (i = 0; i < 3; i++) {
 		srv->sig[i] =
 		    evsignal_new(srv->base, sigs[i], server_signal, srv);
-		evsignal_add(srv->sig[i], NULL);
+		if (srv->sig[i] != NULL && evsignal_add(srv->sig[i], NULL) == 0)
+			sigaddset(&handled, sigs[i]);
 	}
+	pthread_sigmask(SIG_UNBLOCK, &handled, NULL);
 	srv->status_timer =
 	    event_new(srv->base, -1, EV_PERSIST, server_status_tick, srv);
 	event_add(srv->status_timer, &tv);
+}
+
+/*
+ * Each worker's share of http.max_connections, fitted to the descriptor
+ * limit (RLIMIT_NOFILE, main() raised it to the hard limit) less what the
+ * rest of the daemon needs: HTTP connections must never take the last
+ * descriptors, or the control socket could not accept (1,100 idle
+ * connections under 1024 descriptors locked reclaimctl out). At least one
+ * a worker.
+ */
+static void server_http_max(struct server *srv)
+{
+	const struct config *cfg = srv->cfg;
+	uint64_t max = cfg->http_max_connections, reserve, n = srv->nworkers;
+	struct rlimit rl;
+	bool fitted = false;
+
+	reserve = SERVER_FD_RESERVE + SERVER_FD_WORKER * n +
+		  cfg->control_max_connections;
+	if (getrlimit(RLIMIT_NOFILE, &rl) == 0 && rl.rlim_cur != RLIM_INFINITY &&
+	    (rl.rlim_cur < reserve || rl.rlim_cur - reserve < max)) {
+		max = rl.rlim_cur > reserve ? rl.rlim_cur - reserve : 0;
+		fitted = true;
+	}
+	srv->http_conns_max = max / n > 0 ? (size_t)(max / n) : 1;
+	log_info("http: at most %zu connections a worker%s", srv->http_conns_max,
+		 fitted ? " (fitted to the descriptor limit)" : "");
 }
 
 /* Create the workers (not yet running). */
@@ -167,6 +244,7 @@ static int server_workers(struct server *srv, char **cause)
 	size_t i;
 
 	srv->nworkers = config_workers(srv->cfg);
+	server_http_max(srv);
 	srv->workers = xcalloc(srv->nworkers, sizeof *srv->workers);
 	srv->stops = xcalloc(srv->nworkers, sizeof *srv->stops);
 	for (i = 0; i < srv->nworkers; i++) {
@@ -297,6 +375,8 @@ void server_destroy(struct server *srv)
 		event_free(srv->status_timer);
 	if (srv->keepalive != NULL)
 		event_free(srv->keepalive);
+	if (srv->flush != NULL)
+		event_free(srv->flush);
 	if (srv->own_socket != NULL)
 		unlink(srv->own_socket);
 	free(srv->own_socket);

@@ -98,12 +98,23 @@ struct task_rt *task_rt_create(struct worker *w, char **cause)
 	return rt;
 }
 
-/* Cancel every task still running (the worker is stopping): requests get
- * 503, RunTask io.reclaim.ShuttingDown; then free the runtime. On the
- * worker's thread. */
-void task_rt_destroy(struct task_rt *rt)
+/* Cancel every task still running (the worker is stopping, and the drain
+ * timeout has expired): requests are answered 503, RunTask
+ * io.reclaim.ShuttingDown. The answers are only queued: the worker's loop
+ * must run on to write them (worker.c's drain). On the worker's thread. */
+void task_rt_stop(struct task_rt *rt)
 {
 	struct rcl_runner *r;
+
+	if (rt == NULL)
+		return;
+	while ((r = TAILQ_FIRST(&rt->live)) != NULL)
+		runner_cancel(r, 503, "reclaimd is stopping");
+}
+
+/* Cancel what still runs (task_rt_stop), then free the runtime. */
+void task_rt_destroy(struct task_rt *rt)
+{
 	size_t i;
 
 	if (rt == NULL)
@@ -111,8 +122,7 @@ void task_rt_destroy(struct task_rt *rt)
 	for (i = 0; i < rt->nperiodic; i++)
 		event_free(rt->periodic[i].ev);
 	rt->nperiodic = 0;
-	while ((r = TAILQ_FIRST(&rt->live)) != NULL)
-		runner_cancel(r, 503, "reclaimd is stopping");
+	task_rt_stop(rt);
 	free(rt->periodic);
 	free(rt);
 }

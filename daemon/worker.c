@@ -17,6 +17,11 @@
 /* How often a worker publishes its stats and checks a drain. */
 #define WORKER_TICK_US 100000
 
+/* After the drain timeout, how long the answers of the tasks it cut may
+ * take to be written: they are short, and a client that reads nothing must
+ * not hold the exit. */
+#define WORKER_FLUSH_US 1000000
+
 /* Copy this thread's counters where the main thread can read them. */
 static void worker_publish(struct worker *w)
 {
@@ -113,16 +118,33 @@ void census_finish(struct census *c)
 	c->n = 0;
 }
 
-/* Finish a drain: close what is left and leave the loop. */
+/*
+ * Finish a drain. What is in flight has until the drain timeout; then the
+ * tasks still running are cancelled, which answers them (HTTP 503, RunTask
+ * io.reclaim.ShuttingDown), and the loop runs on until those answers are
+ * written, or for WORKER_FLUSH_US at most, before it is left (and what is
+ * left closed). Leaving at once cut them: the client got an empty reply, or
+ * a closed connection.
+ */
 static void worker_check_drain(struct worker *w)
 {
 	if (w->stop == NULL)
 		return;
 	if (w->inflight > 0 && mono_us() < w->stop_deadline)
 		return;
-	if (w->inflight > 0)
+	if (w->inflight > 0 && !w->stop_cut) {
 		log_warn("worker %d: %u requests still in flight after the "
-			 "drain timeout",
+			 "drain timeout: answered as stopping",
+			 w->id, w->inflight);
+		w->stop_cut = true;
+		w->stop_deadline = mono_us() + WORKER_FLUSH_US;
+		task_rt_stop(w->tasks);
+		if (w->inflight > 0)
+			return; /* the tick looks again */
+	}
+	if (w->inflight > 0)
+		log_warn("worker %d: %u answers not written after the drain: "
+			 "closed",
 			 w->id, w->inflight);
 	event_base_loopbreak(w->base);
 }

@@ -99,6 +99,7 @@ struct server *fuzz_server(bool http)
 	if (srv->inbox == NULL)
 		fuzz_die("mailbox", cause);
 	srv->nworkers = 1;
+	srv->http_conns_max = (size_t)srv->cfg->http_max_connections;
 	srv->workers = calloc(1, sizeof *srv->workers);
 	srv->stops = calloc(1, sizeof *srv->stops);
 	srv->workers[0] = worker_create(srv, 0, &cause);
@@ -209,6 +210,12 @@ void control_destroy(struct control *c)
 /* Nothing to stop: there is no listener. */
 void control_stop_accepting(struct control *c)
 {
+}
+
+/* Nothing is ever queued: there is no control connection. */
+bool control_flushed(struct control *c)
+{
+	return true;
 }
 
 /* Reload applies control.*: nothing to apply here. */
