@@ -217,7 +217,8 @@ typedef struct rcl_gen {
 #define POOL_CLASSES (POOL_MAX / POOL_GRAIN)
 
 #define POOL_SPARE 4
-#define ARENA_PAGES 16
+#define ARENA_PAGES 64 /* 4 MiB: at most 64, the bits of a mask */
+#define ARENA_ALL (~(uint64_t)0 >> (64 - ARENA_PAGES))
 
 typedef struct pool_page pool_page;
 typedef struct pool_arena pool_arena;
@@ -240,8 +241,8 @@ _Static_assert(sizeof(pool_page) <= PAGE_HEADER, "page header too large");
  * of those are still resident (given back at the next pool_release()). */
 struct pool_arena {
 	char *base;
-	uint32_t free_mask;
-	uint32_t dirty_mask;
+	uint64_t free_mask;
+	uint64_t dirty_mask;
 	pool_arena *next; /* every arena */
 	pool_arena *prev;
 };
