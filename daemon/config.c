@@ -5,6 +5,7 @@
  * cannot disagree with the validation. Errors name the file, line and key.
  */
 #include <errno.h>
+#include <fcntl.h>
 #include <grp.h>
 #include <ini.h>
 #include <limits.h>
@@ -14,6 +15,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 #include "config.h"
@@ -32,6 +34,11 @@ struct config_key {
 	size_t offset;
 };
 
+/* The largest configuration file read: past it, a file is surely not one
+ * (reclaimd.conf(5) says so). */
+#define CONFIG_MAX_BYTES (1 << 20)
+#define CONFIG_MAX_TEXT "1 MiB"
+
 /* The state of one load: where we are, and the first error. */
 struct config_load {
 	struct config *cfg;
@@ -43,7 +50,10 @@ struct config_load {
 	unsigned order;
 	char *error;
 	bool oom; /* out of memory: config_load fails with no cause */
-	FILE *fp;
+	char *text; /* the file, read whole */
+	size_t len, pos;
+	char section[64]; /* the file's current [section], for errors */
+	char prev_key[96]; /* the key of its last key line in it */
 };
 
 static int parse_string(struct config *, void *, const char *, char **);
@@ -531,23 +541,165 @@ static int config_ini_handler(void *user, const char *section, const char *name,
 	return set_key(user, section, name, value) ? 1 : 0;
 }
 
-/* inih reads through this, one physical line a call, to count lines. */
+/* "section.name" for an error about a line: the line's first word (before
+ * any = or :) in the section above it; the section alone if it has none. */
+static void line_key(const struct config_load *ld, const char *line,
+		     char *buf, size_t len)
+{
+	size_t n;
+
+	line += strspn(line, " \t");
+	n = strcspn(line, " \t=:;#[\r\n");
+	if (n == 0)
+		snprintf(buf, len, "[%s]", ld->section);
+	else
+		snprintf(buf, len, "%s.%.*s", ld->section,
+			 (int)(n < 64 ? n : 64), line);
+}
+
+/*
+ * What inih would take but this format does not, on one physical line of
+ * len bytes (its newline included) that inih reads into num bytes: a
+ * longer line (inih keeps its start and drops the rest unread), a NUL byte
+ * (the value would end there), an indented line (inih joins it to the
+ * value above as a continuation, which sets that key again), and ':' as
+ * the separator. NULL, or why not.
+ */
+static const char line_indented[] =
+    "an indented line, which INI parsers read as the continuation of the "
+    "value above (start each key and [section] at the beginning of its "
+    "line)";
+static const char *line_error(const char *line, size_t len, int num)
+{
+	const char *start = line + strspn(line, " \t");
+
+	if (memchr(line, '\0', len) != NULL)
+		return "a NUL byte in the line";
+	if (len >= (size_t)num)
+		return "the line is too long for the INI parser";
+	if (*start == '\r' || *start == '\n' || *start == '\0' ||
+	    *start == '#' || *start == ';')
+		return NULL; /* blank, or a comment */
+	if (start != line)
+		return line_indented;
+	if (*start != '[' && start[strcspn(start, "=:\n")] == ':')
+		return "expected key = value (':' is not a separator)";
+	return NULL;
+}
+
+/* Remember the section a [section] line opens and the key a key line
+ * sets, for line_key and the indented line's error. */
+static void line_section(struct config_load *ld, const char *line)
+{
+	if (*line == '[') {
+		snprintf(ld->section, sizeof ld->section, "%.*s",
+			 (int)strcspn(line + 1, "]\r\n"), line + 1);
+		ld->prev_key[0] = '\0';
+	} else if (*line != '\n' && *line != '\r' && *line != '#' &&
+		   *line != ';') {
+		line_key(ld, line, ld->prev_key, sizeof ld->prev_key);
+	}
+}
+
+/* inih reads through this, one physical line a call, from the text
+ * read_file read; a line line_error refuses ends the parse there. */
 static char *config_ini_reader(char *str, int num, void *stream)
 {
 	struct config_load *ld = stream;
-	char *line = NULL;
-	size_t cap = 0;
-	ssize_t n;
+	const char *line = ld->text + ld->pos, *nl, *why;
+	char key[96];
+	size_t len;
 
-	n = getline(&line, &cap, ld->fp);
-	if (n < 0) {
-		free(line);
+	if (ld->pos >= ld->len || ld->error != NULL || ld->oom)
+		return NULL;
+	nl = memchr(line, '\n', ld->len - ld->pos);
+	len = nl != NULL ? (size_t)(nl - line) + 1 : ld->len - ld->pos;
+	ld->pos += len;
+	ld->line++;
+	why = line_error(line, len, num);
+	if (why != NULL) {
+		line_key(ld, line, key, sizeof key);
+		if (why == line_indented && ld->prev_key[0] != '\0')
+			snprintf(key, sizeof key, "%s", ld->prev_key);
+		load_error(ld, "%s:%d: %s: %s", ld->file, ld->line, key, why);
 		return NULL;
 	}
-	ld->line++;
-	snprintf(str, (size_t)num, "%s", line);
-	free(line);
+	line_section(ld, line);
+	memcpy(str, line, len);
+	str[len] = '\0';
 	return str;
+}
+
+/* Read fd, whose size fstat gave, into ld->text (NUL-terminated, in case a
+ * line check runs off a line): NULL, or why not. A file that grows past
+ * CONFIG_MAX_BYTES as it is read is refused too. */
+static const char *read_all(struct config_load *ld, int fd, size_t size)
+{
+	size_t cap = size + 2; /* the last read then sees the end */
+	ssize_t n;
+	char *p;
+
+	ld->text = malloc(cap);
+	for (;;) {
+		if (ld->text == NULL) {
+			ld->oom = true;
+			return "out of memory";
+		}
+		n = read(fd, ld->text + ld->len, cap - 1 - ld->len);
+		if (n < 0 && errno == EINTR)
+			continue;
+		if (n <= 0)
+			break;
+		ld->len += (size_t)n;
+		if (ld->len > CONFIG_MAX_BYTES)
+			return "larger than " CONFIG_MAX_TEXT;
+		if (ld->len == cap - 1) {
+			cap = cap * 2 < CONFIG_MAX_BYTES + 2 ? cap * 2
+							      : CONFIG_MAX_BYTES + 2;
+			p = realloc(ld->text, cap);
+			if (p == NULL)
+				free(ld->text);
+			ld->text = p;
+		}
+	}
+	if (n < 0)
+		return strerror(errno);
+	ld->text[ld->len] = '\0';
+	return NULL;
+}
+
+/*
+ * Read the file at path whole into ld->text. Only a regular file: a FIFO,
+ * a device such as /dev/zero or a directory is refused, as decided by
+ * fstat on the descriptor opened (so the path cannot change in between),
+ * opened O_NONBLOCK so that a FIFO cannot block the open. -1 with the
+ * error recorded.
+ */
+static int read_file(struct config_load *ld, const char *path)
+{
+	const char *why = NULL;
+	struct stat st;
+	int fd;
+
+	fd = open(path, O_RDONLY | O_CLOEXEC | O_NOCTTY | O_NONBLOCK);
+	if (fd < 0) {
+		load_error(ld, "%s: cannot read: %s", path, strerror(errno));
+		return -1;
+	}
+	if (fstat(fd, &st) != 0)
+		why = strerror(errno);
+	else if (S_ISDIR(st.st_mode))
+		why = "a directory, not a file";
+	else if (!S_ISREG(st.st_mode))
+		why = "not a regular file";
+	else if (st.st_size > CONFIG_MAX_BYTES)
+		why = "larger than " CONFIG_MAX_TEXT;
+	else
+		why = read_all(ld, fd, (size_t)st.st_size);
+	close(fd);
+	if (why != NULL)
+		load_error(ld, "%s: cannot read: %s", path, why);
+	return why != NULL ? -1 : 0;
 }
 
 /* Read the file into ld->cfg; -1 with ld->error set on any error. */
@@ -555,20 +707,19 @@ static int load_file(struct config_load *ld, const char *path)
 {
 	int rc;
 
-	ld->fp = fopen(path, "r");
-	if (ld->fp == NULL) {
-		load_error(ld, "%s: cannot read: %s", path, strerror(errno));
-		return -1;
-	}
 	ld->file = path;
 	ld->line = 0;
-	rc = ini_parse_stream(config_ini_reader, ld, config_ini_handler, ld);
-	fclose(ld->fp);
-	if (rc > 0)
-		load_error(ld,
-			   "%s:%d: syntax error (expected [section] or key = "
-			   "value)",
-			   path, rc);
+	if (read_file(ld, path) == 0) {
+		rc = ini_parse_stream(config_ini_reader, ld, config_ini_handler,
+				      ld);
+		if (rc > 0)
+			load_error(ld,
+				   "%s:%d: syntax error (expected [section] or "
+				   "key = value)",
+				   path, rc);
+	}
+	free(ld->text);
+	ld->text = NULL;
 	return ld->error != NULL || ld->oom ? -1 : 0;
 }
 
