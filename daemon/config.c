@@ -159,11 +159,12 @@ static int parse_mode(struct config *cfg, void *field, const char *value,
 	return 0;
 }
 
-/* A group name or number that must exist; "" for none. */
+/* A group name or number that must exist; "" for none. A number is a gid
+ * only when no group has it as its name, and it must exist too. */
 static int parse_group(struct config *cfg, void *field, const char *value,
 		       char **cause)
 {
-	struct group *gr;
+	struct group *gr = NULL;
 	char *end;
 	unsigned long v;
 
@@ -172,15 +173,14 @@ static int parse_group(struct config *cfg, void *field, const char *value,
 		gr = getgrnam(value);
 		errno = 0;
 		v = strtoul(value, &end, 10);
-		if (gr != NULL)
-			cfg->control_gid = gr->gr_gid;
-		else if (*end == '\0' && errno == 0 && v < UINT_MAX)
-			cfg->control_gid = (gid_t)v;
-		else {
-			if (asprintf(cause, "no such group \"%s\"", value) < 0)
-				*cause = NULL;
+		if (gr == NULL && *value >= '0' && *value <= '9' &&
+		    *end == '\0' && errno == 0 && v < UINT_MAX)
+			gr = getgrgid((gid_t)v);
+		if (gr == NULL) {
+			*cause = strdup("no such group");
 			return -1;
 		}
+		cfg->control_gid = gr->gr_gid;
 	}
 	return parse_string(cfg, field, value, cause);
 }
@@ -304,32 +304,18 @@ static int parse_thresholds(struct config *cfg, void *field, const char *value,
 	return 0;
 }
 
-/* A size in bytes, with an optional binary suffix (K, KiB, M, MiB...). */
+/* What every size key says of a bad size. */
+#define SIZE_GRAMMAR                                                           \
+	"a whole number of bytes with an optional unit K, M, G or T (or "     \
+	"KiB, MiB, GiB, TiB: powers of 1024)"
+
+/* A size in bytes: the one size grammar, which watchdog.limit is parsed
+ * with (rcl_watchdog_parse_size), less its "auto". */
 static int size_value(const char *value, uint64_t *out)
 {
-	static const char *suffixes[] = {"K", "M", "G", "T"};
-	uint64_t v, mul = 1;
-	char *end;
-	size_t i;
-
-	if (number(value, &v, &end) != 0)
+	if (strcasecmp(value, "auto") == 0)
 		return -1;
-	if (*end == '\0' || strcasecmp(end, "B") == 0) {
-		*out = v;
-		return 0;
-	}
-	for (i = 0; i < 4; i++) {
-		mul <<= 10;
-		if (strcasecmp(end, suffixes[i]) == 0 ||
-		    (strncasecmp(end, suffixes[i], 1) == 0 &&
-		     strcasecmp(end + 1, "iB") == 0)) {
-			if (v > UINT64_MAX / mul)
-				return -1;
-			*out = v * mul;
-			return 0;
-		}
-	}
-	return -1;
+	return rcl_watchdog_parse_size(value, out, NULL, 0);
 }
 
 /* A size in bytes such as 8MiB; 0 is allowed. */
@@ -337,7 +323,7 @@ static int parse_size(struct config *cfg, void *field, const char *value,
 		      char **cause)
 {
 	if (size_value(value, field) != 0) {
-		*cause = strdup("expected a size such as 8MiB or 1048576");
+		*cause = strdup("expected " SIZE_GRAMMAR ", such as 8MiB");
 		return -1;
 	}
 	return 0;
@@ -367,8 +353,9 @@ static int parse_share(struct config *cfg, void *field, const char *value,
 		return 0;
 	}
 	if (size_value(value, &sh->bytes) != 0) {
-		*cause = strdup("expected a size such as 64MiB, a percentage "
-				"of the limit such as 25%, or 0 for none");
+		*cause = strdup("expected a percentage of the limit such as "
+				"25%, or " SIZE_GRAMMAR ", such as 64MiB, or 0 "
+				"for none");
 		return -1;
 	}
 	sh->fraction = 0;
@@ -382,7 +369,8 @@ static int parse_limit(struct config *cfg, void *field, const char *value,
 	uint64_t v;
 
 	if (size_value(value, &v) != 0 || v < 64 || v > ((uint64_t)1 << 30)) {
-		*cause = strdup("expected a size from 64 to 1GiB such as 8KiB");
+		*cause = strdup("expected a size from 64 bytes to 1GiB: "
+				SIZE_GRAMMAR ", such as 8KiB");
 		return -1;
 	}
 	*(uint64_t *)field = v;
@@ -427,9 +415,17 @@ static int parse_watchdog(struct config *cfg, void *field, const char *value,
 {
 	char err[256];
 
+	const char *why = err;
+	size_t n = strlen(cfg->parsing);
+
 	if (rcl_watchdog_config_set(field, cfg->parsing, value, err,
 				    sizeof err) != 0) {
-		*cause = strdup(err);
+		/* the library's sentence starts "watchdog.KEY: ", as ours */
+		if (strncmp(err, "watchdog.", 9) == 0 &&
+		    strncmp(err + 9, cfg->parsing, n) == 0 &&
+		    strncmp(err + 9 + n, ": ", 2) == 0)
+			why = err + 9 + n + 2;
+		*cause = strdup(why);
 		return -1;
 	}
 	return 0;
