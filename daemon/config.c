@@ -46,6 +46,8 @@ struct config_load {
 	int line;
 	unsigned set_line[32]; /* where each key was last set */
 	const char *set_file[32];
+	enum { SET_DEFAULT, SET_FILE, SET_OVERRIDE } set_how[32];
+	bool defaults; /* setting the defaults (file and line are not) */
 	unsigned set_order[32]; /* later sets have larger numbers */
 	unsigned order;
 	char *error;
@@ -526,6 +528,9 @@ static bool set_key(struct config_load *ld, const char *section,
 	i = (size_t)(k - config_keys);
 	ld->set_line[i] = (unsigned)ld->line;
 	ld->set_file[i] = ld->file;
+	ld->set_how[i] = ld->defaults ? SET_DEFAULT
+			 : ld->file != NULL ? SET_FILE
+					    : SET_OVERRIDE;
 	ld->set_order[i] = ++ld->order;
 	return true;
 }
@@ -538,7 +543,7 @@ static int config_ini_handler(void *user, const char *section, const char *name,
 }
 
 /* "section.name" for an error about a line: the line's first word (before
- * any = or :) in the section above it; the section alone if it has none. */
+ * any = or :) in the section above it; "[section]" if it has none. */
 static void line_key(const struct config_load *ld, const char *line,
 		     char *buf, size_t len)
 {
@@ -546,7 +551,9 @@ static void line_key(const struct config_load *ld, const char *line,
 
 	line += strspn(line, " \t");
 	n = strcspn(line, " \t=:;#[\r\n");
-	if (n == 0)
+	if (n == 0 && ld->section[0] == '\0')
+		snprintf(buf, len, "(no section)");
+	else if (n == 0)
 		snprintf(buf, len, "[%s]", ld->section);
 	else
 		snprintf(buf, len, "%s.%.*s", ld->section,
@@ -746,11 +753,13 @@ static int load_defaults(struct config_load *ld)
 
 	ld->cfg->control_gid = (gid_t)-1;
 	rcl_watchdog_config_init(&ld->cfg->watchdog);
+	ld->defaults = true;
 	for (i = 0; i < CONFIG_NKEYS; i++) {
 		ok = set_key(ld, config_keys[i].section, config_keys[i].name,
 			     config_keys[i].def) &&
 		     ok;
 	}
+	ld->defaults = false;
 	if (!ok && !ld->oom) {
 		fprintf(stderr, "reclaimd: built-in default is bad: %s\n",
 			ld->error);
@@ -759,23 +768,87 @@ static int load_defaults(struct config_load *ld)
 	return ok ? 0 : -1;
 }
 
-/* Checks across keys (the watchdog's), reported where its last key was set. */
+/* Whether the sentence err names key k ("watchdog.soft", not as the start
+ * of a longer name). */
+static bool names_key(const char *err, const struct config_key *k)
+{
+	size_t ns = strlen(k->section), nn = strlen(k->name);
+	const char *p;
+
+	for (p = strstr(err, k->section); p != NULL;
+	     p = strstr(p + 1, k->section)) {
+		if (p[ns] == '.' && strncmp(p + ns + 1, k->name, nn) == 0 &&
+		    p[ns + 1 + nn] != '_' &&
+		    !(p[ns + 1 + nn] >= 'a' && p[ns + 1 + nn] <= 'z'))
+			return true;
+	}
+	return false;
+}
+
+/* Where key i's value came from, for an error: "set at FILE:LINE", "set
+ * by -s" or "the default". */
+static void set_where(const struct config_load *ld, size_t i, char *buf,
+		      size_t len)
+{
+	if (ld->set_how[i] == SET_FILE)
+		snprintf(buf, len, "is set at %s:%u", ld->set_file[i],
+			 ld->set_line[i]);
+	else
+		snprintf(buf, len, "%s", ld->set_how[i] == SET_OVERRIDE
+					     ? "is set by -s"
+					     : "is the default");
+}
+
+/*
+ * A check across the keys of section failed with the sentence err: report
+ * it where the last set of the keys err names was made, under that key,
+ * and say where each other key it names came from. If err names none, the
+ * section's last key set takes the blame.
+ */
+static void cross_key_error(struct config_load *ld, const char *section,
+			    const char *err)
+{
+	char others[512] = "", where[320], msg[800];
+	size_t i, last = CONFIG_NKEYS, off = 0;
+	bool named = false;
+
+	for (i = 0; i < CONFIG_NKEYS; i++)
+		named |= names_key(err, &config_keys[i]);
+	for (i = 0; i < CONFIG_NKEYS; i++) {
+		if ((named ? names_key(err, &config_keys[i])
+			   : strcmp(config_keys[i].section, section) == 0) &&
+		    (last == CONFIG_NKEYS ||
+		     ld->set_order[i] > ld->set_order[last]))
+			last = i;
+	}
+	for (i = 0; named && i < CONFIG_NKEYS && off < sizeof others; i++) {
+		if (i == last || !names_key(err, &config_keys[i]))
+			continue;
+		set_where(ld, i, where, sizeof where);
+		off += (size_t)snprintf(others + off, sizeof others - off,
+					"%s%s.%s %s", off ? "; " : " (",
+					config_keys[i].section,
+					config_keys[i].name, where);
+	}
+	if (off > 0 && off < sizeof others - 1)
+		strcat(others, ")");
+	ld->file = ld->set_how[last] == SET_FILE ? ld->set_file[last]
+		   : ld->set_how[last] == SET_DEFAULT ? "built-in default"
+						      : NULL;
+	ld->line = (int)ld->set_line[last];
+	snprintf(msg, sizeof msg, "%s%s", err, others);
+	fail(ld, config_keys[last].section, config_keys[last].name, msg);
+}
+
+/* Checks across keys (the watchdog's); see cross_key_error. */
 static int validate(struct config_load *ld)
 {
 	struct config *cfg = ld->cfg;
-	size_t i, last = 0;
 	char err[256];
 
 	if (rcl_watchdog_config_validate(&cfg->watchdog, err, sizeof err) !=
 	    0) {
-		for (i = 0; i < CONFIG_NKEYS; i++) {
-			if (strcmp(config_keys[i].section, "watchdog") == 0 &&
-			    ld->set_order[i] >= ld->set_order[last])
-				last = i;
-		}
-		ld->file = ld->set_file[last];
-		ld->line = (int)ld->set_line[last];
-		fail(ld, "watchdog", config_keys[last].name, err);
+		cross_key_error(ld, "watchdog", err);
 		return -1;
 	}
 	if (*cfg->control_socket == '\0') {
