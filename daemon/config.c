@@ -16,6 +16,7 @@
 #include <string.h>
 #include <strings.h>
 #include <sys/stat.h>
+#include <sys/sysmacros.h>
 #include <unistd.h>
 
 #include "config.h"
@@ -672,11 +673,12 @@ static const char *read_all(struct config_load *ld, int fd, size_t size)
 }
 
 /*
- * Read the file at path whole into ld->text. Only a regular file: a FIFO,
- * a device such as /dev/zero or a directory is refused, as decided by
- * fstat on the descriptor opened (so the path cannot change in between),
- * opened O_NONBLOCK so that a FIFO cannot block the open. -1 with the
- * error recorded.
+ * Read the file at path whole into ld->text. Only a regular file, or the
+ * null device (-c /dev/null: the defaults alone): a FIFO, another device
+ * such as /dev/zero, or a directory is refused, as decided by fstat on the
+ * descriptor opened (so the path cannot change in between), opened
+ * O_NONBLOCK so that a FIFO cannot block the open. -1 with the error
+ * recorded.
  */
 static int read_file(struct config_load *ld, const char *path)
 {
@@ -691,6 +693,8 @@ static int read_file(struct config_load *ld, const char *path)
 	}
 	if (fstat(fd, &st) != 0)
 		why = strerror(errno);
+	else if (S_ISCHR(st.st_mode) && st.st_rdev == makedev(1, 3))
+		why = read_all(ld, fd, 0); /* /dev/null: empty, as ssh -F */
 	else if (S_ISDIR(st.st_mode))
 		why = "a directory, not a file";
 	else if (!S_ISREG(st.st_mode))

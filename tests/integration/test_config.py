@@ -38,6 +38,8 @@ def files_refused(d):
                       (d.dir, "a directory"),
                       (big, "larger than 1 MiB")):
         bad(["-c", path, "--check-config"], path + ": cannot read: " + why)
+    rc, _, err = run([RECLAIMD, "-c", "/dev/null", "--check-config"])
+    check(rc == 0, "-c /dev/null (the defaults alone): %r" % err)
     ok = write(d.dir, "ok.conf", ("#" * 63 + "\n") * ((1 << 20) // 64))
     rc, _, err = run([RECLAIMD, "-c", ok, "--check-config"])
     check(rc == 0, "a file of 1 MiB: %r" % err)
