@@ -357,3 +357,76 @@ uint64_t json_u64(const struct json *j)
 		return 0;
 	return v;
 }
+
+/* Whether text, valid JSON, escapes a NUL (\u0000) in a string: cJSON
+ * decodes it into the C string, which then ends there, so
+ * "io.reclaim.Stats\u0000garbage" would read as "io.reclaim.Stats". */
+bool json_text_has_nul(const char *text)
+{
+	bool in = false;
+	const char *p;
+
+	for (p = text; *p != '\0'; p++) {
+		if (!in)
+			in = *p == '"';
+		else if (*p == '"')
+			in = false;
+		else if (*p == '\\' && p[1] == 'u' &&
+			 strncmp(p + 2, "0000", 4) == 0)
+			return true;
+		else if (*p == '\\' && p[1] != '\0')
+			p++; /* the escaped character */
+	}
+	return false;
+}
+
+/* strcmp on the keys two cJSON pointers point to, for qsort. */
+static int key_cmp(const void *a, const void *b)
+{
+	return strcmp((*(const cJSON *const *)a)->string,
+		      (*(const cJSON *const *)b)->string);
+}
+
+/* The first key c's own members repeat, sorted (n log n: a 64 KiB message
+ * has some 10,000 keys), in *dup; -1 if out of memory. */
+static int object_duplicate(const cJSON *c, const char **dup)
+{
+	const cJSON *m, **keys;
+	size_t n = 0, i;
+
+	for (m = c->child; m != NULL; m = m->next)
+		n++;
+	if (n < 2)
+		return 0;
+	keys = malloc(n * sizeof *keys);
+	if (keys == NULL)
+		return -1;
+	for (i = 0, m = c->child; m != NULL; m = m->next)
+		keys[i++] = m;
+	qsort(keys, n, sizeof *keys, key_cmp);
+	for (i = 1; i < n && *dup == NULL; i++) {
+		if (strcmp(keys[i - 1]->string, keys[i]->string) == 0)
+			*dup = keys[i]->string;
+	}
+	free(keys);
+	return 0;
+}
+
+/* A key that some object in j holds twice, in *dup (NULL: none), so that
+ * a reader never takes one of two values by its position; -1 if out of
+ * memory. Depth is bounded by cJSON's nesting limit. */
+int json_duplicate_key(const struct json *j, const char **dup)
+{
+	const cJSON *c = AS_C(j), *m;
+
+	*dup = NULL;
+	if (cJSON_IsObject(c) && object_duplicate(c, dup) != 0)
+		return -1;
+	for (m = c->child; m != NULL && *dup == NULL &&
+			   (cJSON_IsObject(c) || cJSON_IsArray(c));
+	     m = m->next) {
+		if (json_duplicate_key(AS_J(m), dup) != 0)
+			return -1;
+	}
+	return 0;
+}

@@ -8,6 +8,11 @@
 
 struct json;
 
+/* The largest integer a JSON number carries exactly here: cJSON holds
+ * numbers as doubles, so 2^53 + 1 reads as 2^53. A range check should not
+ * name a maximum above it, which the number read could not tell apart. */
+#define JSON_INT_MAX (((uint64_t)1 << 53) - 1)
+
 enum json_type {
 	JSON_INVALID,
 	JSON_NULL,
@@ -19,6 +24,8 @@ enum json_type {
 };
 
 struct json *json_parse(const char *text);
+bool json_text_has_nul(const char *text);
+int json_duplicate_key(const struct json *j, const char **dup);
 struct json *json_object(void);
 struct json *json_array(void);
 void json_destroy(struct json *j);

@@ -9,9 +9,15 @@
 
 #include "varlink.h"
 
-/* Parse a JSON object message; cause says why not. */
+/*
+ * Parse a JSON object message; cause says why not. Stricter than cJSON: a
+ * string may not hold \u0000 (the C string would end there, so a method
+ * name could carry a tail the check never saw) and no object may hold a
+ * key twice (cJSON keeps both, and a reader would take the first).
+ */
 static struct json *parse_object(const char *text, char **cause)
 {
+	const char *dup = NULL;
 	struct json *j;
 
 	j = json_parse(text);
@@ -19,12 +25,18 @@ static struct json *parse_object(const char *text, char **cause)
 		*cause = strdup("message is not valid JSON");
 		return NULL;
 	}
-	if (json_type(j) != JSON_OBJECT) {
+	if (json_type(j) != JSON_OBJECT)
 		*cause = strdup("message is not a JSON object");
-		json_destroy(j);
-		return NULL;
-	}
-	return j;
+	else if (json_text_has_nul(text))
+		*cause = strdup("a string holds \\u0000 (NUL)");
+	else if (json_duplicate_key(j, &dup) != 0)
+		*cause = NULL; /* out of memory */
+	else if (dup == NULL)
+		return j;
+	else if (asprintf(cause, "duplicate key \"%s\"", dup) < 0)
+		*cause = NULL;
+	json_destroy(j);
+	return NULL;
 }
 
 /* Read an optional boolean member. */

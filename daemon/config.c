@@ -5,6 +5,7 @@
  * cannot disagree with the validation. Errors name the file, line and key.
  */
 #include <errno.h>
+#include <fcntl.h>
 #include <grp.h>
 #include <ini.h>
 #include <limits.h>
@@ -14,6 +15,8 @@
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
+#include <sys/stat.h>
+#include <sys/sysmacros.h>
 #include <unistd.h>
 
 #include "config.h"
@@ -32,6 +35,11 @@ struct config_key {
 	size_t offset;
 };
 
+/* The largest configuration file read: past it, a file is surely not one
+ * (reclaimd.conf(5) says so). */
+#define CONFIG_MAX_BYTES (1 << 20)
+#define CONFIG_MAX_TEXT "1 MiB"
+
 /* The state of one load: where we are, and the first error. */
 struct config_load {
 	struct config *cfg;
@@ -39,11 +47,16 @@ struct config_load {
 	int line;
 	unsigned set_line[32]; /* where each key was last set */
 	const char *set_file[32];
+	enum { SET_DEFAULT, SET_FILE, SET_OVERRIDE } set_how[32];
+	bool defaults; /* setting the defaults (file and line are not) */
 	unsigned set_order[32]; /* later sets have larger numbers */
 	unsigned order;
 	char *error;
 	bool oom; /* out of memory: config_load fails with no cause */
-	FILE *fp;
+	char *text; /* the file, read whole */
+	size_t len, pos;
+	char section[64]; /* the file's current [section], for errors */
+	char prev_key[96]; /* the key of its last key line in it */
 };
 
 static int parse_string(struct config *, void *, const char *, char **);
@@ -150,11 +163,12 @@ static int parse_mode(struct config *cfg, void *field, const char *value,
 	return 0;
 }
 
-/* A group name or number that must exist; "" for none. */
+/* A group name or number that must exist; "" for none. A number is a gid
+ * only when no group has it as its name, and it must exist too. */
 static int parse_group(struct config *cfg, void *field, const char *value,
 		       char **cause)
 {
-	struct group *gr;
+	struct group *gr = NULL;
 	char *end;
 	unsigned long v;
 
@@ -163,15 +177,14 @@ static int parse_group(struct config *cfg, void *field, const char *value,
 		gr = getgrnam(value);
 		errno = 0;
 		v = strtoul(value, &end, 10);
-		if (gr != NULL)
-			cfg->control_gid = gr->gr_gid;
-		else if (*end == '\0' && errno == 0 && v < UINT_MAX)
-			cfg->control_gid = (gid_t)v;
-		else {
-			if (asprintf(cause, "no such group \"%s\"", value) < 0)
-				*cause = NULL;
+		if (gr == NULL && *value >= '0' && *value <= '9' &&
+		    *end == '\0' && errno == 0 && v < UINT_MAX)
+			gr = getgrgid((gid_t)v);
+		if (gr == NULL) {
+			*cause = strdup("no such group");
 			return -1;
 		}
+		cfg->control_gid = gr->gr_gid;
 	}
 	return parse_string(cfg, field, value, cause);
 }
@@ -295,32 +308,18 @@ static int parse_thresholds(struct config *cfg, void *field, const char *value,
 	return 0;
 }
 
-/* A size in bytes, with an optional binary suffix (K, KiB, M, MiB...). */
+/* What every size key says of a bad size. */
+#define SIZE_GRAMMAR                                                           \
+	"a whole number of bytes with an optional unit K, M, G or T (or "     \
+	"KiB, MiB, GiB, TiB: powers of 1024)"
+
+/* A size in bytes: the one size grammar, which watchdog.limit is parsed
+ * with (rcl_watchdog_parse_size), less its "auto". */
 static int size_value(const char *value, uint64_t *out)
 {
-	static const char *suffixes[] = {"K", "M", "G", "T"};
-	uint64_t v, mul = 1;
-	char *end;
-	size_t i;
-
-	if (number(value, &v, &end) != 0)
+	if (strcasecmp(value, "auto") == 0)
 		return -1;
-	if (*end == '\0' || strcasecmp(end, "B") == 0) {
-		*out = v;
-		return 0;
-	}
-	for (i = 0; i < 4; i++) {
-		mul <<= 10;
-		if (strcasecmp(end, suffixes[i]) == 0 ||
-		    (strncasecmp(end, suffixes[i], 1) == 0 &&
-		     strcasecmp(end + 1, "iB") == 0)) {
-			if (v > UINT64_MAX / mul)
-				return -1;
-			*out = v * mul;
-			return 0;
-		}
-	}
-	return -1;
+	return rcl_watchdog_parse_size(value, out, NULL, 0);
 }
 
 /* A size in bytes such as 8MiB; 0 is allowed. */
@@ -328,7 +327,7 @@ static int parse_size(struct config *cfg, void *field, const char *value,
 		      char **cause)
 {
 	if (size_value(value, field) != 0) {
-		*cause = strdup("expected a size such as 8MiB or 1048576");
+		*cause = strdup("expected " SIZE_GRAMMAR ", such as 8MiB");
 		return -1;
 	}
 	return 0;
@@ -358,8 +357,9 @@ static int parse_share(struct config *cfg, void *field, const char *value,
 		return 0;
 	}
 	if (size_value(value, &sh->bytes) != 0) {
-		*cause = strdup("expected a size such as 64MiB, a percentage "
-				"of the limit such as 25%, or 0 for none");
+		*cause = strdup("expected a percentage of the limit such as "
+				"25%, or " SIZE_GRAMMAR ", such as 64MiB, or 0 "
+				"for none");
 		return -1;
 	}
 	sh->fraction = 0;
@@ -373,7 +373,8 @@ static int parse_limit(struct config *cfg, void *field, const char *value,
 	uint64_t v;
 
 	if (size_value(value, &v) != 0 || v < 64 || v > ((uint64_t)1 << 30)) {
-		*cause = strdup("expected a size from 64 to 1GiB such as 8KiB");
+		*cause = strdup("expected a size from 64 bytes to 1GiB: "
+				SIZE_GRAMMAR ", such as 8KiB");
 		return -1;
 	}
 	*(uint64_t *)field = v;
@@ -418,9 +419,17 @@ static int parse_watchdog(struct config *cfg, void *field, const char *value,
 {
 	char err[256];
 
+	const char *why = err;
+	size_t n = strlen(cfg->parsing);
+
 	if (rcl_watchdog_config_set(field, cfg->parsing, value, err,
 				    sizeof err) != 0) {
-		*cause = strdup(err);
+		/* the library's sentence starts "watchdog.KEY: ", as ours */
+		if (strncmp(err, "watchdog.", 9) == 0 &&
+		    strncmp(err + 9, cfg->parsing, n) == 0 &&
+		    strncmp(err + 9 + n, ": ", 2) == 0)
+			why = err + 9 + n + 2;
+		*cause = strdup(why);
 		return -1;
 	}
 	return 0;
@@ -521,6 +530,9 @@ static bool set_key(struct config_load *ld, const char *section,
 	i = (size_t)(k - config_keys);
 	ld->set_line[i] = (unsigned)ld->line;
 	ld->set_file[i] = ld->file;
+	ld->set_how[i] = ld->defaults ? SET_DEFAULT
+			 : ld->file != NULL ? SET_FILE
+					    : SET_OVERRIDE;
 	ld->set_order[i] = ++ld->order;
 	return true;
 }
@@ -532,23 +544,170 @@ static int config_ini_handler(void *user, const char *section, const char *name,
 	return set_key(user, section, name, value) ? 1 : 0;
 }
 
-/* inih reads through this, one physical line a call, to count lines. */
+/* "section.name" for an error about a line: the line's first word (before
+ * any = or :) in the section above it; "[section]" if it has none. */
+static void line_key(const struct config_load *ld, const char *line,
+		     char *buf, size_t len)
+{
+	size_t n;
+
+	line += strspn(line, " \t");
+	n = strcspn(line, " \t=:;#[\r\n");
+	if (n == 0 && ld->section[0] == '\0')
+		snprintf(buf, len, "(no section)");
+	else if (n == 0)
+		snprintf(buf, len, "[%s]", ld->section);
+	else
+		snprintf(buf, len, "%s.%.*s", ld->section,
+			 (int)(n < 64 ? n : 64), line);
+}
+
+/*
+ * What inih would take but this format does not, on one physical line of
+ * len bytes (its newline included) that inih reads into num bytes: a
+ * longer line (inih keeps its start and drops the rest unread), a NUL byte
+ * (the value would end there), an indented line (inih joins it to the
+ * value above as a continuation, which sets that key again), and ':' as
+ * the separator. NULL, or why not.
+ */
+static const char line_indented[] =
+    "an indented line, which INI parsers read as the continuation of the "
+    "value above (start each key and [section] at the beginning of its "
+    "line)";
+static const char *line_error(const char *line, size_t len, int num)
+{
+	const char *start = line + strspn(line, " \t");
+
+	if (memchr(line, '\0', len) != NULL)
+		return "a NUL byte in the line";
+	if (len >= (size_t)num)
+		return "the line is too long for the INI parser";
+	if (*start == '\r' || *start == '\n' || *start == '\0' ||
+	    *start == '#' || *start == ';')
+		return NULL; /* blank, or a comment */
+	if (start != line)
+		return line_indented;
+	if (*start != '[' && start[strcspn(start, "=:\n")] == ':')
+		return "expected key = value (':' is not a separator)";
+	return NULL;
+}
+
+/* Remember the section a [section] line opens and the key a key line
+ * sets, for line_key and the indented line's error. */
+static void line_section(struct config_load *ld, const char *line)
+{
+	if (*line == '[') {
+		snprintf(ld->section, sizeof ld->section, "%.*s",
+			 (int)strcspn(line + 1, "]\r\n"), line + 1);
+		ld->prev_key[0] = '\0';
+	} else if (*line != '\n' && *line != '\r' && *line != '#' &&
+		   *line != ';') {
+		line_key(ld, line, ld->prev_key, sizeof ld->prev_key);
+	}
+}
+
+/* inih reads through this, one physical line a call, from the text
+ * read_file read; a line line_error refuses ends the parse there. */
 static char *config_ini_reader(char *str, int num, void *stream)
 {
 	struct config_load *ld = stream;
-	char *line = NULL;
-	size_t cap = 0;
-	ssize_t n;
+	const char *line = ld->text + ld->pos, *nl, *why;
+	char key[96];
+	size_t len;
 
-	n = getline(&line, &cap, ld->fp);
-	if (n < 0) {
-		free(line);
+	if (ld->pos >= ld->len || ld->error != NULL || ld->oom)
+		return NULL;
+	nl = memchr(line, '\n', ld->len - ld->pos);
+	len = nl != NULL ? (size_t)(nl - line) + 1 : ld->len - ld->pos;
+	ld->pos += len;
+	ld->line++;
+	why = line_error(line, len, num);
+	if (why != NULL) {
+		line_key(ld, line, key, sizeof key);
+		if (why == line_indented && ld->prev_key[0] != '\0')
+			snprintf(key, sizeof key, "%s", ld->prev_key);
+		load_error(ld, "%s:%d: %s: %s", ld->file, ld->line, key, why);
 		return NULL;
 	}
-	ld->line++;
-	snprintf(str, (size_t)num, "%s", line);
-	free(line);
+	line_section(ld, line);
+	memcpy(str, line, len);
+	str[len] = '\0';
 	return str;
+}
+
+/* Read fd, whose size fstat gave, into ld->text (NUL-terminated, in case a
+ * line check runs off a line): NULL, or why not. A file that grows past
+ * CONFIG_MAX_BYTES as it is read is refused too. */
+static const char *read_all(struct config_load *ld, int fd, size_t size)
+{
+	size_t cap = size + 2; /* the last read then sees the end */
+	ssize_t n;
+	char *p;
+
+	ld->text = malloc(cap);
+	for (;;) {
+		if (ld->text == NULL) {
+			ld->oom = true;
+			return "out of memory";
+		}
+		n = read(fd, ld->text + ld->len, cap - 1 - ld->len);
+		if (n < 0 && errno == EINTR)
+			continue;
+		if (n <= 0)
+			break;
+		ld->len += (size_t)n;
+		if (ld->len > CONFIG_MAX_BYTES)
+			return "larger than " CONFIG_MAX_TEXT;
+		if (ld->len == cap - 1) {
+			cap = cap * 2 < CONFIG_MAX_BYTES + 2 ? cap * 2
+							      : CONFIG_MAX_BYTES + 2;
+			p = realloc(ld->text, cap);
+			if (p == NULL)
+				free(ld->text);
+			ld->text = p;
+		}
+	}
+	if (n < 0)
+		return strerror(errno);
+	ld->text[ld->len] = '\0';
+	return NULL;
+}
+
+/*
+ * Read the file at path whole into ld->text. Only a regular file, or the
+ * null device (-c /dev/null: the defaults alone): a FIFO, another device
+ * such as /dev/zero, or a directory is refused, as decided by fstat on the
+ * descriptor opened (so the path cannot change in between), opened
+ * O_NONBLOCK so that a FIFO cannot block the open. -1 with the error
+ * recorded.
+ */
+static int read_file(struct config_load *ld, const char *path)
+{
+	const char *why = NULL;
+	struct stat st;
+	int fd;
+
+	fd = open(path, O_RDONLY | O_CLOEXEC | O_NOCTTY | O_NONBLOCK);
+	if (fd < 0) {
+		load_error(ld, "%s: cannot read: %s", path, strerror(errno));
+		return -1;
+	}
+	if (fstat(fd, &st) != 0)
+		why = strerror(errno);
+	else if (S_ISCHR(st.st_mode) && st.st_rdev == makedev(1, 3))
+		why = read_all(ld, fd, 0); /* /dev/null: empty, as ssh -F */
+	else if (S_ISDIR(st.st_mode))
+		why = "a directory, not a file";
+	else if (!S_ISREG(st.st_mode))
+		why = "not a regular file";
+	else if (st.st_size > CONFIG_MAX_BYTES)
+		why = "larger than " CONFIG_MAX_TEXT;
+	else
+		why = read_all(ld, fd, (size_t)st.st_size);
+	close(fd);
+	if (why != NULL)
+		load_error(ld, "%s: cannot read: %s", path, why);
+	return why != NULL ? -1 : 0;
 }
 
 /* Read the file into ld->cfg; -1 with ld->error set on any error. */
@@ -556,20 +715,19 @@ static int load_file(struct config_load *ld, const char *path)
 {
 	int rc;
 
-	ld->fp = fopen(path, "r");
-	if (ld->fp == NULL) {
-		load_error(ld, "%s: cannot read: %s", path, strerror(errno));
-		return -1;
-	}
 	ld->file = path;
 	ld->line = 0;
-	rc = ini_parse_stream(config_ini_reader, ld, config_ini_handler, ld);
-	fclose(ld->fp);
-	if (rc > 0)
-		load_error(ld,
-			   "%s:%d: syntax error (expected [section] or key = "
-			   "value)",
-			   path, rc);
+	if (read_file(ld, path) == 0) {
+		rc = ini_parse_stream(config_ini_reader, ld, config_ini_handler,
+				      ld);
+		if (rc > 0)
+			load_error(ld,
+				   "%s:%d: syntax error (expected [section] or "
+				   "key = value)",
+				   path, rc);
+	}
+	free(ld->text);
+	ld->text = NULL;
 	return ld->error != NULL || ld->oom ? -1 : 0;
 }
 
@@ -600,11 +758,13 @@ static int load_defaults(struct config_load *ld)
 
 	ld->cfg->control_gid = (gid_t)-1;
 	rcl_watchdog_config_init(&ld->cfg->watchdog);
+	ld->defaults = true;
 	for (i = 0; i < CONFIG_NKEYS; i++) {
 		ok = set_key(ld, config_keys[i].section, config_keys[i].name,
 			     config_keys[i].def) &&
 		     ok;
 	}
+	ld->defaults = false;
 	if (!ok && !ld->oom) {
 		fprintf(stderr, "reclaimd: built-in default is bad: %s\n",
 			ld->error);
@@ -613,23 +773,87 @@ static int load_defaults(struct config_load *ld)
 	return ok ? 0 : -1;
 }
 
-/* Checks across keys (the watchdog's), reported where its last key was set. */
+/* Whether the sentence err names key k ("watchdog.soft", not as the start
+ * of a longer name). */
+static bool names_key(const char *err, const struct config_key *k)
+{
+	size_t ns = strlen(k->section), nn = strlen(k->name);
+	const char *p;
+
+	for (p = strstr(err, k->section); p != NULL;
+	     p = strstr(p + 1, k->section)) {
+		if (p[ns] == '.' && strncmp(p + ns + 1, k->name, nn) == 0 &&
+		    p[ns + 1 + nn] != '_' &&
+		    !(p[ns + 1 + nn] >= 'a' && p[ns + 1 + nn] <= 'z'))
+			return true;
+	}
+	return false;
+}
+
+/* Where key i's value came from, for an error: "set at FILE:LINE", "set
+ * by -s" or "the default". */
+static void set_where(const struct config_load *ld, size_t i, char *buf,
+		      size_t len)
+{
+	if (ld->set_how[i] == SET_FILE)
+		snprintf(buf, len, "is set at %s:%u", ld->set_file[i],
+			 ld->set_line[i]);
+	else
+		snprintf(buf, len, "%s", ld->set_how[i] == SET_OVERRIDE
+					     ? "is set by -s"
+					     : "is the default");
+}
+
+/*
+ * A check across the keys of section failed with the sentence err: report
+ * it where the last set of the keys err names was made, under that key,
+ * and say where each other key it names came from. If err names none, the
+ * section's last key set takes the blame.
+ */
+static void cross_key_error(struct config_load *ld, const char *section,
+			    const char *err)
+{
+	char others[512] = "", where[320], msg[800];
+	size_t i, last = CONFIG_NKEYS, off = 0;
+	bool named = false;
+
+	for (i = 0; i < CONFIG_NKEYS; i++)
+		named |= names_key(err, &config_keys[i]);
+	for (i = 0; i < CONFIG_NKEYS; i++) {
+		if ((named ? names_key(err, &config_keys[i])
+			   : strcmp(config_keys[i].section, section) == 0) &&
+		    (last == CONFIG_NKEYS ||
+		     ld->set_order[i] > ld->set_order[last]))
+			last = i;
+	}
+	for (i = 0; named && i < CONFIG_NKEYS && off < sizeof others; i++) {
+		if (i == last || !names_key(err, &config_keys[i]))
+			continue;
+		set_where(ld, i, where, sizeof where);
+		off += (size_t)snprintf(others + off, sizeof others - off,
+					"%s%s.%s %s", off ? "; " : " (",
+					config_keys[i].section,
+					config_keys[i].name, where);
+	}
+	if (off > 0 && off < sizeof others - 1)
+		strcat(others, ")");
+	ld->file = ld->set_how[last] == SET_FILE ? ld->set_file[last]
+		   : ld->set_how[last] == SET_DEFAULT ? "built-in default"
+						      : NULL;
+	ld->line = (int)ld->set_line[last];
+	snprintf(msg, sizeof msg, "%s%s", err, others);
+	fail(ld, config_keys[last].section, config_keys[last].name, msg);
+}
+
+/* Checks across keys (the watchdog's); see cross_key_error. */
 static int validate(struct config_load *ld)
 {
 	struct config *cfg = ld->cfg;
-	size_t i, last = 0;
 	char err[256];
 
 	if (rcl_watchdog_config_validate(&cfg->watchdog, err, sizeof err) !=
 	    0) {
-		for (i = 0; i < CONFIG_NKEYS; i++) {
-			if (strcmp(config_keys[i].section, "watchdog") == 0 &&
-			    ld->set_order[i] >= ld->set_order[last])
-				last = i;
-		}
-		ld->file = ld->set_file[last];
-		ld->line = (int)ld->set_line[last];
-		fail(ld, "watchdog", config_keys[last].name, err);
+		cross_key_error(ld, "watchdog", err);
 		return -1;
 	}
 	if (*cfg->control_socket == '\0') {

@@ -3,6 +3,11 @@
 
 #include "reclaimd.h"
 
+/* young_bytes from 0 to this: SIZE_MAX was named as the maximum, but a JSON
+ * number that large reads as 2^64 and was refused. */
+#define YOUNG_BYTES_MAX                                                        \
+	(JSON_INT_MAX < SIZE_MAX ? JSON_INT_MAX : (uint64_t)SIZE_MAX)
+
 /* Every worker took them: answer with what is in force. */
 static void method_set_thresholds_done(struct fanout *fan)
 {
@@ -53,7 +58,7 @@ static enum call_status method_set_thresholds_exec(struct call *call)
 
 	memcpy(thr, srv->thresholds, sizeof thr);
 	if ((rc = method_set_thresholds_read(call, thr)) < 0 ||
-	    call_param_u64(call, "young_bytes", SIZE_MAX, &young) < 0)
+	    call_param_u64(call, "young_bytes", YOUNG_BYTES_MAX, &young) < 0)
 		return CALL_ERROR;
 	memcpy(srv->thresholds, thr, sizeof thr);
 	srv->young_bytes = (size_t)young;

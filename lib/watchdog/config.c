@@ -27,38 +27,35 @@ __attribute__((format(printf, 3, 4))) static int fail(char *err, size_t len,
 	return -1;
 }
 
-/* The multiplier for a size suffix ("", "K", "KiB", "m", "GB"...); 0 if the
- * suffix is not one. Decimal and binary suffixes both mean powers of 1024,
- * as in systemd's MemoryMax=. */
-static uint64_t suffix_mult(const char *p)
+/* The multiplier of a size's unit: none or B, K or KiB, M or MiB, G or GiB,
+ * T or TiB, any case, all powers of 1024 (as systemd's MemoryMax=); 0 if
+ * it is not one. "MB" is not one: it would read as 10^6 to some. */
+static uint64_t unit_mult(const char *p)
 {
-	static const char units[] = "BKMGT";
+	static const char units[] = "KMGT";
 	const char *u;
-	int shift;
 
-	while (isspace((unsigned char)*p))
-		p++;
-	if (*p == '\0')
+	if (*p == '\0' || strcasecmp(p, "B") == 0)
 		return 1;
 	u = strchr(units, toupper((unsigned char)*p));
-	if (u == NULL)
+	if (u == NULL || (p[1] != '\0' && strcasecmp(p + 1, "iB") != 0))
 		return 0;
-	shift = (int)(u - units) * 10;
-	p++;
-	if (shift > 0 && (strcasecmp(p, "iB") == 0 || strcasecmp(p, "B") == 0))
-		p += strlen(p);
-	while (isspace((unsigned char)*p))
-		p++;
-	return *p == '\0' ? (uint64_t)1 << shift : 0;
+	return (uint64_t)1 << (10 * (u - units + 1));
 }
 
-/* Parse a size: "512M", "1.5G", "4096", "64KiB"; "auto" is 0. */
+/*
+ * Parse a size: decimal digits and an optional unit (see unit_mult), with
+ * nothing else: no sign, space, fraction, exponent or hex, so that "8 MiB",
+ * "8MB", "1.5G", "1e3" and "0x10" are errors rather than guesses. This is
+ * the one size grammar of reclaimd.conf(5): the daemon parses its other
+ * size keys with it too. "auto" is 0.
+ */
 int rcl_watchdog_parse_size(const char *s, uint64_t *bytes, char *err,
 			    size_t errlen)
 {
-	char *end;
-	double v;
+	unsigned long long v;
 	uint64_t mult;
+	char *end;
 
 	if (s == NULL || *s == '\0')
 		return fail(err, errlen, "empty size");
@@ -72,16 +69,16 @@ int rcl_watchdog_parse_size(const char *s, uint64_t *bytes, char *err,
 			    "optional K, M, G or T suffix, or 'auto'",
 			    s);
 	errno = 0;
-	v = strtod(s, &end);
-	if (end == s || errno != 0 || !isfinite(v) || v < 0 ||
-	    (mult = suffix_mult(end)) == 0)
+	v = *s >= '0' && *s <= '9' ? strtoull(s, &end, 10) : 0;
+	if (*s < '0' || *s > '9' || (mult = unit_mult(end)) == 0)
 		return fail(err, errlen,
-			    "'%s' is not a size (bytes with an optional K, M, "
-			    "G or T suffix, or 'auto')",
+			    "'%s' is not a size: a whole number of bytes with "
+			    "an optional unit K, M, G or T (or KiB, MiB, GiB, "
+			    "TiB: powers of 1024), such as 512M, or 'auto'",
 			    s);
-	if (v * (double)mult >= 18446744073709551615.0)
+	if (errno != 0 || v > UINT64_MAX / mult)
 		return fail(err, errlen, "'%s' is too large", s);
-	*bytes = (uint64_t)(v * (double)mult);
+	*bytes = v * mult;
 	return 0;
 }
 

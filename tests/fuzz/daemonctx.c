@@ -105,6 +105,7 @@ struct server *fuzz_server(bool http)
 	srv->workers[0] = worker_create(srv, 0, &cause);
 	if (srv->workers[0] == NULL)
 		fuzz_die("worker", cause);
+	srv->report = report_create(srv); /* as server_create */
 	srv->watch = memwatch_create(srv, &cause);
 	if (srv->watch == NULL)
 		fuzz_die("watchdog", cause);

@@ -1,10 +1,16 @@
 """reclaimd's command line and configuration: --version, --help,
 --check-config, the shipped conf/reclaimd.conf, errors naming file, line and
-key with exit status 2, and -s overrides winning over the file."""
+key with exit status 2, and -s overrides winning over the file. Issue 14:
+only a regular file of at most 1 MiB is read (/dev/zero, a FIFO and a
+directory are refused, at start and on reload, and the daemon keeps
+serving); lines inih would take silently (too long, a NUL, indented, ':')
+are errors; one strict size grammar for every size key; a numeric
+control.group must exist; a cross-key error names the keys it involves."""
 
 import os
+import signal
 
-from harness import Daemon, RECLAIMD, SRCDIR, check, run
+from harness import Daemon, RECLAIMD, SRCDIR, check, run, wait_for
 
 
 def bad(args, want):
@@ -19,6 +25,119 @@ def write(d, name, text):
     with open(path, "w") as f:
         f.write(text)
     return path
+
+
+def files_refused(d):
+    """Only a regular file, at most 1 MiB: /dev/zero grew the daemon
+    without bound, a FIFO blocked it, a directory read as empty."""
+    fifo = os.path.join(d.dir, "fifo")
+    os.mkfifo(fifo)
+    big = write(d.dir, "big.conf", "#" * (1 << 20) + "\n")
+    for path, why in (("/dev/zero", "not a regular file"),
+                      (fifo, "not a regular file"),
+                      (d.dir, "a directory"),
+                      (big, "larger than 1 MiB")):
+        bad(["-c", path, "--check-config"], path + ": cannot read: " + why)
+    rc, _, err = run([RECLAIMD, "-c", "/dev/null", "--check-config"])
+    check(rc == 0, "-c /dev/null (the defaults alone): %r" % err)
+    ok = write(d.dir, "ok.conf", ("#" * 63 + "\n") * ((1 << 20) // 64))
+    rc, _, err = run([RECLAIMD, "-c", ok, "--check-config"])
+    check(rc == 0, "a file of 1 MiB: %r" % err)
+
+
+def reload_refused(d):
+    """A reload from /dev/zero, a FIFO or a directory keeps the running
+    configuration, says why, and the daemon keeps answering."""
+    d.write_conf("[heap]\nthresholds = 900,9,9\n")
+    d.start()
+    real = d.conf + ".real"
+    os.rename(d.conf, real)
+    fifo = os.path.join(d.dir, "fifo")
+    os.mkfifo(fifo)
+    for target, why in (("/dev/zero", "not a regular file"),
+                        (fifo, "not a regular file"),
+                        (d.dir, "a directory")):
+        os.symlink(target, d.conf)
+        rc, _, err = d.ctl("reload")
+        check(rc == 1 and d.conf + ": cannot read: " + why in err,
+              "reload from %s: %r" % (target, err))
+        n = d.read_log().count("keeping the old configuration")
+        d.send(signal.SIGHUP)
+        wait_for(lambda: d.read_log().count(
+            "keeping the old configuration") > n,
+            "SIGHUP from %s to be refused" % target)
+        s = d.ctl_json("stats")
+        check(s["heap"]["thresholds"] == [900, 9, 9],
+              "reload from %s changed the thresholds: %r" %
+              (target, s["heap"]["thresholds"]))
+        os.unlink(d.conf)
+    os.rename(real, d.conf)
+    check(d.stop() == 0, "exit status")
+
+
+def lines_refused(d):
+    """What inih takes silently is an error naming file, line and key."""
+    cases = (
+        # padded past inih's line buffer, the rest was dropped unread
+        ("[heap]\nyoung_bytes = 8MiB" + " " * 300 + "garbage\n",
+         ":2: heap.young_bytes: the line is too long"),
+        ("[heap]\nyoung_bytes = 8MiB\0garbage\n",
+         ":2: heap.young_bytes: a NUL byte"),
+        # a continuation line set young_bytes again, to 4MiB
+        ("[heap]\nyoung_bytes = 8MiB\n  4MiB\n",
+         ":3: heap.young_bytes: an indented line"),
+        ("[heap]\n\tyoung_bytes = 8MiB\n",
+         ":2: heap.young_bytes: an indented line"),
+        ("[heap]\nyoung_bytes: 8MiB\n",
+         ":2: heap.young_bytes: expected key = value"),
+    )
+    for i, (text, want) in enumerate(cases):
+        f = os.path.join(d.dir, "line%d.conf" % i)
+        with open(f, "w") as fp:
+            fp.write(text)
+        bad(["-c", f, "--check-config"], f + want)
+    f = write(d.dir, "group.conf", "[control]\ngroup = 4000000000\n")
+    bad(["-c", f, "--check-config"],
+        f + ":2: control.group: bad value \"4000000000\": no such group")
+
+
+def sizes_refused(d):
+    """One strict size grammar for every size key: what only watchdog.limit
+    took (through strtod) is an error everywhere, naming file, line, key."""
+    keys = (("heap", "young_bytes"), ("watchdog", "limit"),
+            ("tasks", "max_bytes"), ("http", "max_body_bytes"),
+            ("http", "max_header_bytes"), ("http", "max_request_line"))
+    for sec, key in keys:
+        for value in ("8MB", "0x10", "1e3", "8 MiB", "1.5G", "+8K", "-8K"):
+            f = write(d.dir, "size.conf",
+                      "[%s]\n# a comment\n%s = %s\n" % (sec, key, value))
+            bad(["-c", f, "--check-config"],
+                '%s:3: %s.%s: bad value "%s"' % (f, sec, key, value))
+        f = write(d.dir, "size.conf", "[%s]\n%s = 8K\n" % (sec, key))
+        rc, _, err = run([RECLAIMD, "-c", f, "--check-config"])
+        check(rc == 0, "%s.%s = 8K: %r" % (sec, key, err))
+
+
+def cross_key(d):
+    """A check across keys names the keys it involves, where each was set:
+    it named watchdog.hysteresis (the last watchdog key set), or
+    "watchdog.socket" after -s control.socket."""
+    f = write(d.dir, "x.conf", "[watchdog]\nsoft = 99%\nhard = 90%\n")
+    bad(["-c", f, "-s", "watchdog.hysteresis=1%", "--check-config"],
+        f + ":3: watchdog.hard: watchdog.soft (99%) is above watchdog.hard "
+        "(90%)")
+    bad(["-c", f, "-s", "watchdog.hysteresis=1%", "--check-config"],
+        "(watchdog.soft is set at %s:2)" % f)
+    bad(["-c", f, "-s", "control.socket=" + d.sock, "--check-config"],
+        f + ":3: watchdog.hard: ")
+    bad(["-s", "watchdog.soft=96%", "-s", "control.socket=" + d.sock,
+         "--check-config"],
+        "-s watchdog.soft: watchdog.soft (96%) is above watchdog.hard (95%)")
+    bad(["-s", "watchdog.soft=96%", "--check-config"],
+        "(watchdog.hard is the default)")
+    f = write(d.dir, "y.conf", "[watchdog]\nhysteresis = 85%\n")
+    bad(["-c", f, "-s", "log.level=debug", "--check-config"],
+        f + ":2: watchdog.hysteresis: watchdog.hysteresis (85%)")
 
 
 def main():
@@ -71,6 +190,14 @@ def main():
         log = d.read_log()
         check("<6>" in log and "ready" in log, "log prefixes: %r" % log)
         check(d.stop() == 0, "exit status")
+
+    with Daemon(start=False) as d:
+        files_refused(d)
+        lines_refused(d)
+        sizes_refused(d)
+        cross_key(d)
+    with Daemon(start=False) as d:
+        reload_refused(d)
 
     # watchdog.cgroup: watch the cgroup named (here a v2 tree in files, its
     # parent's memory.max the limit in force).

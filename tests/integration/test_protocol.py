@@ -1,8 +1,11 @@
 """Bad input on the control socket: malformed JSON, wrong types, unknown
 methods and parameters, a message over 64 KiB, half a message then a stall,
 hundreds of idle connections. Each gets a varlink error or a closed
-connection, and another client keeps being served throughout."""
+connection, and another client keeps being served throughout. Issue 14: a
+string holding \\u0000, a key given twice, and SetThresholds' young_bytes
+range, whose message named a maximum it then refused."""
 
+import re
 import socket
 import time
 
@@ -78,6 +81,60 @@ def test_bad_messages(d):
     check("parameters" in r and "error" not in r, "after errors: %r" % r)
     v.close()
     served(d)
+
+
+def test_strict_json(d):
+    """What cJSON takes but a C string or a first-match lookup would read
+    otherwise: "io.reclaim.Stats\\u0000garbage" ran Stats, and a second
+    "method" key was ignored."""
+    v = d.varlink()
+    for raw, what in (
+            (b'{"method":"io.reclaim.Stats\\u0000garbage"}', "NUL in method"),
+            (b'{"method":"io.reclaim.Stats","parameters":'
+             b'{"x\\u0000y":1}}', "NUL in a key"),
+            (b'{"method":"io.reclaim.RunTask","parameters":{"task":"tree",'
+             b'"args":{"depth":"2\\u0000"}}}', "NUL in a nested value")):
+        v.send_raw(raw + b"\0")
+        r = expect_error(v, "io.reclaim.InvalidRequest", what)
+        check("\\u0000" in r["parameters"]["reason"], "%s: %r" % (what, r))
+    for raw, key in (
+            (b'{"method":"io.reclaim.Stats","method":"io.reclaim.Collect"}',
+             "method"),
+            (b'{"method":"io.reclaim.Collect","parameters":'
+             b'{"generation":0,"generation":2}}', "generation"),
+            (b'{"method":"io.reclaim.Stats","parameters":{},'
+             b'"parameters":{}}', "parameters")):
+        v.send_raw(raw + b"\0")
+        r = expect_error(v, "io.reclaim.InvalidRequest", "duplicate " + key)
+        check(r["parameters"]["reason"] == 'duplicate key "%s"' % key,
+              "duplicate %s: %r" % (key, r))
+    # An escaped backslash before u0000 is not a NUL; other escapes pass.
+    r = v.call("io.reclaim.RunTask", {"task": "no\\u0000such\n"})
+    check(r.get("error") != "io.reclaim.InvalidRequest", "\\\\u0000: %r" % r)
+    r = v.call("io.reclaim.Stats")
+    check("parameters" in r and "error" not in r, "after errors: %r" % r)
+    v.close()
+    served(d)
+
+
+def test_young_bytes_range(d):
+    """The range the error names is the range taken: it said "0 to
+    18446744073709551615", and that number was refused."""
+    v = d.varlink()
+    v.send("io.reclaim.SetThresholds", {"young_bytes": -1})
+    r = expect_error(v, "org.varlink.service.InvalidParameter", "young -1")
+    m = re.search(r"from 0 to (\d+)", r["parameters"].get("reason", "") or
+                  str(r))
+    check(m is not None, "young_bytes range not named: %r" % r)
+    top = int(m.group(1))
+    r = v.call("io.reclaim.SetThresholds", {"young_bytes": top})
+    check("error" not in r and r["parameters"]["young_bytes"] == top,
+          "the maximum named, %d, refused: %r" % (top, r))
+    v.send("io.reclaim.SetThresholds", {"young_bytes": top + 2})
+    expect_error(v, "org.varlink.service.InvalidParameter", "past the max")
+    r = v.call("io.reclaim.SetThresholds", {"young_bytes": 8 << 20})
+    check("error" not in r, "back to 8 MiB: %r" % r)
+    v.close()
 
 
 def test_pipelined(d):
@@ -156,6 +213,8 @@ def main():
     with Daemon(conf="[control]\nidle_timeout = 1s\n") as d:
         test_info(d)
         test_bad_messages(d)
+        test_strict_json(d)
+        test_young_bytes_range(d)
         test_pipelined(d)
         test_too_large(d)
         test_stall(d)

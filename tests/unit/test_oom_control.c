@@ -4,8 +4,10 @@
  * one request on its worker's HTTP front, while the Nth allocation fails,
  * for every N. Allocations are counted wherever the call
  * makes them: the daemon's and common/'s own code (linked with --wrap, so
- * xmalloc's malloc too), cJSON (its hooks) and libevent (its memory
- * functions). Each N runs in a child process, so an abort is an outcome,
+ * xmalloc's malloc too; asprintf and strndup are wrapped themselves, as
+ * glibc's do not allocate through the wrapped symbols), cJSON (its hooks)
+ * and libevent (its memory functions). The near-limit report and the
+ * forensics merge run the same way, with garbage recorded first. Each N runs in a child process, so an abort is an outcome,
  * not the end of the test.
  *
  * Outcomes: answered (a reply, an error included: io.reclaim.OutOfMemory
@@ -72,6 +74,7 @@ enum outcome {
 	BAD_STATUS = 6, /* HTTP: a status other than 200, 4xx, 503 */
 	UNSERVED = 7,	/* HTTP: the next request was not answered 200 */
 	SEGV = 8,	/* the child caught SIGSEGV (CRASHED or IN_LIBEVENT) */
+	SKIPPED = 9,	/* the near-limit report dropped at once for memory */
 	LEAKED = 23,	/* LeakSanitizer's exit status */
 	ABORTED = 100,
 	CRASHED,
@@ -89,11 +92,14 @@ void *__real_calloc(size_t n, size_t size);
 void *__real_realloc(void *p, size_t size);
 char *__real_strdup(const char *s);
 int __real_vasprintf(char **out, const char *fmt, va_list ap);
+char *__real_strndup(const char *s, size_t n);
 void *__wrap_malloc(size_t size);
 void *__wrap_calloc(size_t n, size_t size);
 void *__wrap_realloc(void *p, size_t size);
 char *__wrap_strdup(const char *s);
 int __wrap_vasprintf(char **out, const char *fmt, va_list ap);
+int __wrap_asprintf(char **out, const char *fmt, ...);
+char *__wrap_strndup(const char *s, size_t n);
 void fuzz_alloc_pause(bool pause);
 
 /* Whether this allocation is the one that fails; if so, say from where. */
@@ -139,6 +145,28 @@ int __wrap_vasprintf(char **out, const char *fmt, va_list ap)
 		return -1;
 	}
 	return __real_vasprintf(out, fmt, ap);
+}
+
+/* glibc's asprintf does not call vasprintf through the symbol wrapped, so
+ * it is wrapped itself (it escaped the injection before). */
+int __wrap_asprintf(char **out, const char *fmt, ...)
+{
+	va_list ap;
+	int n;
+
+	if (oom_fail()) {
+		*out = NULL;
+		return -1;
+	}
+	va_start(ap, fmt);
+	n = __real_vasprintf(out, fmt, ap);
+	va_end(ap);
+	return n;
+}
+
+char *__wrap_strndup(const char *s, size_t n)
+{
+	return oom_fail() ? NULL : __real_strndup(s, n);
 }
 
 /* A child's SIGSEGV: where, for the parent to tell libevent's own. */
@@ -201,14 +229,66 @@ void fuzz_alloc_pause(bool pause)
 	}
 }
 
+/* Calls made in the child before the one under test, without failures
+ * (NULL-terminated; NULL: none): what gives the call something to do. */
+static const char *const *oom_setup;
+/* The request that runs the near-limit report instead of a call. */
+#define OOM_REPORT "report"
+
+/* One call, pumped until it is answered or the deadline passes; whether it
+ * was answered in time. */
+static bool call_pumped(struct server *srv, struct conn *conn,
+			const char *request)
+{
+	uint64_t deadline = mono_us() + OOM_CALL_US;
+	char *msg = __real_strdup(request);
+
+	method_dispatch(srv, conn, msg);
+	while (conn->call != NULL && mono_us() < deadline) {
+		fuzz_pump(srv);
+		usleep(100);
+	}
+	fuzz_pump(srv); /* what the call left to the workers (Reload's) */
+	free(msg);
+	return conn->call == NULL;
+}
+
+/*
+ * The near-limit report, as on entering the critical level (census and
+ * garbage fan-outs, the forensics merge, rendering, the file): ANSWERED
+ * when it counts one more report, written or only logged; SKIPPED when the
+ * allocation that failed was report_level's own first fan-out, which drops
+ * the report (logged: "cannot reach the workers") with nothing in flight;
+ * else HUNG.
+ */
+static int report_pumped(struct server *srv)
+{
+	uint64_t deadline = mono_us() + OOM_CALL_US;
+	uint64_t before = report_count(srv->report);
+	bool failed_at_once;
+
+	report_level(srv->report, RCL_WATCHDOG_NORMAL, RCL_WATCHDOG_CRITICAL);
+	failed_at_once = oom_count >= oom_fail_at && fuzz_inflight(srv) == 0;
+	while (report_count(srv->report) == before && mono_us() < deadline) {
+		fuzz_pump(srv);
+		usleep(100);
+		if (failed_at_once && fuzz_inflight(srv) == 0)
+			break;
+	}
+	if (report_count(srv->report) != before)
+		return ANSWERED;
+	return failed_at_once ? SKIPPED : HUNG;
+}
+
 /* The child: set up, then one call with allocation n failing. */
 static int child(const char *request, size_t n)
 {
 	cJSON_Hooks hooks = {.malloc_fn = __wrap_malloc, .free_fn = free};
-	struct conn conn = {.privileged = true};
+	struct conn conn = {.privileged = true}, setup;
+	bool report = strcmp(request, OOM_REPORT) == 0, done;
 	struct server *srv;
-	uint64_t deadline;
-	char *msg;
+	size_t i;
+	int rc;
 
 	cJSON_InitHooks(&hooks);
 	signal(SIGSEGV, child_segv);
@@ -216,20 +296,22 @@ static int child(const char *request, size_t n)
 	srv = fuzz_server(false);
 	if (oom_src != NULL)
 		srv->src = oom_src;
-	msg = __real_strdup(request);
+	for (i = 0; oom_setup != NULL && oom_setup[i] != NULL; i++) {
+		setup = (struct conn){.privileged = true};
+		if (!call_pumped(srv, &setup, oom_setup[i]))
+			return HUNG;
+	}
 	oom_count = 0;
 	oom_fail_at = n;
 	oom_on = true;
-	method_dispatch(srv, &conn, msg);
-	deadline = mono_us() + OOM_CALL_US;
-	while (conn.call != NULL && mono_us() < deadline) {
-		fuzz_pump(srv);
-		usleep(100);
+	if (report) {
+		rc = report_pumped(srv);
+		oom_on = false;
+		return rc != HUNG && oom_count < n ? BEYOND : rc;
 	}
-	fuzz_pump(srv); /* what the call left to the workers (Reload's) */
+	done = call_pumped(srv, &conn, request);
 	oom_on = false;
-	free(msg);
-	if (conn.call != NULL)
+	if (!done)
 		return HUNG;
 	if (oom_count < n)
 		return BEYOND;
@@ -366,6 +448,7 @@ static enum outcome run_child(const char *request, size_t n, char *log,
 		case CLOSED:
 		case BAD_STATUS:
 		case UNSERVED:
+		case SKIPPED:
 		case LEAKED:
 			return (enum outcome)WEXITSTATUS(status);
 		case SEGV:
@@ -408,6 +491,7 @@ static void run_request(const char *request)
 	    [BAD_STATUS] = "bad status",
 	    [UNSERVED] = "not served after",
 	    [IN_LIBEVENT] = "in libevent",
+	    [SKIPPED] = "report skipped",
 	};
 	size_t count[NOUTCOMES] = {0}, n, first = 1, last = OOM_MAX_N;
 	bool bad = false;
@@ -426,7 +510,7 @@ static void run_request(const char *request)
 		if (o == BEYOND)
 			break;
 		count[o]++;
-		if (o == ANSWERED || o == CLOSED)
+		if (o == ANSWERED || o == CLOSED || o == SKIPPED)
 			continue;
 		bad |= o != IN_LIBEVENT;
 		if (count[o] > shown)
@@ -439,11 +523,13 @@ static void run_request(const char *request)
 		else
 			print_message("%.3000s\n", log);
 	}
-	print_message("  N = %zu..%zu: %zu answered, %zu closed, %zu no reply, "
+	print_message("  N = %zu..%zu: %zu answered, %zu closed, %zu report "
+		      "skipped, %zu no reply, "
 		      "%zu bad status, %zu not served after, %zu aborted by "
 		      "xmalloc, %zu leaked, %zu hung, %zu crashed, %zu crashed "
 		      "in libevent\n",
 		      first, n - 1, count[ANSWERED], count[CLOSED],
+		      count[SKIPPED],
 		      count[NO_REPLY], count[BAD_STATUS], count[UNSERVED],
 		      count[ABORTED], count[LEAKED], count[HUNG],
 		      count[CRASHED], count[IN_LIBEVENT]);
@@ -535,6 +621,45 @@ static void test_reload(void **state)
 	unlink(path);
 }
 
+/* Calls that leave garbage for the forensics to report: leak debugging on,
+ * a churn of cyclic graphs, a full collection. */
+static const char *const garbage_setup[] = {
+    "{\"method\":\"io.reclaim.SetDebug\",\"parameters\":{\"leak\":true}}",
+    "{\"method\":\"io.reclaim.RunTask\",\"parameters\":{\"task\":"
+    "\"churn\",\"args\":{\"duration_ms\":\"20\",\"rate\":\"500\","
+    "\"size\":\"4\",\"cycles\":\"1\",\"payload\":\"64\",\"keep\":\"0\"}}}",
+    "{\"method\":\"io.reclaim.Collect\",\"parameters\":{\"generation\":2}}",
+    NULL,
+};
+
+/* The forensics copy (worker) and merge (main thread) of Garbage, with
+ * garbage recorded: Garbage alone had nothing to copy or merge. */
+static void test_garbage_merge(void **state)
+{
+	oom_setup = garbage_setup;
+	run_request("{\"method\":\"io.reclaim.Garbage\"}");
+	oom_setup = NULL;
+}
+
+/* The near-limit report with garbage recorded, written to a directory of
+ * its own: the census and garbage fan-outs, the merge, the JSON, the
+ * file's paths (asprintf, strndup: wrapped now). */
+static void test_report(void **state)
+{
+	static char kv[128];
+	char dir[] = "/tmp/reclaim-oom-report-XXXXXX";
+	char cmd[160];
+
+	assert_non_null(mkdtemp(dir));
+	snprintf(kv, sizeof kv, "forensics.report_dir=%s", dir);
+	fuzz_override(kv);
+	oom_setup = garbage_setup;
+	run_request(OOM_REPORT);
+	oom_setup = NULL;
+	snprintf(cmd, sizeof cmd, "rm -rf '%s'", dir);
+	assert_int_equal(system(cmd), 0);
+}
+
 static void test_http(void **state)
 {
 	run_request("GET / HTTP/1.1\r\nHost: t\r\nConnection: close\r\n\r\n");
@@ -572,8 +697,12 @@ int main(void)
 	    cmocka_unit_test(test_run_task),
 	    cmocka_unit_test(test_set_debug),
 	    cmocka_unit_test(test_reload),
+	    cmocka_unit_test(test_garbage_merge),
 	    cmocka_unit_test(test_http),
+	    cmocka_unit_test(test_report), /* last: it adds an override */
 	};
 
+	if (getenv("RECLAIM_OOM_TEST") != NULL) /* one test, by name */
+		cmocka_set_test_filter(getenv("RECLAIM_OOM_TEST"));
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }

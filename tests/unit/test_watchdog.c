@@ -188,9 +188,12 @@ static void test_parse_size(void **state)
 	assert_int_equal(rcl_watchdog_parse_size("512M", &b, err, sizeof err),
 			 0);
 	assert_int_equal(b, 512 * MiB);
-	assert_int_equal(rcl_watchdog_parse_size("1.5G", &b, err, sizeof err),
+	assert_int_equal(rcl_watchdog_parse_size("2g", &b, err, sizeof err),
 			 0);
-	assert_int_equal(b, 1536 * MiB);
+	assert_int_equal(b, 2048 * MiB);
+	assert_int_equal(rcl_watchdog_parse_size("7B", &b, err, sizeof err),
+			 0);
+	assert_int_equal(b, 7);
 	assert_int_equal(rcl_watchdog_parse_size("64KiB", &b, err, sizeof err),
 			 0);
 	assert_int_equal(b, 65536);
@@ -208,6 +211,38 @@ static void test_parse_size(void **state)
 	assert_int_equal(rcl_watchdog_parse_size("", &b, err, sizeof err), -1);
 	assert_int_equal(rcl_watchdog_parse_size("-5M", &b, err, sizeof err),
 			 -1);
+}
+
+/* One strict grammar (issue 14): what strtod and a lax suffix took before
+ * (a fraction, hex, an exponent, a sign, space, decimal-looking units) is
+ * an error, and so is a size past 64 bits. */
+static void test_parse_size_strict(void **state)
+{
+	static const char *const bad[] = {
+	    "8MB", "0x10",  "1e3", "8 MiB", "1.5G", " 8",    "8 ",
+	    "+8",  "8KiBs", "8iB", "inf",   "nan",  "18446744073709551616",
+	    "16777216T"};
+	char err[256];
+	uint64_t b;
+	size_t i;
+
+	for (i = 0; i < sizeof bad / sizeof bad[0]; i++) {
+		b = 42;
+		err[0] = '\0';
+		if (rcl_watchdog_parse_size(bad[i], &b, err, sizeof err) == 0)
+			fail_msg("\"%s\" parsed as %llu", bad[i],
+				 (unsigned long long)b);
+		assert_int_equal(b, 42);
+		assert_true(err[0] != '\0');
+	}
+	assert_int_equal(
+	    rcl_watchdog_parse_size("18446744073709551615", &b, err, sizeof err),
+	    0);
+	assert_true(b == UINT64_MAX);
+	assert_int_equal(rcl_watchdog_parse_size("16777215T", &b, err,
+						 sizeof err),
+			 0);
+	assert_true(b == 16777215ULL << 40);
 }
 
 /* Percentages and fractions parse; over 100% does not. */
@@ -1295,6 +1330,7 @@ int main(void)
 {
 	const struct CMUnitTest tests[] = {
 	    cmocka_unit_test(test_parse_size),
+	    cmocka_unit_test(test_parse_size_strict),
 	    cmocka_unit_test(test_parse_fraction),
 	    cmocka_unit_test(test_config_keys),
 	    cmocka_unit_test(test_config_validate),

@@ -160,7 +160,9 @@ int rcl_watchdog_config_validate(const rcl_watchdog_config *cfg, char *err,
  * 0, or -1 with a sentence in err naming the key and the value. */
 int rcl_watchdog_config_set(rcl_watchdog_config *cfg, const char *key,
 			    const char *value, char *err, size_t errlen);
-/* "512M", "1.5G", "4096", "64KiB" -> bytes; "auto" -> 0. 0 or -1. */
+/* "512M", "4096", "64KiB" -> bytes; "auto" -> 0: digits and an optional
+ * unit B, K, M, G, T (or KiB... TiB), powers of 1024, nothing else ("1.5G",
+ * "8MB", "8 MiB", "0x10", "1e3" are errors). 0 or -1. */
 int rcl_watchdog_parse_size(const char *s, uint64_t *bytes, char *err,
 			    size_t errlen);
 /* "80%", "80.5%", "0.8" -> 0.8. 0 or -1 (over 100%, negative, garbage). */
