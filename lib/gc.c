@@ -309,14 +309,15 @@ struct split_info {
  * with the pacing counts summed in h->gc_freed. Inline in the delete loops;
  * rcl_dealloc() calls the out-of-line copy below.
  */
-static inline void release_member(rcl_heap *h, rcl_head *o)
+/* The counts a freed member leaves: a hole in its vector, its block out of
+ * its generation, its bytes (block and owned) out of its type, and into
+ * h->gc_freed. */
+static inline void release_counts(rcl_heap *h, rcl_head *o, size_t block,
+				  size_t bytes)
 {
 	rcl_tinfo *ti = o->ti;
-	size_t block = head_block(o), bytes = block;
 	unsigned gen = head_gen(o);
 
-	if (__builtin_expect(o->flags & F_OWNED, 0))
-		bytes += heap_owned_take(h, o);
 	if (__builtin_expect(h->finalizable != 0, 0) && ti->type->finalize &&
 	    !(o->flags & F_FINALIZED))
 		h->finalizable--;
@@ -327,6 +328,15 @@ static inline void release_member(rcl_heap *h, rcl_head *o)
 	ti->bytes -= bytes;
 	h->gc_freed.objects++;
 	h->gc_freed.bytes += bytes;
+}
+
+static inline void release_member(rcl_heap *h, rcl_head *o)
+{
+	size_t block = head_block(o), bytes = block;
+
+	if (__builtin_expect(o->flags & F_OWNED, 0))
+		bytes += heap_owned_take(h, o);
+	release_counts(h, o, block, bytes);
 	heap_free_block(h, o, block);
 }
 
@@ -336,20 +346,9 @@ static inline void release_member(rcl_heap *h, rcl_head *o)
 static inline void release_pooled(rcl_heap *h, rcl_head *o)
 {
 	pool_page *pg = (pool_page *)((uintptr_t)o & ~(uintptr_t)(POOL_PAGE - 1));
-	rcl_tinfo *ti = o->ti;
 	size_t block = class_size(pg->cls);
-	unsigned gen = head_gen(o);
 
-	if (__builtin_expect(h->finalizable != 0, 0) && ti->type->finalize &&
-	    !(o->flags & F_FINALIZED))
-		h->finalizable--;
-	h->vec[gen].v[o->idx] = NULL;
-	h->vec[gen].holes++;
-	h->slot[gen].bytes -= block;
-	ti->objects--;
-	ti->bytes -= block;
-	h->gc_freed.objects++;
-	h->gc_freed.bytes += block;
+	release_counts(h, o, block, block);
 	pool_put(h, pg, o);
 }
 
