@@ -7,7 +7,7 @@
  * a unit: at most burst lines per interval from one call site, then none
  * until the interval ends; the first line after it is preceded by one that
  * says how many were suppressed. 5,000 refused calls in 0.41 s wrote 5,000
- * lines before; they now write the burst (issue 14).
+ * lines before; they now write the burst.
  */
 #include <pthread.h>
 #include <stdio.h>

@@ -3,7 +3,7 @@
  * read by a privileged caller (root, the daemon's user, control.group:
  * those who may change state). Reading empties the report only for them;
  * any other caller reads the same report and leaves it whole, so it cannot
- * empty the report an operator was about to read (issue 14).
+ * empty the report an operator was about to read.
  */
 #include "reclaimd.h"
 

@@ -2,7 +2,7 @@
  * Snapshot: remember the census now, for Diff to compare against. Each
  * caller has its own snapshot (struct census_snapshot says how many are
  * kept): before, one was shared, and any peer's Snapshot replaced root's,
- * so root's Diff said nothing rose (issue 14).
+ * so root's Diff said nothing rose.
  */
 #include <stdint.h>
 

@@ -234,7 +234,7 @@ struct worker {
 	struct wcmd *stop; /* the stop command, while draining */
 	uint64_t stop_deadline;
 	bool stop_cut; /* past the drain timeout: tasks answered, flushing */
-	unsigned inflight; /* requests answered later (tasks, issue 5) */
+	unsigned inflight; /* requests answered later (tasks) */
 	struct task_rt *tasks; /* task-rt.c */
 	struct http_conns *conns; /* http-conn.c: request deadlines */
 	struct http_conf {	/* http.* copied at start: reload keeps them */

@@ -1,4 +1,4 @@
-"""Descriptor exhaustion (issue 14). reclaimd runs under RLIMIT_NOFILE
+"""Descriptor exhaustion. reclaimd runs under RLIMIT_NOFILE
 256:256 (prlimit: main() cannot raise a soft limit already at the hard one).
 
 1. More idle HTTP connections than it has descriptors (1,100): http.max_connections,

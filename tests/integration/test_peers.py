@@ -1,5 +1,5 @@
 #!/usr/bin/python3
-"""Reading is harmless (issue 14): a peer under another uid cannot empty
+"""Reading is harmless: a peer under another uid cannot empty
 the garbage report root is about to read, nor replace root's snapshot, and
 its refused calls are logged at a bounded rate. Clients run under uid 65534
 (subprocess's user=, or os.setuid in a forked child for raw varlink)."""

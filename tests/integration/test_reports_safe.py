@@ -1,5 +1,5 @@
 #!/usr/bin/python3
-"""The near-limit report's directory (issue 14): nothing planted there is
+"""The near-limit report's directory: nothing planted there is
 followed, and a directory someone else could write is refused. Before, the
 temporary file had a predictable name (.NAME.tmp) opened with O_TRUNC and
 without O_NOFOLLOW: a link planted at that name made root's 0600 file hold

@@ -1,4 +1,4 @@
-"""Request smuggling (issue 14, RFC 9112 sections 5.1, 6.1, 6.3, 7.1), on raw
+"""Request smuggling (RFC 9112 sections 5.1, 6.1, 6.3, 7.1), on raw
 sockets. evhttp 2.1 read each ambiguous shape below its own way (the first
 of two Content-Length fields, "+5" as 5, a chunk size "0x5" as 5, an
 unknown Transfer-Encoding as no body, "Content-Length : 5" as no length),

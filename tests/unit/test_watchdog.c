@@ -213,7 +213,7 @@ static void test_parse_size(void **state)
 			 -1);
 }
 
-/* One strict grammar (issue 14): what strtod and a lax suffix took before
+/* One strict grammar: what strtod and a lax suffix took before
  * (a fraction, hex, an exponent, a sign, space, decimal-looking units) is
  * an error, and so is a size past 64 bits. */
 static void test_parse_size_strict(void **state)
