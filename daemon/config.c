@@ -545,21 +545,23 @@ static int config_ini_handler(void *user, const char *section, const char *name,
 }
 
 /* "section.name" for an error about a line: the line's first word (before
- * any = or :) in the section above it; "[section]" if it has none. */
+ * any = or :) in the section above it (the name alone before any section);
+ * a [section] line as written; "[section]" if it has no word. */
 static void line_key(const struct config_load *ld, const char *line,
 		     char *buf, size_t len)
 {
 	size_t n;
 
 	line += strspn(line, " \t");
-	n = strcspn(line, " \t=:;#[\r\n");
-	if (n == 0 && ld->section[0] == '\0')
-		snprintf(buf, len, "(no section)");
-	else if (n == 0)
-		snprintf(buf, len, "[%s]", ld->section);
+	n = strcspn(line, *line == '[' ? "\r\n" : " \t=:;#[\r\n");
+	if (n > 64)
+		n = 64;
+	if (*line == '[' || (n > 0 && ld->section[0] == '\0'))
+		snprintf(buf, len, "%.*s", (int)n, line);
+	else if (n > 0)
+		snprintf(buf, len, "%s.%.*s", ld->section, (int)n, line);
 	else
-		snprintf(buf, len, "%s.%.*s", ld->section,
-			 (int)(n < 64 ? n : 64), line);
+		snprintf(buf, len, "[%s]", ld->section);
 }
 
 /*
@@ -567,8 +569,9 @@ static void line_key(const struct config_load *ld, const char *line,
  * len bytes (its newline included) that inih reads into num bytes: a
  * longer line (inih keeps its start and drops the rest unread), a NUL byte
  * (the value would end there), an indented line (inih joins it to the
- * value above as a continuation, which sets that key again), and ':' as
- * the separator. NULL, or why not.
+ * value above as a continuation, which sets that key again), ':' as the
+ * separator; and what inih refuses too (no '=', no ']'), so that the error
+ * names the key. NULL, or why not.
  */
 static const char line_indented[] =
     "an indented line, which INI parsers read as the continuation of the "
@@ -587,9 +590,18 @@ static const char *line_error(const char *line, size_t len, int num)
 		return NULL; /* blank, or a comment */
 	if (start != line)
 		return line_indented;
-	if (*start != '[' && start[strcspn(start, "=:\n")] == ':')
+	if (*start == '[')
+		return memchr(start, ']', len - (size_t)(start - line)) != NULL
+			   ? NULL
+			   : "expected [section]";
+	switch (start[strcspn(start, "=:\n")]) {
+	case '=':
+		return NULL;
+	case ':':
 		return "expected key = value (':' is not a separator)";
-	return NULL;
+	default:
+		return "expected key = value";
+	}
 }
 
 /* Remember the section a [section] line opens and the key a key line
@@ -612,8 +624,8 @@ static char *config_ini_reader(char *str, int num, void *stream)
 {
 	struct config_load *ld = stream;
 	const char *line = ld->text + ld->pos, *nl, *why;
+	size_t len, skip = 0;
 	char key[96];
-	size_t len;
 
 	if (ld->pos >= ld->len || ld->error != NULL || ld->oom)
 		return NULL;
@@ -621,15 +633,17 @@ static char *config_ini_reader(char *str, int num, void *stream)
 	len = nl != NULL ? (size_t)(nl - line) + 1 : ld->len - ld->pos;
 	ld->pos += len;
 	ld->line++;
-	why = line_error(line, len, num);
+	if (ld->line == 1 && len >= 3 && memcmp(line, "\xEF\xBB\xBF", 3) == 0)
+		skip = 3; /* a UTF-8 byte order mark, which inih skips */
+	why = line_error(line + skip, len - skip, num - (int)skip);
 	if (why != NULL) {
-		line_key(ld, line, key, sizeof key);
+		line_key(ld, line + skip, key, sizeof key);
 		if (why == line_indented && ld->prev_key[0] != '\0')
 			snprintf(key, sizeof key, "%s", ld->prev_key);
 		load_error(ld, "%s:%d: %s: %s", ld->file, ld->line, key, why);
 		return NULL;
 	}
-	line_section(ld, line);
+	line_section(ld, line + skip);
 	memcpy(str, line, len);
 	str[len] = '\0';
 	return str;

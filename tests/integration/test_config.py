@@ -90,12 +90,21 @@ def lines_refused(d):
          ":2: heap.young_bytes: an indented line"),
         ("[heap]\nyoung_bytes: 8MiB\n",
          ":2: heap.young_bytes: expected key = value"),
+        # inih's own syntax errors named no key
+        ("[http]\nthis line has no equals sign\n",
+         ":2: http.this: expected key = value"),
+        ("[http\nworkers = 2\n", ":1: [http: expected [section]"),
     )
     for i, (text, want) in enumerate(cases):
         f = os.path.join(d.dir, "line%d.conf" % i)
         with open(f, "w") as fp:
             fp.write(text)
         bad(["-c", f, "--check-config"], f + want)
+    f = os.path.join(d.dir, "bom.conf")
+    with open(f, "wb") as fp:  # a byte order mark is no indentation
+        fp.write(b"\xef\xbb\xbf[http]\nworkers = 2 ; a comment\n")
+    rc, _, err = run([RECLAIMD, "-c", f, "--check-config"])
+    check(rc == 0, "a file with a byte order mark: %r" % err)
     f = write(d.dir, "group.conf", "[control]\ngroup = 4000000000\n")
     bad(["-c", f, "--check-config"],
         f + ":2: control.group: bad value \"4000000000\": no such group")
