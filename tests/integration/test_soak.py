@@ -6,7 +6,7 @@ own count) and RSS are sampled; every churn call answered, and reclaimd
 exits 0 on SIGTERM afterwards. What is judged (see soak.sh): the floor of
 live bytes after full collections, first third against last, and RSS after
 full collections, the median of the last third against the highest of the
-first. It used to judge the mean of RSS sampled at any moment, which holds
+two before it. It used to judge the mean of RSS sampled at any moment, which holds
 the garbage awaiting collection and the pool pages and malloc caches whose
 level wanders with timing; it failed once in six runs (+6.0% on a late step)
 with nothing leaked: the library's pool pages come from mapped arenas and
