@@ -50,7 +50,8 @@ int log_level_parse(const char *name)
 }
 
 /* Write one line with a single write(2), so threads never interleave. */
-static void log_vmsg(int prio, const char *fmt, va_list ap)
+__attribute__((format(printf, 2, 0))) static void
+log_vmsg(int prio, const char *fmt, va_list ap)
 {
 	char line[1024];
 	int n, m;
