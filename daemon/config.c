@@ -552,7 +552,7 @@ static void line_key(const struct config_load *ld, const char *line,
 {
 	size_t n;
 
-	line += strspn(line, " \t");
+	line += strspn(line, " \t\r\v\f");
 	n = strcspn(line, *line == '[' ? "\r\n" : " \t=:;#[\r\n");
 	if (n > 64)
 		n = 64;
@@ -579,14 +579,14 @@ static const char line_indented[] =
     "line)";
 static const char *line_error(const char *line, size_t len, int num)
 {
-	const char *start = line + strspn(line, " \t");
+	/* what inih's lskip() skips: isspace() but the line's end */
+	const char *start = line + strspn(line, " \t\r\v\f");
 
 	if (memchr(line, '\0', len) != NULL)
 		return "a NUL byte in the line";
 	if (len >= (size_t)num)
 		return "the line is too long for the INI parser";
-	if (*start == '\r' || *start == '\n' || *start == '\0' ||
-	    *start == '#' || *start == ';')
+	if (*start == '\n' || *start == '\0' || *start == '#' || *start == ';')
 		return NULL; /* blank, or a comment */
 	if (start != line)
 		return line_indented;

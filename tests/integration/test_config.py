@@ -88,6 +88,14 @@ def lines_refused(d):
          ":3: heap.young_bytes: an indented line"),
         ("[heap]\n\tyoung_bytes = 8MiB\n",
          ":2: heap.young_bytes: an indented line"),
+        # what inih's lskip() skips too (isspace): a CR, a form feed, a
+        # vertical tab starting a line made it a continuation as well
+        ("[heap]\nyoung_bytes = 8MiB\n\r4MiB\n",
+         ":3: heap.young_bytes: an indented line"),
+        ("[heap]\nyoung_bytes = 8MiB\n\f4MiB\n",
+         ":3: heap.young_bytes: an indented line"),
+        ("[heap]\n\vyoung_bytes: 8MiB\n",
+         ":2: heap.young_bytes: an indented line"),
         ("[heap]\nyoung_bytes: 8MiB\n",
          ":2: heap.young_bytes: expected key = value"),
         # inih's own syntax errors named no key
