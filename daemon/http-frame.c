@@ -120,11 +120,12 @@ static int frame_line(struct http_frame *f, struct evbuffer *src, size_t max,
 		      char **line, size_t *len)
 {
 	struct evbuffer_ptr from, eol;
-	size_t have = evbuffer_get_length(src);
+	size_t have = evbuffer_get_length(src), eol_len = 0;
+	const unsigned char *p;
 
 	if (evbuffer_ptr_set(src, &from, f->scanned, EVBUFFER_PTR_SET) != 0)
 		evbuffer_ptr_set(src, &from, f->scanned = 0, EVBUFFER_PTR_SET);
-	eol = evbuffer_search_eol(src, &from, NULL, EVBUFFER_EOL_CRLF);
+	eol = evbuffer_search_eol(src, &from, &eol_len, EVBUFFER_EOL_CRLF);
 	if (eol.pos < 0) {
 		f->scanned = have > 0 ? have - 1 : 0; /* a CR, perhaps */
 		return have > max ? frame_refuse(f, "a line too long") : 0;
@@ -132,12 +133,20 @@ static int frame_line(struct http_frame *f, struct evbuffer *src, size_t max,
 	f->scanned = 0;
 	if ((size_t)eol.pos > max)
 		return frame_refuse(f, "a line too long");
+	/* a lone LF ends a line for evhttp, not for every proxy before us */
+	if (eol_len != 2)
+		return frame_refuse(f, "a line ended by LF alone");
 	*line = evbuffer_readln(src, len, EVBUFFER_EOL_CRLF);
 	if (*line == NULL)
 		return frame_refuse(f, "out of memory");
-	if (memchr(*line, '\0', *len) != NULL) {
-		free(*line);
-		return frame_refuse(f, "a NUL in a line");
+	/* a CR or another control byte (HTAB aside) inside a line: a bare CR
+	 * ends a line for some readers (RFC 9112 2.2) */
+	for (p = (const unsigned char *)*line; p < (unsigned char *)*line + *len;
+	     p++) {
+		if ((*p < 0x20 && *p != '\t') || *p == 0x7f) {
+			free(*line);
+			return frame_refuse(f, "a control byte in a line");
+		}
 	}
 	return 1;
 }
@@ -148,15 +157,23 @@ static bool frame_tchar(int c)
 	return isalnum(c) || (c != '\0' && strchr("!#$%&'*+-.^_`|~", c));
 }
 
-/* The request line: is it HEAD or TRACE (no body), HTTP/1.0? evhttp checks
- * the rest. */
-static void frame_request_line(struct http_frame *f, const char *line)
+/* The request line: method SP target SP version, one space each, the
+ * version HTTP/1.1 or HTTP/1.0 exactly, so that evhttp (which strips
+ * trailing spaces and reads "HTTP/%d.%d") reads the version we judged by;
+ * is it HEAD or TRACE (no body), HTTP/1.0? evhttp checks the rest. */
+static int frame_request_line(struct http_frame *f, const char *line)
 {
-	const char *version = strrchr(line, ' ');
+	const char *sp1 = strchr(line, ' '), *sp2 = strrchr(line, ' ');
 
+	if (sp1 == NULL || sp1 == line || sp2 == sp1 + 1 ||
+	    strchr(sp1 + 1, ' ') != sp2)
+		return frame_refuse(f, "a request line not of three parts");
+	if (strcmp(sp2 + 1, "HTTP/1.1") != 0 && strcmp(sp2 + 1, "HTTP/1.0") != 0)
+		return frame_refuse(f, "a version other than HTTP/1.1 or 1.0");
 	f->no_body = strncmp(line, "HEAD ", 5) == 0 ||
 		     strncmp(line, "TRACE ", 6) == 0;
-	f->http10 = version != NULL && strcmp(version + 1, "HTTP/1.0") == 0;
+	f->http10 = strcmp(sp2 + 1, "HTTP/1.0") == 0;
+	return 0;
 }
 
 /* Content-Length: 1*DIGIT, the same in every such field. */
@@ -264,8 +281,7 @@ static int frame_head_line(struct http_frame *f, struct evbuffer *src)
 		return frame_refuse(f, "a head too large");
 	}
 	if (f->nlines++ == 0) {
-		frame_request_line(f, line);
-		rc = 0;
+		rc = frame_request_line(f, line);
 	} else {
 		rc = frame_field(f, line, true);
 		len = strlen(line); /* the value's end may be trimmed */

@@ -4,7 +4,9 @@ of two Content-Length fields, "+5" as 5, a chunk size "0x5" as 5, an
 unknown Transfer-Encoding as no body, "Content-Length : 5" as no length),
 so a request hidden in the body reached a task; now each is answered 400
 and its connection closed, and nothing after it is read. A legal chunk
-extension ("5;foo=bar"), answered 413 before, is accepted. Each refused
+extension ("5;foo=bar"), answered 413 before, is accepted. A bare CR or LF
+in the head, and a request line evhttp would read as another version than
+ours, are refused too (RFC 9112 2.2, 3). Each refused
 shape carries a second request ("GET /smuggled") in its body or after it:
 exactly one reply may come back, and no request may reach a task (the
 daemon's request count; the 400 is evhttp's)."""
@@ -54,6 +56,23 @@ REFUSED = {
         b"HEAD / HTTP/1.1\r\nHost: x\r\nContent-Length: 36\r\n\r\n" +
         SMUGGLED,
     "NUL in a field": post(b"X-A: a\0b\r\n", b""),
+    # a bare CR or LF ends a field line for some readers, not for others
+    "bare CR in a field": post(b"X-A: a\rContent-Length: 36\r\n", b""),
+    "bare LF in the head": post(b"X-A: a\nContent-Length: 36\r\n", b""),
+    "control byte in a field": post(b"X-A: a\x0bb\r\n", b""),
+    # evhttp strips trailing spaces and reads "HTTP/%d.%d": these were 1.0
+    # to it, and so Transfer-Encoding in HTTP/1.0 went through decoded
+    "version with a trailing space":
+        b"POST / HTTP/1.0 \r\nTransfer-Encoding: chunked\r\n\r\n"
+        b"5\r\nhello\r\n0\r\n\r\n" + SMUGGLED,
+    "version HTTP/1.00":
+        b"POST / HTTP/1.00\r\nTransfer-Encoding: chunked\r\n\r\n"
+        b"5\r\nhello\r\n0\r\n\r\n" + SMUGGLED,
+    "version HTTP/01.0":
+        b"POST / HTTP/01.0\r\nTransfer-Encoding: chunked\r\n\r\n"
+        b"5\r\nhello\r\n0\r\n\r\n" + SMUGGLED,
+    "two spaces in the request line":
+        b"POST  / HTTP/1.1\r\nHost: x\r\n\r\n" + SMUGGLED,
 }
 
 ACCEPTED = {
