@@ -17,6 +17,7 @@
  */
 #include <errno.h>
 #include <fcntl.h>
+#include <limits.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -139,6 +140,49 @@ static const char *report_dir_unsafe(int dfd)
 	return NULL;
 }
 
+/* Why the components of path (as written, each with lstat) let someone
+ * else choose where it leads, or NULL: each must be root's or ours, and a
+ * directory above the last one written by no one else, but for root's
+ * sticky directories (/tmp: others cannot replace an entry that is not
+ * theirs). A link planted in /tmp as /tmp/reports, pointing at a
+ * directory of root's, would have passed report_dir_unsafe() there. */
+static const char *report_path_unsafe_at(const char *path)
+{
+	char prefix[PATH_MAX];
+	struct stat st;
+	size_t i, n = strlen(path);
+
+	if (path[0] != '/' || n >= sizeof prefix)
+		return NULL; /* relative: its resolved form is checked */
+	for (i = 1; i <= n; i++) {
+		if (i < n && path[i] != '/')
+			continue;
+		memcpy(prefix, path, i);
+		prefix[i] = '\0';
+		if (lstat(prefix, &st) != 0)
+			return NULL; /* not there yet: mkdir, then open, say */
+		if (st.st_uid != 0 && st.st_uid != geteuid())
+			return "a component is another user's";
+		if (S_ISDIR(st.st_mode) && i < n &&
+		    (st.st_mode & (S_IWGRP | S_IWOTH)) != 0 &&
+		    !((st.st_mode & S_ISVTX) && st.st_uid == 0))
+			return "a directory above it is writable by others";
+	}
+	return NULL;
+}
+
+/* The same for dir as written and as resolved (the link DynamicUser=
+ * makes of /var/lib/reclaim is root's, its target the service's). */
+static const char *report_path_unsafe(const char *dir)
+{
+	char real[PATH_MAX];
+	const char *why = report_path_unsafe_at(dir);
+
+	if (why == NULL && realpath(dir, real) != NULL)
+		why = report_path_unsafe_at(real);
+	return why;
+}
+
 /* The report directory, open, once it is found safe; -1 (logged) if not. */
 static int report_open_dir(const char *dir)
 {
@@ -150,6 +194,8 @@ static int report_open_dir(const char *dir)
 			 strerror(errno));
 	dfd = open(dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
 	why = dfd < 0 ? strerror(errno) : report_dir_unsafe(dfd);
+	if (why == NULL)
+		why = report_path_unsafe(dir);
 	if (why != NULL) {
 		log_err("near-limit report: not written to %s: %s", dir, why);
 		if (dfd >= 0)
@@ -234,6 +280,8 @@ static void report_check_dir(const struct report *r)
 		return;
 	dfd = open(dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
 	why = dfd >= 0 ? report_dir_unsafe(dfd) : NULL;
+	if (why == NULL)
+		why = report_path_unsafe(dir);
 	if (why != NULL)
 		log_warn("near-limit reports will not be written to %s: %s",
 			 dir, why);

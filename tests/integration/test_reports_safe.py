@@ -94,6 +94,39 @@ def test_unsafe_dir(mode, owner, why):
         check(d.stop() == 0, "exit status")
 
 
+def test_unsafe_path(kind, why):
+    """What leads to the directory is checked too, as written and resolved:
+    a link another user planted in a sticky directory like /tmp (pointing
+    at a directory of root's, which passed the directory's own check), or
+    a directory above it that others can write (they could put another in
+    its place). Refused, nothing written at the link's target."""
+    with Daemon() as d:
+        target = os.path.join(d.dir, "roots")
+        os.mkdir(target, 0o755)
+        if kind == "link":
+            shared = os.path.join(d.dir, "shared")
+            os.mkdir(shared)
+            os.chmod(shared, 0o1777)
+            rdir = os.path.join(shared, "reports")
+            os.symlink(target, rdir)
+            os.lchown(rdir, 65534, 65534)
+        else:
+            above = os.path.join(d.dir, "open")
+            os.mkdir(above)
+            os.chmod(above, 0o777)
+            rdir = os.path.join(above, "reports")
+            os.mkdir(rdir, 0o755)
+            target = rdir
+        line = make_report(d, rdir)
+        check("not written to a file" in line, "written: " + line)
+        log = d.read_log()
+        check("near-limit report: not written to %s: %s" % (rdir, why)
+              in log, "the log does not say why:\n" + log)
+        check(not os.listdir(target), "files written to %s: %r" %
+              (target, os.listdir(target)))
+        check(d.stop() == 0, "exit status")
+
+
 def main():
     if os.geteuid() != 0:
         print("SKIP: needs root to chown a directory to another user")
@@ -103,6 +136,8 @@ def main():
     test_unsafe_dir(0o1777, 0, "writable by its group or by others")
     test_unsafe_dir(0o775, 0, "writable by its group or by others")
     test_unsafe_dir(0o755, 65534, "owned by another user")
+    test_unsafe_path("link", "a component is another user's")
+    test_unsafe_path("above", "a directory above it is writable by others")
     print("ok")
 
 
