@@ -32,6 +32,7 @@
 #include <fcntl.h>
 #include <limits.h>
 #include <link.h>
+#include <poll.h>
 #include <signal.h>
 #include <stdarg.h>
 #include <stdio.h>
@@ -299,13 +300,46 @@ static int plugin_verdict(char *out, int status, char **cause)
 	return -1;
 }
 
-/* Load and register every plugin of list in a forked child. */
+/* How long the check of the plugins may take: a constructor that hangs
+ * (or a helper it forked that keeps the pipe open) must not hang start. */
+#define PLUGIN_CHECK_MS 30000
+
+/* Read the child's words from fd until it closes it or the time is up;
+ * false if the time ran out. The end is kept if there are too many. */
+static bool plugin_read_child(int fd, char *out, size_t size, size_t *len)
+{
+	uint64_t deadline = mono_us() + (uint64_t)PLUGIN_CHECK_MS * 1000;
+	struct pollfd pfd = {.fd = fd, .events = POLLIN};
+	uint64_t now;
+	ssize_t n;
+
+	for (;;) {
+		now = mono_us();
+		if (now >= deadline)
+			return false;
+		if (poll(&pfd, 1, (int)((deadline - now) / 1000) + 1) == 0)
+			continue;
+		n = read(fd, out + *len, size - 1 - *len);
+		if (n == 0 || (n < 0 && errno != EINTR && errno != EAGAIN))
+			return true;
+		*len += n > 0 ? (size_t)n : 0;
+		if (*len == size - 1) { /* keep the end: the last words */
+			memmove(out, out + *len / 2, *len - *len / 2);
+			*len -= *len / 2;
+		}
+	}
+}
+
+/* Load and register every plugin of list in a forked child, with SIGCHLD
+ * at its default (an ignored SIGCHLD, which a supervisor can hand down,
+ * would have the child reaped by the kernel and its verdict lost). */
 static int plugin_try(const char *list, char **cause)
 {
+	struct sigaction dfl = {.sa_handler = SIG_DFL}, old;
 	char out[PLUGIN_CHILD_OUT];
 	size_t len = 0;
-	ssize_t n;
-	int p[2], status;
+	bool in_time = true;
+	int p[2], status, rc;
 	pid_t pid;
 
 	if (pipe2(p, O_CLOEXEC) != 0) {
@@ -313,6 +347,7 @@ static int plugin_try(const char *list, char **cause)
 			     strerror(errno));
 		return -1;
 	}
+	sigaction(SIGCHLD, &dfl, &old);
 	fflush(NULL); /* the child's exit must not write it twice */
 	pid = fork();
 	if (pid == 0) {
@@ -320,25 +355,32 @@ static int plugin_try(const char *list, char **cause)
 		plugin_child(list, p[1]);
 	}
 	close(p[1]);
-	while (pid > 0 && (n = read(p[0], out + len, sizeof out - 1 - len)) != 0) {
-		if (n < 0 && errno != EINTR)
-			break;
-		len += n > 0 ? (size_t)n : 0;
-		if (len == sizeof out - 1) { /* keep the end: the last words */
-			memmove(out, out + len / 2, len - len / 2);
-			len -= len / 2;
-		}
-	}
+	if (pid > 0)
+		in_time = plugin_read_child(p[0], out, sizeof out, &len);
 	close(p[0]);
 	out[len] = '\0';
 	if (pid < 0) {
+		sigaction(SIGCHLD, &old, NULL);
 		plugin_cause(cause, "cannot check the plugins: fork: %s",
 			     strerror(errno));
 		return -1;
 	}
-	while (waitpid(pid, &status, 0) < 0)
-		if (errno != EINTR)
-			return 0; /* reaped elsewhere: loaded at start anyway */
+	if (!in_time)
+		kill(pid, SIGKILL);
+	while ((rc = (int)waitpid(pid, &status, 0)) < 0 && errno == EINTR)
+		;
+	sigaction(SIGCHLD, &old, NULL);
+	if (rc < 0) {
+		plugin_cause(cause, "cannot check the plugins: waitpid: %s",
+			     strerror(errno));
+		return -1;
+	}
+	if (!in_time) {
+		plugin_cause(cause, "the plugins' check took longer than %d s "
+			     "(a constructor or a registration that hangs?)",
+			     PLUGIN_CHECK_MS / 1000);
+		return -1;
+	}
 	return plugin_verdict(out, status, cause);
 }
 
