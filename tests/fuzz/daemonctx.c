@@ -9,6 +9,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/resource.h>
 #include <sys/socket.h>
 #include <unistd.h>
 
@@ -77,11 +78,19 @@ static int fuzz_listen(void)
 struct server *fuzz_server(bool http)
 {
 	struct server *srv;
+	struct rlimit rl;
 	char *cause = NULL;
 	int g;
 
 	if (fuzz_srv != NULL)
 		return fuzz_srv;
+	/* as reclaimd's main() does, so that the daemon fuzzed has the
+	 * descriptors the real one has (http.max_connections is fitted to
+	 * them there) */
+	if (getrlimit(RLIMIT_NOFILE, &rl) == 0 && rl.rlim_cur < rl.rlim_max) {
+		rl.rlim_cur = rl.rlim_max;
+		setrlimit(RLIMIT_NOFILE, &rl);
+	}
 	srv = calloc(1, sizeof *srv);
 	srv->src = &fuzz_src;
 	srv->cfg = config_load(&fuzz_src, &cause);

@@ -27,19 +27,40 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
 #define FUZZ_HTTP_DEADLINE_US 10000000
 #define FUZZ_PUMP_MAX 10000
 
-/* A client connection to the worker's HTTP front. */
-static int connect_front(void)
+/*
+ * A client connection to the worker's HTTP front, made without blocking:
+ * the worker accepts only while we pump its loop (one thread runs both
+ * ends), so a blocking connect waited on a full accept queue with no one
+ * to empty it, until libFuzzer's SIGALRM (every second, for -timeout) cut
+ * it short with EINTR.
+ */
+static int connect_front(struct server *srv)
 {
 	struct sockaddr_in sin = {.sin_family = AF_INET};
-	int fd = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
+	int fd = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC | SOCK_NONBLOCK, 0);
+	uint64_t deadline = mono_us() + FUZZ_HTTP_DEADLINE_US;
+	socklen_t len = sizeof(int);
+	int err = 0;
 
 	sin.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
 	sin.sin_port = htons((uint16_t)fuzz_http_port());
-	if (fd < 0 || connect(fd, (struct sockaddr *)&sin, sizeof sin) != 0) {
-		perror("fuzz: connect");
+	if (fd >= 0 && connect(fd, (struct sockaddr *)&sin, sizeof sin) != 0) {
+		err = errno;
+		while ((err == EINPROGRESS || err == EINTR) &&
+		       mono_us() < deadline) {
+			fuzz_pump(srv);
+			if (poll(&(struct pollfd){.fd = fd, .events = POLLOUT},
+				 1, 1) == 1 &&
+			    getsockopt(fd, SOL_SOCKET, SO_ERROR, &err, &len) == 0)
+				break;
+			err = EINPROGRESS;
+		}
+	}
+	if (fd < 0 || err != 0) {
+		fprintf(stderr, "fuzz: connect: %s\n",
+			strerror(fd < 0 ? errno : err));
 		abort();
 	}
-	fcntl(fd, F_SETFL, O_NONBLOCK);
 	return fd;
 }
 
@@ -103,7 +124,7 @@ static void read_answer(struct server *srv, int fd)
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
 	struct server *srv = fuzz_server(true);
-	int fd = connect_front(), i;
+	int fd = connect_front(srv), i;
 
 	send_all(srv, fd, data, size);
 	read_answer(srv, fd);
