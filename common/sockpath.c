@@ -1,5 +1,5 @@
 /*
- * The control socket's default path (ARCHITECTURE.md, control.socket).
+ * The control socket's default path (reclaimd.conf(5), control.socket).
  * sockpath_find allocates with malloc and returns NULL when out of memory
  * (reclaimd computes it again at each reload); sockpath_default, for
  * reclaimctl, exits instead.

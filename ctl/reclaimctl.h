@@ -7,7 +7,7 @@
 
 #include "json.h"
 
-/* Exit statuses (ARCHITECTURE.md). */
+/* Exit statuses (reclaimctl(1), EXIT STATUS). */
 enum {
 	CTL_OK = 0,
 	CTL_DAEMON_ERROR = 1,

@@ -1,4 +1,4 @@
-/* reclaimd: hosts the heaps and worker tasks; see ARCHITECTURE.md. */
+/* reclaimd: hosts the heaps and worker tasks; see reclaimd(8) and README.md. */
 #include <getopt.h>
 #include <signal.h>
 #include <stdio.h>
