@@ -50,6 +50,8 @@ enum stats_agg { STATS_SUM, STATS_MAX };
 	  "included")                                                          \
 	X(heap, cached_bytes, GAUGE, SUM, "bytes",                             \
 	  "of heap.block_bytes, freed blocks kept for reuse")                  \
+	X(heap, pool_free_bytes, GAUGE, SUM, "bytes",                          \
+	  "free pages of small objects kept resident for reuse")              \
 	X(http, requests_total, COUNTER, SUM, "requests",                      \
 	  "HTTP requests answered")                                            \
 	X(http, shed_total, COUNTER, SUM, "requests",                          \

@@ -47,6 +47,7 @@ static void worker_publish(struct worker *w)
 		    hs.collections_by_limit_total;
 		w->stats.heap_block_bytes = hs.block_bytes;
 		w->stats.heap_cached_bytes = hs.cached_bytes;
+		w->stats.heap_pool_free_bytes = hs.pool_free_bytes;
 		stats_hist_set(&w->stats.heap_pause_hist, rcl_pause_bounds_ns,
 			       hs.pause_hist, RCL_PAUSE_BUCKETS);
 		w->stats.heap_pause_hist.sum_ns = hs.pause_total_ns;

@@ -860,13 +860,15 @@ size_t rcl_heap_trim(rcl_heap *h)
 	return bytes + pool_trim(h) + block_trim(h, 0);
 }
 
-/* Give back the cached blocks unused for a second. */
+/* Give back the cached blocks and the free pool pages unused for a
+ * second. */
 size_t rcl_heap_release_idle(rcl_heap *h)
 {
 	if (!h)
 		return 0;
 	HEAP_CHECK_OWNER(h);
-	return block_trim(h, BLOCK_IDLE_NS);
+	return block_trim(h, BLOCK_IDLE_NS) +
+	       pool_release_idle(&h->pool, gauge_now_ns());
 }
 
 /* Move every tracked object to the permanent generation. */
@@ -916,6 +918,7 @@ void rcl_heap_stats(const rcl_heap *h, rcl_stats *out)
 	out->auto_collect = h->enabled;
 	out->block_bytes = h->blocks.mapped_bytes;
 	out->cached_bytes = h->blocks.cached_bytes;
+	out->pool_free_bytes = (h->pool.dirty + h->pool.nspare) * POOL_PAGE;
 	out->block_maps_total = h->blocks.maps;
 	out->block_reuses_total = h->blocks.reuses;
 	for (int i = 0; i < RCL_GENERATIONS; i++) {

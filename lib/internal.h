@@ -255,7 +255,12 @@ typedef struct rcl_pool {
 	pool_arena *arenas;
 	size_t pages;	  /* in use or spare */
 	size_t dirty;	  /* free pages not yet given back */
+	uint64_t dirty_ns; /* when the first of them was freed (0: none) */
 } rcl_pool;
+
+/* Free pages stay resident this long for reuse before they are given back
+ * (pool_release_idle()), as the block cache's blocks do. */
+#define POOL_IDLE_NS ((uint64_t)1000000000)
 
 /*
  * Large blocks (blocks.c): objects and owned payloads of BLOCK_MIN bytes or
@@ -382,6 +387,7 @@ void pool_free_slow(rcl_heap *h, pool_page *pg, void *b, bool was_full);
 void pool_finish(rcl_heap *h);
 size_t pool_trim(rcl_heap *h);
 size_t pool_release(rcl_pool *p);
+size_t pool_release_idle(rcl_pool *p, uint64_t now_ns);
 void *heap_raw_alloc(rcl_heap *h, size_t size);
 void heap_raw_free(rcl_heap *h, void *p, size_t size);
 void *heap_raw_realloc(rcl_heap *h, void *p, size_t old, size_t size);
