@@ -122,6 +122,11 @@ typedef struct rcl_tinfo {
 	uint8_t walk;	 /* WALK_* */
 	uint32_t off[4]; /* its offsets */
 	size_t extent;	 /* bytes its refs read: rcl_new_var's least size */
+	/* for rcl_new() and rcl_dealloc() without a call: */
+	uint8_t gen;	 /* where its objects start: 0, or GEN_UNTRACKED */
+	int16_t cls;	 /* the pool class of total; -1: not pooled */
+	bool inert;	 /* freeing one runs nothing: no finalize, destroy
+			    or clear, derived or its own */
 } rcl_tinfo;
 
 /* What few objects carry, kept out of their headers (headmap.c): open
