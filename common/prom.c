@@ -225,15 +225,15 @@ static void prom_suspects(FILE *fp, const struct stats_suspects *sp)
  * process, with their names and help texts (no reclaim_ prefix). */
 static const struct prom_standard {
 	const char *family, *type, *help;
-	size_t off;	/* the field in struct stats_process */
-	int decimals;	/* of the field's unit to the base unit: 9 ns, 3 ms */
+	size_t off;   /* the field in struct stats_process */
+	int decimals; /* of the field's unit to the base unit: 9 ns, 3 ms */
 } prom_standards[] = {
 #define OFF(f) offsetof(struct stats_process, f)
     {"process_cpu_seconds_total", "counter",
      "Total user and system CPU time spent in seconds.",
      OFF(process_cpu_total_ns), 9},
-    {"process_resident_memory_bytes", "gauge",
-     "Resident memory size in bytes.", OFF(process_rss_bytes), 0},
+    {"process_resident_memory_bytes", "gauge", "Resident memory size in bytes.",
+     OFF(process_rss_bytes), 0},
     {"process_virtual_memory_bytes", "gauge", "Virtual memory size in bytes.",
      OFF(process_virtual_bytes), 0},
     {"process_open_fds", "gauge", "Number of open file descriptors.",

@@ -95,7 +95,7 @@ enum stats_agg { STATS_SUM, STATS_MAX };
 	  "forced collections held back by the collection CPU cap "            \
 	  "(watchdog.gc_cpu_cap)")                                             \
 	X(cgroup, anon_bytes, GAUGE, "bytes",                                  \
-	  "anonymous memory of the watched cgroup (memory.stat)")             \
+	  "anonymous memory of the watched cgroup (memory.stat)")              \
 	X(cgroup, file_bytes, GAUGE, "bytes",                                  \
 	  "page cache of the watched cgroup (memory.stat)")                    \
 	X(cgroup, kernel_bytes, GAUGE, "bytes",                                \

@@ -19,7 +19,7 @@ struct memwatch {
 	struct stats_suspects suspects; /* named by the last leak event */
 	char cgroup[RCL_WATCHDOG_PATH_MAX]; /* watchdog.cgroup, and */
 	uint64_t limit_bytes;		    /* watchdog.limit in force */
-	uint64_t oom_kills_at_start; /* the watched cgroup's, at start */
+	uint64_t oom_kills_at_start;	    /* the watched cgroup's, at start */
 };
 
 /* A forced collection finished on every worker. */

@@ -110,8 +110,7 @@ void procinfo_read(struct stats_process *p)
 	if (procinfo_stat(&st) == 0) {
 		p->process_virtual_bytes = st.vsize;
 		p->process_rss_bytes =
-		    st.rss > 0 ? (uint64_t)st.rss * (uint64_t)getpagesize()
-			       : 0;
+		    st.rss > 0 ? (uint64_t)st.rss * (uint64_t)getpagesize() : 0;
 	}
 	p->process_open_fds = procinfo_open_fds();
 	if (getrlimit(RLIMIT_NOFILE, &rl) == 0)

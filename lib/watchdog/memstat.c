@@ -14,9 +14,9 @@
 /* memory.stat keys, v2: anon, file, kernel, then what kernel sums on
  * kernels before 5.18 that lack it. */
 enum { V2_ANON, V2_FILE, V2_KERNEL, V2_PARTS };
-static const char *const v2_keys[] = {"anon",	    "file",	  "kernel",
-				      "slab",	    "kernel_stack", "pagetables",
-				      "percpu",	    "vmalloc"};
+static const char *const v2_keys[] = {"anon",	"file",		"kernel",
+				      "slab",	"kernel_stack", "pagetables",
+				      "percpu", "vmalloc"};
 #define V2_NKEYS (sizeof v2_keys / sizeof v2_keys[0])
 
 /* v1: hierarchical totals, as the limit counts the cgroups below. */
@@ -40,8 +40,8 @@ static uint64_t read_number(struct wd_proc *p, const char *name)
 }
 
 /* v2: anon, file, kernel (or its parts). */
-static void memstat_v2(struct wd_proc *p, rcl_watchdog_memstat *out,
-		       char *buf, size_t len)
+static void memstat_v2(struct wd_proc *p, rcl_watchdog_memstat *out, char *buf,
+		       size_t len)
 {
 	uint64_t v[V2_NKEYS] = {0};
 	bool has_kernel;
@@ -58,8 +58,8 @@ static void memstat_v2(struct wd_proc *p, rcl_watchdog_memstat *out,
 }
 
 /* v1: total_rss, total_cache, and kmem's usage. */
-static void memstat_v1(struct wd_proc *p, rcl_watchdog_memstat *out,
-		       char *buf, size_t len)
+static void memstat_v1(struct wd_proc *p, rcl_watchdog_memstat *out, char *buf,
+		       size_t len)
 {
 	uint64_t v[2] = {0, 0};
 

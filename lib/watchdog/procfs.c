@@ -117,8 +117,8 @@ bool wd_parse_key(const char *text, const char *key, uint64_t *val)
  * each key found (the others are left alone; at most 64 keys); how many
  * were found.
  */
-size_t wd_scan_keys(int fd, const char *const *keys, uint64_t *vals,
-		    size_t n, char *buf, size_t len)
+size_t wd_scan_keys(int fd, const char *const *keys, uint64_t *vals, size_t n,
+		    char *buf, size_t len)
 {
 	uint64_t found = 0; /* a bit a key: at most 64 */
 	bool skip = false;
@@ -128,7 +128,8 @@ size_t wd_scan_keys(int fd, const char *const *keys, uint64_t *vals,
 
 	if (n > 64)
 		n = 64;
-	while (fd >= 0 && nfound < n && (got = pread(fd, buf, len - 1, off)) > 0) {
+	while (fd >= 0 && nfound < n &&
+	       (got = pread(fd, buf, len - 1, off)) > 0) {
 		bool end = (size_t)got < len - 1;
 		char *start = buf, *cut;
 
@@ -163,8 +164,7 @@ size_t wd_scan_keys(int fd, const char *const *keys, uint64_t *vals,
 }
 
 /* One key of a file of any length, as wd_scan_keys(); true if found. */
-bool wd_scan_key(int fd, const char *key, uint64_t *val, char *buf,
-		 size_t len)
+bool wd_scan_key(int fd, const char *key, uint64_t *val, char *buf, size_t len)
 {
 	return wd_scan_keys(fd, &key, val, 1, buf, len) == 1;
 }

@@ -122,7 +122,8 @@ static void test_standard(void **state)
 	    has_line(text, "process_start_time_seconds 1700000000.005"));
 	assert_true(has_line(text, "# TYPE process_open_fds gauge"));
 	assert_true(has_line(text, "# TYPE process_max_fds gauge"));
-	assert_true(has_line(text, "# TYPE process_virtual_memory_bytes gauge"));
+	assert_true(
+	    has_line(text, "# TYPE process_virtual_memory_bytes gauge"));
 	assert_true(has_line(text, "# TYPE reclaim_build_info gauge"));
 	assert_true(
 	    has_line(text, "reclaim_build_info{version=\"1.0\\\"x\"} 1"));
