@@ -12,7 +12,7 @@ import subprocess
 import sys
 
 from cgroups import Cgroup
-from harness import (Daemon, RECLAIMD, check, fail, http_get, wait_for)
+from harness import Daemon, RECLAIMD, check, fail, http_get
 
 MiB = 1 << 20
 LIMIT = 64 * MiB
