@@ -123,8 +123,9 @@ int rcl_watchdog_memstat_probe(const rcl_watchdog_config *cfg,
 /* The watchdog's cgroup; see watchdog.h. */
 int rcl_watchdog_memstat_get(rcl_watchdog *wd, rcl_watchdog_memstat *out)
 {
+	/* sampled: its files are open, or there is no cgroup to read */
 	if (wd != NULL && wd->proc != NULL && wd->cfg.enabled &&
-	    wd_proc_memstat(wd->proc, out) == 0)
-		return 0;
+	    wd->have_sample)
+		return wd_proc_memstat(wd->proc, out);
 	return rcl_watchdog_memstat_probe(wd != NULL ? &wd->cfg : NULL, out);
 }
