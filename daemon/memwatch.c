@@ -19,6 +19,7 @@ struct memwatch {
 	struct stats_suspects suspects; /* named by the last leak event */
 	char cgroup[RCL_WATCHDOG_PATH_MAX]; /* watchdog.cgroup, and */
 	uint64_t limit_bytes;		    /* watchdog.limit in force */
+	uint64_t oom_kills_at_start;	    /* the watched cgroup's, at start */
 };
 
 /* A forced collection finished on every worker. */
@@ -206,6 +207,40 @@ static void memwatch_warn_limit(struct memwatch *mw)
 			 (unsigned long long)st.limit_bytes, st.limit_reason);
 }
 
+/* Say at start whether the watched cgroup (the service's, under systemd)
+ * has seen OOM kills already: a restarted service tells why. */
+static void memwatch_oom_at_start(struct memwatch *mw)
+{
+	rcl_watchdog_memstat ms;
+	const char *file;
+
+	if (rcl_watchdog_memstat_get(mw->wd, &ms) != 0 || ms.version == 0) {
+		log_info("watchdog: no memory cgroup: OOM kills before this "
+			 "start are not known");
+		return;
+	}
+	file = ms.version == 1 ? "memory.oom_control" : "memory.events";
+	mw->oom_kills_at_start = ms.oom_kills;
+	if (ms.oom_kills == 0)
+		log_info("watchdog: cgroup %s has seen no OOM kill (%s "
+			 "oom_kill 0)",
+			 ms.cgroup, file);
+	else
+		log_warn("watchdog: cgroup %s has seen %llu OOM kill%s before "
+			 "this start (%s oom_kill): a process of it, reclaimd "
+			 "itself perhaps, was killed for memory",
+			 ms.cgroup, (unsigned long long)ms.oom_kills,
+			 ms.oom_kills == 1 ? "" : "s", file);
+}
+
+/* The watched cgroup's memory and OOM kills now (see memwatch_memory). */
+void memwatch_memory(struct memwatch *mw, struct memwatch_memory *out)
+{
+	memset(out, 0, sizeof *out);
+	rcl_watchdog_memstat_get(mw->wd, &out->cg);
+	out->oom_kills_at_start = mw->oom_kills_at_start;
+}
+
 /* Create the watchdog on the main base, hooked to the workers. */
 struct memwatch *memwatch_create(struct server *srv, char **cause)
 {
@@ -236,6 +271,7 @@ struct memwatch *memwatch_create(struct server *srv, char **cause)
 	snprintf(mw->cgroup, sizeof mw->cgroup, "%s", wc.cgroup);
 	mw->limit_bytes = wc.limit_bytes;
 	memwatch_warn_limit(mw);
+	memwatch_oom_at_start(mw);
 	return mw;
 }
 

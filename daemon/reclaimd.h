@@ -325,7 +325,14 @@ struct memwatch_status {
 	uint64_t leaks; /* leak-suspected events */
 	struct stats_suspects suspects; /* named by the last one */
 };
+/* Where memory goes, read on demand (memory.stat costs the kernel a sum of
+ * every counter). */
+struct memwatch_memory {
+	rcl_watchdog_memstat cg;     /* the watched cgroup's breakdown */
+	uint64_t oom_kills_at_start; /* its oom_kill counter at start */
+};
 struct memwatch;
+void memwatch_memory(struct memwatch *mw, struct memwatch_memory *out);
 struct memwatch *memwatch_create(struct server *srv, char **cause);
 void memwatch_destroy(struct memwatch *mw);
 void memwatch_configure(struct memwatch *mw, const struct config *cfg);
@@ -333,6 +340,10 @@ void memwatch_pace(struct memwatch *mw, size_t young_bytes);
 void memwatch_attach(struct memwatch *mw, rcl_heap *h);
 uint64_t memwatch_limit(struct memwatch *mw);
 void memwatch_status(struct memwatch *mw, struct memwatch_status *out);
+
+/* procinfo.c: the process_* figures Prometheus client libraries export. */
+uint64_t procinfo_start_time_ms(void);
+void procinfo_read(struct stats_process *p);
 
 /* notify.c: every sd_notify goes through here. */
 void notify_send(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
@@ -465,6 +476,7 @@ struct server {
 	bool stopping;
 	bool debug_leak;
 	uint64_t started_us;
+	uint64_t start_time_ms; /* since the epoch, as /proc tells it */
 	struct census_snapshot snapshots[1 + SNAPSHOT_UIDS];
 	uint64_t snapshot_clock;
 	struct history *history;

@@ -129,6 +129,9 @@ uint64_t wd_now_ns(void);
 bool wd_parse_key(const char *text, const char *key, uint64_t *val);
 bool wd_scan_key(int fd, const char *key, uint64_t *val, char *buf,
 		 size_t len);
+size_t wd_scan_keys(int fd, const char *const *keys, uint64_t *vals, size_t n,
+		    char *buf, size_t len);
+int wd_proc_memstat(struct wd_proc *p, rcl_watchdog_memstat *out);
 uint64_t wd_read_rss(void);
 /* parsers of /proc/self/cgroup and mountinfo, for the tests too */
 int wd_find_cgroup(FILE *f, char **path);

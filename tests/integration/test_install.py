@@ -79,6 +79,7 @@ def check_layout(dest):
         "usr/share/man/man1/reclaimctl.1",
         "usr/share/man/man5/reclaimd.conf.5",
         "usr/share/man/man3/libreclaim.3",
+        "usr/share/reclaim/prometheus/reclaimd-alerts.yml",
     ]
     units = unitdir()
     if units is not None:

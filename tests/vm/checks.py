@@ -573,7 +573,13 @@ def oom_run(name, conf, n, c):
          "same_pid": show("MainPID") == pid,
          "peak_mib": round(peak.peak / MiB, 1),
          "forced": w.get("forced_collections_total"),
-         "oom_logged": "OOM killer" in j or "oom-kill" in j}
+         "oom_logged": "OOM killer" in j or "oom-kill" in j,
+         # what a restarted reclaimd says of its cgroup's earlier kills
+         # (recorded: whether systemd keeps the unit's cgroup, and so its
+         # oom_kill counter, across Restart= is what this shows)
+         "oom_kills_at_start": w.get("oom_kills_at_start"),
+         "start_line": (re.findall(r"cgroup \S+ has seen [^\n]*", j) or
+                        [None])[-1]}
     log("%s: %s" % (name, r))
     log("journal:\n" + j[-1500:])
     FIGURES[name] = r
