@@ -169,6 +169,13 @@ struct stats_worker {
 #undef X
 };
 
+/* What the heaps of w hold resident: live bytes, cached blocks, free
+ * pool pages. */
+static inline uint64_t stats_heaps_bytes(const struct stats_worker *w)
+{
+	return w->heap_bytes + w->heap_cached_bytes + w->heap_pool_free_bytes;
+}
+
 struct stats_process {
 #define X(sec, name, kind, unit, help) uint64_t STATS_FIELD(sec, name);
 	STATS_PROCESS_FIELDS(X)

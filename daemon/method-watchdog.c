@@ -69,8 +69,7 @@ static bool method_watchdog_memory(struct json *reply, struct server *srv)
 		return false;
 	m = json_add_object(reply, "memory");
 	json_add_u64(m, "rss_bytes", s.process.process_rss_bytes);
-	json_add_u64(m, "heaps_bytes",
-		     s.total.heap_bytes + s.total.heap_cached_bytes);
+	json_add_u64(m, "heaps_bytes", stats_heaps_bytes(&s.total));
 	json_add_u64(m, "unaccounted_bytes",
 		     s.process.process_unaccounted_bytes);
 	json_add_u64(m, "cgroup_anon_bytes", s.process.cgroup_anon_bytes);

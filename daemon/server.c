@@ -397,14 +397,15 @@ void server_destroy(struct server *srv)
 }
 
 /* The process_* figures, and where memory goes: resident memory the heaps
- * do not account for (their live bytes and the blocks they keep; 0 if they
+ * do not account for (their live bytes, the blocks and free pages they
+ * keep; 0 if they
  * account for more, pages mapped but not touched), the watched cgroup's
  * breakdown and OOM kills. */
 static void server_stats_memory(struct server *srv, struct stats_snapshot *s)
 {
 	struct stats_process *p = &s->process;
 	struct memwatch_memory mem;
-	uint64_t heaps = s->total.heap_bytes + s->total.heap_cached_bytes;
+	uint64_t heaps = stats_heaps_bytes(&s->total);
 
 	procinfo_read(p);
 	p->process_start_time_ms = srv->start_time_ms;
