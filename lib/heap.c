@@ -229,6 +229,8 @@ static rcl_tinfo *tinfo_get(rcl_heap *h, const rcl_type *t)
 		      ? (int16_t)size_class(ti->total)
 		      : -1;
 	ti->inert = !t->finalize && !t->destroy && !type_clears(ti);
+	ti->described = !t->finalize && !t->destroy && !t->clear &&
+			ti->walk >= WALK_F1 && ti->walk <= WALK_VECTOR;
 	mask = h->types_cap - 1;
 	for (i = ((uintptr_t)t >> 4) & mask; h->types[i]; i = (i + 1) & mask)
 		;
@@ -679,7 +681,8 @@ void rcl_dealloc(void *obj)
 		return;
 	}
 	/* freeing it runs nothing and frees nothing else: now, and here */
-	if (o->ti->inert && !(o->flags & (F_WEAK | F_BIG | F_OWNED))) {
+	if (!(o->flags & (F_WEAK | F_BIG | F_OWNED)) &&
+	    (o->ti->inert || (o->ti->described && refs_empty(o->ti, obj)))) {
 		free_pooled(h, o);
 		return;
 	}

@@ -127,6 +127,8 @@ typedef struct rcl_tinfo {
 	int16_t cls;	 /* the pool class of total; -1: not pooled */
 	bool inert;	 /* freeing one runs nothing: no finalize, destroy
 			    or clear, derived or its own */
+	bool described;	 /* its clear is the derived one, and all it runs:
+			    inert once its references are empty */
 } rcl_tinfo;
 
 /* What few objects carry, kept out of their headers (headmap.c): open
@@ -612,6 +614,35 @@ static inline void type_clear(const rcl_tinfo *ti, void *obj)
 		ti->type->clear(obj);
 	else if (ti->walk >= WALK_F1)
 		refs_clear(ti, obj);
+}
+
+/* Whether obj, of a type whose walk is fields or one array (WALK_F1 to
+ * WALK_VECTOR), holds no reference: its fields all NULL, its array empty.
+ * Then its derived clear would drop nothing. */
+static inline bool refs_empty(const rcl_tinfo *ti, const void *obj)
+{
+	const char *base = obj;
+	uintptr_t any = 0;
+
+	switch (ti->walk) {
+	case WALK_F4:
+		any |= *(const uintptr_t *)(base + ti->off[3]);
+		/* fall through */
+	case WALK_F3:
+		any |= *(const uintptr_t *)(base + ti->off[2]);
+		/* fall through */
+	case WALK_F2:
+		any |= *(const uintptr_t *)(base + ti->off[1]);
+		/* fall through */
+	case WALK_F1:
+		any |= *(const uintptr_t *)(base + ti->off[0]);
+		return any == 0;
+	case WALK_ARRAY:
+	case WALK_VECTOR:
+		return *(const size_t *)(base + ti->off[1]) == 0;
+	default:
+		return false;
+	}
 }
 
 /* weakref.c */
