@@ -78,7 +78,7 @@ int server_reload(struct server *srv, char **cause)
 	struct log_fields lf = {0};
 	struct config *cfg;
 
-	log_field(&lf, "CONFIG_FILE", "%s", file ? file : "(none)");
+	log_field(&lf, "CONFIG_FILE", "%s", file);
 	notify_send("RELOADING=1\nMONOTONIC_USEC=%llu\nSTATUS=reloading",
 		    (unsigned long long)mono_us());
 	cfg = config_load(srv->src, cause);

@@ -22,7 +22,8 @@ import sys
 import tempfile
 import time
 
-from harness import Daemon, RECLAIMD, SRCDIR, check, fail, run, skip, wait_for
+from harness import (Daemon, RECLAIMCTL, RECLAIMD, SRCDIR, check, run, skip,
+                     wait_for)
 
 JOURNALD = "/lib/systemd/systemd-journald"
 JDIR = "/run/log/journal"
@@ -182,6 +183,32 @@ def test_events():
         check(d.read_log() == "", "stderr used: %r" % d.read_log())
 
 
+def test_leak():
+    """Survivors that keep rising (test_forensics's churn keeping every
+    graph, for 8 s): the leak event names the type in SUSPECT_TYPES."""
+    with Daemon(workers=1, start=False) as d:
+        start_on_stream(d)
+        churn = subprocess.Popen(
+            [RECLAIMCTL, "-S", d.sock, "run", "churn", "duration_ms=8000",
+             "rate=300", "size=10", "payload=4096", "keep=1000000",
+             "cycles=0"], stdout=subprocess.DEVNULL)
+        try:
+            end = time.monotonic() + 15
+            m = ["_PID=%d" % d.proc.pid, "MESSAGE_ID=" + ID["LEAK"]]
+            while not journal(*m):
+                check(time.monotonic() < end, "no leak event in 15 s")
+                d.ctl("collect")  # a full collection: a new floor
+                time.sleep(1.2)
+        finally:
+            churn.wait(timeout=30)
+        e = journal(*m)[-1]
+        check_entry(e, d, 4, "memwatch_leak")
+        check("ChurnNode" in e.get("SUSPECT_TYPES", "") and
+              int(e["SURVIVOR_LAST_BYTES"]) > int(e["SURVIVOR_FIRST_BYTES"])
+              and int(e["COLLECTIONS"]) > 0, "the leak's fields: %r" % e)
+        check(d.stop() == 0, "exit status")
+
+
 def test_other_stream():
     """$JOURNAL_STREAM naming another file than stderr (a unit's child
     whose stderr was redirected): "<N>" lines on stderr, nothing native."""
@@ -204,6 +231,7 @@ def main():
     jd = private_journal(tmp)
     try:
         test_events()
+        test_leak()
         test_other_stream()
     finally:
         jd.terminate()
