@@ -231,6 +231,22 @@ void log_event_at(const char *file, int line, const char *func, int prio,
 	va_end(ap);
 }
 
+/* Log a line about one worker: WORKER=worker in the journal. */
+void log_worker_at(const char *file, int line, const char *func, int prio,
+		   int worker, const char *fmt, ...)
+{
+	struct log_fields lf = {0};
+	struct log_entry e = {prio, NULL, file, func, line, &lf, ""};
+	va_list ap;
+
+	if (prio > atomic_load(&log_level))
+		return;
+	log_field(&lf, "WORKER", "%d", worker);
+	va_start(ap, fmt);
+	log_vemit(&e, fmt, ap);
+	va_end(ap);
+}
+
 /* Monotonic microseconds (log.c stands alone: no server needed). */
 static uint64_t log_now_us(void)
 {

@@ -69,6 +69,11 @@ void log_event_at(const char *file, int line, const char *func, int prio,
 		  ...) __attribute__((format(printf, 7, 8)));
 #define log_event(prio, id, lf, ...)                                           \
 	log_event_at(__FILE__, __LINE__, __func__, prio, id, lf, __VA_ARGS__)
+void log_worker_at(const char *file, int line, const char *func, int prio,
+		   int worker, const char *fmt, ...)
+    __attribute__((format(printf, 6, 7)));
+#define log_worker(prio, worker, ...)                                          \
+	log_worker_at(__FILE__, __LINE__, __func__, prio, worker, __VA_ARGS__)
 /* One entry, and the journal's fields made of it (for the tests too). */
 #define LOG_LINE_MAX 1024
 struct log_entry {

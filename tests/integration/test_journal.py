@@ -185,7 +185,8 @@ def test_events():
 
 def test_leak():
     """Survivors that keep rising (test_forensics's churn keeping every
-    graph, for 8 s): the leak event names the type in SUSPECT_TYPES."""
+    graph, for 8 s): the leak event names the type in SUSPECT_TYPES. Then
+    a task whose caller hangs up: its line has WORKER."""
     with Daemon(workers=1, start=False) as d:
         start_on_stream(d)
         churn = subprocess.Popen(
@@ -206,6 +207,19 @@ def test_leak():
         check("ChurnNode" in e.get("SUSPECT_TYPES", "") and
               int(e["SURVIVOR_LAST_BYTES"]) > int(e["SURVIVOR_FIRST_BYTES"])
               and int(e["COLLECTIONS"]) > 0, "the leak's fields: %r" % e)
+        # a line about one worker carries WORKER: a task whose caller hangs up
+        run_ = subprocess.Popen([RECLAIMCTL, "-S", d.sock, "run", "churn",
+                                 "duration_ms=20000"],
+                                stdout=subprocess.DEVNULL)
+        wait_for(lambda: d.ctl_json("stats")["tasks"]["running"] > 0,
+                 "the task to run")
+        run_.kill()
+        run_.wait()
+        e = wait_for(lambda: [x for x in journal("_PID=%d" % d.proc.pid)
+                              if "cancelled: the caller hung up" in
+                              x["MESSAGE"]], "the cancelled task's line")[-1]
+        check(e.get("WORKER") == "0" and e.get("PRIORITY") == "6",
+              "the cancelled task's entry: %r" % e)
         check(d.stop() == 0, "exit status")
 
 

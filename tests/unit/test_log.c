@@ -184,20 +184,24 @@ static void test_journal_stream(void **state)
 	close(fd);
 }
 
-/* An event outside the journal: the same "<N>" line as any other. */
+/* An event or a worker's line outside the journal: the same "<N>" line as
+ * any other. */
 static void event_line(void)
 {
 	struct log_fields lf = {0};
 
 	log_field(&lf, "REPORT_PATH", "/x");
 	log_event(LOG_WARNING, LOG_ID_REPORT, &lf, "report %d", 7);
+	log_worker(LOG_INFO, 3, "worker %d: %s", 3, "stopped");
+	log_worker(LOG_DEBUG, 3, "below the level");
 }
 
 static void test_event_stderr(void **state)
 {
 	(void)state;
 	assert_false(log_journal()); /* log_init() not called: stderr */
-	assert_string_equal(capture(event_line), "<4>report 7\n");
+	assert_string_equal(capture(event_line),
+			    "<4>report 7\n<6>worker 3: stopped\n");
 }
 
 int main(void)
