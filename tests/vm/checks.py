@@ -558,13 +558,14 @@ def message_ids():
                                f.read()))
 
 
-def by_id(mid, since=""):
+def by_id(mid, pid=None):
     """reclaimd's entries with MESSAGE_ID mid, as journalctl -u finds them
-    (after the cursor since, if given)."""
-    args = " --after-cursor=%s" % shlex.quote(since) if since else ""
-    _, out = sh("journalctl -u %s MESSAGE_ID=%s -o json --no-pager%s" % (
-        SVC, mid, args), quiet=True, ok=False)
-    return [json.loads(l) for l in out.splitlines() if l.startswith("{")]
+    (from process pid only, if given: journalctl 252's --after-cursor with
+    matches skips the first entry that matches)."""
+    _, out = sh("journalctl -u %s MESSAGE_ID=%s -o json --no-pager" % (
+        SVC, mid), quiet=True, ok=False)
+    e = [json.loads(l) for l in out.splitlines() if l.startswith("{")]
+    return [x for x in e if pid is None or x.get("_PID") == pid]
 
 
 def check_journal_events():
@@ -591,7 +592,7 @@ def check_journal_events():
     check("soft" in by_id(ids["RELOAD_REFUSED"])[-1].get("ERROR", ""),
           "the refused reload's ERROR does not name the key")
     restart()  # a process of its own: no report written yet, none skipped
-    cur = cursor()
+    pid = show("MainPID")
     write_conf("[watchdog]\nlimit = 2MiB\n")
     sh("systemctl reload " + SVC)
     d = wait(lambda: ctl("watchdog")["level"] == "shedding", 20)
@@ -602,7 +603,7 @@ def check_journal_events():
           "the level did not come back to normal")
     got = {}
     for name in ("LEVEL", "SHED_BEGIN", "SHED_END", "REPORT"):
-        e = by_id(ids[name], cur)
+        e = by_id(ids[name], pid)
         check(e, "journalctl -u %s MESSAGE_ID=%s (%s) finds nothing" % (
             SVC, ids[name], name))
         got[name] = len(e)
@@ -615,14 +616,14 @@ def check_journal_events():
               last.get("CODE_FILE", "").endswith(".c"),
               "%s not sent natively with its fields" % name)
     FIGURES["journal_events"] = got
-    shed = by_id(ids["SHED_BEGIN"], cur)[-1]
+    shed = by_id(ids["SHED_BEGIN"], pid)[-1]
     check(shed.get("LIMIT_BYTES") == str(2 * MiB) and
           shed.get("LEVEL") == "shedding", "shedding's fields: %r" % shed)
-    levels = [e.get("LEVEL") for e in by_id(ids["LEVEL"], cur)]
+    levels = [e.get("LEVEL") for e in by_id(ids["LEVEL"], pid)]
     check("normal" in levels and ("critical" in levels or
                                   "shedding" in levels),
           "the level changes logged: %s" % levels)
-    path = by_id(ids["REPORT"], cur)[-1].get("REPORT_PATH", "")
+    path = by_id(ids["REPORT"], pid)[-1].get("REPORT_PATH", "")
     check(path.startswith("/var/lib/reclaim/near-limit-") and
           os.path.exists(path), "REPORT_PATH %r" % path)
     _, out = sh("journalctl -u %s -x MESSAGE_ID=%s --no-pager" % (
