@@ -70,7 +70,8 @@ static void memwatch_forget(struct fanout *fan)
 }
 
 /* Usage and the limit as journal fields, with the level; none while the
- * watchdog is being created (its first level comes before it exists). */
+ * watchdog is being created (its first level comes before it exists) or
+ * destroyed. */
 static void memwatch_fields(struct memwatch *mw, struct log_fields *lf)
 {
 	rcl_watchdog_stats st;
@@ -314,12 +315,18 @@ void memwatch_attach(struct memwatch *mw, rcl_heap *h)
 	rcl_watchdog_attach(mw->wd, h);
 }
 
-/* Free it; NULL is a no-op. */
+/* Free it; NULL is a no-op. The watchdog ends shedding as it goes, through
+ * the shed hook, when its figures are half gone: mw->wd is NULL by then, so
+ * the hook reads none (rcl_watchdog_stats_get there read the closed gauge). */
 void memwatch_destroy(struct memwatch *mw)
 {
+	rcl_watchdog *wd;
+
 	if (mw == NULL)
 		return;
-	rcl_watchdog_destroy(mw->wd);
+	wd = mw->wd;
+	mw->wd = NULL;
+	rcl_watchdog_destroy(wd);
 	free(mw);
 }
 
