@@ -127,7 +127,8 @@ static void server_inbox(struct wcmd *cmd, void *arg)
 		return;
 	}
 	worker_join(cmd->worker);
-	log_debug("worker %d stopped", cmd->worker->id);
+	log_worker(LOG_DEBUG, cmd->worker->id, "worker %d stopped",
+		   cmd->worker->id);
 	if (--srv->running == 0)
 		server_finish(srv);
 }

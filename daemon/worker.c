@@ -134,9 +134,10 @@ static void worker_check_drain(struct worker *w)
 	if (w->inflight > 0 && mono_us() < w->stop_deadline)
 		return;
 	if (w->inflight > 0 && !w->stop_cut) {
-		log_warn("worker %d: %u requests still in flight after the "
-			 "drain timeout: answered as stopping",
-			 w->id, w->inflight);
+		log_worker(LOG_WARNING, w->id,
+			   "worker %d: %u requests still in flight after the "
+			   "drain timeout: answered as stopping",
+			   w->id, w->inflight);
 		w->stop_cut = true;
 		w->stop_deadline = mono_us() + WORKER_FLUSH_US;
 		task_rt_stop(w->tasks);
@@ -144,9 +145,10 @@ static void worker_check_drain(struct worker *w)
 			return; /* the tick looks again */
 	}
 	if (w->inflight > 0)
-		log_warn("worker %d: %u answers not written after the drain: "
-			 "closed",
-			 w->id, w->inflight);
+		log_worker(LOG_WARNING, w->id,
+			   "worker %d: %u answers not written after the drain: "
+			   "closed",
+			   w->id, w->inflight);
 	event_base_loopbreak(w->base);
 }
 
@@ -180,8 +182,9 @@ static void worker_debug(struct worker *w, struct wcmd *cmd)
 
 	if (on && w->forensics == NULL &&
 	    (w->forensics = forensics_create()) == NULL) {
-		log_warn("worker %d: out of memory: leak debugging stays off",
-			 w->id);
+		log_worker(LOG_WARNING, w->id,
+			   "worker %d: out of memory: leak debugging stays off",
+			   w->id);
 		cmd->out.oom = true;
 		return;
 	}

@@ -113,6 +113,8 @@ struct rcl_watchdog {
 	rcl_watchdog_leak leak;
 
 	size_t young_applied;
+	void (*throttle)(void *arg, bool on); /* rcl_watchdog_set_throttle_hook */
+	bool capped; /* the CPU cap refused the last forced collection */
 	rcl_watchdog_stats st;
 };
 

@@ -84,6 +84,9 @@ def check_layout(dest):
     units = unitdir()
     if units is not None:
         want += [units + "/reclaimd.service", units + "/reclaimd.socket"]
+    if subprocess.run(["pkg-config", "--exists", "libsystemd"]).returncode \
+            == 0:  # the journal's catalog, for the MESSAGE_IDs logged
+        want.append("usr/lib/systemd/catalog/reclaimd.catalog")
     for path in want:
         check(os.path.exists(os.path.join(dest, path)),
               "meson install did not put %s (got %s)" %

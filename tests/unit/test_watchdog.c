@@ -41,6 +41,7 @@ struct fake {
 	rcl_watchdog_leak leak;
 	int leaks;
 	int from, to;
+	int throttle_on, throttle_off; /* the throttle hook's calls */
 };
 
 /* The fake source's sample(). */
@@ -139,6 +140,17 @@ static void fake_level(void *arg, int from, int to)
 	f->to = to;
 }
 
+/* Collection time throttled, or no longer: counted. */
+static void fake_throttle(void *arg, bool on)
+{
+	struct fake *f = arg;
+
+	if (on)
+		f->throttle_on++;
+	else
+		f->throttle_off++;
+}
+
 /* A watchdog on the fake with a 1000 MiB limit, soft 80%, hard 95%, gap 5%. */
 static rcl_watchdog *make(struct fake *f, rcl_watchdog_config *cfg)
 {
@@ -168,6 +180,7 @@ static rcl_watchdog *make(struct fake *f, rcl_watchdog_config *cfg)
 		f->t = 1000 * MS;
 	wd = rcl_watchdog_create(NULL, cfg, &hooks, &src, err, sizeof err);
 	assert_non_null(wd);
+	rcl_watchdog_set_throttle_hook(wd, fake_throttle);
 	return wd;
 }
 
@@ -484,9 +497,12 @@ static void test_cpu_cap(void **state)
 	assert_int_equal(st.throttle_events, 1);
 	assert_true(st.throttled);
 	assert_true(st.gc_cpu_fraction >= 0.5);
+	assert_int_equal(f.throttle_on, 1); /* the hook, once */
+	assert_int_equal(f.throttle_off, 0);
 	/* still throttled, still over soft - gap: shedding holds */
 	step(wd, &f, 800 * MiB, 100);
 	assert_int_equal(rcl_watchdog_level(wd), RCL_WATCHDOG_SHEDDING);
+	assert_int_equal(f.throttle_on, 1);
 	/* the window slides past the collections: allowed again */
 	f.collect_cost = 1 * MS;
 	f.full_frees = 300 * MiB;
@@ -495,6 +511,8 @@ static void test_cpu_cap(void **state)
 	rcl_watchdog_stats_get(wd, &st);
 	assert_false(st.throttled);
 	assert_int_equal(rcl_watchdog_level(wd), RCL_WATCHDOG_NORMAL);
+	assert_int_equal(f.throttle_on, 1);
+	assert_int_equal(f.throttle_off, 1); /* the collection ran: once */
 	rcl_watchdog_destroy(wd);
 }
 

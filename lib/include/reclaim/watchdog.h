@@ -344,6 +344,17 @@ void rcl_watchdog_detach(rcl_heap *h);
  * collect hook trims their heaps too. */
 bool rcl_watchdog_trims(const rcl_watchdog *wd, int reason);
 
+/*
+ * Collection time throttled: throttle(hooks.arg, true) when the CPU cap
+ * (gc_cpu_cap) first refuses a forced collection, throttle(arg, false) when
+ * a forced collection runs again or usage falls back to the normal level;
+ * once per change, on the watchdog's thread. A hook of its own, not a member
+ * of rcl_watchdog_hooks, whose size is part of libreclaim.so.1's ABI. NULL:
+ * none.
+ */
+void rcl_watchdog_set_throttle_hook(rcl_watchdog *wd,
+				    void (*throttle)(void *arg, bool on));
+
 /* Sample now and act on what it shows; the level afterwards. */
 int rcl_watchdog_check(rcl_watchdog *wd);
 /* A wake-up from outside (a host's own pressure source): as the built-in
