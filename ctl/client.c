@@ -130,7 +130,7 @@ int client_call(struct client *c, const char *method, const struct json *params,
 
 	*reply = NULL;
 	*error = NULL;
-	text = varlink_encode_call(method, params);
+	text = varlink_encode_call(method, params, false);
 	rc = client_write(c, text, strlen(text) + 1);
 	free(text);
 	if (rc != 0) {

@@ -199,6 +199,12 @@ bool control_privileged(const struct conn *conn)
 	return conn->privileged;
 }
 
+/* Nothing waits unwritten: progress replies are always queued. */
+bool control_backlogged(const struct conn *conn)
+{
+	return false;
+}
+
 /* The peer's uid, for log lines. */
 uid_t control_peer_uid(const struct conn *conn)
 {
