@@ -24,7 +24,7 @@ struct ctl {
 	bool json;
 	struct client *client;
 	const struct cmd_entry *cmd;
-	int timeout_ms; /* for a reply; 0: the client's default, -1: none */
+	int timeout_ms;	    /* for a reply; 0: the client's default, -1: none */
 	bool progress_line; /* a progress line is drawn on stderr (run) */
 };
 

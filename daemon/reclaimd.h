@@ -146,8 +146,8 @@ enum wcmd_type {
 	WCMD_GARBAGE,
 	WCMD_SHED,
 	WCMD_PACE,
-	WCMD_RUN,    /* an on-demand task (task-rt.c) */
-	WCMD_CANCEL, /* cancel the RunTask tasks marked cancel; no answer */
+	WCMD_RUN,      /* an on-demand task (task-rt.c) */
+	WCMD_CANCEL,   /* cancel the RunTask tasks marked cancel; no answer */
 	WCMD_PROGRESS, /* to the main thread: a RunTask's progress report */
 	WCMD_STOP,
 };

@@ -35,8 +35,8 @@ struct rcl_runner {
 	struct json *args;
 	struct json *result;
 	struct json *child_result;
-	struct json *progress; /* a report made this step (rcl_runner_progress) */
-	uint64_t progress_us;  /* when the last report was made (mono_us) */
+	struct json *progress; /* made this step (rcl_runner_progress) */
+	uint64_t progress_us;  /* when the last was made (mono_us) */
 	char *child_error;
 	struct evhttp_request *req;	 /* a request task's request */
 	struct evhttp_connection *evcon; /* and its connection, while live */

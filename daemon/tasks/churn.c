@@ -238,10 +238,9 @@ static void churn_progress(rcl_runner *r, struct churn *c, uint64_t now)
 	rcl_result *fig;
 
 	fig = rcl_runner_progress(r,
-				  c->duration_ms
-				      ? (double)(now - c->start_ms) /
-					    (double)c->duration_ms
-				      : 1,
+				  c->duration_ms ? (double)(now - c->start_ms) /
+						       (double)c->duration_ms
+						 : 1,
 				  "churning");
 	if (fig == NULL)
 		return;

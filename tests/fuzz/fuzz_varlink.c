@@ -4,8 +4,8 @@
  * message through the real method table (method_dispatch) of a daemon-like
  * server (daemonctx.c). Every reply must be a well-formed varlink message,
  * and every call must get exactly one reply that does not continue, none
- * if one-way, and replies that continue only if it asked for "more"; a call still
- * running after two seconds (a long task) is left as a peer hanging up
+ * if one-way, and replies that continue only if it asked for "more"; a call
+ * still running after two seconds (a long task) is left as a peer hanging up
  * leaves it.
  *
  * Input: byte 0 is flags (bit 0: the peer is privileged; bit 1: a small
