@@ -4,8 +4,10 @@
  * reclaim_SECTION_NAME; nanosecond figures become seconds (the base unit),
  * counters end in _total. Totals carry no label; per-worker figures are
  * separate families, reclaim_worker_*{worker="N"}, so that summing a family
- * never counts a worker twice.
+ * never counts a worker twice. The process figures every client library
+ * exports keep their standard names (process_cpu_seconds_total...).
  */
+#include <stddef.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -219,6 +221,67 @@ static void prom_suspects(FILE *fp, const struct stats_suspects *sp)
 	}
 }
 
+/* Standard families: those every Prometheus client library exports for its
+ * process, with their names and help texts (no reclaim_ prefix). */
+static const struct prom_standard {
+	const char *family, *type, *help;
+	size_t off;   /* the field in struct stats_process */
+	int decimals; /* of the field's unit to the base unit: 9 ns, 3 ms */
+} prom_standards[] = {
+#define OFF(f) offsetof(struct stats_process, f)
+    {"process_cpu_seconds_total", "counter",
+     "Total user and system CPU time spent in seconds.",
+     OFF(process_cpu_total_ns), 9},
+    {"process_resident_memory_bytes", "gauge", "Resident memory size in bytes.",
+     OFF(process_rss_bytes), 0},
+    {"process_virtual_memory_bytes", "gauge", "Virtual memory size in bytes.",
+     OFF(process_virtual_bytes), 0},
+    {"process_open_fds", "gauge", "Number of open file descriptors.",
+     OFF(process_open_fds), 0},
+    {"process_max_fds", "gauge", "Maximum number of open file descriptors.",
+     OFF(process_max_fds), 0},
+    {"process_start_time_seconds", "gauge",
+     "Start time of the process since unix epoch in seconds.",
+     OFF(process_start_time_ms), 3},
+#undef OFF
+};
+
+/* v in units of 10^-decimals, exactly, as a decimal number. */
+static void prom_fixed(FILE *fp, uint64_t v, int decimals)
+{
+	uint64_t div = 1;
+	int i;
+
+	for (i = 0; i < decimals; i++)
+		div *= 10;
+	if (decimals == 0)
+		fprintf(fp, "%llu\n", (unsigned long long)v);
+	else
+		fprintf(fp, "%llu.%0*llu\n", (unsigned long long)(v / div),
+			decimals, (unsigned long long)(v % div));
+}
+
+/* The standard process families, and reclaim_build_info. */
+static void prom_standard(FILE *fp, const struct stats_process *p)
+{
+	const struct prom_standard *f;
+	size_t i;
+
+	for (i = 0; i < sizeof prom_standards / sizeof *prom_standards; i++) {
+		f = &prom_standards[i];
+		fprintf(fp, "# HELP %s %s\n# TYPE %s %s\n%s ", f->family,
+			f->help, f->family, f->type, f->family);
+		prom_fixed(fp, *(const uint64_t *)((const char *)p + f->off),
+			   f->decimals);
+	}
+	prom_header(fp, "reclaim_build_info",
+		    "the version of reclaimd, as a label; always 1", "info",
+		    "gauge", "");
+	fputs("reclaim_build_info{version=\"", fp);
+	prom_label(fp, p->version);
+	fputs("\"} 1\n", fp);
+}
+
 /* The process-wide families: table fields, histograms, level, suspects. */
 static void prom_process_all(FILE *fp, const struct stats_snapshot *s)
 {
@@ -236,6 +299,7 @@ static void prom_process_all(FILE *fp, const struct stats_snapshot *s)
 #undef X
 	prom_level(fp, s->process.watchdog_level);
 	prom_suspects(fp, &s->process.suspects);
+	prom_standard(fp, &s->process);
 }
 
 /* The whole exposition; the caller frees it. */

@@ -202,7 +202,9 @@ struct json *stats_to_json(const struct stats_snapshot *s)
 	json_add_u64(section(j, #sec), #name,                                  \
 		     s->process.STATS_FIELD(sec, name));
 	STATS_PROCESS_FIELDS(X)
+	STATS_STANDARD_FIELDS(X)
 #undef X
+	json_add_str(section(j, "process"), "version", s->process.version);
 #define X(sec, name, help)                                                     \
 	hist_to_json(section(j, #sec), #name "_histogram",                     \
 		     &s->process.STATS_HIST(sec, name));
@@ -239,7 +241,7 @@ static void worker_from_json(const struct json *j, struct stats_worker *w)
 int stats_from_json(const struct json *j, struct stats_snapshot *s)
 {
 	const struct json *arr = json_get(j, "workers");
-	const char *level;
+	const char *level, *version;
 	size_t i;
 
 	if (json_type(j) != JSON_OBJECT || json_type(arr) != JSON_ARRAY)
@@ -248,7 +250,11 @@ int stats_from_json(const struct json *j, struct stats_snapshot *s)
 #define X(sec, name, kind, unit, help)                                         \
 	s->process.STATS_FIELD(sec, name) = json_path_u64(j, #sec "." #name);
 	STATS_PROCESS_FIELDS(X)
+	STATS_STANDARD_FIELDS(X)
 #undef X
+	version = json_as_str(json_path(j, "process.version"));
+	snprintf(s->process.version, sizeof s->process.version, "%s",
+		 version ? version : "?");
 #define X(sec, name, help)                                                     \
 	hist_from_json(json_path(j, #sec "." #name "_histogram"),              \
 		       &s->process.STATS_HIST(sec, name));

@@ -50,6 +50,8 @@ enum stats_agg { STATS_SUM, STATS_MAX };
 	  "included")                                                          \
 	X(heap, cached_bytes, GAUGE, SUM, "bytes",                             \
 	  "of heap.block_bytes, freed blocks kept for reuse")                  \
+	X(heap, pool_free_bytes, GAUGE, SUM, "bytes",                          \
+	  "free pages of small objects kept resident for reuse")              \
 	X(http, requests_total, COUNTER, SUM, "requests",                      \
 	  "HTTP requests answered")                                            \
 	X(http, shed_total, COUNTER, SUM, "requests",                          \
@@ -87,7 +89,41 @@ enum stats_agg { STATS_SUM, STATS_MAX };
 	X(tasks, on_demand_running, GAUGE, "tasks",                            \
 	  "RunTask calls whose task is running, what tasks.max_running caps")  \
 	X(tasks, rejected_total, COUNTER, "calls",                             \
-	  "RunTask calls refused at tasks.max_running")
+	  "RunTask calls refused at tasks.max_running")                        \
+	X(process, unaccounted_bytes, GAUGE, "bytes",                          \
+	  "resident memory the heaps do not account for: allocator "           \
+	  "overhead, libraries, stacks, buffers")                              \
+	X(watchdog, throttled_total, COUNTER, "collections",                   \
+	  "forced collections held back by the collection CPU cap "            \
+	  "(watchdog.gc_cpu_cap)")                                             \
+	X(cgroup, anon_bytes, GAUGE, "bytes",                                  \
+	  "anonymous memory of the watched cgroup (memory.stat)")              \
+	X(cgroup, file_bytes, GAUGE, "bytes",                                  \
+	  "page cache of the watched cgroup (memory.stat)")                    \
+	X(cgroup, kernel_bytes, GAUGE, "bytes",                                \
+	  "kernel memory of the watched cgroup, slab included")                \
+	X(cgroup, oom_kills_total, COUNTER, "kills",                           \
+	  "processes of the watched cgroup the kernel killed for memory "      \
+	  "(the cgroup's oom_kill counter)")                                   \
+	X(cgroup, oom_kills_at_start, GAUGE, "kills",                          \
+	  "the cgroup's oom_kill counter when reclaimd started")
+
+/*
+ * The process figures every Prometheus client library exports: in JSON
+ * under process like the fields above, in Prometheus text under their
+ * standard names, without the reclaim_ prefix (prom.c), each with its
+ * unit's base (seconds). Times are integers: JSON numbers past 2^53 lose
+ * digits in most parsers. X(section, name, kind, unit, help)
+ */
+#define STATS_STANDARD_FIELDS(X)                                               \
+	X(process, cpu_total_ns, COUNTER, "nanoseconds",                       \
+	  "user and system CPU time")                                          \
+	X(process, virtual_bytes, GAUGE, "bytes", "virtual memory size")       \
+	X(process, open_fds, GAUGE, "descriptors", "open file descriptors")    \
+	X(process, max_fds, GAUGE, "descriptors",                              \
+	  "the limit on open file descriptors (RLIMIT_NOFILE)")                \
+	X(process, start_time_ms, GAUGE, "milliseconds",                       \
+	  "start time, since the Unix epoch")
 
 /*
  * Histograms, counts per bucket (not cumulative), in nanoseconds.
@@ -133,14 +169,23 @@ struct stats_worker {
 #undef X
 };
 
+/* What the heaps of w hold resident: live bytes, cached blocks, free
+ * pool pages. */
+static inline uint64_t stats_heaps_bytes(const struct stats_worker *w)
+{
+	return w->heap_bytes + w->heap_cached_bytes + w->heap_pool_free_bytes;
+}
+
 struct stats_process {
 #define X(sec, name, kind, unit, help) uint64_t STATS_FIELD(sec, name);
 	STATS_PROCESS_FIELDS(X)
+	STATS_STANDARD_FIELDS(X)
 #undef X
 #define X(sec, name, help) struct stats_hist STATS_HIST(sec, name);
 	STATS_PROCESS_HISTOGRAMS(X)
 #undef X
 	char watchdog_level[16]; /* watchdog.level: a name such as "ok" */
+	char version[32];	 /* process.version: reclaimd's */
 	struct stats_suspects suspects; /* watchdog.leak_suspects */
 };
 

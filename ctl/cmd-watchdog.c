@@ -34,6 +34,29 @@ static void cmd_watchdog_suspects(const struct json *arr)
 	table_destroy(t);
 }
 
+/* Where memory goes, and the cgroup's OOM kills. */
+static void cmd_watchdog_memory(const struct json *r)
+{
+	char a[HUMAN_LEN], b[HUMAN_LEN], c[HUMAN_LEN];
+
+	kv_print("rss", "%s: heaps %s, unaccounted %s",
+		 cmd_watchdog_bytes(r, "memory.rss_bytes", a),
+		 cmd_watchdog_bytes(r, "memory.heaps_bytes", b),
+		 cmd_watchdog_bytes(r, "memory.unaccounted_bytes", c));
+	if (json_as_str(json_get(r, "cgroup")) == NULL ||
+	    *json_as_str(json_get(r, "cgroup")) == '\0') {
+		kv_print("cgroup memory", "no memory cgroup");
+		return;
+	}
+	kv_print("cgroup memory", "anon %s, file %s, kernel %s",
+		 cmd_watchdog_bytes(r, "memory.cgroup_anon_bytes", a),
+		 cmd_watchdog_bytes(r, "memory.cgroup_file_bytes", b),
+		 cmd_watchdog_bytes(r, "memory.cgroup_kernel_bytes", c));
+	kv_print("OOM kills", "%llu (%llu before this start)",
+		 (unsigned long long)json_path_u64(r, "oom_kills_total"),
+		 (unsigned long long)json_path_u64(r, "oom_kills_at_start"));
+}
+
 /* Human output of a Watchdog reply. */
 static int cmd_watchdog_human(const struct json *r)
 {
@@ -47,7 +70,7 @@ static int cmd_watchdog_human(const struct json *r)
 		 shedding ? " (shedding)" : "");
 	kv_print("usage", "%s of %s", cmd_watchdog_bytes(r, "usage_bytes", a),
 		 cmd_watchdog_bytes(r, "limit_bytes", b));
-	kv_print("rss", "%s", cmd_watchdog_bytes(r, "rss_bytes", a));
+	cmd_watchdog_memory(r);
 	kv_print("limit from", "%s", json_as_str(json_get(r, "limit_source")));
 	if (json_as_str(json_get(r, "limit_reason")) != NULL &&
 	    *json_as_str(json_get(r, "limit_reason")) != '\0')

@@ -132,9 +132,10 @@ static void hconn_index(struct hconn *c)
 		n = (size_t)c->fd * 2 + 64;
 		by_fd = realloc(set->by_fd, n * sizeof *set->by_fd);
 		if (by_fd == NULL) {
-			log_debug("worker %d: out of memory indexing a "
-				  "connection",
-				  set->w->id);
+			log_worker(LOG_DEBUG, set->w->id,
+				   "worker %d: out of memory indexing a "
+				   "connection",
+				   set->w->id);
 			return;
 		}
 		set->by_fd = by_fd;
@@ -170,9 +171,10 @@ static void hconn_expire(evutil_socket_t fd, short what, void *arg)
 	int sock = bufferevent_getfd(c->bev);
 
 	if (!c->evicted)
-		log_debug("worker %d: a request took longer than "
-			  "http.request_timeout: closed",
-			  c->set->w->id);
+		log_worker(LOG_DEBUG, c->set->w->id,
+			   "worker %d: a request took longer than "
+			   "http.request_timeout: closed",
+			   c->set->w->id);
 	if (sock >= 0)
 		shutdown(sock, SHUT_RDWR);
 }
@@ -267,10 +269,11 @@ static void hconn_admit(struct http_conns *set, struct hconn *c)
 			     o->last_active < idlest->last_active))
 				idlest = o;
 		}
-		log_debug("worker %d: %zu HTTP connections (http.max_connections):"
-			  " closing %s",
-			  set->w->id, set->n,
-			  idlest ? "the longest idle" : "the new one");
+		log_worker(LOG_DEBUG, set->w->id,
+			   "worker %d: %zu HTTP connections "
+			   "(http.max_connections): closing %s",
+			   set->w->id, set->n,
+			   idlest ? "the longest idle" : "the new one");
 		if (idlest == NULL) {
 			c->evicted = true;
 			set->evicting++;
@@ -316,8 +319,10 @@ static struct bufferevent *hconn_new(struct event_base *base, void *arg)
 	}
 	if (c == NULL || c->deadline == NULL ||
 	    hconn_bufferevent(c, base) != 0) {
-		log_warn("worker %d: out of memory: an HTTP connection refused",
-			 set->w->id);
+		log_worker(LOG_WARNING, set->w->id,
+			   "worker %d: out of memory: an HTTP connection "
+			   "refused",
+			   set->w->id);
 		if (c != NULL && c->deadline != NULL)
 			event_free(c->deadline);
 		if (c != NULL && c->bev != NULL)

@@ -104,7 +104,8 @@ static int frame_refuse(struct http_frame *f, const char *why)
 {
 	static const char bad[] = "refused\r\n\r\n";
 
-	log_debug("worker %d: HTTP request refused (400): %s", f->worker, why);
+	log_worker(LOG_DEBUG, f->worker,
+		   "worker %d: HTTP request refused (400): %s", f->worker, why);
 	frame_reset(f);
 	evbuffer_add(f->dst, bad, sizeof bad - 1);
 	f->state = FS_REFUSED;
@@ -297,8 +298,9 @@ static int frame_head_line(struct http_frame *f, struct evbuffer *src)
  * that announces it. */
 static int frame_too_large(struct http_frame *f)
 {
-	log_debug("worker %d: HTTP chunked body over http.max_body_bytes",
-		  f->worker);
+	log_worker(LOG_DEBUG, f->worker,
+		   "worker %d: HTTP chunked body over http.max_body_bytes",
+		   f->worker);
 	evbuffer_add_printf(f->head, "Content-Length: %" PRIu64 "\r\n\r\n",
 			    f->max_body + 1);
 	evbuffer_add_buffer(f->dst, f->head);

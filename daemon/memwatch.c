@@ -19,6 +19,7 @@ struct memwatch {
 	struct stats_suspects suspects; /* named by the last leak event */
 	char cgroup[RCL_WATCHDOG_PATH_MAX]; /* watchdog.cgroup, and */
 	uint64_t limit_bytes;		    /* watchdog.limit in force */
+	uint64_t oom_kills_at_start;	    /* the watched cgroup's, at start */
 };
 
 /* A forced collection finished on every worker. */
@@ -69,14 +70,34 @@ static void memwatch_forget(struct fanout *fan)
 	fanout_destroy(fan);
 }
 
+/* Usage and the limit as journal fields, with the level; none while the
+ * watchdog is being created (its first level comes before it exists) or
+ * destroyed. */
+static void memwatch_fields(struct memwatch *mw, struct log_fields *lf)
+{
+	rcl_watchdog_stats st;
+
+	if (mw->wd == NULL)
+		return;
+	rcl_watchdog_stats_get(mw->wd, &st);
+	log_field(lf, "LEVEL", "%s", rcl_watchdog_level_name(st.level));
+	log_field(lf, "USAGE_BYTES", "%llu",
+		  (unsigned long long)st.usage_bytes);
+	log_field(lf, "LIMIT_BYTES", "%llu",
+		  (unsigned long long)st.limit_bytes);
+}
+
 /* shed hook: every worker answers 503 while on. */
 static void memwatch_shed(void *arg, bool on)
 {
 	struct memwatch *mw = arg;
+	struct log_fields lf = {0};
 	struct fanout *fan;
 	size_t i;
 
-	log_warn("watchdog: shedding %s", on ? "on" : "off");
+	memwatch_fields(mw, &lf);
+	log_event(LOG_WARNING, on ? LOG_ID_SHED_BEGIN : LOG_ID_SHED_END, &lf,
+		  "watchdog: shedding %s", on ? "on" : "off");
 	if (mw->srv->stopping)
 		return; /* the workers are gone, or going */
 	fan = fanout_create(mw->srv, NULL, WCMD_SHED, memwatch_forget);
@@ -134,10 +155,15 @@ static size_t memwatch_census(void *arg, rcl_type_stats *out, size_t max)
 static void memwatch_level(void *arg, int from, int to)
 {
 	struct memwatch *mw = arg;
+	struct log_fields lf = {0};
 
-	log_msg(to > from ? LOG_WARNING : LOG_NOTICE,
-		"watchdog: level %s -> %s", rcl_watchdog_level_name(from),
-		rcl_watchdog_level_name(to));
+	memwatch_fields(mw, &lf);
+	if (lf.n == 0) /* no stats yet: the level at least */
+		log_field(&lf, "LEVEL", "%s", rcl_watchdog_level_name(to));
+	log_field(&lf, "PREVIOUS_LEVEL", "%s", rcl_watchdog_level_name(from));
+	log_event(to > from ? LOG_WARNING : LOG_NOTICE, LOG_ID_LEVEL, &lf,
+		  "watchdog: level %s -> %s", rcl_watchdog_level_name(from),
+		  rcl_watchdog_level_name(to));
 	if (mw->srv->watch == NULL)
 		return; /* a first level during memwatch_create: nothing yet */
 	notify_status(mw->srv);
@@ -164,17 +190,60 @@ static void memwatch_suspects(struct memwatch *mw,
 	sp->n = i;
 }
 
+/* The leak's types as one field: "A, B" ("none": no type rose). */
+static void memwatch_suspect_field(const rcl_watchdog_leak *leak,
+				   struct log_fields *lf)
+{
+	char types[LOG_FIELD_LEN];
+	size_t i, off = 0;
+
+	snprintf(types, sizeof types, "none");
+	for (i = 0; i < leak->ntypes && off < sizeof types; i++)
+		off += (size_t)snprintf(types + off, sizeof types - off, "%s%s",
+					i ? ", " : "",
+					leak->types[i].name ? leak->types[i].name
+							    : "?");
+	log_field(lf, "SUSPECT_TYPES", "%s", types);
+}
+
 /* leak hook: a rising survivor floor. */
 static void memwatch_leak(void *arg, const rcl_watchdog_leak *leak)
 {
 	struct memwatch *mw = arg;
+	struct log_fields lf = {0};
 
 	mw->leaks++;
-	log_warn("watchdog: leak suspected: survivors rose from %zu to %zu "
-		 "bytes over %u full collections",
-		 leak->floor_first_bytes, leak->floor_last_bytes,
-		 leak->collections);
+	log_field(&lf, "COLLECTIONS", "%u", leak->collections);
+	log_field(&lf, "SURVIVOR_FIRST_BYTES", "%zu", leak->floor_first_bytes);
+	log_field(&lf, "SURVIVOR_LAST_BYTES", "%zu", leak->floor_last_bytes);
+	memwatch_suspect_field(leak, &lf);
+	log_event(LOG_WARNING, LOG_ID_LEAK, &lf,
+		  "watchdog: leak suspected: survivors rose from %zu to %zu "
+		  "bytes over %u full collections",
+		  leak->floor_first_bytes, leak->floor_last_bytes,
+		  leak->collections);
 	memwatch_suspects(mw, leak);
+}
+
+/* throttle hook: the CPU cap on collections refuses one, or no longer. */
+static void memwatch_throttle(void *arg, bool on)
+{
+	struct memwatch *mw = arg;
+	struct log_fields lf = {0};
+	rcl_watchdog_stats st;
+
+	rcl_watchdog_stats_get(mw->wd, &st);
+	memwatch_fields(mw, &lf);
+	log_field(&lf, "GC_CPU_FRACTION", "%.2f", st.gc_cpu_fraction);
+	log_field(&lf, "GC_CPU_CAP", "%.2f", mw->srv->cfg->watchdog.gc_cpu_cap);
+	log_event(on ? LOG_WARNING : LOG_NOTICE,
+		  on ? LOG_ID_THROTTLE_BEGIN : LOG_ID_THROTTLE_END, &lf,
+		  on ? "watchdog: collection time throttled: %.0f%% of the "
+		       "last window in collections, the cap is %.0f%%"
+		     : "watchdog: collection time no longer throttled (%.0f%% "
+		       "of the last window, the cap %.0f%%)",
+		  st.gc_cpu_fraction * 100,
+		  mw->srv->cfg->watchdog.gc_cpu_cap * 100);
 }
 
 /* The library's configuration from ours. */
@@ -206,6 +275,40 @@ static void memwatch_warn_limit(struct memwatch *mw)
 			 (unsigned long long)st.limit_bytes, st.limit_reason);
 }
 
+/* Say at start whether the watched cgroup (the service's, under systemd)
+ * has seen OOM kills already: a restarted service tells why. */
+static void memwatch_oom_at_start(struct memwatch *mw)
+{
+	rcl_watchdog_memstat ms;
+	const char *file;
+
+	if (rcl_watchdog_memstat_get(mw->wd, &ms) != 0 || ms.version == 0) {
+		log_info("watchdog: no memory cgroup: OOM kills before this "
+			 "start are not known");
+		return;
+	}
+	file = ms.version == 1 ? "memory.oom_control" : "memory.events";
+	mw->oom_kills_at_start = ms.oom_kills;
+	if (ms.oom_kills == 0)
+		log_info("watchdog: cgroup %s has seen no OOM kill (%s "
+			 "oom_kill 0)",
+			 ms.cgroup, file);
+	else
+		log_warn("watchdog: cgroup %s has seen %llu OOM kill%s before "
+			 "this start (%s oom_kill): a process of it, reclaimd "
+			 "itself perhaps, was killed for memory",
+			 ms.cgroup, (unsigned long long)ms.oom_kills,
+			 ms.oom_kills == 1 ? "" : "s", file);
+}
+
+/* The watched cgroup's memory and OOM kills now (see memwatch_memory). */
+void memwatch_memory(struct memwatch *mw, struct memwatch_memory *out)
+{
+	memset(out, 0, sizeof *out);
+	rcl_watchdog_memstat_get(mw->wd, &out->cg);
+	out->oom_kills_at_start = mw->oom_kills_at_start;
+}
+
 /* Create the watchdog on the main base, hooked to the workers. */
 struct memwatch *memwatch_create(struct server *srv, char **cause)
 {
@@ -233,9 +336,11 @@ struct memwatch *memwatch_create(struct server *srv, char **cause)
 		free(mw);
 		return NULL;
 	}
+	rcl_watchdog_set_throttle_hook(mw->wd, memwatch_throttle);
 	snprintf(mw->cgroup, sizeof mw->cgroup, "%s", wc.cgroup);
 	mw->limit_bytes = wc.limit_bytes;
 	memwatch_warn_limit(mw);
+	memwatch_oom_at_start(mw);
 	return mw;
 }
 
@@ -246,12 +351,18 @@ void memwatch_attach(struct memwatch *mw, rcl_heap *h)
 	rcl_watchdog_attach(mw->wd, h);
 }
 
-/* Free it; NULL is a no-op. */
+/* Free it; NULL is a no-op. The watchdog ends shedding as it goes, through
+ * the shed hook, when its figures are half gone: mw->wd is NULL by then, so
+ * the hook reads none (rcl_watchdog_stats_get there read the closed gauge). */
 void memwatch_destroy(struct memwatch *mw)
 {
+	rcl_watchdog *wd;
+
 	if (mw == NULL)
 		return;
-	rcl_watchdog_destroy(mw->wd);
+	wd = mw->wd;
+	mw->wd = NULL;
+	rcl_watchdog_destroy(wd);
 	free(mw);
 }
 

@@ -22,14 +22,14 @@ static enum call_status method_stats_exec(struct call *call)
 }
 
 /* The output names each section stats_to_json makes (common/stats.h's
- * groups, then workers and debug): a section added there is declared here,
+ * groups, then workers, cgroup and debug): a section added is declared here,
  * or tests/varlink-peer finds a key the IDL lacks. */
 const struct method_entry method_stats_entry = {
     .name = "io.reclaim.Stats",
     .params =
 	"(history: ?int) -> (process: object, limit: object, heap: object, "
 	"watchdog: object, http: object, tasks: object, forensics: object, "
-	"workers: []object, debug: object, history: ?object)",
+	"workers: []object, cgroup: object, debug: object, history: ?object)",
     .changes_state = false,
     .exec = method_stats_exec,
 };

@@ -57,6 +57,32 @@ static void method_watchdog_suspects(struct json *reply,
 	}
 }
 
+/* Where memory goes: resident memory the heaps do not account for, the
+ * watched cgroup's breakdown, its OOM kills (the Stats snapshot's). False
+ * if out of memory. */
+static bool method_watchdog_memory(struct json *reply, struct server *srv)
+{
+	struct stats_snapshot s;
+	struct json *m;
+
+	if (server_stats(srv, &s) != 0)
+		return false;
+	m = json_add_object(reply, "memory");
+	json_add_u64(m, "rss_bytes", s.process.process_rss_bytes);
+	json_add_u64(m, "heaps_bytes", stats_heaps_bytes(&s.total));
+	json_add_u64(m, "unaccounted_bytes",
+		     s.process.process_unaccounted_bytes);
+	json_add_u64(m, "cgroup_anon_bytes", s.process.cgroup_anon_bytes);
+	json_add_u64(m, "cgroup_file_bytes", s.process.cgroup_file_bytes);
+	json_add_u64(m, "cgroup_kernel_bytes", s.process.cgroup_kernel_bytes);
+	json_add_u64(reply, "oom_kills_total",
+		     s.process.cgroup_oom_kills_total);
+	json_add_u64(reply, "oom_kills_at_start",
+		     s.process.cgroup_oom_kills_at_start);
+	stats_finish(&s);
+	return true;
+}
+
 /* Report what the watchdog sees now. */
 static enum call_status method_watchdog_exec(struct call *call)
 {
@@ -80,6 +106,8 @@ static enum call_status method_watchdog_exec(struct call *call)
 	json_add_u64(reply, "leak_suspected_total", ws.leaks);
 	method_watchdog_suspects(reply, &ws.suspects);
 	method_watchdog_admission(reply, st);
+	if (!method_watchdog_memory(reply, call->srv))
+		return call_oom(call);
 	return CALL_DONE;
 }
 
@@ -93,7 +121,8 @@ const struct method_entry method_watchdog_entry = {
 	      "throttled: bool, gc_cpu_fraction: float, poll_interval_ms: int, "
 	      "reaction_last_ns: int, reaction_max_ns: int, "
 	      "forced_collections_total: int, leak_suspected_total: int, "
-	      "leak_suspects: []LeakSuspect, admission: Admission)",
+	      "leak_suspects: []LeakSuspect, admission: Admission, "
+	      "memory: Memory, oom_kills_total: int, oom_kills_at_start: int)",
     .changes_state = false,
     .exec = method_watchdog_exec,
 };

@@ -66,6 +66,11 @@ static const char method_interface_head[] =
     "type Admission (heaps: int, estimate_bytes: int, refused_total: int,\n"
     "  refused_bytes_total: int, collections_total: int,\n"
     "  readings_total: int)\n"
+    "# Where memory goes (Watchdog): resident memory, what the heaps account\n"
+    "# for, the rest; the watched cgroup's memory.stat broken down.\n"
+    "type Memory (rss_bytes: int, heaps_bytes: int, unaccounted_bytes: int,\n"
+    "  cgroup_anon_bytes: int, cgroup_file_bytes: int,\n"
+    "  cgroup_kernel_bytes: int)\n"
     "\n";
 
 static const char method_interface_errors[] =

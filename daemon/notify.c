@@ -61,9 +61,10 @@ static bool notify_workers_alive(struct server *srv)
 
 	for (i = 0; i < srv->nworkers; i++) {
 		if (!worker_answered(srv->workers[i], srv->ping_seq)) {
-			log_warn("worker %zu does not answer: withholding the "
-				 "watchdog keep-alive",
-				 i);
+			log_worker(LOG_WARNING, (int)i,
+				   "worker %zu does not answer: withholding "
+				   "the watchdog keep-alive",
+				   i);
 			return false;
 		}
 	}

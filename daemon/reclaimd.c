@@ -115,6 +115,7 @@ int main(int argc, char **argv)
 	char *cause = NULL;
 	int check, rc;
 
+	log_init();
 	block_signals();
 	raise_nofile();
 	xmalloc_set_program("<2>reclaimd");

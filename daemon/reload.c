@@ -73,14 +73,20 @@ static void reload_restart_keys(const struct config *old,
  * NULL cause if memory ran out reading it. */
 int server_reload(struct server *srv, char **cause)
 {
+	const char *file = srv->src->path ? srv->src->path
+					  : config_default_path();
+	struct log_fields lf = {0};
 	struct config *cfg;
 
+	log_field(&lf, "CONFIG_FILE", "%s", file);
 	notify_send("RELOADING=1\nMONOTONIC_USEC=%llu\nSTATUS=reloading",
 		    (unsigned long long)mono_us());
 	cfg = config_load(srv->src, cause);
 	if (cfg == NULL) {
-		log_err("reload failed, keeping the old configuration: %s",
-			*cause ? *cause : "out of memory");
+		log_field(&lf, "ERROR", "%s", *cause ? *cause : "out of memory");
+		log_event(LOG_ERR, LOG_ID_RELOAD_REFUSED, &lf,
+			  "reload failed, keeping the old configuration: %s",
+			  *cause ? *cause : "out of memory");
 		notify_send("READY=1");
 		notify_status(srv);
 		return -1;
@@ -92,7 +98,7 @@ int server_reload(struct server *srv, char **cause)
 	reload_heap(srv, cfg);
 	config_destroy(srv->cfg);
 	srv->cfg = cfg;
-	log_info("configuration reloaded");
+	log_event(LOG_INFO, LOG_ID_RELOAD, &lf, "configuration reloaded");
 	notify_send("READY=1");
 	notify_status(srv);
 	return 0;

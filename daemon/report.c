@@ -311,18 +311,29 @@ static void report_log(struct report *r, const struct json *j, const char *path,
 {
 	char top[512], u[HUMAN_LEN], l[HUMAN_LEN], g[HUMAN_LEN];
 	const struct json *cy = json_at(json_path(j, "garbage.cycles"), 0);
+	struct log_fields lf = {0};
 
 	report_top_types(&r->census, top, sizeof top);
-	log_warn("near-limit report: usage %s of %s (%s); heaviest types: %s; "
-		 "garbage since the last read: %llu objects, %s%s%s; "
-		 "%zu leak suspects; %s%s",
-		 human_bytes(json_path_u64(j, "usage_bytes"), u),
-		 human_bytes(json_path_u64(j, "limit_bytes"), l), r->level,
-		 *top ? top : "none", (unsigned long long)r->garbage.objects,
-		 human_bytes(r->garbage.bytes, g), cy ? ", top cycle " : "",
-		 cy ? json_as_str(json_get(cy, "path")) : "",
-		 json_size(json_get(j, "suspects")),
-		 path ? "written to " : where, path ? path : "");
+	if (path != NULL)
+		log_field(&lf, "REPORT_PATH", "%s", path);
+	else
+		log_field(&lf, "REASON", "%s", where);
+	log_field(&lf, "LEVEL", "%s", r->level);
+	log_field(&lf, "USAGE_BYTES", "%llu",
+		  (unsigned long long)json_path_u64(j, "usage_bytes"));
+	log_field(&lf, "LIMIT_BYTES", "%llu",
+		  (unsigned long long)json_path_u64(j, "limit_bytes"));
+	log_event(LOG_WARNING, path ? LOG_ID_REPORT : LOG_ID_REPORT_FAILED, &lf,
+		  "near-limit report: usage %s of %s (%s); heaviest types: %s; "
+		  "garbage since the last read: %llu objects, %s%s%s; "
+		  "%zu leak suspects; %s%s",
+		  human_bytes(json_path_u64(j, "usage_bytes"), u),
+		  human_bytes(json_path_u64(j, "limit_bytes"), l), r->level,
+		  *top ? top : "none", (unsigned long long)r->garbage.objects,
+		  human_bytes(r->garbage.bytes, g), cy ? ", top cycle " : "",
+		  cy ? json_as_str(json_get(cy, "path")) : "",
+		  json_size(json_get(j, "suspects")),
+		  path ? "written to " : where, path ? path : "");
 }
 
 /* Everything gathered: render, write, log. */

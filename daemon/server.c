@@ -12,6 +12,7 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "config.h"
 #include "reclaimd.h"
 #include "xmalloc.h"
 
@@ -131,7 +132,8 @@ static void server_inbox(struct wcmd *cmd, void *arg)
 		return;
 	}
 	worker_join(cmd->worker);
-	log_debug("worker %d stopped", cmd->worker->id);
+	log_worker(LOG_DEBUG, cmd->worker->id, "worker %d stopped",
+		   cmd->worker->id);
 	if (--srv->running == 0)
 		server_finish(srv);
 }
@@ -294,6 +296,7 @@ struct server *server_create(struct config *cfg,
 	srv->cfg = cfg;
 	srv->src = src;
 	srv->started_us = mono_us();
+	srv->start_time_ms = procinfo_start_time_ms();
 	srv->fds.control = srv->fds.http = srv->fds.metrics = -1;
 	server_thresholds(srv, cfg);
 	signal(SIGPIPE, SIG_IGN);
@@ -399,6 +402,30 @@ void server_destroy(struct server *srv)
 	free(srv);
 }
 
+/* The process_* figures, and where memory goes: resident memory the heaps
+ * do not account for (their live bytes, the blocks and free pages they
+ * keep; 0 if they
+ * account for more, pages mapped but not touched), the watched cgroup's
+ * breakdown and OOM kills. */
+static void server_stats_memory(struct server *srv, struct stats_snapshot *s)
+{
+	struct stats_process *p = &s->process;
+	struct memwatch_memory mem;
+	uint64_t heaps = stats_heaps_bytes(&s->total);
+
+	procinfo_read(p);
+	p->process_start_time_ms = srv->start_time_ms;
+	snprintf(p->version, sizeof p->version, "%s", RECLAIM_VERSION);
+	p->process_unaccounted_bytes =
+	    p->process_rss_bytes > heaps ? p->process_rss_bytes - heaps : 0;
+	memwatch_memory(srv->watch, &mem);
+	p->cgroup_anon_bytes = mem.cg.anon;
+	p->cgroup_file_bytes = mem.cg.file;
+	p->cgroup_kernel_bytes = mem.cg.kernel;
+	p->cgroup_oom_kills_total = mem.cg.oom_kills;
+	p->cgroup_oom_kills_at_start = mem.oom_kills_at_start;
+}
+
 /* The stats snapshot: workers' published copies, summed; the watchdog.
  * -1 if out of memory (s is empty, stats_finish is still fine). */
 int server_stats(struct server *srv, struct stats_snapshot *s)
@@ -412,7 +439,6 @@ int server_stats(struct server *srv, struct stats_snapshot *s)
 		worker_read_stats(srv->workers[i], &s->workers[i]);
 	stats_sum(s);
 	memwatch_status(srv->watch, &ws);
-	s->process.process_rss_bytes = ws.st.rss_bytes;
 	s->process.process_uptime_seconds =
 	    (mono_us() - srv->started_us) / 1000000;
 	s->process.process_workers = srv->nworkers;
@@ -431,5 +457,7 @@ int server_stats(struct server *srv, struct stats_snapshot *s)
 	s->process.watchdog_reaction_hist.has_sum = true;
 	snprintf(s->process.watchdog_level, sizeof s->process.watchdog_level,
 		 "%s", ws.level);
+	s->process.watchdog_throttled_total = ws.st.throttle_events;
+	server_stats_memory(srv, s);
 	return 0;
 }

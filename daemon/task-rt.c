@@ -55,8 +55,8 @@ void task_periodic_done(struct rcl_runner *r)
 {
 	r->slot->running = false;
 	if (r->error != NULL)
-		log_warn("task %s (worker %d): %s", r->def->name, r->rt->w->id,
-			 r->error);
+		log_worker(LOG_WARNING, r->rt->w->id, "task %s (worker %d): %s",
+			   r->def->name, r->rt->w->id, r->error);
 	r->slot = NULL;
 }
 
@@ -278,8 +278,9 @@ again:
 	{
 		if (r->req == NULL || r->evcon != evcon || r->finished)
 			continue;
-		log_info("task %s (worker %d): cancelled: the client hung up",
-			 r->def->name, rt->w->id);
+		log_worker(LOG_INFO, rt->w->id,
+			   "task %s (worker %d): cancelled: the client hung up",
+			   r->def->name, rt->w->id);
 		task_drop_request(r);
 		runner_cancel(r, 500, "cancelled: the client hung up");
 		goto again;
@@ -414,8 +415,9 @@ bool task_cmd_cancelled(const struct rcl_runner *r)
 /* Cancel r, whose RunTask caller hung up. */
 void task_cancel_hung_up(struct rcl_runner *r)
 {
-	log_info("task %s (worker %d): cancelled: the caller hung up",
-		 r->def->name, r->rt->w->id);
+	log_worker(LOG_INFO, r->rt->w->id,
+		   "task %s (worker %d): cancelled: the caller hung up",
+		   r->def->name, r->rt->w->id);
 	runner_cancel(r, 500, "cancelled: the caller hung up");
 }
 

@@ -47,6 +47,7 @@ static void worker_publish(struct worker *w)
 		    hs.collections_by_limit_total;
 		w->stats.heap_block_bytes = hs.block_bytes;
 		w->stats.heap_cached_bytes = hs.cached_bytes;
+		w->stats.heap_pool_free_bytes = hs.pool_free_bytes;
 		stats_hist_set(&w->stats.heap_pause_hist, rcl_pause_bounds_ns,
 			       hs.pause_hist, RCL_PAUSE_BUCKETS);
 		w->stats.heap_pause_hist.sum_ns = hs.pause_total_ns;
@@ -133,9 +134,10 @@ static void worker_check_drain(struct worker *w)
 	if (w->inflight > 0 && mono_us() < w->stop_deadline)
 		return;
 	if (w->inflight > 0 && !w->stop_cut) {
-		log_warn("worker %d: %u requests still in flight after the "
-			 "drain timeout: answered as stopping",
-			 w->id, w->inflight);
+		log_worker(LOG_WARNING, w->id,
+			   "worker %d: %u requests still in flight after the "
+			   "drain timeout: answered as stopping",
+			   w->id, w->inflight);
 		w->stop_cut = true;
 		w->stop_deadline = mono_us() + WORKER_FLUSH_US;
 		task_rt_stop(w->tasks);
@@ -143,9 +145,10 @@ static void worker_check_drain(struct worker *w)
 			return; /* the tick looks again */
 	}
 	if (w->inflight > 0)
-		log_warn("worker %d: %u answers not written after the drain: "
-			 "closed",
-			 w->id, w->inflight);
+		log_worker(LOG_WARNING, w->id,
+			   "worker %d: %u answers not written after the drain: "
+			   "closed",
+			   w->id, w->inflight);
 	event_base_loopbreak(w->base);
 }
 
@@ -179,8 +182,9 @@ static void worker_debug(struct worker *w, struct wcmd *cmd)
 
 	if (on && w->forensics == NULL &&
 	    (w->forensics = forensics_create()) == NULL) {
-		log_warn("worker %d: out of memory: leak debugging stays off",
-			 w->id);
+		log_worker(LOG_WARNING, w->id,
+			   "worker %d: out of memory: leak debugging stays off",
+			   w->id);
 		cmd->out.oom = true;
 		return;
 	}

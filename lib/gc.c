@@ -793,7 +793,9 @@ size_t gc_collect(rcl_heap *h, int gen, int reason)
 	for (int g = 0; g <= gen; g++)
 		vec_compact(&h->vec[g]);
 
-	pool_release(&h->pool); /* the pages this freed go back */
+	/* the pages this freed stay for the allocations that follow; those
+	 * free for a second go back */
+	pool_release_idle(&h->pool, now_ns());
 	finish_counts(h, gen, reason, &si, uncollectable);
 	record_pause(h, now_ns() - t0);
 	if (h->collect_hook)

@@ -224,6 +224,13 @@ static rcl_tinfo *tinfo_get(rcl_heap *h, const rcl_type *t)
 	ti->align8 = t->size % 16 != 0;
 	ti->total = sizeof(rcl_head) + (ti->align8 ? t->size : align16(t->size));
 	ti->opaque = t->clear != NULL || ti->walk == WALK_TRAVERSE;
+	ti->gen = ti->tracked ? 0 : GEN_UNTRACKED;
+	ti->cls = h->pool.enabled && ti->total <= POOL_MAX
+		      ? (int16_t)size_class(ti->total)
+		      : -1;
+	ti->inert = !t->finalize && !t->destroy && !type_clears(ti);
+	ti->described = !t->finalize && !t->destroy && !t->clear &&
+			ti->walk >= WALK_F1 && ti->walk <= WALK_VECTOR;
 	mask = h->types_cap - 1;
 	for (i = ((uintptr_t)t >> 4) & mask; h->types[i]; i = (i + 1) & mask)
 		;
@@ -376,10 +383,100 @@ undo:
 	return NULL;
 }
 
-/* A zeroed object of t->size bytes, refcount 1. */
-void *rcl_new(rcl_heap *h, const rcl_type *t)
+/* ti for t without a call, for the types met most: the one met last,
+ * else the one in t's first place in the type table; NULL otherwise. */
+static inline rcl_tinfo *tinfo_find(rcl_heap *h, const rcl_type *t)
+{
+	rcl_tinfo *ti = h->last_ti;
+
+	if (__builtin_expect(ti != NULL && ti->type == t, 1))
+		return ti;
+	if (h->types_cap == 0)
+		return NULL;
+	ti = h->types[((uintptr_t)t >> 4) & (h->types_cap - 1)];
+	if (ti == NULL || ti->type != t)
+		return NULL;
+	return h->last_ti = ti;
+}
+
+/* Would a new object of bytes (tracked or not) make a collection due? */
+static inline bool gc_due_new(const rcl_heap *h, bool tracked, size_t bytes)
+{
+	return h->enabled &&
+	       ((h->gens[0].threshold &&
+		 h->gens[0].count + tracked > h->gens[0].threshold) ||
+		(h->young_bytes &&
+		 h->young_bytes_since + bytes > h->young_bytes));
+}
+
+/* rcl_new()'s other cases, out of line: the usual one saves no register. */
+static __attribute__((noinline)) void *new_slow(rcl_heap *h,
+						const rcl_type *t)
 {
 	return new_object(h, t, t ? t->size : 0, false);
+}
+
+/*
+ * A zeroed object of t->size bytes, refcount 1. The usual case takes no
+ * call, and so saves no register: a type met before, a page of its class
+ * with a free block, room in its vector, no collection due. Anything else
+ * is new_object()'s.
+ */
+void *rcl_new(rcl_heap *h, const rcl_type *t)
+{
+	rcl_tinfo *ti;
+	pool_page *pg;
+	rcl_vec *v;
+	rcl_head *o;
+	size_t block;
+	unsigned gen;
+
+	if (__builtin_expect(h == NULL || t == NULL, 0) ||
+	    (ti = tinfo_find(h, t)) == NULL || ti->cls < 0)
+		goto slow;
+	HEAP_CHECK_OWNER(h);
+	gen = ti->gen;
+	v = &h->vec[gen];
+	pg = h->pool.partial[ti->cls];
+	if (__builtin_expect(pg == NULL || v->n == v->cap ||
+				 gc_due_new(h, gen == 0, ti->total),
+			     0))
+		goto slow;
+	block = class_size((unsigned)ti->cls);
+	if (pg->free) {
+		o = pg->free;
+		pg->free = *(void **)o;
+	} else {
+		o = (rcl_head *)pg->bump;
+		pg->bump += block;
+	}
+	if (++pg->used == pg->cap) { /* off the partial list */
+		h->pool.partial[ti->cls] = pg->next;
+		if (pg->next)
+			pg->next->prev = NULL;
+		pg->next = NULL;
+	}
+	o->flags = gen;
+	o->idx = v->n;
+	v->v[v->n++] = o;
+	o->refcnt = 1;
+	o->gc_refs = 0;
+	o->ti = ti;
+	if (gen == 0)
+		h->gens[0].count++;
+	h->slot[gen].bytes += block;
+	ti->objects++;
+	ti->bytes += block;
+	h->young_bytes_since += block;
+	h->st.allocations_total++;
+	if (__builtin_expect(t->finalize != NULL, 0))
+		h->finalizable++;
+	if (t->size > 64) /* last, so that memset is a jump */
+		return memset(OBJ(o), 0, t->size);
+	zero_user(h, o, t->size);
+	return OBJ(o);
+slow:
+	return new_slow(h, t);
 }
 
 /* A zeroed object of size bytes, refcount 1. */
@@ -431,37 +528,56 @@ bool heap_relink(rcl_heap *h, rcl_head *o, unsigned gen)
 	return true;
 }
 
-/* Take o out of its vector and every count, and give its memory back. */
-void heap_free_object(rcl_heap *h, rcl_head *o)
+/* Take o, of block bytes (and bytes with what it owned), out of its
+ * vector and every count. */
+static inline void free_counts(rcl_heap *h, rcl_head *o, size_t block,
+			       size_t bytes)
 {
-	pool_page *pg = (pool_page *)((uintptr_t)o & ~(uintptr_t)(POOL_PAGE - 1));
-	bool plain = !(o->flags & (F_BIG | F_OWNED)); /* the usual case */
-	size_t block = plain ? class_size(pg->cls) : head_block(o);
-	size_t bytes = block;
 	unsigned gen = head_gen(o);
 	rcl_vec *v = &h->vec[gen];
-	const rcl_type *t = o->ti->type;
+	rcl_tinfo *ti = o->ti;
 
-	if (__builtin_expect(o->flags & F_OWNED, 0))
-		bytes += heap_owned_take(h, o);
 	vec_remove(v, o);
 	if (__builtin_expect(v->holes > 64, 0) && v->holes * 4 > v->n &&
 	    !h->collecting)
 		vec_compact(v);
 	h->slot[gen].bytes -= block;
-	o->ti->objects--;
-	o->ti->bytes -= bytes;
-	if (o->ti->tracked && h->gens[0].count > 0)
+	ti->objects--;
+	ti->bytes -= bytes;
+	if (ti->tracked && h->gens[0].count > 0)
 		h->gens[0].count--;
-	if (__builtin_expect(t->finalize != NULL, 0) &&
+	if (__builtin_expect(ti->type->finalize != NULL, 0) &&
 	    !(o->flags & F_FINALIZED))
 		h->finalizable--;
 	h->young_bytes_since -=
 	    bytes < h->young_bytes_since ? bytes : h->young_bytes_since;
-	if (plain)
-		pool_put(h, pg, o);
-	else
-		heap_free_block(h, o, block);
+}
+
+/* heap_free_object() for a pooled object that owns nothing. */
+static inline void free_pooled(rcl_heap *h, rcl_head *o)
+{
+	pool_page *pg = (pool_page *)((uintptr_t)o & ~(uintptr_t)(POOL_PAGE - 1));
+	size_t block = class_size(pg->cls);
+
+	free_counts(h, o, block, block);
+	pool_put(h, pg, o);
+}
+
+/* Take o out of its vector and every count, and give its memory back. */
+void heap_free_object(rcl_heap *h, rcl_head *o)
+{
+	size_t block, bytes;
+
+	if (__builtin_expect(!(o->flags & (F_BIG | F_OWNED)), 1)) {
+		free_pooled(h, o);
+		return;
+	}
+	block = head_block(o);
+	bytes = block;
+	if (o->flags & F_OWNED)
+		bytes += heap_owned_take(h, o);
+	free_counts(h, o, block, bytes);
+	heap_free_block(h, o, block);
 }
 
 /* Run o's finalizer once; true if it resurrected o. */
@@ -501,7 +617,10 @@ static inline void dealloc_one(rcl_heap *h, rcl_head *o)
 	}
 	if (t->destroy)
 		t->destroy(OBJ(o));
-	heap_free_object(h, o);
+	if (__builtin_expect(!(o->flags & (F_BIG | F_OWNED)), 1))
+		free_pooled(h, o);
+	else
+		heap_free_object(h, o);
 }
 
 /* Free what waits on the trash, and what that frees in turn. */
@@ -559,6 +678,12 @@ void rcl_dealloc(void *obj)
 	if (__builtin_expect(IS_GARBAGE(o), 0) && h->deleting) {
 		if (o->flags & F_CLEARED)
 			gc_free_member(h, o);
+		return;
+	}
+	/* freeing it runs nothing and frees nothing else: now, and here */
+	if (!(o->flags & (F_WEAK | F_BIG | F_OWNED)) &&
+	    (o->ti->inert || (o->ti->described && refs_empty(o->ti, obj)))) {
+		free_pooled(h, o);
 		return;
 	}
 	dealloc_chain(h, o);
@@ -860,13 +985,15 @@ size_t rcl_heap_trim(rcl_heap *h)
 	return bytes + pool_trim(h) + block_trim(h, 0);
 }
 
-/* Give back the cached blocks unused for a second. */
+/* Give back the cached blocks and the free pool pages unused for a
+ * second. */
 size_t rcl_heap_release_idle(rcl_heap *h)
 {
 	if (!h)
 		return 0;
 	HEAP_CHECK_OWNER(h);
-	return block_trim(h, BLOCK_IDLE_NS);
+	return block_trim(h, BLOCK_IDLE_NS) +
+	       pool_release_idle(&h->pool, gauge_now_ns());
 }
 
 /* Move every tracked object to the permanent generation. */
@@ -916,6 +1043,7 @@ void rcl_heap_stats(const rcl_heap *h, rcl_stats *out)
 	out->auto_collect = h->enabled;
 	out->block_bytes = h->blocks.mapped_bytes;
 	out->cached_bytes = h->blocks.cached_bytes;
+	out->pool_free_bytes = (h->pool.dirty + h->pool.nspare) * POOL_PAGE;
 	out->block_maps_total = h->blocks.maps;
 	out->block_reuses_total = h->blocks.reuses;
 	for (int i = 0; i < RCL_GENERATIONS; i++) {

@@ -122,6 +122,13 @@ typedef struct rcl_tinfo {
 	uint8_t walk;	 /* WALK_* */
 	uint32_t off[4]; /* its offsets */
 	size_t extent;	 /* bytes its refs read: rcl_new_var's least size */
+	/* for rcl_new() and rcl_dealloc() without a call: */
+	uint8_t gen;	 /* where its objects start: 0, or GEN_UNTRACKED */
+	int16_t cls;	 /* the pool class of total; -1: not pooled */
+	bool inert;	 /* freeing one runs nothing: no finalize, destroy
+			    or clear, derived or its own */
+	bool described;	 /* its clear is the derived one, and all it runs:
+			    inert once its references are empty */
 } rcl_tinfo;
 
 /* What few objects carry, kept out of their headers (headmap.c): open
@@ -255,7 +262,12 @@ typedef struct rcl_pool {
 	pool_arena *arenas;
 	size_t pages;	  /* in use or spare */
 	size_t dirty;	  /* free pages not yet given back */
+	uint64_t dirty_ns; /* when the first of them was freed (0: none) */
 } rcl_pool;
+
+/* Free pages stay resident this long for reuse before they are given back
+ * (pool_release_idle()), as the block cache's blocks do. */
+#define POOL_IDLE_NS ((uint64_t)1000000000)
 
 /*
  * Large blocks (blocks.c): objects and owned payloads of BLOCK_MIN bytes or
@@ -382,6 +394,7 @@ void pool_free_slow(rcl_heap *h, pool_page *pg, void *b, bool was_full);
 void pool_finish(rcl_heap *h);
 size_t pool_trim(rcl_heap *h);
 size_t pool_release(rcl_pool *p);
+size_t pool_release_idle(rcl_pool *p, uint64_t now_ns);
 void *heap_raw_alloc(rcl_heap *h, size_t size);
 void heap_raw_free(rcl_heap *h, void *p, size_t size);
 void *heap_raw_realloc(rcl_heap *h, void *p, size_t old, size_t size);
@@ -601,6 +614,35 @@ static inline void type_clear(const rcl_tinfo *ti, void *obj)
 		ti->type->clear(obj);
 	else if (ti->walk >= WALK_F1)
 		refs_clear(ti, obj);
+}
+
+/* Whether obj, of a type whose walk is fields or one array (WALK_F1 to
+ * WALK_VECTOR), holds no reference: its fields all NULL, its array empty.
+ * Then its derived clear would drop nothing. */
+static inline bool refs_empty(const rcl_tinfo *ti, const void *obj)
+{
+	const char *base = obj;
+	uintptr_t any = 0;
+
+	switch (ti->walk) {
+	case WALK_F4:
+		any |= *(const uintptr_t *)(base + ti->off[3]);
+		/* fall through */
+	case WALK_F3:
+		any |= *(const uintptr_t *)(base + ti->off[2]);
+		/* fall through */
+	case WALK_F2:
+		any |= *(const uintptr_t *)(base + ti->off[1]);
+		/* fall through */
+	case WALK_F1:
+		any |= *(const uintptr_t *)(base + ti->off[0]);
+		return any == 0;
+	case WALK_ARRAY:
+	case WALK_VECTOR:
+		return *(const size_t *)(base + ti->off[1]) == 0;
+	default:
+		return false;
+	}
 }
 
 /* weakref.c */

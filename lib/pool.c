@@ -5,9 +5,22 @@
  * from arenas of ARENA_PAGES mapped from the kernel, as pymalloc's arenas
  * are. A page whose blocks are all free is kept for reuse (POOL_SPARE of
  * them, which pool_trim() returns too) or marked free in its arena; free
- * pages are given back to the kernel in batches (pool_release(): after
- * each collection, and once enough have gathered), an arena whole when
- * all its pages are free. The fast paths are inline in internal.h.
+ * pages are given back to the kernel in batches, an arena whole when all
+ * its pages are free: once the first of them has been free for
+ * POOL_IDLE_NS (pool_release_idle(): checked at the end of each collection,
+ * for every ARENA_PAGES pages freed, and by rcl_heap_release_idle()), and
+ * all at once by pool_trim() (rcl_heap_trim(), the watchdog's trim,
+ * admission before it refuses). Until then a free page is taken again
+ * before any other, with no page fault. The fast paths are inline in
+ * internal.h.
+ *
+ * Why a delay, as jemalloc's decay and mimalloc's purge delay have: a
+ * service frees and makes again about as much as a collection freed. Given
+ * back at once, each page cost a madvise in the pause and a page fault on
+ * its next use; on a guest VM, where both are dear, the Node.tree
+ * benchmark's full collections took 23 ns an object with that, and most of
+ * it was madvise. The delay costs no peak: a free page was resident
+ * already.
  *
  * Why: the collector touches every object of a generation several times,
  * and freeing garbage is most of a full collection; packed pages keep those
@@ -21,6 +34,7 @@
 #include <string.h>
 #include <sys/mman.h>
 
+#include "gauge.h"
 #include "internal.h"
 
 /* Use the pool only with the default allocator and without ASan. */
@@ -129,7 +143,8 @@ static pool_page *page_take(rcl_pool *p)
 	best->free_mask &= ~((uint64_t)1 << i);
 	if (best->dirty_mask & ((uint64_t)1 << i)) {
 		best->dirty_mask &= ~((uint64_t)1 << i);
-		p->dirty--;
+		if (--p->dirty == 0)
+			p->dirty_ns = 0;
 	}
 	p->pages++;
 	((pool_page *)(best->base + (size_t)i * POOL_PAGE))->arena = best;
@@ -145,10 +160,11 @@ static void page_put(rcl_pool *p, pool_page *pg)
 
 	a->free_mask |= bit;
 	a->dirty_mask |= bit;
-	p->dirty++;
+	if (p->dirty++ == 0)
+		p->dirty_ns = gauge_now_ns();
 	p->pages--;
-	if (p->dirty >= ARENA_PAGES)
-		pool_release(p);
+	if (p->dirty % ARENA_PAGES == 0) /* a clock read each 4 MiB */
+		pool_release_idle(p, gauge_now_ns());
 }
 
 /* Give the free pages back to the kernel: an arena whose pages are all free
@@ -186,7 +202,18 @@ size_t pool_release(rcl_pool *p)
 			       ~(((uint64_t)1 << lo) - 1));
 		}
 	}
+	if (p->dirty == 0)
+		p->dirty_ns = 0;
 	return bytes;
+}
+
+/* pool_release() once the first free page not given back has been free for
+ * POOL_IDLE_NS at now_ns; 0 bytes before. */
+size_t pool_release_idle(rcl_pool *p, uint64_t now_ns)
+{
+	if (p->dirty == 0 || now_ns - p->dirty_ns < POOL_IDLE_NS)
+		return 0;
+	return pool_release(p);
 }
 
 /* A fresh page for class cls: the spare, or a free one. */

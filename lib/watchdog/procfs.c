@@ -110,45 +110,63 @@ bool wd_parse_key(const char *text, const char *key, uint64_t *val)
 }
 
 /*
- * wd_parse_key() over a whole file of any length, read len bytes at a time
- * into buf: each chunk is cut after its last newline and the rest read
- * again with the next, so no line is split; a line longer than the buffer
- * is skipped. True if the key was found.
+ * wd_parse_key() over a whole file of any length for n keys at once (one
+ * read of the file), read len bytes at a time into buf: each chunk is cut
+ * after its last newline and the rest read again with the next, so no line
+ * is split; a line longer than the buffer is skipped. vals[i] is set for
+ * each key found (the others are left alone; at most 64 keys); how many
+ * were found.
  */
-bool wd_scan_key(int fd, const char *key, uint64_t *val, char *buf,
-		 size_t len)
+size_t wd_scan_keys(int fd, const char *const *keys, uint64_t *vals, size_t n,
+		    char *buf, size_t len)
 {
+	uint64_t found = 0; /* a bit a key: at most 64 */
 	bool skip = false;
+	size_t i, nfound = 0;
 	off_t off = 0;
-	ssize_t n;
+	ssize_t got;
 
-	while (fd >= 0 && (n = pread(fd, buf, len - 1, off)) > 0) {
-		bool end = (size_t)n < len - 1;
+	if (n > 64)
+		n = 64;
+	while (fd >= 0 && nfound < n &&
+	       (got = pread(fd, buf, len - 1, off)) > 0) {
+		bool end = (size_t)got < len - 1;
 		char *start = buf, *cut;
 
-		buf[n] = '\0';
+		buf[got] = '\0';
 		if (skip) { /* the rest of a line longer than the buffer */
 			if ((start = strchr(buf, '\n')) == NULL) {
-				off += n;
+				off += got;
 				continue;
 			}
 			start++;
 			skip = false;
 		}
-		cut = end ? buf + n - 1 : strrchr(start, '\n');
+		cut = end ? buf + got - 1 : strrchr(start, '\n');
 		if (cut == NULL || cut < start) {
 			skip = true;
-			off += n;
+			off += got;
 			continue;
 		}
 		cut[1] = '\0';
-		if (wd_parse_key(start, key, val))
-			return true;
+		for (i = 0; i < n; i++) {
+			if (!(found >> i & 1) &&
+			    wd_parse_key(start, keys[i], &vals[i])) {
+				found |= (uint64_t)1 << i;
+				nfound++;
+			}
+		}
 		if (end)
-			return false;
+			break;
 		off += cut + 1 - buf;
 	}
-	return false;
+	return nfound;
+}
+
+/* One key of a file of any length, as wd_scan_keys(); true if found. */
+bool wd_scan_key(int fd, const char *key, uint64_t *val, char *buf, size_t len)
+{
+	return wd_scan_keys(fd, &key, val, 1, buf, len) == 1;
 }
 
 /* A number from a small file's text; "max" is no limit. */

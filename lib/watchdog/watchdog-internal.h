@@ -113,6 +113,8 @@ struct rcl_watchdog {
 	rcl_watchdog_leak leak;
 
 	size_t young_applied;
+	void (*throttle)(void *arg, bool on); /* rcl_watchdog_set_throttle_hook */
+	bool capped; /* the CPU cap refused the last forced collection */
 	rcl_watchdog_stats st;
 };
 
@@ -129,6 +131,9 @@ uint64_t wd_now_ns(void);
 bool wd_parse_key(const char *text, const char *key, uint64_t *val);
 bool wd_scan_key(int fd, const char *key, uint64_t *val, char *buf,
 		 size_t len);
+size_t wd_scan_keys(int fd, const char *const *keys, uint64_t *vals, size_t n,
+		    char *buf, size_t len);
+int wd_proc_memstat(struct wd_proc *p, rcl_watchdog_memstat *out);
 uint64_t wd_read_rss(void);
 /* parsers of /proc/self/cgroup and mountinfo, for the tests too */
 int wd_find_cgroup(FILE *f, char **path);

@@ -147,6 +147,17 @@ static bool take_sample(rcl_watchdog *wd, uint64_t t)
 	return true;
 }
 
+/* The CPU cap refuses forced collections (on) or no longer does: the
+ * throttle hook, once per change. */
+static void set_capped(rcl_watchdog *wd, bool on)
+{
+	if (wd->capped == on)
+		return;
+	wd->capped = on;
+	if (wd->throttle != NULL)
+		wd->throttle(wd->hooks.arg, on);
+}
+
 /* Account time spent in the old level and move to a new one. */
 static void set_level(rcl_watchdog *wd, int to, uint64_t t)
 {
@@ -159,6 +170,8 @@ static void set_level(rcl_watchdog *wd, int to, uint64_t t)
 	wd->level = to;
 	wd->st.level_changes++;
 	wd->st.entered_level[to]++;
+	if (to == RCL_WATCHDOG_NORMAL)
+		set_capped(wd, false); /* nothing left to force */
 	if (to == RCL_WATCHDOG_SHEDDING) {
 		wd->st.shed_total++;
 		wd->st.shedding = true;
@@ -281,8 +294,10 @@ static int collect(rcl_watchdog *wd, int gen, int reason, uint64_t t0)
 	start = now(wd);
 	if (cpu_fraction(wd, start) >= wd->cfg.gc_cpu_cap) {
 		wd->st.throttle_events++;
+		set_capped(wd, true);
 		return CAPPED;
 	}
+	set_capped(wd, false);
 	wd->st.forced_total++;
 	wd->st.forced[reason][wd->level]++;
 	if (gen == 0)
@@ -1028,6 +1043,13 @@ bool rcl_watchdog_shedding(const rcl_watchdog *wd)
 void rcl_watchdog_count_shed(rcl_watchdog *wd)
 {
 	wd->st.shed_requests++;
+}
+
+/* The hook for collection time throttled (see watchdog.h). */
+void rcl_watchdog_set_throttle_hook(rcl_watchdog *wd,
+				    void (*throttle)(void *arg, bool on))
+{
+	wd->throttle = throttle;
 }
 
 /* A snapshot of the telemetry. */

@@ -1,6 +1,9 @@
 /*
  * bench-alloc: allocate and free a small object, rcl_new + rcl_decref against
- * malloc + free of the same user size (goal: within 2x). The pointer escapes
+ * malloc + free of the same user size (goal: within 2x). Three types, as a
+ * user declares them: plain data (untracked), an object with a reference
+ * described by RCL_REFS (tracked: what a user writes), and the same with a
+ * hand-written traverse and clear (the older way). The pointer escapes
  * through an empty asm with a memory clobber, so the compiler can neither
  * drop the malloc/free pair nor keep the object in registers.
  */
@@ -20,15 +23,10 @@ struct small {
 	char data[OBJ_SIZE];
 };
 
-/* A tracked type must have traverse; this one has no references to visit. */
-static void small_traverse(void *self, rcl_visit_fn visit, void *arg)
-{
-}
-
-/* Nothing to drop. */
-static void small_clear(void *self)
-{
-}
+struct linked { /* the same size, one reference */
+	struct linked *next;
+	char data[OBJ_SIZE - sizeof(void *)];
+};
 
 static const rcl_type untracked_type = {
     .name = "small",
@@ -36,10 +34,34 @@ static const rcl_type untracked_type = {
 };
 
 static const rcl_type tracked_type = {
-    .name = "small_tracked",
-    .size = sizeof(struct small),
-    .traverse = small_traverse,
-    .clear = small_clear,
+    .name = "linked",
+    .size = sizeof(struct linked),
+    RCL_REFS(RCL_REF(struct linked, next)),
+};
+
+/* The older way: a traverse and a clear written by hand. */
+static void linked_traverse(void *self, rcl_visit_fn visit, void *arg)
+{
+	struct linked *l = self;
+
+	if (l->next)
+		visit(l->next, "next", arg);
+}
+
+static void linked_clear(void *self)
+{
+	struct linked *l = self;
+	struct linked *next = l->next;
+
+	l->next = NULL;
+	rcl_decref(next);
+}
+
+static const rcl_type callback_type = {
+    .name = "linked_callbacks",
+    .size = sizeof(struct linked),
+    .traverse = linked_traverse,
+    .clear = linked_clear,
 };
 
 /* Make p observable: the compiler must assume the pointer is used. */
@@ -117,7 +139,7 @@ static double best(double a, double b)
 int main(int argc, char **argv)
 {
 	long n = 10000000;
-	double m = 1e300, c = 1e300, u = 1e300, t = 1e300;
+	double m = 1e300, c = 1e300, u = 1e300, t = 1e300, k = 1e300;
 	bool tsv = false;
 	rcl_heap *h;
 	int i;
@@ -147,6 +169,7 @@ int main(int argc, char **argv)
 		c = best(c, run_calloc(n));
 		u = best(u, run_rcl(h, &untracked_type, n));
 		t = best(t, run_rcl(h, &tracked_type, n));
+		k = best(k, run_rcl(h, &callback_type, n));
 	}
 	rcl_heap_destroy(h);
 	if (tsv) {
@@ -154,6 +177,7 @@ int main(int argc, char **argv)
 		printf("calloc_free\t%.2f\t%.2f\n", c, c / m);
 		printf("rcl_untracked\t%.2f\t%.2f\n", u, u / m);
 		printf("rcl_tracked\t%.2f\t%.2f\n", t, t / m);
+		printf("rcl_callbacks\t%.2f\t%.2f\n", k, k / m);
 		return 0;
 	}
 	printf("%ld pairs of %d-byte objects, best of %d runs\n", n, OBJ_SIZE,
@@ -162,8 +186,12 @@ int main(int argc, char **argv)
 	printf("  calloc + free            %6.2f ns/pair  %.2fx\n", c, c / m);
 	printf("  rcl_new + rcl_decref     %6.2f ns/pair  %.2fx  (untracked)\n",
 	       u, u / m);
-	printf("  rcl_new + rcl_decref     %6.2f ns/pair  %.2fx  (tracked)\n",
+	printf("  rcl_new + rcl_decref     %6.2f ns/pair  %.2fx  (tracked, "
+	       "RCL_REFS)\n",
 	       t, t / m);
+	printf("  rcl_new + rcl_decref     %6.2f ns/pair  %.2fx  (tracked, "
+	       "traverse and clear by hand)\n",
+	       k, k / m);
 	printf("  goal: within 2x of malloc + free: %s\n",
 	       u <= 2 * m && t <= 2 * m ? "met" : "missed");
 	return 0;

@@ -79,10 +79,14 @@ def check_layout(dest):
         "usr/share/man/man1/reclaimctl.1",
         "usr/share/man/man5/reclaimd.conf.5",
         "usr/share/man/man3/libreclaim.3",
+        "usr/share/reclaim/prometheus/reclaimd-alerts.yml",
     ]
     units = unitdir()
     if units is not None:
         want += [units + "/reclaimd.service", units + "/reclaimd.socket"]
+    if subprocess.run(["pkg-config", "--exists", "libsystemd"]).returncode \
+            == 0:  # the journal's catalog, for the MESSAGE_IDs logged
+        want.append("usr/lib/systemd/catalog/reclaimd.catalog")
     for path in want:
         check(os.path.exists(os.path.join(dest, path)),
               "meson install did not put %s (got %s)" %

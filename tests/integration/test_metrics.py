@@ -1,7 +1,9 @@
 """Metrics: the JSON of GET /metrics and io.reclaim.Stats against the schema
 in doc/metrics.md (every key documented, every documented key present, the
-right types), the Prometheus text checked by `promtool check metrics` and
-against the same document, histograms and per-worker series, and the
+right types), the Prometheus text checked by `promtool check metrics`, by
+a second parser (the Prometheus project's Python client) and against the
+same document, the standard process_* families against what the kernel
+says, histograms and per-worker series, and the
 history ring served by Stats (and drawn by `reclaimctl top`)."""
 
 import json
@@ -11,7 +13,7 @@ import shutil
 import subprocess
 import time
 
-from harness import Daemon, SRCDIR, check, fail, http_get, wait_for
+from harness import Daemon, SRCDIR, check, fail, http_get, run, wait_for
 
 DOC = os.path.join(SRCDIR, "doc", "metrics.md")
 TYPES = {"integer": int, "string": str, "boolean": bool, "array": list,
@@ -30,7 +32,7 @@ def read_doc():
                 continue
             key, typ, prom = m.group(1), m.group(2), m.group(3).strip()
             check(typ in TYPES, "doc: %s has unknown type %s" % (key, typ))
-            fams = re.findall(r"`(reclaim_\w+)`", prom)
+            fams = re.findall(r"`((?:reclaim|process)_\w+)`", prom)
             ptype = prom.split()[-1] if fams else None
             check(key not in keys, "doc: %s listed twice" % key)
             keys[key] = (typ, fams, ptype)
@@ -163,6 +165,99 @@ def sample(text, series):
     fail("no series %s in:\n%s" % (series, text))
 
 
+# The process families every Prometheus client library exports, by their
+# standard names (client_golang's process collector, prometheus_client's
+# ProcessCollector).
+STANDARD = {"process_cpu_seconds_total": "counter",
+            "process_resident_memory_bytes": "gauge",
+            "process_virtual_memory_bytes": "gauge",
+            "process_open_fds": "gauge",
+            "process_max_fds": "gauge",
+            "process_start_time_seconds": "gauge"}
+
+
+def soft_nofile(pid):
+    """The soft RLIMIT_NOFILE of pid, from /proc/PID/limits."""
+    with open("/proc/%d/limits" % pid) as f:
+        for line in f:
+            if line.startswith("Max open files"):
+                return int(line.split()[3])
+    fail("no Max open files in /proc/%d/limits" % pid)
+
+
+def test_standard(d, text, started):
+    """The process_* families and reclaim_build_info: their names and types
+    as client libraries have them, their values what the kernel says."""
+    fams = families(text)
+    for name, typ in STANDARD.items():
+        check(fams.get(name) == typ, "%s is %r, not a %s" %
+              (name, fams.get(name), typ))
+    check(sample(text, "process_resident_memory_bytes") ==
+          sample(text, "reclaim_process_rss_bytes"),
+          "process_resident_memory_bytes differs from the RSS kept")
+    check(sample(text, "process_cpu_seconds_total") > 0, "no CPU time")
+    check(sample(text, "process_virtual_memory_bytes") >
+          sample(text, "process_resident_memory_bytes"), "virtual < rss")
+    fds = len(os.listdir("/proc/%d/fd" % d.proc.pid))
+    # the daemon's descriptors, give or take a few connections: the
+    # scrape's own, and those of the reclaimctl calls just made, which the
+    # daemon closes on its next turn of the loop
+    check(abs(sample(text, "process_open_fds") - fds) <= 4,
+          "process_open_fds %s, /proc says %d" %
+          (sample(text, "process_open_fds"), fds))
+    check(sample(text, "process_max_fds") == soft_nofile(d.proc.pid),
+          "process_max_fds is not the soft RLIMIT_NOFILE")
+    # started after the test began, before now: within a second and a
+    # clock tick (10 ms) of it, as /proc/stat's btime is in whole seconds
+    # (client libraries have the same error)
+    t = sample(text, "process_start_time_seconds")
+    check(started - 1.01 <= t <= time.time(),
+          "process_start_time_seconds %.3f, test started %.3f" % (t, started))
+    rc, out, _ = run([os.environ.get("RECLAIMD", "reclaimd"), "--version"])
+    version = out.split()[-1]
+    check(sample(text, 'reclaim_build_info{version="%s"}' % version) == 1,
+          "reclaim_build_info lacks version %s" % version)
+    s = d.ctl_json("stats")
+    check(s["process"]["version"] == version, "process.version")
+    check(s["process"]["max_fds"] == soft_nofile(d.proc.pid), "max_fds")
+
+
+def test_python_parser(text, doc):
+    """A second, independent parser of the text format: the Prometheus
+    project's own Python client (Debian's python3-prometheus-client). Every
+    family parses, with the type the doc gives, and each sample's value is
+    the one in the text."""
+    try:
+        from prometheus_client.parser import text_string_to_metric_families
+    except ImportError:
+        fail("python3-prometheus-client is not installed (see tools/dev)")
+    want = dict(STANDARD)
+    for _, names, ptype in doc.values():
+        for n in names:
+            want[n] = ptype
+    seen = {}
+    for fam in text_string_to_metric_families(text):
+        # the client names a counter's family without its _total
+        name = fam.name + "_total" if fam.type == "counter" else fam.name
+        check(name in want, "python parser: unknown family %s" % name)
+        check(fam.type == want[name], "python parser: %s is a %s, doc "
+              "says %s" % (name, fam.type, want[name]))
+        check(fam.documentation, "python parser: %s has no help" % name)
+        seen[name] = fam
+        for smp in fam.samples:
+            if not smp.labels:
+                check(smp.value == sample(text, smp.name),
+                      "python parser: %s is %r" % (smp.name, smp.value))
+    check(set(seen) == set(want), "python parser: families differ: %r" %
+          sorted(set(seen) ^ set(want)))
+    buckets = [smp for smp in seen["reclaim_heap_pause_seconds"].samples
+               if smp.name.endswith("_bucket")]
+    check(buckets and buckets[-1].labels["le"] == "+Inf", "histogram +Inf")
+    build = seen["reclaim_build_info"].samples
+    check(len(build) == 1 and build[0].value == 1 and
+          build[0].labels.get("version"), "reclaim_build_info: %r" % build)
+
+
 def test_prometheus(d, doc):
     code, text = http_get(d.metrics_port, "/metrics?format=prometheus")
     check(code == 200, "?format=prometheus: %d" % code)
@@ -182,7 +277,8 @@ def test_prometheus(d, doc):
           "%r, only in doc %r" % (sorted(set(fams) - set(want)),
                                   sorted(set(want) - set(fams))))
     for name, typ in fams.items():
-        check(name.startswith("reclaim_"), "family without reclaim_: " + name)
+        check(name.startswith("reclaim_") or name in STANDARD,
+              "family without reclaim_: " + name)
         check(typ == want[name], "%s is a %s, doc says %s" %
               (name, typ, want[name]))
         if typ == "counter":
@@ -201,6 +297,7 @@ def test_prometheus(d, doc):
     check(sample(text, "reclaim_process_workers") == 2, "workers")
     check(sample(text, 'reclaim_watchdog_level{level="%s"}' %
                  s["watchdog"]["level"]) == 1, "level series")
+    return text
 
 
 def test_history(d, doc):
@@ -237,13 +334,16 @@ def main():
     if shutil.which("promtool") is None:
         fail("promtool is not installed (Debian: prometheus; see tools/dev)")
     doc = read_doc()
+    started = time.time()
     with Daemon() as d:
         for _ in range(2):
             rc, _, err = d.ctl("collect")
             check(rc == 0, "collect: " + err)
         time.sleep(0.3)  # workers publish their stats every 100 ms
         test_json(d, doc)
-        test_prometheus(d, doc)
+        text = test_prometheus(d, doc)
+        test_standard(d, text, started)
+        test_python_parser(text, doc)
         test_history(d, doc)
         check(d.stop() == 0, "reclaimd exit status")
     print("ok")

@@ -54,6 +54,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/socket.h>
+#include <sys/stat.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
@@ -302,6 +303,10 @@ static int report_pumped(struct server *srv)
 	return failed_at_once ? SKIPPED : HUNG;
 }
 
+/* The report test's directory, and the override that gives each child a
+ * directory of its own in it (children run side by side). */
+static char oom_report_dir[64], oom_report_kv[128];
+
 /* The child: set up, then one call with allocation n failing. */
 static int child(const char *request, size_t n)
 {
@@ -315,6 +320,12 @@ static int child(const char *request, size_t n)
 	cJSON_InitHooks(&hooks);
 	signal(SIGSEGV, child_segv);
 	event_set_mem_functions(__wrap_malloc, __wrap_realloc, free);
+	if (report) {
+		snprintf(oom_report_kv, sizeof oom_report_kv,
+			 "forensics.report_dir=%s/%zu", oom_report_dir, n);
+		if (mkdir(strchr(oom_report_kv, '=') + 1, 0700) != 0)
+			return HUNG;
+	}
 	srv = fuzz_server(false);
 	if (oom_src != NULL)
 		srv->src = oom_src;
@@ -437,24 +448,37 @@ static int child_http(const char *request, size_t n)
 
 /* Run the child for n; its outcome, and its stderr in log. A request that
  * starts with "GET " goes to the HTTP front, any other is a varlink call. */
-static enum outcome run_child(const char *request, size_t n, char *log,
-			      size_t cap)
+/* A child running the request with its Nth allocation failing, its
+ * stderr in err. */
+struct run {
+	pid_t pid;
+	FILE *err;
+};
+
+static struct run start_child(const char *request, size_t n)
 {
 	bool http = strncmp(request, "GET ", 4) == 0;
-	FILE *err = tmpfile();
-	int status;
-	size_t len;
-	pid_t pid;
+	struct run r = {0, tmpfile()};
 
-	assert_non_null(err);
+	assert_non_null(r.err);
 	fflush(NULL);
-	pid = fork();
-	assert_true(pid >= 0);
-	if (pid == 0) {
-		dup2(fileno(err), STDERR_FILENO);
+	r.pid = fork();
+	assert_true(r.pid >= 0);
+	if (r.pid == 0) {
+		dup2(fileno(r.err), STDERR_FILENO);
 		exit(http ? child_http(request, n) : child(request, n));
 	}
-	assert_int_equal(waitpid(pid, &status, 0), pid);
+	return r;
+}
+
+/* Wait for r's child and say how its run ended; its stderr in log. */
+static enum outcome finish_child(struct run r, char *log, size_t cap)
+{
+	FILE *err = r.err;
+	int status;
+	size_t len;
+
+	assert_int_equal(waitpid(r.pid, &status, 0), r.pid);
 	rewind(err);
 	len = fread(log, 1, cap - 1, err);
 	log[len] = '\0';
@@ -496,6 +520,18 @@ static void print_site(const char *log)
 	print_message("    %.*s", (int)(end ? end - p : 0), p);
 }
 
+/* Children run this many at a time, one per CPU (at most OOM_WINDOW): each
+ * is a process of its own, and under AddressSanitizer most of the test's
+ * time is their start and LeakSanitizer's scan at their exit. */
+#define OOM_WINDOW 4
+
+static size_t oom_window(void)
+{
+	long cpus = sysconf(_SC_NPROCESSORS_ONLN);
+
+	return cpus < 1 ? 1 : cpus > OOM_WINDOW ? OOM_WINDOW : (size_t)cpus;
+}
+
 /* Every N for one request (RECLAIM_OOM_N: that one alone, its log whole);
  * fail on anything but an answer (or, over HTTP, the one connection
  * closed); the first three of each kind are shown (RECLAIM_OOM_VERBOSE:
@@ -521,16 +557,34 @@ static void run_request(const char *request)
 	static char log[1 << 16];
 	enum outcome o;
 
+	struct run runs[OOM_WINDOW];
+	size_t window = oom_window(), started;
+
 	if (getenv("RECLAIM_OOM_N") != NULL)
 		first = last = strtoul(getenv("RECLAIM_OOM_N"), NULL, 10);
 	print_message("%s\n", request);
+	/* children for N .. N + window - 1 run while N's is waited for; in
+	 * order, so the first N past the call's allocations ends it */
+	for (started = first; started <= last && started < OOM_MAX_N &&
+			      started < first + window;
+	     started++)
+		runs[started % window] = start_child(request, started);
 	for (n = first; n <= last && n < OOM_MAX_N; n++) {
-		o = run_child(request, n, log, sizeof log);
+		o = finish_child(runs[n % window], log, sizeof log);
+		if (o != BEYOND && started <= last && started < OOM_MAX_N) {
+			runs[started % window] = start_child(request, started);
+			started++;
+		}
 		if (first == last)
 			print_message("%s: %s\n", names[o] ? names[o] : "end",
 				      log);
-		if (o == BEYOND)
+		if (o == BEYOND) {
+			/* the children past the end are past it too */
+			for (size_t k = n + 1; k < started; k++)
+				finish_child(runs[k % window], log,
+					     sizeof log);
 			break;
+		}
 		count[o]++;
 		if (o == ANSWERED || o == CLOSED || o == SKIPPED)
 			continue;
@@ -672,13 +726,12 @@ static void test_garbage_merge(void **state)
  * file's paths (asprintf, strndup: wrapped now). */
 static void test_report(void **state)
 {
-	static char kv[128];
 	char dir[] = "/tmp/reclaim-oom-report-XXXXXX";
 	char cmd[160];
 
 	assert_non_null(mkdtemp(dir));
-	snprintf(kv, sizeof kv, "forensics.report_dir=%s", dir);
-	fuzz_override(kv);
+	snprintf(oom_report_dir, sizeof oom_report_dir, "%s", dir);
+	fuzz_override(oom_report_kv); /* each child fills it in */
 	oom_setup = garbage_setup;
 	run_request(OOM_REPORT);
 	oom_setup = NULL;

@@ -36,6 +36,10 @@ static void make_snapshot(struct stats_snapshot *s)
 	s->process.suspects.types[0].last = 7;
 	snprintf(s->process.watchdog_level, sizeof s->process.watchdog_level,
 		 "elevated");
+	s->process.process_cpu_total_ns = 2000000007;
+	s->process.process_rss_bytes = 4096;
+	s->process.process_start_time_ms = 1700000000005;
+	snprintf(s->process.version, sizeof s->process.version, "1.0\"x");
 }
 
 /* Whether text has line as one of its lines. */
@@ -93,6 +97,40 @@ static void test_render(void **state)
 	stats_finish(&s);
 }
 
+/* The process families every client library exports keep their standard
+ * names, help and types, with exact decimals (a start time in seconds since
+ * the epoch needs 13 digits: %g would round it); build_info's version is a
+ * label, escaped. */
+static void test_standard(void **state)
+{
+	struct stats_snapshot s;
+	char *text;
+
+	(void)state;
+	make_snapshot(&s);
+	text = prom_render(&s);
+	assert_non_null(text);
+	assert_true(has_line(text, "# HELP process_cpu_seconds_total Total "
+				   "user and system CPU time spent in "
+				   "seconds."));
+	assert_true(has_line(text, "# TYPE process_cpu_seconds_total counter"));
+	assert_true(has_line(text, "process_cpu_seconds_total 2.000000007"));
+	assert_true(has_line(text, "process_resident_memory_bytes 4096"));
+	assert_true(has_line(text, "reclaim_process_rss_bytes 4096"));
+	assert_true(has_line(text, "# TYPE process_start_time_seconds gauge"));
+	assert_true(
+	    has_line(text, "process_start_time_seconds 1700000000.005"));
+	assert_true(has_line(text, "# TYPE process_open_fds gauge"));
+	assert_true(has_line(text, "# TYPE process_max_fds gauge"));
+	assert_true(
+	    has_line(text, "# TYPE process_virtual_memory_bytes gauge"));
+	assert_true(has_line(text, "# TYPE reclaim_build_info gauge"));
+	assert_true(
+	    has_line(text, "reclaim_build_info{version=\"1.0\\\"x\"} 1"));
+	free(text);
+	stats_finish(&s);
+}
+
 /* promtool accepts it, escaped labels and all. */
 static void test_promtool(void **state)
 {
@@ -117,6 +155,7 @@ int main(void)
 {
 	const struct CMUnitTest tests[] = {
 	    cmocka_unit_test(test_render),
+	    cmocka_unit_test(test_standard),
 	    cmocka_unit_test(test_promtool),
 	};
 

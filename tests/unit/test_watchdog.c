@@ -41,6 +41,7 @@ struct fake {
 	rcl_watchdog_leak leak;
 	int leaks;
 	int from, to;
+	int throttle_on, throttle_off; /* the throttle hook's calls */
 };
 
 /* The fake source's sample(). */
@@ -139,6 +140,17 @@ static void fake_level(void *arg, int from, int to)
 	f->to = to;
 }
 
+/* Collection time throttled, or no longer: counted. */
+static void fake_throttle(void *arg, bool on)
+{
+	struct fake *f = arg;
+
+	if (on)
+		f->throttle_on++;
+	else
+		f->throttle_off++;
+}
+
 /* A watchdog on the fake with a 1000 MiB limit, soft 80%, hard 95%, gap 5%. */
 static rcl_watchdog *make(struct fake *f, rcl_watchdog_config *cfg)
 {
@@ -168,6 +180,7 @@ static rcl_watchdog *make(struct fake *f, rcl_watchdog_config *cfg)
 		f->t = 1000 * MS;
 	wd = rcl_watchdog_create(NULL, cfg, &hooks, &src, err, sizeof err);
 	assert_non_null(wd);
+	rcl_watchdog_set_throttle_hook(wd, fake_throttle);
 	return wd;
 }
 
@@ -484,9 +497,12 @@ static void test_cpu_cap(void **state)
 	assert_int_equal(st.throttle_events, 1);
 	assert_true(st.throttled);
 	assert_true(st.gc_cpu_fraction >= 0.5);
+	assert_int_equal(f.throttle_on, 1); /* the hook, once */
+	assert_int_equal(f.throttle_off, 0);
 	/* still throttled, still over soft - gap: shedding holds */
 	step(wd, &f, 800 * MiB, 100);
 	assert_int_equal(rcl_watchdog_level(wd), RCL_WATCHDOG_SHEDDING);
+	assert_int_equal(f.throttle_on, 1);
 	/* the window slides past the collections: allowed again */
 	f.collect_cost = 1 * MS;
 	f.full_frees = 300 * MiB;
@@ -495,6 +511,8 @@ static void test_cpu_cap(void **state)
 	rcl_watchdog_stats_get(wd, &st);
 	assert_false(st.throttled);
 	assert_int_equal(rcl_watchdog_level(wd), RCL_WATCHDOG_NORMAL);
+	assert_int_equal(f.throttle_on, 1);
+	assert_int_equal(f.throttle_off, 1); /* the collection ran: once */
 	rcl_watchdog_destroy(wd);
 }
 
@@ -1028,6 +1046,7 @@ static void dir(char *out, size_t len, const char *base, const char *rel)
 static void test_cgroup_v2_files(void **state)
 {
 	char base[] = "/tmp/rcl-cg2-XXXXXX", top[512], parent[512], child[512];
+	rcl_watchdog_memstat ms;
 	rcl_watchdog_config cfg;
 	rcl_watchdog_sample s;
 	char where[256], err[1100];
@@ -1041,13 +1060,17 @@ static void test_cgroup_v2_files(void **state)
 	put(parent, "memory.max", "536870912\n");
 	put(parent, "memory.high", "max\n");
 	put(parent, "memory.current", "419430400\n");
-	put(parent, "memory.stat", "anon 1\nfile 2\ninactive_file 52428800\n");
+	put(parent, "memory.stat",
+	    "anon 1\nfile 2\nkernel 3\nkernel_stack 1\nslab 2\n"
+	    "inactive_file 52428800\n");
 	put(parent, "memory.events",
 	    "low 0\nhigh 0\nmax 3\noom 2\noom_kill 2\n");
 	put(child, "memory.max", "max\n");
 	put(child, "memory.high", "max\n");
 	put(child, "memory.current", "314572800\n");
-	put(child, "memory.stat", "anon 1\ninactive_file 104857600\n");
+	put(child, "memory.stat",
+	    "anon 5\nanon_thp 7\nfile 6\nslab 3\nkernel_stack 4\n"
+	    "pagetables 1\ninactive_file 104857600\n");
 	put(child, "memory.events", "oom_kill 0\n");
 
 	rcl_watchdog_config_init(&cfg);
@@ -1061,6 +1084,15 @@ static void test_cgroup_v2_files(void **state)
 	assert_int_equal(s.reclaimable, 50 * MiB);
 	assert_int_equal(s.usage, 350 * MiB);
 	assert_int_equal(s.oom_kills, 2);
+	/* the breakdown is the limiting cgroup's, one key not another's
+	 * prefix (anon, not anon_thp) */
+	assert_int_equal(rcl_watchdog_memstat_probe(&cfg, &ms), 0);
+	assert_int_equal(ms.version, 2);
+	assert_string_equal(ms.cgroup, parent);
+	assert_int_equal(ms.anon, 1);
+	assert_int_equal(ms.file, 2);
+	assert_int_equal(ms.kernel, 3);
+	assert_int_equal(ms.oom_kills, 2);
 
 	/* memory.high below every max binds, on the child itself */
 	put(child, "memory.high", "268435456\n");
@@ -1069,6 +1101,13 @@ static void test_cgroup_v2_files(void **state)
 	assert_string_equal(where, child);
 	assert_int_equal(s.usage, 200 * MiB);
 	assert_int_equal(s.oom_kills, 0);
+	/* before Linux 5.18 there is no "kernel": its parts are summed */
+	assert_int_equal(rcl_watchdog_memstat_probe(&cfg, &ms), 0);
+	assert_string_equal(ms.cgroup, child);
+	assert_int_equal(ms.anon, 5);
+	assert_int_equal(ms.file, 6);
+	assert_int_equal(ms.kernel, 3 + 4 + 1);
+	assert_int_equal(ms.oom_kills, 0);
 
 	/* a configured limit tighter than the cgroup's wins */
 	assert_int_equal(
@@ -1096,6 +1135,7 @@ static void test_cgroup_v2_files(void **state)
 static void test_cgroup_v1_files(void **state)
 {
 	char base[] = "/tmp/rcl-cg1-XXXXXX", top[512], parent[512], child[512];
+	rcl_watchdog_memstat ms;
 	rcl_watchdog_config cfg;
 	rcl_watchdog_sample s;
 	char where[256], err[1100];
@@ -1110,8 +1150,9 @@ static void test_cgroup_v1_files(void **state)
 	put(parent, "memory.limit_in_bytes", "268435456\n");
 	put(parent, "memory.usage_in_bytes", "209715200\n");
 	put(parent, "memory.stat",
-	    "cache 1\nrss 2\ntotal_inactive_file "
-	    "10485760\n");
+	    "cache 1\nrss 2\ntotal_cache 30\ntotal_rss 40\n"
+	    "total_rss_huge 4\ntotal_inactive_file 10485760\n");
+	put(parent, "memory.kmem.usage_in_bytes", "5000\n");
 	put(parent, "memory.oom_control",
 	    "oom_kill_disable 0\nunder_oom 0\noom_kill 1\n");
 	put(child, "memory.limit_in_bytes", none);
@@ -1128,6 +1169,14 @@ static void test_cgroup_v1_files(void **state)
 	assert_string_equal(where, parent);
 	assert_int_equal(s.usage, 190 * MiB);
 	assert_int_equal(s.oom_kills, 1);
+	/* hierarchical totals (the limit counts the cgroups below), kmem */
+	assert_int_equal(rcl_watchdog_memstat_probe(&cfg, &ms), 0);
+	assert_int_equal(ms.version, 1);
+	assert_string_equal(ms.cgroup, parent);
+	assert_int_equal(ms.anon, 40);
+	assert_int_equal(ms.file, 30);
+	assert_int_equal(ms.kernel, 5000);
+	assert_int_equal(ms.oom_kills, 1);
 	snprintf(err, sizeof err, "rm -rf %s", base);
 	assert_int_equal(system(err), 0);
 }

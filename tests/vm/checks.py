@@ -31,6 +31,9 @@ SVC = "reclaimd.service"
 SOCK = "reclaimd.socket"
 LEAKY = "http://127.0.0.1:8888/seed/leaky"
 MiB = 1 << 20
+# The MESSAGE_IDs reclaimd logs, from daemon/reclaimd.h (tests/vm/run copies
+# it beside this file): LOG_ID_RELOAD -> "RELOAD".
+IDS_H = os.path.dirname(os.path.abspath(__file__)) + "/reclaimd.h"
 # The watchdog re-reads the limit every 5 s (limit_refresh_ms); a change is
 # seen at the first sample after that, which the poll interval (at most 1 s
 # far from the limit) may delay by one more step.
@@ -549,6 +552,87 @@ def check_journal():
               (what, p))
 
 
+def message_ids():
+    with open(IDS_H) as f:
+        return dict(re.findall(r'#define LOG_ID_(\w+) "([0-9a-f]{32})"',
+                               f.read()))
+
+
+def by_id(mid, pid=None):
+    """reclaimd's entries with MESSAGE_ID mid, as journalctl -u finds them
+    (from process pid only, if given: journalctl 252's --after-cursor with
+    matches skips the first entry that matches)."""
+    _, out = sh("journalctl -u %s MESSAGE_ID=%s -o json --no-pager" % (
+        SVC, mid), quiet=True, ok=False)
+    e = [json.loads(l) for l in out.splitlines() if l.startswith("{")]
+    return [x for x in e if pid is None or x.get("_PID") == pid]
+
+
+def check_journal_events():
+    """The events an operator searches for, each found by
+    `journalctl -u reclaimd MESSAGE_ID=...`, sent natively with their
+    fields: the reloads of check_reload, applied and refused; and, driven
+    here by reloads of watchdog.limit, a level change, shedding begun and
+    ended, the near-limit report with its path. The catalog (installed by
+    the package, imported by systemd's dpkg trigger) lists every id, and
+    journalctl -x shows its text beside an entry."""
+    ids = message_ids()
+    _, out = sh("journalctl --list-catalog --no-pager", quiet=True)
+    missing = [n for n, m in ids.items() if m not in out]
+    log("catalog: %d ids of reclaimd listed, missing %s" % (
+        len(ids) - len(missing), missing))
+    check(not missing, "journalctl --list-catalog lacks %s" % missing)
+    for name in ("RELOAD", "RELOAD_REFUSED"):
+        e = by_id(ids[name])
+        check(e, "journalctl -u %s MESSAGE_ID=%s (%s) finds nothing" % (
+            SVC, ids[name], name))
+        log("%s: %d entries, the last: %s" % (name, len(e), e[-1]["MESSAGE"]))
+        check(e[-1].get("CONFIG_FILE") == CONF, "CONFIG_FILE %r" %
+              e[-1].get("CONFIG_FILE"))
+    check("soft" in by_id(ids["RELOAD_REFUSED"])[-1].get("ERROR", ""),
+          "the refused reload's ERROR does not name the key")
+    restart()  # a process of its own: no report written yet, none skipped
+    pid = show("MainPID")
+    write_conf("[watchdog]\nlimit = 2MiB\n")
+    sh("systemctl reload " + SVC)
+    d = wait(lambda: ctl("watchdog")["level"] == "shedding", 20)
+    check(d is not None, "a 2 MiB limit did not make reclaimd shed")
+    write_conf("")
+    sh("systemctl reload " + SVC)
+    check(wait(lambda: ctl("watchdog")["level"] == "normal", 20) is not None,
+          "the level did not come back to normal")
+    got = {}
+    for name in ("LEVEL", "SHED_BEGIN", "SHED_END", "REPORT"):
+        e = by_id(ids[name], pid)
+        check(e, "journalctl -u %s MESSAGE_ID=%s (%s) finds nothing" % (
+            SVC, ids[name], name))
+        got[name] = len(e)
+        last = e[-1]
+        log("%s: %s" % (name, json.dumps(
+            {k: v for k, v in last.items() if not k.startswith("__")},
+            sort_keys=True)))
+        check(last.get("_TRANSPORT") == "journal" and
+              last.get("SYSLOG_IDENTIFIER") == "reclaimd" and
+              last.get("CODE_FILE", "").endswith(".c"),
+              "%s not sent natively with its fields" % name)
+    FIGURES["journal_events"] = got
+    shed = by_id(ids["SHED_BEGIN"], pid)[-1]
+    check(shed.get("LIMIT_BYTES") == str(2 * MiB) and
+          shed.get("LEVEL") == "shedding", "shedding's fields: %r" % shed)
+    levels = [e.get("LEVEL") for e in by_id(ids["LEVEL"], pid)]
+    check("normal" in levels and ("critical" in levels or
+                                  "shedding" in levels),
+          "the level changes logged: %s" % levels)
+    path = by_id(ids["REPORT"], pid)[-1].get("REPORT_PATH", "")
+    check(path.startswith("/var/lib/reclaim/near-limit-") and
+          os.path.exists(path), "REPORT_PATH %r" % path)
+    _, out = sh("journalctl -u %s -x MESSAGE_ID=%s --no-pager" % (
+        SVC, ids["REPORT"]), quiet=True)
+    log("journalctl -x:\n" + out[-1200:])
+    check("Subject: reclaimd wrote a near-limit report to " + path in out,
+          "journalctl -x does not show the catalog's text")
+
+
 def oom_run(name, conf, n, c):
     """The seed's load under MemoryMax=256M; what happened."""
     write_conf(conf)
@@ -573,7 +657,13 @@ def oom_run(name, conf, n, c):
          "same_pid": show("MainPID") == pid,
          "peak_mib": round(peak.peak / MiB, 1),
          "forced": w.get("forced_collections_total"),
-         "oom_logged": "OOM killer" in j or "oom-kill" in j}
+         "oom_logged": "OOM killer" in j or "oom-kill" in j,
+         # what a restarted reclaimd says of its cgroup's earlier kills
+         # (recorded: whether systemd keeps the unit's cgroup, and so its
+         # oom_kill counter, across Restart= is what this shows)
+         "oom_kills_at_start": w.get("oom_kills_at_start"),
+         "start_line": (re.findall(r"cgroup \S+ has seen [^\n]*", j) or
+                        [None])[-1]}
     log("%s: %s" % (name, r))
     log("journal:\n" + j[-1500:])
     FIGURES[name] = r
@@ -684,7 +774,8 @@ def check_lifecycle():
 
 
 CHECKS = [check_installed, check_activation, check_reload, check_limits,
-          check_pressure, check_keepalive, check_journal, check_oom,
+          check_pressure, check_keepalive, check_journal,
+          check_journal_events, check_oom,
           check_cgroupns, check_security, check_lifecycle]
 
 

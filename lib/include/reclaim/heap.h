@@ -232,9 +232,11 @@ size_t rcl_young_bytes(const rcl_heap *h);
  * vector capacity, cached large blocks); the bytes returned. The watchdog's
  * trim calls it before malloc_trim(). */
 size_t rcl_heap_trim(rcl_heap *h);
-/* Give back the cached large blocks unused for a second; the bytes
- * returned. A host with an event loop calls it from a timer (reclaimd: every
- * 100 ms on each worker), so that an idle heap keeps nothing for long. */
+/* Give back the cached large blocks, and the free pages of small objects,
+ * unused for a second; the bytes returned. A collection and the freeing of
+ * many objects give back free pages that old themselves; a host with an
+ * event loop calls this from a timer too (reclaimd: every 100 ms on each
+ * worker), so that an idle heap keeps nothing for long. */
 size_t rcl_heap_release_idle(rcl_heap *h);
 
 /*
@@ -364,6 +366,9 @@ typedef struct rcl_stats {
 	uint64_t pause_max_ns;
 	uint64_t pause_total_ns;
 	uint64_t pause_hist[RCL_PAUSE_BUCKETS];
+	/* small objects' pages: free ones still resident, kept for reuse
+	 * (given back after a second unused, and by rcl_heap_trim) */
+	size_t pool_free_bytes;
 } rcl_stats;
 
 void rcl_heap_stats(const rcl_heap *h, rcl_stats *out);

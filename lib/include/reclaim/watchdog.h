@@ -344,6 +344,17 @@ void rcl_watchdog_detach(rcl_heap *h);
  * collect hook trims their heaps too. */
 bool rcl_watchdog_trims(const rcl_watchdog *wd, int reason);
 
+/*
+ * Collection time throttled: throttle(hooks.arg, true) when the CPU cap
+ * (gc_cpu_cap) first refuses a forced collection, throttle(arg, false) when
+ * a forced collection runs again or usage falls back to the normal level;
+ * once per change, on the watchdog's thread. A hook of its own, not a member
+ * of rcl_watchdog_hooks, whose size is part of libreclaim.so.1's ABI. NULL:
+ * none.
+ */
+void rcl_watchdog_set_throttle_hook(rcl_watchdog *wd,
+				    void (*throttle)(void *arg, bool on));
+
 /* Sample now and act on what it shows; the level afterwards. */
 int rcl_watchdog_check(rcl_watchdog *wd);
 /* A wake-up from outside (a host's own pressure source): as the built-in
@@ -369,6 +380,39 @@ void rcl_watchdog_stats_get(const rcl_watchdog *wd, rcl_watchdog_stats *out);
  * watchdog (for --check-config and tests). cgroup may be NULL. 0 or -1. */
 int rcl_watchdog_probe(const rcl_watchdog_config *cfg, rcl_watchdog_sample *out,
 		       char *cgroup, size_t len);
+
+/*
+ * The watched cgroup's memory (the limiting one, else the process's own),
+ * broken down from its memory.stat, and its OOM kill counter. Read on
+ * demand: the kernel sums every counter of the file for each read, so not
+ * for each sample.
+ *   anon:   v2 anon; v1 total_rss (anonymous pages and swap cache)
+ *   file:   v2 file; v1 total_cache (page cache, tmpfs included)
+ *   kernel: v2 kernel (before Linux 5.18, which lacks it: slab +
+ *           kernel_stack + pagetables + percpu + vmalloc); v1
+ *           memory.kmem.usage_in_bytes (0 if kernel memory is not counted)
+ *   oom_kills: v2 memory.events oom_kill, v1 memory.oom_control oom_kill:
+ *           processes of the cgroup or below it the kernel killed for
+ *           memory, since the cgroup was made
+ */
+typedef struct rcl_watchdog_memstat {
+	int version; /* 1 or 2; 0: no memory cgroup, every figure 0 */
+	uint64_t anon;
+	uint64_t file;
+	uint64_t kernel;
+	uint64_t oom_kills;
+	char cgroup[RCL_WATCHDOG_PATH_MAX]; /* its directory (display) */
+} rcl_watchdog_memstat;
+
+/* Read the watched cgroup's memory.stat and OOM kills into out; call it on
+ * the watchdog's thread (the one its event base runs on). A watchdog that
+ * is disabled (or has not sampled yet) has no cgroup files open: then it
+ * reads as rcl_watchdog_memstat_probe() does. 0, or -1 (out zeroed). */
+int rcl_watchdog_memstat_get(rcl_watchdog *wd, rcl_watchdog_memstat *out);
+/* The same without a watchdog, finding the cgroup as cfg says (NULL: the
+ * process's own); 0, or -1 (out zeroed). */
+int rcl_watchdog_memstat_probe(const rcl_watchdog_config *cfg,
+			       rcl_watchdog_memstat *out);
 
 /* The process's memory from /proc/self/smaps_rollup, read on demand (it
  * walks every mapping: not for each sample). */
