@@ -118,8 +118,10 @@ void varlink_msg_finish(struct varlink_msg *m)
 	memset(m, 0, sizeof *m);
 }
 
-/* The text of a call (without its NUL). */
-char *varlink_encode_call(const char *method, const struct json *params)
+/* The text of a call (without its NUL); more: the caller takes several
+ * replies (varlink's "more"), each but the last marked "continues". */
+char *varlink_encode_call(const char *method, const struct json *params,
+			  bool more)
 {
 	struct json *j = json_object();
 	char *s;
@@ -127,13 +129,17 @@ char *varlink_encode_call(const char *method, const struct json *params)
 	json_add_str(j, "method", method);
 	json_attach(j, "parameters",
 		    params ? json_copy(params) : json_object());
+	if (more)
+		json_add_bool(j, "more", true);
 	s = json_print(j, false);
 	json_destroy(j);
 	return s;
 }
 
-/* The text of a reply, or of an error reply when error is set. */
-char *varlink_encode_reply(const struct json *params, const char *error)
+/* The text of a reply, or of an error reply when error is set; continues:
+ * more replies to the same call follow (only to a call with "more"). */
+char *varlink_encode_reply(const struct json *params, const char *error,
+			   bool continues)
 {
 	struct json *j = json_object();
 	char *s;
@@ -142,6 +148,8 @@ char *varlink_encode_reply(const struct json *params, const char *error)
 		json_add_str(j, "error", error);
 	json_attach(j, "parameters",
 		    params ? json_copy(params) : json_object());
+	if (continues)
+		json_add_bool(j, "continues", true);
 	s = json_print(j, false);
 	json_destroy(j);
 	return s;

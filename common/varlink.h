@@ -22,7 +22,9 @@ struct varlink_msg {
 int varlink_parse_call(const char *text, struct varlink_msg *m, char **cause);
 int varlink_parse_reply(const char *text, struct varlink_msg *m, char **cause);
 void varlink_msg_finish(struct varlink_msg *m);
-char *varlink_encode_call(const char *method, const struct json *params);
-char *varlink_encode_reply(const struct json *params, const char *error);
+char *varlink_encode_call(const char *method, const struct json *params,
+			  bool more);
+char *varlink_encode_reply(const struct json *params, const char *error,
+			   bool continues);
 
 #endif

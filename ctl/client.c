@@ -1,4 +1,5 @@
-/* A blocking varlink client: one call, one reply, over the shared framing. */
+/* A blocking varlink client: one call, its reply (or replies: "more"), over
+ * the shared framing. */
 #include <errno.h>
 #include <poll.h>
 #include <stdlib.h>
@@ -124,22 +125,42 @@ static char *client_read(struct client *c, char **cause)
 int client_call(struct client *c, const char *method, const struct json *params,
 		struct json **reply, char **error, char **cause)
 {
+	return client_call_more(c, method, params, NULL, NULL, reply, error,
+				cause);
+}
+
+/*
+ * As client_call, but with each set the call asks for more replies (varlink
+ * "more"): each one that continues goes to each(its parameters, arg) as it
+ * comes; the last is returned as client_call returns it.
+ */
+int client_call_more(struct client *c, const char *method,
+		     const struct json *params, client_each each, void *arg,
+		     struct json **reply, char **error, char **cause)
+{
 	struct varlink_msg m;
 	char *text;
 	int rc;
 
 	*reply = NULL;
 	*error = NULL;
-	text = varlink_encode_call(method, params);
+	text = varlink_encode_call(method, params, each != NULL);
 	rc = client_write(c, text, strlen(text) + 1);
 	free(text);
 	if (rc != 0) {
 		xasprintf(cause, "%s", strerror(errno));
 		return -1;
 	}
-	text = client_read(c, cause);
-	if (text == NULL || varlink_parse_reply(text, &m, cause) != 0)
-		return -1;
+	for (;;) {
+		text = client_read(c, cause);
+		if (text == NULL || varlink_parse_reply(text, &m, cause) != 0)
+			return -1;
+		if (!m.continues || m.error != NULL)
+			break;
+		if (each != NULL)
+			each(m.params, arg);
+		varlink_msg_finish(&m);
+	}
 	*reply = m.params ? json_copy(m.params) : json_object();
 	if (m.error != NULL)
 		*error = xstrdup(m.error);

@@ -1,8 +1,16 @@
-/* Start an on-demand task and print its result. */
+/*
+ * Start an on-demand task and print its result. On a terminal (stderr) the
+ * task's progress is drawn on one line of stderr meanwhile, redrawn with \r
+ * and erased before the result; with --json each reply is printed, one
+ * compact JSON object a line, the progress replies first; piped, the output
+ * is the result alone, as it always was.
+ */
 #include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/ioctl.h>
+#include <unistd.h>
 
 #include "reclaimctl.h"
 
@@ -76,6 +84,84 @@ static int cmd_run_human(const struct json *reply)
 	return CTL_OK;
 }
 
+/* The terminal's width in columns (80 when it will not say). */
+static size_t cmd_run_columns(void)
+{
+	struct winsize ws;
+
+	if (ioctl(STDERR_FILENO, TIOCGWINSZ, &ws) == 0 && ws.ws_col > 0)
+		return ws.ws_col;
+	return 80;
+}
+
+/* Draw a progress reply on stderr's line: "task 42% phase key value...",
+ * cut to the terminal's width. */
+static void cmd_run_draw(const struct json *reply, void *arg)
+{
+	struct ctl *ctl = arg;
+	const struct json *p = json_get(reply, "progress"), *m;
+	const char *phase = json_as_str(json_get(p, "phase"));
+	size_t cols = cmd_run_columns(), n = 0;
+	char line[512];
+	double frac;
+	char *s;
+
+	n += (size_t)snprintf(line, sizeof line, "%s",
+			      json_as_str(json_get(reply, "task")));
+	if (json_as_double(json_get(p, "fraction"), &frac) && n < sizeof line)
+		n += (size_t)snprintf(line + n, sizeof line - n, " %3.0f%%",
+				      frac * 100);
+	if (phase != NULL && n < sizeof line)
+		n += (size_t)snprintf(line + n, sizeof line - n, " %s", phase);
+	for (m = json_child(json_get(p, "figures")); m && n < sizeof line;
+	     m = json_next(m)) {
+		s = cmd_run_text(m);
+		n += (size_t)snprintf(line + n, sizeof line - n, "  %s %s",
+				      json_key(m), s ? s : "?");
+		free(s);
+	}
+	if (cols > sizeof line)
+		cols = sizeof line;
+	line[cols - 1] = '\0'; /* leave the last column: no wrap */
+	fprintf(stderr, "\r%s\033[K", line);
+	fflush(stderr);
+	ctl->progress_line = true; /* erased by ctl_call_more */
+}
+
+/* A reply as one line of JSON (--json). */
+static void cmd_run_json_line(const struct json *reply, void *arg)
+{
+	char *s = json_print(reply, false);
+
+	(void)arg;
+	puts(s ? s : "null");
+	fflush(stdout);
+	free(s);
+}
+
+/* Call RunTask: progress drawn on a terminal, each reply a line with
+ * --json, the result alone otherwise (no "more" asked). */
+static int cmd_run_call(struct ctl *ctl, const struct json *params)
+{
+	bool draw = !ctl->json && isatty(STDERR_FILENO);
+	struct json *reply;
+	int rc;
+
+	rc = ctl_call_more(ctl, "io.reclaim.RunTask", params,
+			   ctl->json ? cmd_run_json_line
+			   : draw    ? cmd_run_draw
+				     : NULL,
+			   ctl, &reply);
+	if (rc != CTL_OK)
+		return rc;
+	if (ctl->json)
+		cmd_run_json_line(reply, NULL);
+	else
+		rc = cmd_run_human(reply);
+	json_destroy(reply);
+	return rc;
+}
+
 /* run TASK [key=value...]: waits for the task however long it runs (churn
  * may run an hour); interrupted, reclaimctl hangs up, and reclaimd cancels
  * the task. */
@@ -101,7 +187,7 @@ static int cmd_run_exec(struct ctl *ctl, int argc, char **argv)
 		*eq = '=';
 	}
 	ctl->timeout_ms = -1;
-	rc = ctl_simple(ctl, "io.reclaim.RunTask", params, cmd_run_human);
+	rc = cmd_run_call(ctl, params);
 	json_destroy(params);
 	return rc;
 }

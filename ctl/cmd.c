@@ -92,6 +92,24 @@ static int ctl_daemon_error(const char *error, const struct json *reply)
 int ctl_call(struct ctl *ctl, const char *method, const struct json *params,
 	     struct json **reply)
 {
+	return ctl_call_more(ctl, method, params, NULL, NULL, reply);
+}
+
+/* Erase the progress line drawn on stderr, if any, before what follows. */
+void ctl_erase_progress(struct ctl *ctl)
+{
+	if (!ctl->progress_line)
+		return;
+	fputs("\r\033[K", stderr);
+	fflush(stderr);
+	ctl->progress_line = false;
+}
+
+/* As ctl_call; with each, asking for more replies (client_call_more). */
+int ctl_call_more(struct ctl *ctl, const char *method,
+		  const struct json *params, client_each each, void *arg,
+		  struct json **reply)
+{
 	char *cause = NULL, *error = NULL;
 	int rc;
 
@@ -100,13 +118,16 @@ int ctl_call(struct ctl *ctl, const char *method, const struct json *params,
 		ctl->client = client_connect(ctl->socket, &cause);
 	if (ctl->client != NULL && ctl->timeout_ms != 0)
 		client_set_timeout(ctl->client, ctl->timeout_ms);
-	if (ctl->client == NULL || client_call(ctl->client, method, params,
-					       reply, &error, &cause) != 0) {
+	if (ctl->client == NULL ||
+	    client_call_more(ctl->client, method, params, each, arg, reply,
+			     &error, &cause) != 0) {
+		ctl_erase_progress(ctl);
 		fprintf(stderr, "reclaimctl: cannot reach reclaimd at %s: %s\n",
 			ctl->socket, cause);
 		free(cause);
 		return CTL_UNREACHABLE;
 	}
+	ctl_erase_progress(ctl);
 	if (error == NULL)
 		return CTL_OK;
 	rc = ctl_daemon_error(error, *reply);

@@ -16,13 +16,16 @@ enum {
 };
 
 struct client;
+/* A reply that continues (a call made with "more"), as it comes. */
+typedef void (*client_each)(const struct json *reply, void *arg);
 
 struct ctl {
 	const char *socket;
 	bool json;
 	struct client *client;
 	const struct cmd_entry *cmd;
-	int timeout_ms; /* for a reply; 0: the client's default, -1: none */
+	int timeout_ms;	    /* for a reply; 0: the client's default, -1: none */
+	bool progress_line; /* a progress line is drawn on stderr (run) */
 };
 
 struct cmd_entry {
@@ -40,6 +43,10 @@ extern const size_t cmd_count;
 const struct cmd_entry *cmd_find(const char *name);
 int ctl_call(struct ctl *ctl, const char *method, const struct json *params,
 	     struct json **reply);
+void ctl_erase_progress(struct ctl *ctl);
+int ctl_call_more(struct ctl *ctl, const char *method,
+		  const struct json *params, client_each each, void *arg,
+		  struct json **reply);
 int ctl_usage(struct ctl *ctl, const char *fmt, ...)
     __attribute__((format(printf, 2, 3)));
 int ctl_print_json(const struct json *j);
@@ -52,6 +59,9 @@ void client_destroy(struct client *c);
 void client_set_timeout(struct client *c, int ms);
 int client_call(struct client *c, const char *method, const struct json *params,
 		struct json **reply, char **error, char **cause);
+int client_call_more(struct client *c, const char *method,
+		     const struct json *params, client_each each, void *arg,
+		     struct json **reply, char **error, char **cause);
 
 /* table.c: aligned columns. */
 struct table;

@@ -414,6 +414,14 @@ bool control_privileged(const struct conn *conn)
 	return conn->privileged;
 }
 
+/* Whether more than CONTROL_OUTPUT_MAX bytes wait for the peer: what can
+ * be dropped (RunTask's progress) is not queued. */
+bool control_backlogged(const struct conn *conn)
+{
+	return evbuffer_get_length(bufferevent_get_output(conn->bev)) >
+	       CONTROL_OUTPUT_MAX;
+}
+
 /* The peer's uid, for messages. */
 uid_t control_peer_uid(const struct conn *conn)
 {

@@ -1,4 +1,10 @@
-/* org.varlink.service.GetInterfaceDescription: an interface's IDL text. */
+/*
+ * org.varlink.service.GetInterfaceDescription: an interface's IDL text.
+ * org.varlink.service is the specification's, but for the reason every
+ * error of reclaimd's carries (call_error): declared ?nullable, so that a
+ * peer checking replies against the description finds it declared, and
+ * one that knows only the specification's fields loses nothing.
+ */
 #include <stdlib.h>
 #include <string.h>
 
@@ -12,10 +18,11 @@ static const char method_varlink_service[] =
     "string, url: string, interfaces: []string)\n"
     "method GetInterfaceDescription(interface: string) -> (description: "
     "string)\n"
-    "error InterfaceNotFound (interface: string)\n"
-    "error MethodNotFound (method: string)\n"
-    "error MethodNotImplemented (method: string)\n"
-    "error InvalidParameter (parameter: string)\n";
+    "# reclaimd adds to each error a reason, for a person to read.\n"
+    "error InterfaceNotFound (interface: string, reason: ?string)\n"
+    "error MethodNotFound (method: string, reason: ?string)\n"
+    "error MethodNotImplemented (method: string, reason: ?string)\n"
+    "error InvalidParameter (parameter: string, reason: ?string)\n";
 
 /* The description of io.reclaim or org.varlink.service. */
 static enum call_status method_get_interface_description_exec(struct call *call)

@@ -7,6 +7,11 @@
  * io.reclaim.TooManyTasks, and the call is counted in tasks.rejected_total);
  * a slot is held until the worker's answer is back, so a task cancelled
  * because its caller hung up keeps its slot until it has really stopped.
+ *
+ * Progress: a call made with "more" gets, before that answer, the reports
+ * the task makes (rcl_runner_progress, at most 4 a second), each a reply
+ * marked "continues" with progress and without result. A task that reports
+ * nothing, or a call without "more", gets the one answer only.
  */
 #include <stdlib.h>
 #include <string.h>
@@ -67,6 +72,26 @@ static void method_run_task_done(struct fanout *fan)
 	free(cmd->out.error);
 	free(cmd->out.invalid);
 	fanout_destroy(fan);
+}
+
+/* A progress report from the worker running the task: a reply that
+ * continues (unless the caller is gone or not reading). Reports come
+ * through the same mailbox as the answer and before it, so the call is
+ * still there. */
+void method_run_task_progress(struct wcmd *cmd)
+{
+	struct wcmd *run = cmd->in.progress.run;
+	struct call *call = run->fan->call;
+	struct json *reply = json_object();
+
+	json_add_str(reply, "task", run->in.run.def->name);
+	json_add_u64(reply, "worker", (uint64_t)run->out.worker);
+	json_attach(reply, "progress", cmd->in.progress.progress);
+	cmd->in.progress.progress = NULL;
+	if (!json_failed(reply))
+		call_continue(call, reply);
+	json_destroy(reply);
+	free(cmd);
 }
 
 /* The caller hung up: the task is cancelled at its yield point; its
@@ -151,6 +176,7 @@ static enum call_status method_run_task_exec(struct call *call)
 	fan->cmds[0].worker = call->srv->workers[next++ % call->srv->nworkers];
 	fan->cmds[0].in.run.def = def;
 	fan->cmds[0].in.run.max_bytes = method_run_task_budget(call->srv);
+	fan->cmds[0].in.run.progress = call->more && !call->oneway;
 	fan->cmds[0].in.run.args =
 	    args != NULL && json_type(args) == JSON_OBJECT ? json_copy(args)
 							   : json_object();
@@ -168,7 +194,7 @@ static enum call_status method_run_task_exec(struct call *call)
 const struct method_entry method_run_task_entry = {
     .name = "io.reclaim.RunTask",
     .params = "(task: string, args: ?[string]string) -> (task: string, "
-	      "worker: int, result: object)",
+	      "worker: int, result: ?object, progress: ?Progress)",
     .changes_state = true,
     .exec = method_run_task_exec,
 };

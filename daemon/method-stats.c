@@ -21,13 +21,15 @@ static enum call_status method_stats_exec(struct call *call)
 	return CALL_DONE;
 }
 
+/* The output names each section stats_to_json makes (common/stats.h's
+ * groups, then workers, cgroup and debug): a section added is declared here,
+ * or tests/varlink-peer finds a key the IDL lacks. */
 const struct method_entry method_stats_entry = {
     .name = "io.reclaim.Stats",
     .params =
 	"(history: ?int) -> (process: object, limit: object, heap: object, "
-	"watchdog: object, http: object, tasks: object, workers: []object, "
-	"cgroup: object, "
-	"debug: object, history: ?object)",
+	"watchdog: object, http: object, tasks: object, forensics: object, "
+	"workers: []object, cgroup: object, debug: object, history: ?object)",
     .changes_state = false,
     .exec = method_stats_exec,
 };

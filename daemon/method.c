@@ -59,6 +59,9 @@ static const char method_interface_head[] =
     "type GarbageType (type: string, count: int, bytes: int)\n"
     "type GarbageCycle (path: string, count: int, length: int)\n"
     "type LeakSuspect (type: string, first: int, last: int)\n"
+    "# RunTask's replies that continue (\"more\": true): how far the task\n"
+    "# is (fraction from 0 to 1, when it knows), its phase, figures so far.\n"
+    "type Progress (fraction: ?float, phase: ?string, figures: ?object)\n"
     "# What the workers' heaps refused, and did first (Watchdog).\n"
     "type Admission (heaps: int, estimate_bytes: int, refused_total: int,\n"
     "  refused_bytes_total: int, collections_total: int,\n"
@@ -266,7 +269,8 @@ void call_finish(struct call *call, enum call_status status)
 
 	if (conn != NULL && !call->oneway) {
 		if (!call->oom)
-			text = varlink_encode_reply(call->reply, call->error);
+			text = varlink_encode_reply(call->reply, call->error,
+						    false);
 		if (text == NULL)
 			log_warn("control: out of memory answering %s",
 				 call->entry ? call->entry->name : "a call");
@@ -279,6 +283,23 @@ void call_finish(struct call *call, enum call_status status)
 	json_destroy(call->reply);
 	free(call->error);
 	free(call);
+}
+
+/* One reply of several (marked "continues") to a call made with "more",
+ * before call_finish's last one. Dropped, as it may be, when the call did not
+ * ask for more, the peer left, is not reading (control_backlogged), or
+ * memory is short: the last reply still comes. */
+void call_continue(struct call *call, const struct json *params)
+{
+	char *text;
+
+	if (call->conn == NULL || call->oneway || !call->more ||
+	    control_backlogged(call->conn))
+		return;
+	text = varlink_encode_reply(params, NULL, true);
+	if (text != NULL)
+		control_send(call->conn, text);
+	free(text);
 }
 
 /* The peer went away: the answer, when it comes, goes nowhere, and the
@@ -370,6 +391,7 @@ void method_dispatch(struct server *srv, struct conn *conn, const char *text)
 		return;
 	}
 	call->oneway = m.oneway;
+	call->more = m.more;
 	call->params = m.params ? json_copy(m.params) : json_object();
 	if (call->params == NULL)
 		status = call_oom(call);

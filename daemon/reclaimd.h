@@ -205,8 +205,9 @@ enum wcmd_type {
 	WCMD_GARBAGE,
 	WCMD_SHED,
 	WCMD_PACE,
-	WCMD_RUN,    /* an on-demand task (task-rt.c) */
-	WCMD_CANCEL, /* cancel the RunTask tasks marked cancel; no answer */
+	WCMD_RUN,      /* an on-demand task (task-rt.c) */
+	WCMD_CANCEL,   /* cancel the RunTask tasks marked cancel; no answer */
+	WCMD_PROGRESS, /* to the main thread: a RunTask's progress report */
 	WCMD_STOP,
 };
 
@@ -246,7 +247,12 @@ struct wcmd {
 			struct json *args;  /* taken by the worker */
 			atomic_bool cancel; /* set by the main thread */
 			uint64_t max_bytes; /* its budget (0: none) */
+			bool progress;	    /* the caller takes reports */
 		} run;
+		struct {
+			struct wcmd *run;      /* the WCMD_RUN it reports on */
+			struct json *progress; /* taken by the main thread */
+		} progress;
 	} in;
 	struct {
 		size_t collected;
@@ -422,6 +428,7 @@ void control_hold(struct conn *conn, struct call *call);
 void control_call_done(struct conn *conn);
 uid_t control_peer_uid(const struct conn *conn);
 bool control_privileged(const struct conn *conn);
+bool control_backlogged(const struct conn *conn);
 
 /* metrics.c: GET /metrics on the main thread. */
 struct metrics;
@@ -438,6 +445,7 @@ struct call {
 	const struct method_entry *entry;
 	struct json *params; /* always an object */
 	bool oneway;
+	bool more;	    /* the peer takes several replies ("more") */
 	bool async;	    /* answered later, by call_finish */
 	struct json *reply; /* the reply's parameters */
 	char *error;	    /* the error's name, or NULL */
@@ -457,6 +465,8 @@ struct method_entry {
 
 void method_dispatch(struct server *srv, struct conn *conn, const char *text);
 void call_finish(struct call *call, enum call_status status);
+void call_continue(struct call *call, const struct json *params);
+void method_run_task_progress(struct wcmd *cmd);
 void call_orphan(struct call *call);
 enum call_status call_oom(struct call *call);
 enum call_status call_error(struct call *call, const char *error,

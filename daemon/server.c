@@ -117,11 +117,16 @@ static void server_finish(struct server *srv)
 		event_base_loopbreak(srv->base);
 }
 
-/* A worker answered: a stop ends a worker, anything else a fan-out. */
+/* A worker answered: a stop ends a worker, a progress report goes to its
+ * RunTask caller, anything else is a fan-out's. */
 static void server_inbox(struct wcmd *cmd, void *arg)
 {
 	struct server *srv = arg;
 
+	if (cmd->type == WCMD_PROGRESS) {
+		method_run_task_progress(cmd);
+		return;
+	}
 	if (cmd->type != WCMD_STOP) {
 		fanout_reply(cmd);
 		return;

@@ -261,6 +261,31 @@ rcl_result *rcl_runner_result(rcl_runner *r)
 	return (rcl_result *)r->result;
 }
 
+/* A progress report, if one is due; see reclaim/task.h. Out of memory, no
+ * report: progress is not worth failing the task for. */
+rcl_result *rcl_runner_progress(rcl_runner *r, double fraction,
+				const char *phase)
+{
+	uint64_t now;
+
+	if (r->cmd == NULL || !r->cmd->in.run.progress || r->finished)
+		return NULL;
+	now = mono_us();
+	if (r->progress != NULL)
+		json_destroy(r->progress); /* twice in a step: the last wins */
+	else if (r->progress_us != 0 &&
+		 now - r->progress_us < RCL_PROGRESS_EVERY_MS * 1000)
+		return NULL;
+	r->progress_us = now;
+	r->progress = json_object();
+	if (fraction >= 0)
+		json_add_double(r->progress, "fraction",
+				fraction > 1 ? 1 : fraction);
+	if (phase != NULL)
+		json_add_str(r->progress, "phase", phase);
+	return (rcl_result *)json_add_object(r->progress, "figures");
+}
+
 /* An object member (or element, in an array). */
 rcl_result *rcl_result_add_object(rcl_result *parent, const char *key)
 {

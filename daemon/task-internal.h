@@ -35,6 +35,8 @@ struct rcl_runner {
 	struct json *args;
 	struct json *result;
 	struct json *child_result;
+	struct json *progress; /* made this step (rcl_runner_progress) */
+	uint64_t progress_us;  /* when the last was made (mono_us) */
 	char *child_error;
 	struct evhttp_request *req;	 /* a request task's request */
 	struct evhttp_connection *evcon; /* and its connection, while live */
@@ -80,6 +82,7 @@ bool task_cmd_cancelled(const struct rcl_runner *r);
 void task_cancel_hung_up(struct rcl_runner *r);
 void task_reply_request(struct rcl_runner *r);
 void task_reply_cmd(struct rcl_runner *r);
+void task_progress_post(struct rcl_runner *r);
 void task_periodic_done(struct rcl_runner *r);
 
 #endif

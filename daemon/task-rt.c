@@ -382,6 +382,30 @@ void task_reply_cmd(struct rcl_runner *r)
 	mailbox_post(w->srv->inbox, cmd);
 }
 
+/* Send the progress report r made this step, if any, to the main thread
+ * (method_run_task_progress), ahead of the answer in the same mailbox. Out
+ * of memory, it is dropped. */
+void task_progress_post(struct rcl_runner *r)
+{
+	struct wcmd *cmd;
+
+	if (r->progress == NULL)
+		return;
+	cmd = r->cmd != NULL && !json_failed(r->progress)
+		  ? calloc(1, sizeof *cmd)
+		  : NULL;
+	if (cmd == NULL) {
+		json_destroy(r->progress);
+		r->progress = NULL;
+		return;
+	}
+	cmd->type = WCMD_PROGRESS;
+	cmd->in.progress.run = r->cmd;
+	cmd->in.progress.progress = r->progress;
+	r->progress = NULL;
+	mailbox_post(r->rt->w->srv->inbox, cmd);
+}
+
 /* Whether r runs for a RunTask whose caller hung up. */
 bool task_cmd_cancelled(const struct rcl_runner *r)
 {

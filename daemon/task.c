@@ -89,6 +89,7 @@ static void runner_destroy(void *self)
 	json_destroy(r->args);
 	json_destroy(r->result);
 	json_destroy(r->child_result);
+	json_destroy(r->progress);
 	runner_free_error(r->child_error);
 	runner_free_error(r->error);
 	free(r->invalid);
@@ -225,8 +226,10 @@ static void runner_resume(struct rcl_runner *r)
 	}
 	rc = runner_step(r);
 	r->steps++;
-	if (rc == RCL_STEP_YIELD && r->yield_point != NULL)
+	if (rc == RCL_STEP_YIELD && r->yield_point != NULL) {
+		task_progress_post(r);
 		return;
+	}
 	if (rc == RCL_STEP_YIELD)
 		rc = rcl_runner_fail(r, 500,
 				     "task %s yielded without a yield "

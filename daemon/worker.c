@@ -222,6 +222,8 @@ static void worker_exec(struct wcmd *cmd, void *arg)
 	case WCMD_RUN:
 		task_start_cmd(w, cmd); /* answered when the task ends */
 		return;
+	case WCMD_PROGRESS: /* the main thread's, never sent to a worker */
+		return;
 	case WCMD_CANCEL:
 		/* Cleared first: a mark made from now on posts it again. */
 		atomic_store(&w->cancel_queued, false);

@@ -5,7 +5,8 @@
  * collector frees them), each node holding payload bytes (written), and
  * keeps the last keep graphs alive (survivors for the old generations). It
  * works in slices of 10 ms, yielding between them, so the worker serves
- * requests meanwhile. Answers what it made and what the collector did.
+ * requests meanwhile. Answers what it made and what the collector did;
+ * reports its progress (the share of duration_ms gone, graphs so far).
  *
  *	reclaimctl run churn duration_ms=5000 rate=2000 size=10 cycles=0.5
  *	    payload=4096 keep=100
@@ -231,6 +232,24 @@ static void churn_result(rcl_runner *r, struct churn *c, uint64_t now)
 	rcl_result_add_u64(res, "heap_bytes", after.bytes);
 }
 
+/* Progress, when a report is due: time gone, what was made so far. */
+static void churn_progress(rcl_runner *r, struct churn *c, uint64_t now)
+{
+	rcl_result *fig;
+
+	fig = rcl_runner_progress(r,
+				  c->duration_ms ? (double)(now - c->start_ms) /
+						       (double)c->duration_ms
+						 : 1,
+				  "churning");
+	if (fig == NULL)
+		return;
+	rcl_result_add_u64(fig, "elapsed_ms", now - c->start_ms);
+	rcl_result_add_u64(fig, "graphs", c->graphs);
+	rcl_result_add_u64(fig, "cyclic_graphs", c->cyclic);
+	rcl_result_add_u64(fig, "objects", c->objects);
+}
+
 /* A slice of work, then sleep to the next one, until the duration is up. */
 static enum rcl_step churn_step(rcl_runner *r, void *frame)
 {
@@ -243,6 +262,7 @@ static enum rcl_step churn_step(rcl_runner *r, void *frame)
 	if (now - c->start_ms < c->duration_ms) {
 		if (churn_slice(r, c, now) < 0)
 			return rcl_runner_fail(r, 503, "out of memory");
+		churn_progress(r, c, now);
 		if (rcl_yield_sleep(r, CHURN_SLICE_MS) == 0)
 			return RCL_STEP_YIELD;
 		return rcl_runner_fail(r, 503, "cannot yield");

@@ -10,7 +10,9 @@
  * step so the worker serves requests between rounds. The Node type and
  * Node.tree() are in nodetree.c: a tree is 2 * 9,330 objects and the 20
  * rounds find 3,918,600, as CPython.
- * Answers each round's objects found and collection time, and the totals.
+ * Answers each round's objects found and collection time, and the totals;
+ * reports its progress after each round (round n builds n trees: the share
+ * done after round k of R is k(k+1) / R(R+1)).
  */
 #include <errno.h>
 #include <time.h>
@@ -112,6 +114,23 @@ static int tree_round(rcl_runner *r, struct tree_frame *f, uint64_t n)
 	return 0;
 }
 
+/* Progress after a round, when a report is due. */
+static void tree_progress(rcl_runner *r, const struct tree_frame *f)
+{
+	rcl_result *fig;
+
+	fig = rcl_runner_progress(r,
+				  (double)(f->round * (f->round + 1)) /
+				      (double)(f->rounds * (f->rounds + 1)),
+				  "rounds");
+	if (fig == NULL)
+		return;
+	rcl_result_add_u64(fig, "round", f->round);
+	rcl_result_add_u64(fig, "rounds", f->rounds);
+	rcl_result_add_u64(fig, "collected", f->total);
+	rcl_result_add_double(fig, "ms", f->total_ms);
+}
+
 /* One round a step; the totals after the last. */
 static enum rcl_step tree_step(rcl_runner *r, void *frame)
 {
@@ -126,6 +145,7 @@ static enum rcl_step tree_step(rcl_runner *r, void *frame)
 					       "out of memory in round "
 					       "%llu",
 					       (unsigned long long)f->round);
+		tree_progress(r, f);
 		if (f->round < f->rounds)
 			return rcl_yield_next(r) == 0
 				   ? RCL_STEP_YIELD

@@ -47,7 +47,9 @@ void fuzz_override(char *kv)
 /* A worker answered: as server.c's inbox, there are no stops here. */
 static void fuzz_inbox(struct wcmd *cmd, void *arg)
 {
-	if (cmd->type != WCMD_STOP)
+	if (cmd->type == WCMD_PROGRESS)
+		method_run_task_progress(cmd); /* as server.c's server_inbox */
+	else if (cmd->type != WCMD_STOP)
 		fanout_reply(cmd);
 }
 
@@ -171,9 +173,12 @@ void control_send(struct conn *conn, const char *text)
 			cause, text);
 		abort();
 	}
+	if (m.continues)
+		conn->continued++;
+	else
+		conn->replies++;
 	varlink_msg_finish(&m);
 	fuzz_alloc_pause(false);
-	conn->replies++;
 	conn->reply_bytes += strlen(text) + 1;
 }
 
@@ -197,6 +202,12 @@ void control_call_done(struct conn *conn)
 bool control_privileged(const struct conn *conn)
 {
 	return conn->privileged;
+}
+
+/* Nothing waits unwritten: progress replies are always queued. */
+bool control_backlogged(const struct conn *conn)
+{
+	return false;
 }
 
 /* The peer's uid, for log lines. */

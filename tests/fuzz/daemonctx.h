@@ -19,7 +19,8 @@ struct call;
 struct conn {
 	struct call *call; /* held by control_hold, until control_call_done */
 	bool privileged;
-	size_t replies;	   /* messages sent back */
+	size_t replies;	  /* messages sent back, but for continued */
+	size_t continued; /* replies marked "continues" (RunTask, "more") */
 	size_t reply_bytes;
 };
 

@@ -3,8 +3,9 @@
  * frame parser, fed in pieces of sizes the input chooses, and every complete
  * message through the real method table (method_dispatch) of a daemon-like
  * server (daemonctx.c). Every reply must be a well-formed varlink message,
- * and every call must get exactly one reply, none if one-way; a call still
- * running after two seconds (a long task) is left as a peer hanging up
+ * and every call must get exactly one reply that does not continue, none
+ * if one-way, and replies that continue only if it asked for "more"; a call
+ * still running after two seconds (a long task) is left as a peer hanging up
  * leaves it.
  *
  * Input: byte 0 is flags (bit 0: the peer is privileged; bit 1: a small
@@ -47,18 +48,22 @@ static bool wait_answer(struct server *srv, struct conn *conn)
 	return false;
 }
 
-/* Replies a message must get: none for a valid one-way call, else one. */
-static size_t expected_replies(const char *msg)
+/* Replies a message must get: none for a valid one-way call, else one
+ * that does not continue; *more set when replies that continue may come
+ * before it (a call with "more", not one-way). */
+static size_t expected_replies(const char *msg, bool *more)
 {
 	struct varlink_msg m;
 	char *cause = NULL;
 	size_t n;
 
+	*more = false;
 	if (varlink_parse_call(msg, &m, &cause) != 0) {
 		free(cause);
 		return 1; /* io.reclaim.InvalidRequest */
 	}
 	n = m.oneway ? 0 : 1;
+	*more = m.more && !m.oneway;
 	varlink_msg_finish(&m);
 	return n;
 }
@@ -66,7 +71,8 @@ static size_t expected_replies(const char *msg)
 /* Hand out every complete message, as control.c's conn_process does. */
 static bool drain(struct server *srv, struct conn *conn, struct frame *f)
 {
-	size_t before, len, want;
+	size_t before, continued, len, want;
+	bool more;
 	char *msg;
 
 	for (;;) {
@@ -77,10 +83,17 @@ static bool drain(struct server *srv, struct conn *conn, struct frame *f)
 			return false; /* control.c answers and closes */
 		case FRAME_MESSAGE:
 			before = conn->replies;
-			want = expected_replies(msg);
+			continued = conn->continued;
+			want = expected_replies(msg, &more);
 			method_dispatch(srv, conn, msg);
 			if (!wait_answer(srv, conn))
 				return false; /* hung up on a long task */
+			if (!more && conn->continued != continued) {
+				fputs("fuzz: a reply that continues to a call "
+				      "without \"more\"\n",
+				      stderr);
+				abort();
+			}
 			if (conn->replies - before != want) {
 				fprintf(stderr,
 					"fuzz: %zu replies to a call that "

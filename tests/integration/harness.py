@@ -168,7 +168,10 @@ class Daemon:
         rc, out, err = self.ctl("--json", *args)
         check(rc == 0, "reclaimctl --json %s: rc %d: %s" %
               (" ".join(args), rc, err))
-        return json.loads(out)
+        # run prints one object a reply (progress first): the last is the
+        # answer.
+        return [json.loads(line) for line in out.splitlines() if line][-1] \
+            if args and args[0] == "run" else json.loads(out)
 
     def varlink(self):
         return Varlink(self.sock)

@@ -665,6 +665,10 @@ static void test_run_task(void **state)
 		    "\"children\":\"2\",\"rounds\":\"1\"}}}");
 	run_request("{\"method\":\"io.reclaim.RunTask\",\"parameters\":"
 		    "{\"task\":\"tree\",\"args\":{\"depth\":\"x\"}}}");
+	/* With "more": round 1's progress report, then the answer. */
+	run_request("{\"method\":\"io.reclaim.RunTask\",\"parameters\":"
+		    "{\"task\":\"tree\",\"args\":{\"depth\":\"2\","
+		    "\"children\":\"2\",\"rounds\":\"2\"}},\"more\":true}");
 }
 
 static void test_set_debug(void **state)

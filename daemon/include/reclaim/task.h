@@ -149,6 +149,20 @@ void rcl_result_add_u64(rcl_result *parent, const char *key, uint64_t v);
 void rcl_result_add_double(rcl_result *parent, const char *key, double v);
 void rcl_result_add_str(rcl_result *parent, const char *key, const char *v);
 void rcl_result_add_bool(rcl_result *parent, const char *key, bool v);
+/*
+ * On-demand tasks: progress, for a RunTask caller that asked for it
+ * (varlink "more": reclaimctl run draws it). fraction is how much is done,
+ * from 0 to 1 (below 0: not known), phase a word or NULL; returns an object
+ * for the figures so far, to fill with the builders below, or NULL when no
+ * report is due: nobody asked, or the last was made less than
+ * RCL_PROGRESS_EVERY_MS ago. So it is cheap to call at every step. The
+ * report is sent when the step returns having set a yield point; a task
+ * that never calls it behaves as before. Since ABI 1 without a bump: older
+ * plugins simply do not report.
+ */
+#define RCL_PROGRESS_EVERY_MS 250
+rcl_result *rcl_runner_progress(rcl_runner *r, double fraction,
+				const char *phase);
 /* Readers, for a parent reading its child's result: 0 when absent. */
 uint64_t rcl_result_get_u64(const rcl_result *obj, const char *key);
 
