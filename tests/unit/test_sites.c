@@ -1,0 +1,182 @@
+/* Allocation sites and labels (lib/sites.c): what is recorded, counted,
+ * bounded and forgotten. */
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <string.h>
+
+#include <cmocka.h>
+
+#include "testobj.h"
+
+/* A type with no references and no callbacks: freed on rcl_dealloc()'s
+ * inline path when not recorded. */
+static const rcl_type plain_type = {.name = "Plain", .size = 24};
+
+/* True if s is site's file ("...test_sites.c"), line and function. */
+static bool site_is(const rcl_site *s, unsigned line, const char *func)
+{
+	size_t n = s ? strlen(s->file) : 0;
+
+	return s != NULL && n >= 12 &&
+	       strcmp(s->file + n - 12, "test_sites.c") == 0 &&
+	       s->line == line && strcmp(s->func, func) == 0;
+}
+
+/* Each object names the line of its rcl_new() and the label then. */
+static void test_site_and_label(void **state)
+{
+	rcl_heap *h = rcl_heap_new(NULL);
+	const rcl_site *site;
+	const char *label;
+	unsigned line_a, line_b;
+	node *a, *b;
+	void *p;
+
+	(void)state;
+	p = rcl_new(h, &plain_type); /* before: not recorded */
+	assert_false(rcl_object_site(p, &site, &label));
+	assert_int_equal(rcl_heap_record_sites(h, 100), 0);
+	rcl_heap_set_label(h, "/seed/leaky");
+	line_a = __LINE__ + 1;
+	a = rcl_new(h, &node_type);
+	assert_ptr_equal(rcl_heap_set_label(h, NULL), "/seed/leaky");
+	line_b = __LINE__ + 1;
+	b = rcl_new_var(h, &node_type, 256);
+	assert_true(rcl_object_site(a, &site, &label));
+	assert_true(site_is(site, line_a, "test_site_and_label"));
+	assert_string_equal(label, "/seed/leaky");
+	assert_true(rcl_object_site(b, &site, &label));
+	assert_true(site_is(site, line_b, "test_site_and_label"));
+	assert_null(label);
+	rcl_decref(a);
+	rcl_decref(b);
+	rcl_decref(p);
+	assert_true(rcl_heap_validate(h));
+	rcl_heap_destroy(h);
+}
+
+/* The plain functions record no site, only the label. */
+static void test_plain_function(void **state)
+{
+	rcl_heap *h = rcl_heap_new(NULL);
+	const rcl_site *site = (const rcl_site *)1;
+	const char *label;
+	void *p;
+
+	(void)state;
+	assert_int_equal(rcl_heap_record_sites(h, 100), 0);
+	rcl_heap_set_label(h, "tree");
+	p = (rcl_new)(h, &plain_type);
+	assert_true(rcl_object_site(p, &site, &label));
+	assert_null(site);
+	assert_string_equal(label, "tree");
+	rcl_decref(p);
+	rcl_heap_destroy(h);
+}
+
+/* Census by site counts the live objects, and loses each one freed, by
+ * reference counting or by the collector. */
+static void test_census_by_site(void **state)
+{
+	rcl_heap *h = rcl_heap_new(NULL);
+	rcl_site_census c[8];
+	node *x[10], *a, *b;
+	int i;
+
+	(void)state;
+	assert_int_equal(rcl_heap_record_sites(h, 1000), 0);
+	for (i = 0; i < 10; i++)
+		x[i] = rcl_new(h, &plain_type);
+	a = rcl_new(h, &node_type);
+	b = rcl_new(h, &node_type);
+	node_set(a, 0, b);
+	node_set(b, 0, a);
+	rcl_decref(a);
+	rcl_decref(b); /* a cycle: the collector's */
+	assert_int_equal(rcl_heap_site_census(h, c, 8), 3);
+	for (i = 0; i < 3; i++) {
+		if (c[i].type == &plain_type) {
+			assert_int_equal(c[i].objects, 10);
+			assert_true(c[i].bytes >= 10 * (24 + RCL_HEAD_BYTES));
+		} else {
+			assert_int_equal(c[i].objects, 1);
+		}
+	}
+	for (i = 0; i < 5; i++)
+		rcl_decref(x[i]);
+	assert_int_equal(rcl_collect(h, 2), 2);
+	assert_int_equal(rcl_heap_site_census(h, c, 8), 1);
+	assert_int_equal(c[0].objects, 5);
+	assert_true(rcl_heap_validate(h));
+	for (i = 5; i < 10; i++)
+		rcl_decref(x[i]);
+	assert_int_equal(rcl_heap_site_census(h, c, 8), 0);
+	rcl_heap_destroy(h);
+}
+
+/* At most max_objects are recorded; the rest are counted, not recorded;
+ * the memory is in the info while on, and none is left once off. */
+static void test_bounded_and_off(void **state)
+{
+	rcl_heap *h = rcl_heap_new(NULL);
+	rcl_sites_info info;
+	void *p[5];
+	int i;
+
+	(void)state;
+	rcl_heap_sites_info(h, &info);
+	assert_false(info.on);
+	assert_int_equal(info.bytes, 0);
+	assert_int_equal(rcl_heap_record_sites(h, 3), 0);
+	for (i = 0; i < 5; i++)
+		p[i] = rcl_new(h, &plain_type);
+	rcl_heap_sites_info(h, &info);
+	assert_true(info.on);
+	assert_int_equal(info.max_objects, 3);
+	assert_int_equal(info.objects, 3);
+	assert_int_equal(info.sites, 1);
+	assert_int_equal(info.unrecorded_total, 2);
+	assert_true(info.bytes > 0);
+	assert_true(rcl_object_site(p[2], NULL, NULL));
+	assert_false(rcl_object_site(p[3], NULL, NULL));
+	assert_int_equal(rcl_heap_record_sites(h, 0), 0);
+	rcl_heap_sites_info(h, &info);
+	assert_false(info.on);
+	assert_int_equal(info.objects, 0);
+	assert_int_equal(info.bytes, 0);
+	assert_false(rcl_object_site(p[0], NULL, NULL));
+	for (i = 0; i < 5; i++)
+		rcl_decref(p[i]); /* the inline free again */
+	assert_true(rcl_heap_validate(h));
+	rcl_heap_destroy(h);
+}
+
+/* Objects still recorded when the heap is destroyed are freed with it
+ * (ASan checks nothing leaks). */
+static void test_destroy_while_recording(void **state)
+{
+	rcl_heap *h = rcl_heap_new(NULL);
+	node *a;
+
+	(void)state;
+	assert_int_equal(rcl_heap_record_sites(h, 10), 0);
+	a = rcl_new(h, &node_type);
+	node_set(a, 0, a);
+	(void)rcl_new(h, &plain_type);
+	rcl_heap_destroy(h);
+}
+
+int main(void)
+{
+	const struct CMUnitTest tests[] = {
+	    cmocka_unit_test(test_site_and_label),
+	    cmocka_unit_test(test_plain_function),
+	    cmocka_unit_test(test_census_by_site),
+	    cmocka_unit_test(test_bounded_and_off),
+	    cmocka_unit_test(test_destroy_while_recording),
+	};
+
+	return cmocka_run_group_tests(tests, NULL, NULL);
+}
