@@ -424,7 +424,8 @@ static __attribute__((noinline)) void *new_slow(rcl_heap *h,
  * call, and so saves no register: a type met before, a page of its class
  * with a free block, room in its vector, no collection due. Anything else
  * is new_object()'s; so is every allocation while the heap records sites
- * (their types' cls is then -1: no test is added here for them).
+ * (their types' cls is then -1: no test is added here for them). Past the
+ * cls test the site is not needed (not recording): it takes no register.
  */
 static inline __attribute__((always_inline)) void *
 new_fast(rcl_heap *h, const rcl_type *t, const rcl_site *site)
@@ -446,7 +447,7 @@ new_fast(rcl_heap *h, const rcl_type *t, const rcl_site *site)
 	if (__builtin_expect(pg == NULL || v->n == v->cap ||
 				 gc_due_new(h, gen == 0, ti->total),
 			     0))
-		goto slow;
+		goto slow_unrecorded;
 	block = class_size((unsigned)ti->cls);
 	if (pg->free) {
 		o = pg->free;
@@ -482,6 +483,8 @@ new_fast(rcl_heap *h, const rcl_type *t, const rcl_site *site)
 	return OBJ(o);
 slow:
 	return new_slow(h, t, site);
+slow_unrecorded: /* cls >= 0: the heap records no site, site is dead */
+	return new_slow(h, t, NULL);
 }
 
 /* The exported functions; <reclaim/heap.h> makes rcl_new() and
