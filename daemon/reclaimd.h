@@ -200,6 +200,7 @@ struct wcmd {
 		char *invalid;		/* the bad argument, if that was it */
 		bool oom; /* WCMD_RUN, WCMD_DEBUG: out of memory */
 		struct garbage_report garbage;
+		rcl_sites_info sites; /* WCMD_GARBAGE: the heap's record */
 	} out;
 	TAILQ_ENTRY(wcmd) entry;
 };
@@ -229,6 +230,7 @@ struct worker {
 	atomic_bool cancel_queued; /* cancel is in the mailbox */
 	bool debug_leak;
 	struct forensics *forensics; /* while debug_leak, or a report unread */
+	struct garbage_totals garbage_totals; /* per task, read by main */
 	bool shedding;
 
 	struct wcmd *stop; /* the stop command, while draining */
@@ -440,6 +442,12 @@ uint64_t report_count(const struct report *r);
  * used making way: at most 1 + SNAPSHOT_UIDS censuses, each a name and two
  * counts per type. */
 #define SNAPSHOT_UIDS 16
+
+/* Leak debugging records the sites of at most this many live objects per
+ * worker: the heap's map then holds at most 2^19 slots of 16 bytes (8 MiB),
+ * beside 192 KiB of (site, task, type) entries. Past it, objects go
+ * unrecorded and are counted (Garbage's record.unrecorded_total). */
+#define DEBUG_SITES_MAX ((size_t)1 << 18)
 struct census_snapshot {
 	bool taken;
 	uint64_t key;  /* the caller: SNAPSHOT_PRIVILEGED or its uid */

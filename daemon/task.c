@@ -193,18 +193,30 @@ static void runner_drop_yield(struct rcl_runner *r)
 	rcl_decref(yp);
 }
 
-/* One step, with the task's budget set on the heap (tasks.max_bytes),
- * noting whether the heap refused memory meanwhile. */
+/* The label of what a task makes (leak debugging's attribution): a
+ * request task's route, another's name; the registry's strings, which live
+ * as long as the process. */
+static const char *runner_label(const struct rcl_task_def *def)
+{
+	return def->kind == RCL_TASK_REQUEST ? def->route : def->name;
+}
+
+/* One step, with the task's budget set on the heap (tasks.max_bytes) and
+ * its label (what it makes is attributed to it), noting whether the heap
+ * refused memory meanwhile. */
 static enum rcl_step runner_step(struct rcl_runner *r)
 {
 	rcl_heap *h = r->rt->w->heap;
 	uint64_t refused = rcl_heap_refusals(h);
 	rcl_budget *prev = NULL;
+	const char *label;
 	enum rcl_step rc;
 
 	if (r->budget.limit != 0)
 		prev = rcl_heap_set_budget(h, &r->budget);
+	label = rcl_heap_set_label(h, runner_label(r->def));
 	rc = r->def->step(r, r->frame);
+	rcl_heap_set_label(h, label);
 	if (r->budget.limit != 0)
 		rcl_heap_set_budget(h, prev);
 	if (rcl_heap_refusals(h) != refused)

@@ -170,31 +170,38 @@ static void worker_collect(struct worker *w, struct wcmd *cmd)
 	cmd->out.pause_ns = (mono_us() - t0) * 1000;
 }
 
-/* Leak debugging: while on, the observer records each collection's
- * garbage; off, the collector is back on its fast path. Out of memory for
- * the forensics state, it stays off on this worker and the command says so
+/* Leak debugging: while on, the heap records where each object was made
+ * and for which task (at most DEBUG_SITES_MAX objects), and the observer
+ * records each collection's garbage; off, the record is freed and
+ * allocation and the collector are back on their fast paths. Out of memory
+ * for either, it stays off on this worker and the command says so
  * (SetDebug answers io.reclaim.OutOfMemory). */
 static void worker_debug(struct worker *w, struct wcmd *cmd)
 {
 	bool on = cmd->in.debug;
 
-	if (on && w->forensics == NULL &&
-	    (w->forensics = forensics_create()) == NULL) {
+	if (on && ((w->forensics == NULL &&
+		    (w->forensics = forensics_create()) == NULL) ||
+		   rcl_heap_record_sites(w->heap, DEBUG_SITES_MAX) != 0)) {
 		log_warn("worker %d: out of memory: leak debugging stays off",
 			 w->id);
 		cmd->out.oom = true;
 		return;
 	}
 	w->debug_leak = on;
-	if (on)
-		forensics_attach(w->forensics, w->heap);
-	else if (w->forensics != NULL)
-		forensics_detach(w->forensics, w->heap);
+	if (on) {
+		forensics_attach(w->forensics, w->heap, &w->garbage_totals);
+	} else {
+		rcl_heap_record_sites(w->heap, 0);
+		if (w->forensics != NULL)
+			forensics_detach(w->forensics, w->heap);
+	}
 }
 
 /* The garbage report, moved out (reading empties it) or copied (peek). */
 static void worker_garbage(struct worker *w, struct wcmd *cmd)
 {
+	rcl_heap_sites_info(w->heap, &cmd->out.sites);
 	if (w->forensics == NULL)
 		return;
 	forensics_take(w->forensics, cmd->in.peek, &cmd->out.garbage);
