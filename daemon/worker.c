@@ -25,6 +25,7 @@
 /* Copy this thread's counters where the main thread can read them. */
 static void worker_publish(struct worker *w)
 {
+	rcl_sites_info si;
 	rcl_stats hs;
 
 	if (w->heap != NULL) {
@@ -48,6 +49,9 @@ static void worker_publish(struct worker *w)
 		w->stats.heap_block_bytes = hs.block_bytes;
 		w->stats.heap_cached_bytes = hs.cached_bytes;
 		w->stats.heap_pool_free_bytes = hs.pool_free_bytes;
+		rcl_heap_sites_info(w->heap, &si);
+		w->stats.heap_sites_objects = si.objects;
+		w->stats.heap_sites_bytes = si.bytes;
 		stats_hist_set(&w->stats.heap_pause_hist, rcl_pause_bounds_ns,
 			       hs.pause_hist, RCL_PAUSE_BUCKETS);
 		w->stats.heap_pause_hist.sum_ns = hs.pause_total_ns;
