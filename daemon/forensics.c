@@ -225,7 +225,7 @@ static int fx_count_shape(struct forensics *fx, const char *path, size_t k)
 
 /* A source path as a reader wants it: without the "../" a build directory
  * inside the tree puts before it. */
-static const char *fx_source_path(const char *file)
+const char *forensics_source_path(const char *file)
 {
 	while (strncmp(file, "../", 3) == 0 || strncmp(file, "./", 2) == 0)
 		file += file[1] == '/' ? 2 : 3;
@@ -265,7 +265,7 @@ static void fx_count_site(struct forensics *fx, uint32_t cycle, void *obj)
 	snprintf(tx->task, sizeof tx->task, "%s", label ? label : FX_NO_TASK);
 	snprintf(tx->type, sizeof tx->type, "%s", fx_name(obj));
 	snprintf(tx->file, sizeof tx->file, "%s",
-		 site ? fx_source_path(site->file) : "");
+		 site ? forensics_source_path(site->file) : "");
 	snprintf(tx->func, sizeof tx->func, "%s", site ? site->func : "");
 	snprintf(fx->cycle_of_site[i], FX_PATH, "%s", r->cycles[cycle].path);
 	r->sites[i] = (struct garbage_site){

@@ -95,6 +95,7 @@ void forensics_detach(struct forensics *fx, rcl_heap *h);
 void forensics_take(struct forensics *fx, bool peek,
 		    struct garbage_report *out);
 
+const char *forensics_source_path(const char *file);
 void garbage_report_merge(struct garbage_report *into,
 			  const struct garbage_report *from);
 void garbage_report_sort(struct garbage_report *r);

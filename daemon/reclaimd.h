@@ -159,7 +159,14 @@ struct census {
 		uint64_t bytes;
 	} * types;
 	bool oom; /* a worker ran out of memory taking it */
+	/* While leak debugging records sites: the same by (type, task,
+	 * site), each entry's type a key of CENSUS_SITE_FIELDS fields
+	 * joined by CENSUS_SEP (census_site_key); NULL otherwise. */
+	struct census *by_site;
 };
+
+#define CENSUS_SEP '\x1f'
+#define CENSUS_SITE_FIELDS 5 /* type, task, file, line, function */
 
 struct fanout;
 struct worker;

@@ -82,6 +82,52 @@ static void worker_full_census(rcl_heap *h, int generation, size_t found,
 	pthread_mutex_unlock(&w->lock);
 }
 
+/* The key of a census by site: type, task, file, line, function. */
+static char *census_site_key(const rcl_site_census *e)
+{
+	const rcl_site *s = e->site;
+	char *key;
+
+	if (asprintf(&key, "%s%c%s%c%s%c%u%c%s",
+		     e->type->name ? e->type->name : "?", CENSUS_SEP,
+		     e->label ? e->label : FX_NO_TASK, CENSUS_SEP,
+		     s ? s->file : "", CENSUS_SEP, s ? s->line : 0, CENSUS_SEP,
+		     s ? s->func : "") < 0)
+		return NULL;
+	return key;
+}
+
+/* Live recorded objects by (type, task, site) into c->by_site, while the
+ * heap records sites; false if out of memory. */
+static bool worker_census_sites(struct worker *w, struct census *c)
+{
+	rcl_site_census *sc;
+	struct census *bs;
+	size_t n, i;
+
+	n = rcl_heap_site_census(w->heap, NULL, 0);
+	if (n == 0)
+		return true;
+	sc = calloc(n, sizeof *sc);
+	bs = c->by_site = calloc(1, sizeof *bs);
+	if (sc == NULL || bs == NULL ||
+	    (bs->types = calloc(n, sizeof *bs->types)) == NULL) {
+		free(sc);
+		return false;
+	}
+	n = rcl_heap_site_census(w->heap, sc, n);
+	for (i = 0; i < n; i++) {
+		bs->types[i].type = census_site_key(&sc[i]);
+		if (bs->types[i].type == NULL)
+			break;
+		bs->types[i].objects = sc[i].objects;
+		bs->types[i].bytes = sc[i].bytes;
+		bs->n = i + 1;
+	}
+	free(sc);
+	return i == n;
+}
+
 /* Live objects by type, copied so the main thread owns the names; out of
  * memory, an empty census marked oom. */
 static void worker_census(struct worker *w, struct census *c)
@@ -105,7 +151,7 @@ static void worker_census(struct worker *w, struct census *c)
 		c->n = i + 1;
 	}
 	free(ts);
-	if (!ok || i < n) {
+	if (!ok || i < n || !worker_census_sites(w, c)) {
 		census_finish(c);
 		c->oom = true;
 	}
@@ -121,6 +167,11 @@ void census_finish(struct census *c)
 	free(c->types);
 	c->types = NULL;
 	c->n = 0;
+	if (c->by_site != NULL) {
+		census_finish(c->by_site);
+		free(c->by_site);
+		c->by_site = NULL;
+	}
 }
 
 /*

@@ -4,8 +4,9 @@ Runner and Task the collector finds to /seed/leaky, with the rcl_new()
 lines of daemon/tasks/seed-leaky.c that made them, and nothing to
 /seed/fixed; a plugin's leak is traced to the lines of its own file;
 `reclaimctl garbage --check` exits 0 with nothing found, 1 with the report,
-2 with leak debugging off; Prometheus counts the garbage per task; the site
-record shows in the stats while on and is gone once off."""
+2 with leak debugging off; Prometheus counts the garbage per task; census
+and diff trace live objects to their sites; the site record shows in the
+stats while on and is gone once off."""
 
 import os
 import re
@@ -129,6 +130,33 @@ def test_prometheus(d):
           "fixed routes counted: %r" % series)
 
 
+def test_census(d, runner_line, task_line):
+    """Live objects by site: a type that grows is traced to the line that
+    keeps making it (census, and diff since a snapshot)."""
+    collect(d)
+    rc, _, err = d.ctl("snapshot")
+    check(rc == 0, "snapshot: " + err)
+    for _ in range(3):
+        curl(d, "/seed/leaky?mb=0")  # no payload: no collection runs
+    c = d.ctl_json("census")
+    live = {(s["type"], s["file"], s["line"], s["function"], s["task"]):
+            s["objects"] for s in c["sites"]}
+    key = ("Task", "daemon/tasks/seed-leaky.c", task_line, "leaky_gen",
+           "/seed/leaky")
+    check(live.get(key) == 3, "census by site: %r" % c["sites"])
+    diff = d.ctl_json("diff")
+    rose = {(s["type"], s["line"]): s["objects_delta"] for s in diff["sites"]}
+    check(rose.get(("Task", task_line)) == 3 and
+          rose.get(("Runner", runner_line)) == 3,
+          "diff by site: %r" % diff["sites"])
+    rc, out, _ = d.ctl("diff")
+    text = "Runner at daemon/tasks/seed-leaky.c:%d (seed_leaky_step)" % \
+        runner_line
+    check(rc == 0 and text in out and "MADE AT" in out, "diff:\n" + out)
+    collect(d)
+    d.ctl("garbage")
+
+
 def test_record_freed(d):
     heap = d.ctl_json("stats")["heap"]
     check(heap["sites_bytes"] > 0 and
@@ -147,11 +175,12 @@ def main():
         check(d.ctl_json("debug", "leak", "on") == {"leak": True}, "on")
         rc, _, _ = d.ctl("garbage", "--check")
         check(rc == 0, "--check before any request: %d" % rc)
-        _, task_line = test_seed(d)
+        runner_line, task_line = test_seed(d)
         test_human(d, task_line)
         test_by(d)
         test_plugin(d)
         test_prometheus(d)
+        test_census(d, runner_line, task_line)
         test_record_freed(d)
         check(d.stop() == 0, "reclaimd exit status")
     print("ok")
