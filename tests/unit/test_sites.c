@@ -168,6 +168,68 @@ static void test_destroy_while_recording(void **state)
 	rcl_heap_destroy(h);
 }
 
+/* An allocator that fails once its calls_left of calls is spent. */
+static long calls_left;
+
+static void *tight_alloc(size_t size, void *ctx)
+{
+	(void)ctx;
+	return calls_left-- > 0 ? malloc(size) : NULL;
+}
+
+static void tight_free(void *p, size_t size, void *ctx)
+{
+	(void)size;
+	(void)ctx;
+	free(p);
+}
+
+/* Out of memory: turning recording on fails with ENOMEM and leaves it
+ * off; once on, an object whose record cannot be made is made anyway,
+ * counted unrecorded. The heap stays whole either way. */
+static void test_out_of_memory(void **state)
+{
+	rcl_config cfg;
+	rcl_sites_info info;
+	rcl_heap *h;
+	void *p[8], *q;
+	long n;
+
+	(void)state;
+	rcl_config_init(&cfg);
+	cfg.allocator = (rcl_allocator){tight_alloc, tight_free, NULL};
+	for (n = 0; n < 3; n++) { /* the record takes 3 allocations */
+		calls_left = 1 << 20;
+		h = rcl_heap_new(&cfg);
+		calls_left = n;
+		assert_int_equal(rcl_heap_record_sites(h, 100), -1);
+		assert_int_equal(errno, ENOMEM);
+		rcl_heap_sites_info(h, &info);
+		assert_false(info.on);
+		calls_left = 1 << 20;
+		assert_true(rcl_heap_validate(h));
+		rcl_heap_destroy(h);
+	}
+	calls_left = 1 << 20;
+	h = rcl_heap_new(&cfg);
+	assert_int_equal(rcl_heap_record_sites(h, 100), 0);
+	for (n = 0; n < 8; n++)
+		p[n] = rcl_new(h, &plain_type); /* the map's 16 slots, full */
+	calls_left = 1;			       /* a block, not a larger map */
+	q = rcl_new(h, &plain_type);
+	calls_left = 1 << 20;
+	assert_non_null(q);
+	assert_false(rcl_object_site(q, NULL, NULL));
+	rcl_heap_sites_info(h, &info);
+	assert_int_equal(info.objects, 8);
+	assert_int_equal(info.unrecorded_total, 1);
+	rcl_decref(q);
+	for (n = 0; n < 8; n++)
+		rcl_decref(p[n]);
+	assert_true(rcl_heap_validate(h));
+	rcl_heap_destroy(h);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -176,6 +238,7 @@ int main(void)
 	    cmocka_unit_test(test_census_by_site),
 	    cmocka_unit_test(test_bounded_and_off),
 	    cmocka_unit_test(test_destroy_while_recording),
+	    cmocka_unit_test(test_out_of_memory),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);
