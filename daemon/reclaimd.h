@@ -212,6 +212,15 @@ struct wcmd {
 	TAILQ_ENTRY(wcmd) entry;
 };
 
+/* Leak debugging records the sites of at most this many live objects per
+ * worker: the heap's map then holds at most 2^19 slots of 16 bytes (8 MiB),
+ * beside 192 KiB of (site, task, type) entries. Past it, objects go
+ * unrecorded and are counted (Garbage's record.unrecorded_total). */
+#define DEBUG_SITES_MAX ((size_t)1 << 18)
+/* Entries of the census by site each worker publishes after a full
+ * collection, for the leak suspects' sites (Watchdog). */
+#define WORKER_SITE_CENSUS 128
+
 struct worker {
 	int id;
 	struct server *srv;
@@ -230,6 +239,10 @@ struct worker {
 	struct stats_worker published;
 	size_t ncensus; /* survivors by type after the last full collection */
 	rcl_type_stats census[RCL_WATCHDOG_CENSUS_MAX];
+	/* and by site, while leak debugging records sites (the first
+	 * WORKER_SITE_CENSUS entries; their strings are static) */
+	size_t nsite_census;
+	rcl_site_census site_census[WORKER_SITE_CENSUS];
 
 	struct wcmd ping;
 	atomic_uint pong;	   /* the last ping sequence answered */
@@ -261,6 +274,8 @@ void worker_destroy(struct worker *w);
 void worker_post(struct worker *w, struct wcmd *cmd);
 void worker_read_stats(struct worker *w, struct stats_worker *out);
 size_t worker_read_census(struct worker *w, rcl_type_stats *out, size_t max);
+size_t worker_read_site_census(struct worker *w, rcl_site_census *out,
+			       size_t max);
 void worker_ping(struct worker *w, unsigned seq);
 void worker_cancel(struct worker *w);
 bool worker_answered(struct worker *w, unsigned seq);
@@ -449,12 +464,6 @@ uint64_t report_count(const struct report *r);
  * used making way: at most 1 + SNAPSHOT_UIDS censuses, each a name and two
  * counts per type. */
 #define SNAPSHOT_UIDS 16
-
-/* Leak debugging records the sites of at most this many live objects per
- * worker: the heap's map then holds at most 2^19 slots of 16 bytes (8 MiB),
- * beside 192 KiB of (site, task, type) entries. Past it, objects go
- * unrecorded and are counted (Garbage's record.unrecorded_total). */
-#define DEBUG_SITES_MAX ((size_t)1 << 18)
 struct census_snapshot {
 	bool taken;
 	uint64_t key;  /* the caller: SNAPSHOT_PRIVILEGED or its uid */

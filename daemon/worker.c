@@ -68,17 +68,23 @@ static void worker_full_census(rcl_heap *h, int generation, size_t found,
 			       void *arg)
 {
 	rcl_type_stats census[RCL_WATCHDOG_CENSUS_MAX];
+	rcl_site_census sites[WORKER_SITE_CENSUS];
 	struct worker *w = arg;
-	size_t n;
+	size_t n, ns;
 
 	if (generation != RCL_GENERATIONS - 1)
 		return;
 	n = rcl_heap_census(h, census, RCL_WATCHDOG_CENSUS_MAX);
 	if (n > RCL_WATCHDOG_CENSUS_MAX)
 		n = RCL_WATCHDOG_CENSUS_MAX;
+	ns = rcl_heap_site_census(h, sites, WORKER_SITE_CENSUS);
+	if (ns > WORKER_SITE_CENSUS)
+		ns = WORKER_SITE_CENSUS;
 	pthread_mutex_lock(&w->lock);
 	memcpy(w->census, census, n * sizeof census[0]);
 	w->ncensus = n;
+	memcpy(w->site_census, sites, ns * sizeof sites[0]);
+	w->nsite_census = ns;
 	pthread_mutex_unlock(&w->lock);
 }
 
@@ -248,6 +254,9 @@ static void worker_debug(struct worker *w, struct wcmd *cmd)
 		forensics_attach(w->forensics, w->heap, &w->garbage_totals);
 	} else {
 		rcl_heap_record_sites(w->heap, 0);
+		pthread_mutex_lock(&w->lock);
+		w->nsite_census = 0;
+		pthread_mutex_unlock(&w->lock);
 		if (w->forensics != NULL)
 			forensics_detach(w->forensics, w->heap);
 	}
@@ -466,6 +475,20 @@ size_t worker_read_census(struct worker *w, rcl_type_stats *out, size_t max)
 	pthread_mutex_lock(&w->lock);
 	n = w->ncensus < max ? w->ncensus : max;
 	memcpy(out, w->census, n * sizeof out[0]);
+	pthread_mutex_unlock(&w->lock);
+	return n;
+}
+
+/* The census by site published after the last full collection (none
+ * while leak debugging is off), at most max. */
+size_t worker_read_site_census(struct worker *w, rcl_site_census *out,
+			       size_t max)
+{
+	size_t n;
+
+	pthread_mutex_lock(&w->lock);
+	n = w->nsite_census < max ? w->nsite_census : max;
+	memcpy(out, w->site_census, n * sizeof out[0]);
 	pthread_mutex_unlock(&w->lock);
 	return n;
 }
