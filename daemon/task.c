@@ -109,13 +109,30 @@ static const rcl_type runner_type = {
 	     RCL_REF(struct rcl_runner, waiter)),
 };
 
-/* A new runner for def (not yet started); args is taken. NULL if short. */
+/* The label of what a task makes (leak debugging's attribution): a
+ * request task's route, another's name; the registry's strings, which live
+ * as long as the process. */
+static const char *runner_label(const struct rcl_task_def *def)
+{
+	return def->kind == RCL_TASK_REQUEST ? def->route : def->name;
+}
+
+/* A new runner for def (not yet started) and its frame, both attributed
+ * to def's task; args is taken. NULL if short. */
 struct rcl_runner *runner_create(struct task_rt *rt,
 				 const struct rcl_task_def *def,
 				 struct json *args)
 {
-	struct rcl_runner *r = rcl_new(rt->w->heap, &runner_type);
+	rcl_heap *h = rt->w->heap;
+	const char *label = rcl_heap_set_label(h, runner_label(def));
+	struct rcl_runner *r = rcl_new(h, &runner_type);
 
+	if (r != NULL && def->frame != NULL &&
+	    (r->frame = rcl_new(h, def->frame)) == NULL) {
+		rcl_decref(r);
+		r = NULL;
+	}
+	rcl_heap_set_label(h, label);
 	if (r == NULL) {
 		json_destroy(args);
 		return NULL;
@@ -123,13 +140,6 @@ struct rcl_runner *runner_create(struct task_rt *rt,
 	r->def = def;
 	r->rt = rt;
 	r->args = args; /* NULL: none */
-	if (def->frame != NULL) {
-		r->frame = rcl_new(rt->w->heap, def->frame);
-		if (r->frame == NULL) {
-			rcl_decref(r);
-			return NULL;
-		}
-	}
 	return r;
 }
 
@@ -191,14 +201,6 @@ static void runner_drop_yield(struct rcl_runner *r)
 		yield_clear(yp);
 	}
 	rcl_decref(yp);
-}
-
-/* The label of what a task makes (leak debugging's attribution): a
- * request task's route, another's name; the registry's strings, which live
- * as long as the process. */
-static const char *runner_label(const struct rcl_task_def *def)
-{
-	return def->kind == RCL_TASK_REQUEST ? def->route : def->name;
 }
 
 /* One step, with the task's budget set on the heap (tasks.max_bytes) and

@@ -12,7 +12,7 @@ import os
 import re
 import subprocess
 
-from harness import Daemon, SRCDIR, check, http_get
+from harness import Daemon, RECLAIMCTL, SRCDIR, check, http_get, wait_for
 
 N = 5
 PLUGINS = os.environ.get("TEST_PLUGIN_DIR", "")
@@ -157,6 +157,25 @@ def test_census(d, runner_line, task_line):
     d.ctl("garbage")
 
 
+def test_runtime_objects(d):
+    """The runner and frame the runtime makes for a task are attributed
+    to it too, made at daemon/task.c's runner_create."""
+    p = subprocess.Popen([RECLAIMCTL, "-S", d.sock, "run", "test-sleep",
+                          "ms=20000"], stdout=subprocess.DEVNULL)
+    try:
+        def frame():
+            for s in d.ctl_json("census")["sites"]:
+                if s["type"] == "test.waits" and s["task"] == "test-sleep":
+                    return s
+            return None
+        s = wait_for(frame, "the sleeping task's frame in the census")
+        check(s["file"] == "daemon/task.c" and
+              s["function"] == "runner_create", "frame's site: %r" % s)
+    finally:
+        p.kill()
+        p.wait()
+
+
 def test_record_freed(d):
     heap = d.ctl_json("stats")["heap"]
     check(heap["sites_bytes"] > 0 and
@@ -169,8 +188,9 @@ def test_record_freed(d):
 
 
 def main():
-    plugin = os.path.join(PLUGINS, "plugin-leaks.so")
-    with Daemon(conf="[tasks]\nmodules = %s\n" % plugin) as d:
+    plugins = ", ".join(os.path.join(PLUGINS, "plugin-%s.so" % p)
+                        for p in ("leaks", "waits"))
+    with Daemon(conf="[tasks]\nmodules = %s\n" % plugins) as d:
         test_check_off(d)
         check(d.ctl_json("debug", "leak", "on") == {"leak": True}, "on")
         rc, _, _ = d.ctl("garbage", "--check")
@@ -181,6 +201,7 @@ def main():
         test_plugin(d)
         test_prometheus(d)
         test_census(d, runner_line, task_line)
+        test_runtime_objects(d)
         test_record_freed(d)
         check(d.stop() == 0, "reclaimd exit status")
     print("ok")
