@@ -230,6 +230,97 @@ static void test_out_of_memory(void **state)
 	rcl_heap_destroy(h);
 }
 
+/* Sum of the census by site's objects. */
+static size_t census_objects(rcl_heap *h)
+{
+	rcl_site_census c[64];
+	size_t n = rcl_heap_site_census(h, c, 64), sum = 0;
+
+	assert_true(n <= 64);
+	for (size_t i = 0; i < n; i++)
+		sum += c[i].objects;
+	return sum;
+}
+
+/* Random work on a heap while recording turns on and off: objects freed
+ * by every path (the inline free, the chain, the collector, destroy, big
+ * blocks, owned payloads, weak references, heap destruction) leave the
+ * record consistent: its census sums to its recorded objects, and the
+ * heap validates. */
+static void test_random(void **state)
+{
+	static const rcl_type big_type = {.name = "Big"};
+	rcl_heap *h = rcl_heap_new(NULL);
+	rcl_sites_info info;
+	uint64_t x = 0x9e3779b97f4a7c15ULL;
+	node *live[64] = {0};
+	rcl_weakref *weak[8] = {0};
+	int step, i, j;
+
+	(void)state;
+	for (step = 0; step < 20000; step++) {
+		x ^= x << 13, x ^= x >> 7, x ^= x << 17;
+		i = (int)(x % 64);
+		j = (int)((x >> 8) % 64);
+		switch ((x >> 16) % 10) {
+		case 0:
+			rcl_heap_record_sites(h, (x >> 24) % 3 ? 40 : 0);
+			break;
+		case 1:
+			rcl_decref(live[i]);
+			live[i] = rcl_new(h, &node_type);
+			if (live[i] && (x >> 30) % 4 == 0) {
+				live[i]->payload_size = 100;
+				live[i]->payload = rcl_owned_alloc(live[i], 100);
+			}
+			break;
+		case 2:
+			rcl_decref(live[i]);
+			live[i] = (x >> 30) % 2
+				      ? rcl_new(h, &plain_type)
+				      : rcl_new_var(h, &big_type, 300 << 10);
+			break;
+		case 3:
+			if (live[i] && live[j] && rcl_typeof(live[i]) ==
+							 &node_type)
+				node_set(live[i], (int)((x >> 40) % 4),
+					 live[j]);
+			break;
+		case 4:
+			rcl_decref(live[i]);
+			live[i] = NULL;
+			break;
+		case 5:
+			if (live[i] && rcl_weakref_alive(weak[j % 8]) == false) {
+				rcl_decref(weak[j % 8]);
+				weak[j % 8] = rcl_weakref_new(live[i], NULL,
+							      NULL);
+			}
+			break;
+		case 6:
+			rcl_collect(h, (int)((x >> 24) % 3));
+			break;
+		default:
+			rcl_heap_set_label(h, (x >> 24) % 2 ? "a" : NULL);
+			break;
+		}
+		rcl_heap_sites_info(h, &info);
+		assert_int_equal(census_objects(h), info.objects);
+		assert_true(info.objects <= 40);
+		if (step % 1000 == 0)
+			assert_true(rcl_heap_validate(h));
+	}
+	assert_true(rcl_heap_validate(h));
+	for (i = 0; i < 8; i++)
+		rcl_decref(weak[i]);
+	for (i = 0; i < 32; i++)
+		rcl_decref(live[i]); /* the rest go with the heap */
+	rcl_collect(h, 2);
+	rcl_heap_sites_info(h, &info);
+	assert_int_equal(census_objects(h), info.objects);
+	rcl_heap_destroy(h);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -239,6 +330,7 @@ int main(void)
 	    cmocka_unit_test(test_bounded_and_off),
 	    cmocka_unit_test(test_destroy_while_recording),
 	    cmocka_unit_test(test_out_of_memory),
+	    cmocka_unit_test(test_random),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);
