@@ -8,6 +8,8 @@
 
 #include <cmocka.h>
 
+#include <reclaim/types.h>
+
 #include "testobj.h"
 
 /* A type with no references and no callbacks: freed on rcl_dealloc()'s
@@ -230,6 +232,38 @@ static void test_out_of_memory(void **state)
 	rcl_heap_destroy(h);
 }
 
+/* The standard types' constructors name their caller's line, not the
+ * library's; the macros pass arguments with commas (compound literals)
+ * through whole. */
+static void test_types_and_commas(void **state)
+{
+	rcl_heap *h = rcl_heap_new(NULL);
+	const rcl_site *site;
+	unsigned line;
+	rcl_bytes *b;
+	rcl_tuple *t;
+	void *p;
+
+	(void)state;
+	assert_int_equal(rcl_heap_record_sites(h, 100), 0);
+	line = __LINE__ + 1;
+	b = rcl_bytes_repeat(h, "ab", 2, 3);
+	assert_true(rcl_object_site(b, &site, NULL));
+	assert_true(site_is(site, line, "test_types_and_commas"));
+	line = __LINE__ + 1;
+	t = rcl_tuple_new(h, 2);
+	assert_true(rcl_object_site(t, &site, NULL));
+	assert_true(site_is(site, line, "test_types_and_commas"));
+	line = __LINE__ + 1;
+	p = rcl_new(h, &(const rcl_type){.name = "Lit", .size = 16});
+	assert_true(rcl_object_site(p, &site, NULL));
+	assert_true(site_is(site, line, "test_types_and_commas"));
+	rcl_decref(p);
+	rcl_decref(t);
+	rcl_decref(b);
+	rcl_heap_destroy(h);
+}
+
 /* Sum of the census by site's objects. */
 static size_t census_objects(rcl_heap *h)
 {
@@ -331,6 +365,7 @@ int main(void)
 	    cmocka_unit_test(test_destroy_while_recording),
 	    cmocka_unit_test(test_out_of_memory),
 	    cmocka_unit_test(test_random),
+	    cmocka_unit_test(test_types_and_commas),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);

@@ -186,8 +186,9 @@ void *rcl_new_var_at(rcl_heap *h, const rcl_type *t, size_t size,
 		&rcl_site_;                                                    \
 	}))
 #ifndef RCL_NO_SITES
-#define rcl_new(h, t) rcl_new_at((h), (t), RCL_SITE)
-#define rcl_new_var(h, t, size) rcl_new_var_at((h), (t), (size), RCL_SITE)
+/* The arguments pass through whole: a compound literal's commas too. */
+#define rcl_new(...) rcl_new_at(__VA_ARGS__, RCL_SITE)
+#define rcl_new_var(...) rcl_new_var_at(__VA_ARGS__, RCL_SITE)
 #endif
 
 /*
