@@ -221,6 +221,31 @@ static void prom_suspects(FILE *fp, const struct stats_suspects *sp)
 	}
 }
 
+/* Garbage per task that made it (leak debugging): objects and bytes. */
+static void prom_garbage(FILE *fp, const struct stats_garbage *g)
+{
+	size_t i;
+
+	prom_header(fp, "reclaim_garbage_collected_objects_total",
+		    "objects the cycle collector found unreachable, by the "
+		    "task that made them, while leak debugging was on",
+		    "objects", "counter", "");
+	for (i = 0; i < g->n; i++) {
+		fputs("reclaim_garbage_collected_objects_total{task=\"", fp);
+		prom_label(fp, g->tasks[i].task);
+		fprintf(fp, "\"} %llu\n",
+			(unsigned long long)g->tasks[i].objects);
+	}
+	prom_header(fp, "reclaim_garbage_collected_bytes_total",
+		    "bytes of those objects, owned payloads included", "bytes",
+		    "counter", "");
+	for (i = 0; i < g->n; i++) {
+		fputs("reclaim_garbage_collected_bytes_total{task=\"", fp);
+		prom_label(fp, g->tasks[i].task);
+		fprintf(fp, "\"} %llu\n", (unsigned long long)g->tasks[i].bytes);
+	}
+}
+
 /* Standard families: those every Prometheus client library exports for its
  * process, with their names and help texts (no reclaim_ prefix). */
 static const struct prom_standard {
@@ -299,6 +324,7 @@ static void prom_process_all(FILE *fp, const struct stats_snapshot *s)
 #undef X
 	prom_level(fp, s->process.watchdog_level);
 	prom_suspects(fp, &s->process.suspects);
+	prom_garbage(fp, &s->process.garbage);
 	prom_standard(fp, &s->process);
 }
 

@@ -189,6 +189,38 @@ static void suspects_from_json(const struct json *j, struct stats_suspects *s)
 	}
 }
 
+/* garbage.by_task: [{"task", "objects_total", "bytes_total"}...] */
+static void garbage_to_json(struct json *j, const struct stats_garbage *g)
+{
+	struct json *arr = json_add_array(section(j, "garbage"), "by_task"), *o;
+	size_t i;
+
+	for (i = 0; i < g->n; i++) {
+		o = json_add_object(arr, NULL);
+		json_add_str(o, "task", g->tasks[i].task);
+		json_add_u64(o, "objects_total", g->tasks[i].objects);
+		json_add_u64(o, "bytes_total", g->tasks[i].bytes);
+	}
+}
+
+/* Read garbage.by_task. */
+static void garbage_from_json(const struct json *j, struct stats_garbage *g)
+{
+	const struct json *arr = json_path(j, "garbage.by_task"), *o;
+	const char *task;
+
+	memset(g, 0, sizeof *g);
+	for (o = json_child(arr); o != NULL && g->n < STATS_GARBAGE_TASKS;
+	     o = json_next(o)) {
+		task = json_as_str(json_get(o, "task"));
+		snprintf(g->tasks[g->n].task, sizeof g->tasks[g->n].task, "%s",
+			 task ? task : "?");
+		g->tasks[g->n].objects = json_path_u64(o, "objects_total");
+		g->tasks[g->n].bytes = json_path_u64(o, "bytes_total");
+		g->n++;
+	}
+}
+
 /*
  * {"process": {...}, "limit": {...}, "heap": {...}, "watchdog": {...},
  *  "http": {...}, "workers": [{"id": 0, "heap": {...}, "http": {...}}]}
@@ -213,6 +245,7 @@ struct json *stats_to_json(const struct stats_snapshot *s)
 	json_add_str(section(j, "watchdog"), "level",
 		     s->process.watchdog_level);
 	suspects_to_json(j, &s->process.suspects);
+	garbage_to_json(j, &s->process.garbage);
 	worker_to_json(j, &s->total);
 	arr = json_add_array(j, "workers");
 	for (i = 0; i < s->nworkers; i++) {
@@ -261,6 +294,7 @@ int stats_from_json(const struct json *j, struct stats_snapshot *s)
 	STATS_PROCESS_HISTOGRAMS(X)
 #undef X
 	suspects_from_json(j, &s->process.suspects);
+	garbage_from_json(j, &s->process.garbage);
 	level = json_as_str(json_path(j, "watchdog.level"));
 	snprintf(s->process.watchdog_level, sizeof s->process.watchdog_level,
 		 "%s", level ? level : "?");

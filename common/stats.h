@@ -52,6 +52,10 @@ enum stats_agg { STATS_SUM, STATS_MAX };
 	  "of heap.block_bytes, freed blocks kept for reuse")                  \
 	X(heap, pool_free_bytes, GAUGE, SUM, "bytes",                          \
 	  "free pages of small objects kept resident for reuse")              \
+	X(heap, sites_objects, GAUGE, SUM, "objects",                          \
+	  "live objects whose allocation site is recorded (leak debugging)")   \
+	X(heap, sites_bytes, GAUGE, SUM, "bytes",                              \
+	  "memory of the record of allocation sites (leak debugging)")         \
 	X(http, requests_total, COUNTER, SUM, "requests",                      \
 	  "HTTP requests answered")                                            \
 	X(http, shed_total, COUNTER, SUM, "requests",                          \
@@ -157,6 +161,18 @@ struct stats_suspects {
 	} types[STATS_SUSPECTS];
 };
 
+/* Garbage the collector found, per task that made it, while leak
+ * debugging was on (the registry's tasks and "none": a bounded set). */
+#define STATS_GARBAGE_TASKS 64
+struct stats_garbage {
+	size_t n;
+	struct stats_garbage_task {
+		char task[80];
+		uint64_t objects;
+		uint64_t bytes;
+	} tasks[STATS_GARBAGE_TASKS];
+};
+
 #define STATS_FIELD(sec, name) sec##_##name
 #define STATS_HIST(sec, name) sec##_##name##_hist
 
@@ -187,6 +203,7 @@ struct stats_process {
 	char watchdog_level[16]; /* watchdog.level: a name such as "ok" */
 	char version[32];	 /* process.version: reclaimd's */
 	struct stats_suspects suspects; /* watchdog.leak_suspects */
+	struct stats_garbage garbage;	/* garbage.by_task */
 };
 
 struct stats_snapshot {

@@ -5,5 +5,6 @@
 #include "reclaimctl.h"
 
 void census_table_print(const struct json *types, bool diff);
+void census_sites_print(const struct json *sites, bool diff);
 
 #endif

@@ -1,4 +1,5 @@
-/* Live objects and bytes by type over every heap. */
+/* Live objects and bytes by type over every heap; with leak debugging on,
+ * by the site that made them and their task too. */
 #include "census-table.h"
 #include "human.h"
 #include "reclaimctl.h"
@@ -12,6 +13,7 @@ static int cmd_census_human(const struct json *reply)
 	printf("%llu objects, %s\n",
 	       (unsigned long long)json_path_u64(reply, "objects"),
 	       human_bytes(json_path_u64(reply, "bytes"), b));
+	census_sites_print(json_get(reply, "sites"), false);
 	return CTL_OK;
 }
 
@@ -24,7 +26,8 @@ static int cmd_census_exec(struct ctl *ctl, int argc, char **argv)
 const struct cmd_entry cmd_census_entry = {
     .name = "census",
     .usage = "",
-    .help = "live objects and bytes by type",
+    .help = "live objects and bytes by type (and by site, with leak "
+	    "debugging on)",
     .min_args = 0,
     .max_args = 0,
     .exec = cmd_census_exec,

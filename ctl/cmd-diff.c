@@ -1,4 +1,5 @@
-/* What rose, by type, since the last snapshot. */
+/* What rose, by type (and by site, with leak debugging on), since the last
+ * snapshot. */
 #include "census-table.h"
 #include "reclaimctl.h"
 
@@ -12,6 +13,7 @@ static int cmd_diff_human(const struct json *reply)
 		return CTL_OK;
 	}
 	census_table_print(types, true);
+	census_sites_print(json_get(reply, "sites"), true);
 	return CTL_OK;
 }
 

@@ -9,6 +9,24 @@ static const char *cmd_watchdog_bytes(const struct json *r, const char *key,
 	return human_bytes(json_path_u64(r, key), buf);
 }
 
+/* Where a suspect's survivors were made (leak debugging records sites):
+ * "ChurnNode survivors made at daemon/tasks/churn.c:113 (churn_node)". */
+static void cmd_watchdog_suspect_sites(const struct json *suspect)
+{
+	const char *type = json_as_str(json_get(suspect, "type"));
+	struct json *e;
+
+	for (e = json_child(json_get(suspect, "sites")); e != NULL;
+	     e = json_next(e)) {
+		printf("  %llu %s made at %s:%llu (%s) for %s\n",
+		       (unsigned long long)json_path_u64(e, "objects"),
+		       type ? type : "?", json_as_str(json_get(e, "file")),
+		       (unsigned long long)json_path_u64(e, "line"),
+		       json_as_str(json_get(e, "function")),
+		       json_as_str(json_get(e, "task")));
+	}
+}
+
 /* The types the last leak-suspected event named, as a table. */
 static void cmd_watchdog_suspects(const struct json *arr)
 {
@@ -32,6 +50,8 @@ static void cmd_watchdog_suspects(const struct json *arr)
 	putchar('\n');
 	table_print(t, stdout);
 	table_destroy(t);
+	for (s = json_child(arr); s != NULL; s = json_next(s))
+		cmd_watchdog_suspect_sites(s);
 }
 
 /* Where memory goes, and the cgroup's OOM kills. */

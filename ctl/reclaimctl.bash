@@ -43,6 +43,13 @@ _reclaimctl()
 		;;
 	thresholds) ((nargs == 0)) && COMPREPLY=($(compgen -W "700,10,10" -- "$cur")) ;;
 	top) COMPREPLY=($(compgen -W "--once --json" -- "$cur")) ;;
+	garbage)
+		if [[ $prev == --by ]]; then
+			COMPREPLY=($(compgen -W "route type cycle" -- "$cur"))
+		else
+			COMPREPLY=($(compgen -W "--by --check --json" -- "$cur"))
+		fi
+		;;
 	run)
 		if ((nargs == 0)); then
 			local tasks

@@ -13,6 +13,7 @@ enum {
 	CTL_DAEMON_ERROR = 1,
 	CTL_USAGE = 2,
 	CTL_UNREACHABLE = 3,
+	CTL_GARBAGE_FOUND = 1, /* garbage --check: the collector found some */
 };
 
 struct client;

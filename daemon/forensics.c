@@ -11,6 +11,10 @@
  *                the cycle is written through field names, rotated to its
  *                smallest spelling so that every instance of one shape reads
  *                the same, and counted under that shape
+ *   attribute    with sites recorded, each object counts under its task (the
+ *                heap's label when it was made) and type, and in the
+ *                running totals per task; each member of a cycle found
+ *                counts under (cycle, task, type, site)
  * Bounds (forensics.h) keep a collection's extra pause proportional to the
  * garbage and capped: a search visits at most FX_SEARCH_NODES objects, all
  * searches of a collection FX_BUDGET_NODES, and a type whose objects keep
@@ -45,10 +49,33 @@ struct fx_node {
 	const char *field; /* the parent's field that holds obj */
 };
 
+/* The strings of a site row, copied: a report outlives no plugin, but is
+ * read after the collection. */
+struct fx_site_text {
+	char task[80];
+	char type[64];
+	char file[160];
+	char func[64];
+};
+
 struct forensics {
 	/* The report so far; its arrays and strings are the fixed tables
 	 * below, so the observer never allocates. */
 	struct garbage_report rep;
+	struct garbage_totals *totals; /* or NULL */
+	struct {
+		const char *label;
+		const rcl_type *type;
+	} task_keys[FX_TASKS];
+	char task_text[FX_TASKS][2][80];
+	struct {
+		uint32_t cycle;
+		const char *label;
+		const rcl_type *type;
+		const rcl_site *site;
+	} site_keys[FX_SITES];
+	struct fx_site_text site_text[FX_SITES];
+	char cycle_of_site[FX_SITES][FX_PATH];
 	char names[FX_TYPES][64];
 	char paths[FX_SHAPES][FX_PATH];
 	struct {
@@ -172,8 +199,9 @@ static void fx_spell(void **objs, const char **fields, size_t k, size_t r,
 	}
 }
 
-/* Count one instance of the shape spelled path. */
-static void fx_count_shape(struct forensics *fx, const char *path, size_t k)
+/* Count one instance of the shape spelled path; its index, or -1 past
+ * FX_SHAPES. */
+static int fx_count_shape(struct forensics *fx, const char *path, size_t k)
 {
 	struct garbage_report *r = &fx->rep;
 	size_t i;
@@ -181,18 +209,69 @@ static void fx_count_shape(struct forensics *fx, const char *path, size_t k)
 	for (i = 0; i < r->ncycles; i++) {
 		if (strcmp(r->cycles[i].path, path) == 0) {
 			r->cycles[i].count++;
-			return;
+			return (int)i;
 		}
 	}
 	if (r->ncycles == FX_SHAPES) {
 		r->truncated = true;
-		return;
+		return -1;
 	}
 	snprintf(fx->paths[r->ncycles], FX_PATH, "%s", path);
 	r->cycles[r->ncycles].path = fx->paths[r->ncycles];
 	r->cycles[r->ncycles].count = 1;
 	r->cycles[r->ncycles].length = (uint32_t)k;
-	r->ncycles++;
+	return (int)r->ncycles++;
+}
+
+/* A source path as a reader wants it: without the "../" a build directory
+ * inside the tree puts before it. */
+const char *forensics_source_path(const char *file)
+{
+	while (strncmp(file, "../", 3) == 0 || strncmp(file, "./", 2) == 0)
+		file += file[1] == '/' ? 2 : 3;
+	return file;
+}
+
+/* Count obj, a member of the cycle of index cycle, under its site. */
+static void fx_count_site(struct forensics *fx, uint32_t cycle, void *obj)
+{
+	struct garbage_report *r = &fx->rep;
+	const rcl_site *site = NULL;
+	const char *label = NULL;
+	const rcl_type *type = rcl_typeof(obj);
+	struct fx_site_text *tx;
+	size_t i;
+
+	if (!rcl_object_site(obj, &site, &label))
+		return;
+	for (i = 0; i < r->nsites; i++) {
+		if (fx->site_keys[i].cycle == cycle &&
+		    fx->site_keys[i].label == label &&
+		    fx->site_keys[i].type == type &&
+		    fx->site_keys[i].site == site) {
+			r->sites[i].count++;
+			return;
+		}
+	}
+	if (r->nsites == FX_SITES) {
+		r->truncated = true;
+		return;
+	}
+	fx->site_keys[i].cycle = cycle;
+	fx->site_keys[i].label = label;
+	fx->site_keys[i].type = type;
+	fx->site_keys[i].site = site;
+	tx = &fx->site_text[i];
+	snprintf(tx->task, sizeof tx->task, "%s", label ? label : FX_NO_TASK);
+	snprintf(tx->type, sizeof tx->type, "%s", fx_name(obj));
+	snprintf(tx->file, sizeof tx->file, "%s",
+		 site ? forensics_source_path(site->file) : "");
+	snprintf(tx->func, sizeof tx->func, "%s", site ? site->func : "");
+	snprintf(fx->cycle_of_site[i], FX_PATH, "%s", r->cycles[cycle].path);
+	r->sites[i] = (struct garbage_site){
+	    fx->cycle_of_site[i], tx->task, tx->type, tx->file, tx->func,
+	    site ? site->line : 0, 1};
+	r->nsites++;
 }
 
 /* The search closed a cycle: spell it in its smallest rotation, count it
@@ -204,6 +283,7 @@ static void fx_record_cycle(struct forensics *fx)
 	char best[FX_PATH], cand[FX_PATH];
 	int32_t n = fx->closing;
 	size_t k = fx->nodes[n].depth + 1, i, r;
+	int shape;
 
 	if (k == 0 || k > FX_CYCLE_MAX + 1)
 		return; /* the search never goes deeper: nothing to spell */
@@ -219,7 +299,9 @@ static void fx_record_cycle(struct forensics *fx)
 		if (strcmp(cand, best) < 0)
 			memcpy(best, cand, sizeof best);
 	}
-	fx_count_shape(fx, best, k);
+	shape = fx_count_shape(fx, best, k);
+	for (i = 0; shape >= 0 && i < k; i++)
+		fx_count_site(fx, (uint32_t)shape, objs[i]);
 	for (i = 0; i < k; i++) {
 		if (fx->ncovered < FX_COVERED &&
 		    fx_seen_add(fx->covered, FX_COVER_SLOTS, fx->coll, objs[i]))
@@ -302,7 +384,64 @@ static void fx_visit_held(void *child, const char *field, void *arg)
 		*bytes += rcl_object_bytes(child);
 }
 
-/* One member of the garbage: group it, look for its cycle. */
+/* Add an object of bytes made by label to the running totals. */
+static void fx_total(struct forensics *fx, const char *label, size_t bytes)
+{
+	struct garbage_totals *tt = fx->totals;
+	size_t n = atomic_load_explicit(&tt->n, memory_order_relaxed), i;
+	const char *task = label ? label : FX_NO_TASK;
+
+	for (i = 0; i < n; i++) {
+		if (tt->t[i].task == task || strcmp(tt->t[i].task, task) == 0)
+			break;
+	}
+	if (i == n) {
+		if (n == FX_TOTALS)
+			return;
+		tt->t[n].task = task;
+		atomic_store_explicit(&tt->n, n + 1, memory_order_release);
+	}
+	atomic_fetch_add_explicit(&tt->t[i].objects, 1, memory_order_relaxed);
+	atomic_fetch_add_explicit(&tt->t[i].bytes, bytes, memory_order_relaxed);
+}
+
+/* Count obj, of bytes, under the task that made it (recorded sites only). */
+static void fx_attribute(struct forensics *fx, void *obj, size_t bytes)
+{
+	struct garbage_report *r = &fx->rep;
+	const rcl_type *type = rcl_typeof(obj);
+	const char *label = NULL;
+	size_t i;
+
+	if (!rcl_object_site(obj, NULL, &label))
+		return;
+	if (fx->totals != NULL)
+		fx_total(fx, label, bytes);
+	for (i = 0; i < r->ntasks; i++) {
+		if (fx->task_keys[i].label == label &&
+		    fx->task_keys[i].type == type)
+			break;
+	}
+	if (i == r->ntasks) {
+		if (i == FX_TASKS) {
+			r->truncated = true;
+			return;
+		}
+		fx->task_keys[i].label = label;
+		fx->task_keys[i].type = type;
+		snprintf(fx->task_text[i][0], sizeof fx->task_text[i][0], "%s",
+			 label ? label : FX_NO_TASK);
+		snprintf(fx->task_text[i][1], sizeof fx->task_text[i][1], "%s",
+			 fx_name(obj));
+		r->tasks[i] = (struct garbage_task){fx->task_text[i][0],
+						    fx->task_text[i][1], 0, 0};
+		r->ntasks++;
+	}
+	r->tasks[i].count++;
+	r->tasks[i].bytes += bytes;
+}
+
+/* One member of the garbage: group it, attribute it, look for its cycle. */
 static void fx_each(void *obj, void *arg)
 {
 	struct forensics *fx = arg;
@@ -314,6 +453,7 @@ static void fx_each(void *obj, void *arg)
 	fx->rep.types[i].bytes += bytes;
 	fx->rep.objects++;
 	fx->rep.bytes += bytes;
+	fx_attribute(fx, obj, bytes);
 	fx_maybe_search(fx, obj, i);
 }
 
@@ -344,7 +484,10 @@ struct forensics *forensics_create(void)
 		return NULL;
 	fx->rep.types = calloc(FX_TYPES, sizeof *fx->rep.types);
 	fx->rep.cycles = calloc(FX_SHAPES, sizeof *fx->rep.cycles);
-	if (fx->rep.types == NULL || fx->rep.cycles == NULL) {
+	fx->rep.tasks = calloc(FX_TASKS, sizeof *fx->rep.tasks);
+	fx->rep.sites = calloc(FX_SITES, sizeof *fx->rep.sites);
+	if (fx->rep.types == NULL || fx->rep.cycles == NULL ||
+	    fx->rep.tasks == NULL || fx->rep.sites == NULL) {
 		forensics_destroy(fx);
 		return NULL;
 	}
@@ -358,12 +501,16 @@ void forensics_destroy(struct forensics *fx)
 		return;
 	free(fx->rep.types);
 	free(fx->rep.cycles);
+	free(fx->rep.tasks);
+	free(fx->rep.sites);
 	free(fx);
 }
 
-/* Start observing h's collections. */
-void forensics_attach(struct forensics *fx, rcl_heap *h)
+/* Start observing h's collections, adding to totals (or NULL). */
+void forensics_attach(struct forensics *fx, rcl_heap *h,
+		      struct garbage_totals *totals)
 {
+	fx->totals = totals;
 	rcl_set_observer(h, fx_observe, fx);
 }
 
@@ -385,7 +532,7 @@ void forensics_take(struct forensics *fx, bool peek, struct garbage_report *out)
 		return;
 	r->collections = r->objects = r->bytes = 0;
 	r->truncated = false;
-	r->ntypes = r->ncycles = 0;
+	r->ntypes = r->ncycles = r->ntasks = r->nsites = 0;
 	memset(fx->tmap, 0, sizeof fx->tmap);
 }
 
@@ -443,6 +590,110 @@ static struct garbage_cycle *report_cycle(struct garbage_report *r,
 	return &r->cycles[r->ncycles++];
 }
 
+/* Append n zeroed elements of size to *arr holding *len; NULL (r
+ * truncated) if out of memory. */
+static void *report_grow(struct garbage_report *r, void **arr, size_t *len,
+			 size_t size)
+{
+	char *p = realloc(*arr, (*len + 1) * size);
+
+	if (p == NULL) {
+		r->truncated = true;
+		return NULL;
+	}
+	*arr = p;
+	memset(p + *len * size, 0, size);
+	return p + (*len)++ * size;
+}
+
+/* strdup, or NULL (r truncated) out of memory. */
+static char *report_dup(struct garbage_report *r, const char *s)
+{
+	char *d = strdup(s);
+
+	if (d == NULL)
+		r->truncated = true;
+	return d;
+}
+
+/* Add the (task, type) row t into r. */
+static void report_merge_task(struct garbage_report *r,
+			      const struct garbage_task *t)
+{
+	struct garbage_task *x;
+	size_t i;
+
+	for (i = 0; i < r->ntasks; i++) {
+		x = &r->tasks[i];
+		if (strcmp(x->task, t->task) == 0 &&
+		    strcmp(x->type, t->type) == 0)
+			goto add;
+	}
+	x = report_grow(r, (void **)&r->tasks, &r->ntasks, sizeof *x);
+	if (x == NULL)
+		return;
+	x->task = report_dup(r, t->task);
+	x->type = report_dup(r, t->type);
+	if (x->task == NULL || x->type == NULL) {
+		free(x->task);
+		free(x->type);
+		r->ntasks--;
+		return;
+	}
+add:
+	x->count += t->count;
+	x->bytes += t->bytes;
+}
+
+/* Whether two site rows name the same cycle, task, type and site. */
+static bool report_same_site(const struct garbage_site *a,
+			     const struct garbage_site *b)
+{
+	return a->line == b->line && strcmp(a->cycle, b->cycle) == 0 &&
+	       strcmp(a->task, b->task) == 0 && strcmp(a->type, b->type) == 0 &&
+	       strcmp(a->file, b->file) == 0 && strcmp(a->func, b->func) == 0;
+}
+
+/* Free a site row's strings. */
+static void report_site_free(struct garbage_site *x)
+{
+	free(x->cycle);
+	free(x->task);
+	free(x->type);
+	free(x->file);
+	free(x->func);
+}
+
+/* Add the site row s into r. */
+static void report_merge_site(struct garbage_report *r,
+			      const struct garbage_site *s)
+{
+	struct garbage_site *x;
+	size_t i;
+
+	for (i = 0; i < r->nsites; i++) {
+		x = &r->sites[i];
+		if (report_same_site(x, s))
+			goto add;
+	}
+	x = report_grow(r, (void **)&r->sites, &r->nsites, sizeof *x);
+	if (x == NULL)
+		return;
+	x->cycle = report_dup(r, s->cycle);
+	x->task = report_dup(r, s->task);
+	x->type = report_dup(r, s->type);
+	x->file = report_dup(r, s->file);
+	x->func = report_dup(r, s->func);
+	x->line = s->line;
+	if (!x->cycle || !x->task || !x->type || !x->file || !x->func) {
+		report_site_free(x);
+		r->nsites--;
+		return;
+	}
+add:
+	x->count += s->count;
+}
+
 /* Add from's figures into into, by type name and by cycle spelling; out of
  * memory, what does not fit is left out and into says truncated. */
 void garbage_report_merge(struct garbage_report *into,
@@ -466,6 +717,10 @@ void garbage_report_merge(struct garbage_report *into,
 		if ((c = report_cycle(into, &from->cycles[i])) != NULL)
 			c->count += from->cycles[i].count;
 	}
+	for (i = 0; i < from->ntasks; i++)
+		report_merge_task(into, &from->tasks[i]);
+	for (i = 0; i < from->nsites; i++)
+		report_merge_site(into, &from->sites[i]);
 }
 
 /* Types by bytes, largest first, then by name. */
@@ -488,9 +743,41 @@ static int report_cycle_cmp(const void *a, const void *b)
 	return strcmp(x->path, y->path);
 }
 
+/* Task rows by task, then by bytes, largest first. */
+static int report_task_cmp(const void *a, const void *b)
+{
+	const struct garbage_task *x = a, *y = b;
+	int c = strcmp(x->task, y->task);
+
+	if (c != 0)
+		return c;
+	if (x->bytes != y->bytes)
+		return x->bytes < y->bytes ? 1 : -1;
+	return strcmp(x->type, y->type);
+}
+
+/* Site rows by cycle, then most members first, then by file and line. */
+static int report_site_cmp(const void *a, const void *b)
+{
+	const struct garbage_site *x = a, *y = b;
+	int c = strcmp(x->cycle, y->cycle);
+
+	if (c != 0)
+		return c;
+	if (x->count != y->count)
+		return x->count < y->count ? 1 : -1;
+	if ((c = strcmp(x->file, y->file)) != 0)
+		return c;
+	return x->line < y->line ? -1 : x->line > y->line;
+}
+
 /* Sort for reading: the heaviest types and the commonest cycles first. */
 void garbage_report_sort(struct garbage_report *r)
 {
+	if (r->ntasks > 1)
+		qsort(r->tasks, r->ntasks, sizeof *r->tasks, report_task_cmp);
+	if (r->nsites > 1)
+		qsort(r->sites, r->nsites, sizeof *r->sites, report_site_cmp);
 	if (r->ntypes > 1)
 		qsort(r->types, r->ntypes, sizeof *r->types, report_type_cmp);
 	if (r->ncycles > 1)
@@ -499,7 +786,9 @@ void garbage_report_sort(struct garbage_report *r)
 }
 
 /* {"types": [{"type", "count", "bytes"}], "cycles": [{"path", "count",
- *  "length"}], "collections", "objects", "bytes", "truncated"} */
+ *  "length"}], "tasks": [{"task", "type", "count", "bytes"}], "sites":
+ *  [{"cycle", "task", "type", "file", "line", "function", "count"}],
+ *  "collections", "objects", "bytes", "truncated"} */
 void garbage_report_to_json(const struct garbage_report *r, struct json *reply)
 {
 	struct json *arr = json_add_array(reply, "types"), *o;
@@ -518,6 +807,25 @@ void garbage_report_to_json(const struct garbage_report *r, struct json *reply)
 		json_add_u64(o, "count", r->cycles[i].count);
 		json_add_u64(o, "length", r->cycles[i].length);
 	}
+	arr = json_add_array(reply, "tasks");
+	for (i = 0; i < r->ntasks; i++) {
+		o = json_add_object(arr, NULL);
+		json_add_str(o, "task", r->tasks[i].task);
+		json_add_str(o, "type", r->tasks[i].type);
+		json_add_u64(o, "count", r->tasks[i].count);
+		json_add_u64(o, "bytes", r->tasks[i].bytes);
+	}
+	arr = json_add_array(reply, "sites");
+	for (i = 0; i < r->nsites; i++) {
+		o = json_add_object(arr, NULL);
+		json_add_str(o, "cycle", r->sites[i].cycle);
+		json_add_str(o, "task", r->sites[i].task);
+		json_add_str(o, "type", r->sites[i].type);
+		json_add_str(o, "file", r->sites[i].file);
+		json_add_u64(o, "line", r->sites[i].line);
+		json_add_str(o, "function", r->sites[i].func);
+		json_add_u64(o, "count", r->sites[i].count);
+	}
 	json_add_u64(reply, "collections", r->collections);
 	json_add_u64(reply, "objects", r->objects);
 	json_add_u64(reply, "bytes", r->bytes);
@@ -533,7 +841,15 @@ void garbage_report_finish(struct garbage_report *r)
 		free(r->types[i].type);
 	for (i = 0; i < r->ncycles; i++)
 		free(r->cycles[i].path);
+	for (i = 0; i < r->ntasks; i++) {
+		free(r->tasks[i].task);
+		free(r->tasks[i].type);
+	}
+	for (i = 0; i < r->nsites; i++)
+		report_site_free(&r->sites[i]);
 	free(r->types);
 	free(r->cycles);
+	free(r->tasks);
+	free(r->sites);
 	memset(r, 0, sizeof *r);
 }

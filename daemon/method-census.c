@@ -31,7 +31,8 @@ static enum call_status method_census_exec(struct call *call)
 
 const struct method_entry method_census_entry = {
     .name = "io.reclaim.Census",
-    .params = "() -> (types: []TypeCount, objects: int, bytes: int)",
+    .params = "() -> (types: []TypeCount, objects: int, bytes: int, "
+	      "sites: []SiteCount)",
     .changes_state = false,
     .exec = method_census_exec,
 };

@@ -53,7 +53,7 @@ static enum call_status method_diff_exec(struct call *call)
 
 const struct method_entry method_diff_entry = {
     .name = "io.reclaim.Diff",
-    .params = "() -> (since_us: int, types: []TypeDiff)",
+    .params = "() -> (since_us: int, types: []TypeDiff, sites: []SiteDiff)",
     .changes_state = false,
     .exec = method_diff_exec,
 };

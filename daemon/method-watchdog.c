@@ -1,4 +1,7 @@
 /* Watchdog: the memory watchdog's view: usage, limit, level, actions. */
+#include <stdlib.h>
+#include <string.h>
+
 #include "reclaimd.h"
 
 /* The level figures. */
@@ -42,8 +45,76 @@ static void method_watchdog_wakeups(struct json *reply,
 		json_add_u64(o, rcl_watchdog_wakeup_name(i), st->wakeups[i]);
 }
 
-/* The types the last leak-suspected event named. */
-static void method_watchdog_suspects(struct json *reply,
+/* Sites of survivors per suspect, at most. */
+#define SUSPECT_SITES 3
+
+/* Add the workers' published census by site of the type called name into
+ * out (by site and task; n of max used), survivors of the last full
+ * collection of each. */
+static size_t suspect_sites(struct server *srv, const char *name,
+			    rcl_site_census *out, size_t max)
+{
+	rcl_site_census one[WORKER_SITE_CENSUS];
+	size_t i, j, k, n = 0, m;
+
+	for (i = 0; i < srv->nworkers; i++) {
+		m = worker_read_site_census(srv->workers[i], one,
+					    WORKER_SITE_CENSUS);
+		for (j = 0; j < m; j++) {
+			if (one[j].type->name == NULL ||
+			    strcmp(one[j].type->name, name) != 0)
+				continue;
+			for (k = 0; k < n && (out[k].site != one[j].site ||
+					      out[k].label != one[j].label);
+			     k++)
+				;
+			if (k == n && n == max)
+				continue;
+			if (k == n)
+				out[n++] = (rcl_site_census){
+				    one[j].site, one[j].label, one[j].type, 0, 0};
+			out[k].objects += one[j].objects;
+			out[k].bytes += one[j].bytes;
+		}
+	}
+	return n;
+}
+
+/* Most survivors first. */
+static int suspect_site_cmp(const void *a, const void *b)
+{
+	const rcl_site_census *x = a, *y = b;
+
+	return x->objects < y->objects ? 1 : x->objects > y->objects ? -1 : 0;
+}
+
+/* The sites that made the survivors of a suspect type (while leak
+ * debugging records them): [{"file", "line", "function", "task",
+ * "objects"}], the SUSPECT_SITES with the most. */
+static void method_watchdog_suspect_sites(struct json *o, struct server *srv,
+					  const char *name)
+{
+	rcl_site_census s[WORKER_SITE_CENSUS];
+	struct json *arr = json_add_array(o, "sites"), *e;
+	size_t n = suspect_sites(srv, name, s, WORKER_SITE_CENSUS), i;
+
+	if (n > 1)
+		qsort(s, n, sizeof s[0], suspect_site_cmp);
+	for (i = 0; i < n && i < SUSPECT_SITES; i++) {
+		e = json_add_object(arr, NULL);
+		json_add_str(e, "file", s[i].site ? forensics_source_path(
+							s[i].site->file)
+						  : "");
+		json_add_u64(e, "line", s[i].site ? s[i].site->line : 0);
+		json_add_str(e, "function", s[i].site ? s[i].site->func : "");
+		json_add_str(e, "task", s[i].label ? s[i].label : FX_NO_TASK);
+		json_add_u64(e, "objects", s[i].objects);
+	}
+}
+
+/* The types the last leak-suspected event named, and where their
+ * survivors were made. */
+static void method_watchdog_suspects(struct json *reply, struct server *srv,
 				     const struct stats_suspects *sp)
 {
 	struct json *arr = json_add_array(reply, "leak_suspects"), *o;
@@ -54,6 +125,7 @@ static void method_watchdog_suspects(struct json *reply,
 		json_add_str(o, "type", sp->types[i].type);
 		json_add_u64(o, "first", sp->types[i].first);
 		json_add_u64(o, "last", sp->types[i].last);
+		method_watchdog_suspect_sites(o, srv, sp->types[i].type);
 	}
 }
 
@@ -104,7 +176,7 @@ static enum call_status method_watchdog_exec(struct call *call)
 	method_watchdog_levels(reply, st);
 	json_add_u64(reply, "forced_collections_total", st->forced_total);
 	json_add_u64(reply, "leak_suspected_total", ws.leaks);
-	method_watchdog_suspects(reply, &ws.suspects);
+	method_watchdog_suspects(reply, call->srv, &ws.suspects);
 	method_watchdog_admission(reply, st);
 	if (!method_watchdog_memory(reply, call->srv))
 		return call_oom(call);

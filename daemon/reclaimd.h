@@ -219,7 +219,14 @@ struct census {
 		uint64_t bytes;
 	} * types;
 	bool oom; /* a worker ran out of memory taking it */
+	/* While leak debugging records sites: the same by (type, task,
+	 * site), each entry's type a key of CENSUS_SITE_FIELDS fields
+	 * joined by CENSUS_SEP (census_site_key); NULL otherwise. */
+	struct census *by_site;
 };
+
+#define CENSUS_SEP '\x1f'
+#define CENSUS_SITE_FIELDS 5 /* type, task, file, line, function */
 
 struct fanout;
 struct worker;
@@ -265,9 +272,19 @@ struct wcmd {
 		char *invalid;		/* the bad argument, if that was it */
 		bool oom; /* WCMD_RUN, WCMD_DEBUG: out of memory */
 		struct garbage_report garbage;
+		rcl_sites_info sites; /* WCMD_GARBAGE: the heap's record */
 	} out;
 	TAILQ_ENTRY(wcmd) entry;
 };
+
+/* Leak debugging records the sites of at most this many live objects per
+ * worker: the heap's map then holds at most 2^19 slots of 16 bytes (8 MiB),
+ * beside 192 KiB of (site, task, type) entries. Past it, objects go
+ * unrecorded and are counted (Garbage's record.unrecorded_total). */
+#define DEBUG_SITES_MAX ((size_t)1 << 18)
+/* Entries of the census by site each worker publishes after a full
+ * collection, for the leak suspects' sites (Watchdog). */
+#define WORKER_SITE_CENSUS 128
 
 struct worker {
 	int id;
@@ -287,6 +304,10 @@ struct worker {
 	struct stats_worker published;
 	size_t ncensus; /* survivors by type after the last full collection */
 	rcl_type_stats census[RCL_WATCHDOG_CENSUS_MAX];
+	/* and by site, while leak debugging records sites (the first
+	 * WORKER_SITE_CENSUS entries; their strings are static) */
+	size_t nsite_census;
+	rcl_site_census site_census[WORKER_SITE_CENSUS];
 
 	struct wcmd ping;
 	atomic_uint pong;	   /* the last ping sequence answered */
@@ -294,6 +315,7 @@ struct worker {
 	atomic_bool cancel_queued; /* cancel is in the mailbox */
 	bool debug_leak;
 	struct forensics *forensics; /* while debug_leak, or a report unread */
+	struct garbage_totals garbage_totals; /* per task, read by main */
 	bool shedding;
 
 	struct wcmd *stop; /* the stop command, while draining */
@@ -317,6 +339,8 @@ void worker_destroy(struct worker *w);
 void worker_post(struct worker *w, struct wcmd *cmd);
 void worker_read_stats(struct worker *w, struct stats_worker *out);
 size_t worker_read_census(struct worker *w, rcl_type_stats *out, size_t max);
+size_t worker_read_site_census(struct worker *w, rcl_site_census *out,
+			       size_t max);
 void worker_ping(struct worker *w, unsigned seq);
 void worker_cancel(struct worker *w);
 bool worker_answered(struct worker *w, unsigned seq);

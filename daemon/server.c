@@ -426,6 +426,37 @@ static void server_stats_memory(struct server *srv, struct stats_snapshot *s)
 	p->cgroup_oom_kills_at_start = mem.oom_kills_at_start;
 }
 
+/* Add the workers' garbage totals per task into g, by task. */
+static void server_stats_garbage(struct server *srv, struct stats_garbage *g)
+{
+	const struct garbage_totals *tt;
+	struct stats_garbage_task *row;
+	size_t i, j, k, n;
+
+	for (i = 0; i < srv->nworkers; i++) {
+		tt = &srv->workers[i]->garbage_totals;
+		n = atomic_load_explicit(&tt->n, memory_order_acquire);
+		for (j = 0; j < n; j++) {
+			for (k = 0; k < g->n; k++) {
+				if (strcmp(g->tasks[k].task, tt->t[j].task) == 0)
+					break;
+			}
+			if (k == STATS_GARBAGE_TASKS)
+				continue;
+			row = &g->tasks[k];
+			if (k == g->n) {
+				snprintf(row->task, sizeof row->task, "%s",
+					 tt->t[j].task);
+				g->n++;
+			}
+			row->objects += atomic_load_explicit(
+			    &tt->t[j].objects, memory_order_relaxed);
+			row->bytes += atomic_load_explicit(
+			    &tt->t[j].bytes, memory_order_relaxed);
+		}
+	}
+}
+
 /* The stats snapshot: workers' published copies, summed; the watchdog.
  * -1 if out of memory (s is empty, stats_finish is still fine). */
 int server_stats(struct server *srv, struct stats_snapshot *s)
@@ -450,6 +481,7 @@ int server_stats(struct server *srv, struct stats_snapshot *s)
 	s->process.tasks_on_demand_running = srv->tasks_running;
 	s->process.tasks_rejected_total = srv->tasks_rejected;
 	s->process.suspects = ws.suspects;
+	server_stats_garbage(srv, &s->process.garbage);
 	stats_hist_set(&s->process.watchdog_reaction_hist,
 		       rcl_watchdog_reaction_bounds_ns, ws.st.reaction_hist,
 		       RCL_WATCHDOG_REACTION_BUCKETS);

@@ -110,13 +110,30 @@ static const rcl_type runner_type = {
 	     RCL_REF(struct rcl_runner, waiter)),
 };
 
-/* A new runner for def (not yet started); args is taken. NULL if short. */
+/* The label of what a task makes (leak debugging's attribution): a
+ * request task's route, another's name; the registry's strings, which live
+ * as long as the process. */
+static const char *runner_label(const struct rcl_task_def *def)
+{
+	return def->kind == RCL_TASK_REQUEST ? def->route : def->name;
+}
+
+/* A new runner for def (not yet started) and its frame, both attributed
+ * to def's task; args is taken. NULL if short. */
 struct rcl_runner *runner_create(struct task_rt *rt,
 				 const struct rcl_task_def *def,
 				 struct json *args)
 {
-	struct rcl_runner *r = rcl_new(rt->w->heap, &runner_type);
+	rcl_heap *h = rt->w->heap;
+	const char *label = rcl_heap_set_label(h, runner_label(def));
+	struct rcl_runner *r = rcl_new(h, &runner_type);
 
+	if (r != NULL && def->frame != NULL &&
+	    (r->frame = rcl_new(h, def->frame)) == NULL) {
+		rcl_decref(r);
+		r = NULL;
+	}
+	rcl_heap_set_label(h, label);
 	if (r == NULL) {
 		json_destroy(args);
 		return NULL;
@@ -124,13 +141,6 @@ struct rcl_runner *runner_create(struct task_rt *rt,
 	r->def = def;
 	r->rt = rt;
 	r->args = args; /* NULL: none */
-	if (def->frame != NULL) {
-		r->frame = rcl_new(rt->w->heap, def->frame);
-		if (r->frame == NULL) {
-			rcl_decref(r);
-			return NULL;
-		}
-	}
 	return r;
 }
 
@@ -194,18 +204,22 @@ static void runner_drop_yield(struct rcl_runner *r)
 	rcl_decref(yp);
 }
 
-/* One step, with the task's budget set on the heap (tasks.max_bytes),
- * noting whether the heap refused memory meanwhile. */
+/* One step, with the task's budget set on the heap (tasks.max_bytes) and
+ * its label (what it makes is attributed to it), noting whether the heap
+ * refused memory meanwhile. */
 static enum rcl_step runner_step(struct rcl_runner *r)
 {
 	rcl_heap *h = r->rt->w->heap;
 	uint64_t refused = rcl_heap_refusals(h);
 	rcl_budget *prev = NULL;
+	const char *label;
 	enum rcl_step rc;
 
 	if (r->budget.limit != 0)
 		prev = rcl_heap_set_budget(h, &r->budget);
+	label = rcl_heap_set_label(h, runner_label(r->def));
 	rc = r->def->step(r, r->frame);
+	rcl_heap_set_label(h, label);
 	if (r->budget.limit != 0)
 		rcl_heap_set_budget(h, prev);
 	if (rcl_heap_refusals(h) != refused)

@@ -25,6 +25,7 @@
 /* Copy this thread's counters where the main thread can read them. */
 static void worker_publish(struct worker *w)
 {
+	rcl_sites_info si;
 	rcl_stats hs;
 
 	if (w->heap != NULL) {
@@ -48,6 +49,9 @@ static void worker_publish(struct worker *w)
 		w->stats.heap_block_bytes = hs.block_bytes;
 		w->stats.heap_cached_bytes = hs.cached_bytes;
 		w->stats.heap_pool_free_bytes = hs.pool_free_bytes;
+		rcl_heap_sites_info(w->heap, &si);
+		w->stats.heap_sites_objects = si.objects;
+		w->stats.heap_sites_bytes = si.bytes;
 		stats_hist_set(&w->stats.heap_pause_hist, rcl_pause_bounds_ns,
 			       hs.pause_hist, RCL_PAUSE_BUCKETS);
 		w->stats.heap_pause_hist.sum_ns = hs.pause_total_ns;
@@ -64,18 +68,70 @@ static void worker_full_census(rcl_heap *h, int generation, size_t found,
 			       void *arg)
 {
 	rcl_type_stats census[RCL_WATCHDOG_CENSUS_MAX];
+	rcl_site_census sites[WORKER_SITE_CENSUS];
 	struct worker *w = arg;
-	size_t n;
+	size_t n, ns;
 
 	if (generation != RCL_GENERATIONS - 1)
 		return;
 	n = rcl_heap_census(h, census, RCL_WATCHDOG_CENSUS_MAX);
 	if (n > RCL_WATCHDOG_CENSUS_MAX)
 		n = RCL_WATCHDOG_CENSUS_MAX;
+	ns = rcl_heap_site_census(h, sites, WORKER_SITE_CENSUS);
+	if (ns > WORKER_SITE_CENSUS)
+		ns = WORKER_SITE_CENSUS;
 	pthread_mutex_lock(&w->lock);
 	memcpy(w->census, census, n * sizeof census[0]);
 	w->ncensus = n;
+	memcpy(w->site_census, sites, ns * sizeof sites[0]);
+	w->nsite_census = ns;
 	pthread_mutex_unlock(&w->lock);
+}
+
+/* The key of a census by site: type, task, file, line, function. */
+static char *census_site_key(const rcl_site_census *e)
+{
+	const rcl_site *s = e->site;
+	char *key;
+
+	if (asprintf(&key, "%s%c%s%c%s%c%u%c%s",
+		     e->type->name ? e->type->name : "?", CENSUS_SEP,
+		     e->label ? e->label : FX_NO_TASK, CENSUS_SEP,
+		     s ? s->file : "", CENSUS_SEP, s ? s->line : 0, CENSUS_SEP,
+		     s ? s->func : "") < 0)
+		return NULL;
+	return key;
+}
+
+/* Live recorded objects by (type, task, site) into c->by_site, while the
+ * heap records sites; false if out of memory. */
+static bool worker_census_sites(struct worker *w, struct census *c)
+{
+	rcl_site_census *sc;
+	struct census *bs;
+	size_t n, i;
+
+	n = rcl_heap_site_census(w->heap, NULL, 0);
+	if (n == 0)
+		return true;
+	sc = calloc(n, sizeof *sc);
+	bs = c->by_site = calloc(1, sizeof *bs);
+	if (sc == NULL || bs == NULL ||
+	    (bs->types = calloc(n, sizeof *bs->types)) == NULL) {
+		free(sc);
+		return false;
+	}
+	n = rcl_heap_site_census(w->heap, sc, n);
+	for (i = 0; i < n; i++) {
+		bs->types[i].type = census_site_key(&sc[i]);
+		if (bs->types[i].type == NULL)
+			break;
+		bs->types[i].objects = sc[i].objects;
+		bs->types[i].bytes = sc[i].bytes;
+		bs->n = i + 1;
+	}
+	free(sc);
+	return i == n;
 }
 
 /* Live objects by type, copied so the main thread owns the names; out of
@@ -101,7 +157,7 @@ static void worker_census(struct worker *w, struct census *c)
 		c->n = i + 1;
 	}
 	free(ts);
-	if (!ok || i < n) {
+	if (!ok || i < n || !worker_census_sites(w, c)) {
 		census_finish(c);
 		c->oom = true;
 	}
@@ -117,6 +173,11 @@ void census_finish(struct census *c)
 	free(c->types);
 	c->types = NULL;
 	c->n = 0;
+	if (c->by_site != NULL) {
+		census_finish(c->by_site);
+		free(c->by_site);
+		c->by_site = NULL;
+	}
 }
 
 /*
@@ -172,16 +233,19 @@ static void worker_collect(struct worker *w, struct wcmd *cmd)
 	cmd->out.pause_ns = (mono_us() - t0) * 1000;
 }
 
-/* Leak debugging: while on, the observer records each collection's
- * garbage; off, the collector is back on its fast path. Out of memory for
- * the forensics state, it stays off on this worker and the command says so
+/* Leak debugging: while on, the heap records where each object was made
+ * and for which task (at most DEBUG_SITES_MAX objects), and the observer
+ * records each collection's garbage; off, the record is freed and
+ * allocation and the collector are back on their fast paths. Out of memory
+ * for either, it stays off on this worker and the command says so
  * (SetDebug answers io.reclaim.OutOfMemory). */
 static void worker_debug(struct worker *w, struct wcmd *cmd)
 {
 	bool on = cmd->in.debug;
 
-	if (on && w->forensics == NULL &&
-	    (w->forensics = forensics_create()) == NULL) {
+	if (on && ((w->forensics == NULL &&
+		    (w->forensics = forensics_create()) == NULL) ||
+		   rcl_heap_record_sites(w->heap, DEBUG_SITES_MAX) != 0)) {
 		log_worker(LOG_WARNING, w->id,
 			   "worker %d: out of memory: leak debugging stays off",
 			   w->id);
@@ -189,15 +253,22 @@ static void worker_debug(struct worker *w, struct wcmd *cmd)
 		return;
 	}
 	w->debug_leak = on;
-	if (on)
-		forensics_attach(w->forensics, w->heap);
-	else if (w->forensics != NULL)
-		forensics_detach(w->forensics, w->heap);
+	if (on) {
+		forensics_attach(w->forensics, w->heap, &w->garbage_totals);
+	} else {
+		rcl_heap_record_sites(w->heap, 0);
+		pthread_mutex_lock(&w->lock);
+		w->nsite_census = 0;
+		pthread_mutex_unlock(&w->lock);
+		if (w->forensics != NULL)
+			forensics_detach(w->forensics, w->heap);
+	}
 }
 
 /* The garbage report, moved out (reading empties it) or copied (peek). */
 static void worker_garbage(struct worker *w, struct wcmd *cmd)
 {
+	rcl_heap_sites_info(w->heap, &cmd->out.sites);
 	if (w->forensics == NULL)
 		return;
 	forensics_take(w->forensics, cmd->in.peek, &cmd->out.garbage);
@@ -409,6 +480,20 @@ size_t worker_read_census(struct worker *w, rcl_type_stats *out, size_t max)
 	pthread_mutex_lock(&w->lock);
 	n = w->ncensus < max ? w->ncensus : max;
 	memcpy(out, w->census, n * sizeof out[0]);
+	pthread_mutex_unlock(&w->lock);
+	return n;
+}
+
+/* The census by site published after the last full collection (none
+ * while leak debugging is off), at most max. */
+size_t worker_read_site_census(struct worker *w, rcl_site_census *out,
+			       size_t max)
+{
+	size_t n;
+
+	pthread_mutex_lock(&w->lock);
+	n = w->nsite_census < max ? w->nsite_census : max;
+	memcpy(out, w->site_census, n * sizeof out[0]);
 	pthread_mutex_unlock(&w->lock);
 	return n;
 }

@@ -334,8 +334,12 @@ static inline void release_member(rcl_heap *h, rcl_head *o)
 {
 	size_t block = head_block(o), bytes = block;
 
-	if (__builtin_expect(o->flags & F_OWNED, 0))
-		bytes += heap_owned_take(h, o);
+	if (__builtin_expect(o->flags & (F_OWNED | F_SITE), 0)) {
+		if (o->flags & F_SITE)
+			sites_forget(h, o);
+		if (o->flags & F_OWNED)
+			bytes += heap_owned_take(h, o);
+	}
 	release_counts(h, o, block, bytes);
 	heap_free_block(h, o, block);
 }
@@ -362,7 +366,7 @@ static __attribute__((noinline)) void release_other(rcl_heap *h, rcl_head *o)
  * whose type has no destroy saves no registers. */
 static __attribute__((noinline)) void release_plain(rcl_heap *h, rcl_head *o)
 {
-	if (__builtin_expect(o->flags & (F_BIG | F_OWNED), 0))
+	if (__builtin_expect(o->flags & (F_BIG | F_OWNED | F_SITE), 0))
 		release_other(h, o);
 	else
 		release_pooled(h, o);

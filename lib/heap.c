@@ -225,9 +225,10 @@ static rcl_tinfo *tinfo_get(rcl_heap *h, const rcl_type *t)
 	ti->total = sizeof(rcl_head) + (ti->align8 ? t->size : align16(t->size));
 	ti->opaque = t->clear != NULL || ti->walk == WALK_TRAVERSE;
 	ti->gen = ti->tracked ? 0 : GEN_UNTRACKED;
-	ti->cls = h->pool.enabled && ti->total <= POOL_MAX
-		      ? (int16_t)size_class(ti->total)
-		      : -1;
+	ti->pool_cls = h->pool.enabled && ti->total <= POOL_MAX
+			   ? (int16_t)size_class(ti->total)
+			   : -1;
+	ti->cls = h->sites ? -1 : ti->pool_cls; /* sites.c */
 	ti->inert = !t->finalize && !t->destroy && !type_clears(ti);
 	ti->described = !t->finalize && !t->destroy && !t->clear &&
 			ti->walk >= WALK_F1 && ti->walk <= WALK_VECTOR;
@@ -317,9 +318,10 @@ static inline void zero_user(rcl_heap *h, rcl_head *o, size_t size)
 }
 
 /* Allocate and register a new object; see rcl_new(). var: rcl_new_var(),
- * whose size may be too small for the fields t describes. */
+ * whose size may be too small for the fields t describes. site: the
+ * caller's, recorded while the heap records sites (sites.c). */
 static inline void *new_object(rcl_heap *h, const rcl_type *t, size_t size,
-			       bool var)
+			       bool var, const rcl_site *site)
 {
 	rcl_tinfo *ti;
 	rcl_head *o;
@@ -374,6 +376,8 @@ static inline void *new_object(rcl_heap *h, const rcl_type *t, size_t size,
 	h->st.allocations_total++;
 	if (__builtin_expect(t->finalize != NULL, 0))
 		h->finalizable++;
+	if (__builtin_expect(h->sites != NULL, 0))
+		sites_record(h, o, site, block);
 	return OBJ(o);
 undo:
 	if (gen == 0 && h->gens[0].count > 0)
@@ -411,18 +415,22 @@ static inline bool gc_due_new(const rcl_heap *h, bool tracked, size_t bytes)
 
 /* rcl_new()'s other cases, out of line: the usual one saves no register. */
 static __attribute__((noinline)) void *new_slow(rcl_heap *h,
-						const rcl_type *t)
+						const rcl_type *t,
+						const rcl_site *site)
 {
-	return new_object(h, t, t ? t->size : 0, false);
+	return new_object(h, t, t ? t->size : 0, false, site);
 }
 
 /*
  * A zeroed object of t->size bytes, refcount 1. The usual case takes no
  * call, and so saves no register: a type met before, a page of its class
  * with a free block, room in its vector, no collection due. Anything else
- * is new_object()'s.
+ * is new_object()'s; so is every allocation while the heap records sites
+ * (their types' cls is then -1: no test is added here for them). Past the
+ * cls test the site is not needed (not recording): it takes no register.
  */
-void *rcl_new(rcl_heap *h, const rcl_type *t)
+static inline __attribute__((always_inline)) void *
+new_fast(rcl_heap *h, const rcl_type *t, const rcl_site *site)
 {
 	rcl_tinfo *ti;
 	pool_page *pg;
@@ -441,7 +449,7 @@ void *rcl_new(rcl_heap *h, const rcl_type *t)
 	if (__builtin_expect(pg == NULL || v->n == v->cap ||
 				 gc_due_new(h, gen == 0, ti->total),
 			     0))
-		goto slow;
+		goto slow_unrecorded;
 	block = class_size((unsigned)ti->cls);
 	if (pg->free) {
 		o = pg->free;
@@ -476,13 +484,33 @@ void *rcl_new(rcl_heap *h, const rcl_type *t)
 	zero_user(h, o, t->size);
 	return OBJ(o);
 slow:
-	return new_slow(h, t);
+	return new_slow(h, t, site);
+slow_unrecorded: /* cls >= 0: the heap records no site, site is dead */
+	return new_slow(h, t, NULL);
+}
+
+/* The exported functions; <reclaim/heap.h> makes rcl_new() and
+ * rcl_new_var() macros that call the _at ones with the caller's site. */
+void *(rcl_new)(rcl_heap *h, const rcl_type *t)
+{
+	return new_fast(h, t, NULL);
+}
+
+void *rcl_new_at(rcl_heap *h, const rcl_type *t, const rcl_site *site)
+{
+	return new_fast(h, t, site);
 }
 
 /* A zeroed object of size bytes, refcount 1. */
-void *rcl_new_var(rcl_heap *h, const rcl_type *t, size_t size)
+void *(rcl_new_var)(rcl_heap *h, const rcl_type *t, size_t size)
 {
-	return new_object(h, t, size, true);
+	return new_object(h, t, size, true, NULL);
+}
+
+void *rcl_new_var_at(rcl_heap *h, const rcl_type *t, size_t size,
+		     const rcl_site *site)
+{
+	return new_object(h, t, size, true, site);
 }
 
 /* The exported rcl_incref() and rcl_decref(): what <reclaim/heap.h> has
@@ -568,10 +596,12 @@ void heap_free_object(rcl_heap *h, rcl_head *o)
 {
 	size_t block, bytes;
 
-	if (__builtin_expect(!(o->flags & (F_BIG | F_OWNED)), 1)) {
+	if (__builtin_expect(!(o->flags & (F_BIG | F_OWNED | F_SITE)), 1)) {
 		free_pooled(h, o);
 		return;
 	}
+	if (o->flags & F_SITE)
+		sites_forget(h, o);
 	block = head_block(o);
 	bytes = block;
 	if (o->flags & F_OWNED)
@@ -617,7 +647,7 @@ static inline void dealloc_one(rcl_heap *h, rcl_head *o)
 	}
 	if (t->destroy)
 		t->destroy(OBJ(o));
-	if (__builtin_expect(!(o->flags & (F_BIG | F_OWNED)), 1))
+	if (__builtin_expect(!(o->flags & (F_BIG | F_OWNED | F_SITE)), 1))
 		free_pooled(h, o);
 	else
 		heap_free_object(h, o);
@@ -681,7 +711,7 @@ void rcl_dealloc(void *obj)
 		return;
 	}
 	/* freeing it runs nothing and frees nothing else: now, and here */
-	if (!(o->flags & (F_WEAK | F_BIG | F_OWNED)) &&
+	if (!(o->flags & (F_WEAK | F_BIG | F_OWNED | F_SITE)) &&
 	    (o->ti->inert || (o->ti->described && refs_empty(o->ti, obj)))) {
 		free_pooled(h, o);
 		return;
@@ -1238,6 +1268,7 @@ void rcl_heap_destroy(rcl_heap *h)
 		gc_collect(h, RCL_GENERATIONS - 1, REASON_MANUAL);
 	h->collecting = true; /* no collection from here on */
 	free_remaining(h);
+	sites_free(h);
 	for (unsigned g = 0; g < NSLOTS; g++)
 		vec_free(h, &h->vec[g]);
 	headmap_free(h, &h->weak);

@@ -124,7 +124,9 @@ typedef struct rcl_tinfo {
 	size_t extent;	 /* bytes its refs read: rcl_new_var's least size */
 	/* for rcl_new() and rcl_dealloc() without a call: */
 	uint8_t gen;	 /* where its objects start: 0, or GEN_UNTRACKED */
-	int16_t cls;	 /* the pool class of total; -1: not pooled */
+	int16_t cls;	 /* the pool class of total; -1: not pooled, or
+			    the heap records sites (sites.c) */
+	int16_t pool_cls; /* the pool class of total, or -1 */
 	bool inert;	 /* freeing one runs nothing: no finalize, destroy
 			    or clear, derived or its own */
 	bool described;	 /* its clear is the derived one, and all it runs:
@@ -181,6 +183,7 @@ enum {
 	F_OWNED = 1 << 8, /* owns bytes outside the heap (in h->owned) */
 	F_BIG = 1 << 9,	  /* not from the pool: its block size before it */
 	F_VAR = 1 << 10,  /* from rcl_new_var(): its size is its block's */
+	F_SITE = 1 << 11, /* its site is recorded (in h->sites) */
 };
 
 /* After marking: in the set, not reached: garbage. */
@@ -341,6 +344,10 @@ struct rcl_heap {
 
 	rcl_headmap weak;
 	rcl_headmap owned;
+
+	/* allocation sites (sites.c): NULL while not recorded */
+	struct rcl_sites *sites;
+	const char *label;
 
 	rcl_observer_fn observer;
 	void *observer_arg;
@@ -565,6 +572,13 @@ void headmap_free(rcl_heap *h, rcl_headmap *m);
 void heap_free_object(rcl_heap *h, rcl_head *o);
 size_t heap_owned_take(rcl_heap *h, rcl_head *o);
 bool heap_relink(rcl_heap *h, rcl_head *o, unsigned gen);
+
+/* sites.c: recording is on while h->sites; each tinfo's cls is then -1,
+ * so rcl_new() takes new_object(), which records. */
+void sites_record(rcl_heap *h, rcl_head *o, const rcl_site *site,
+		  size_t block);
+void sites_forget(rcl_heap *h, rcl_head *o);
+void sites_free(rcl_heap *h);
 
 /* gc.c */
 size_t gc_collect(rcl_heap *h, int generation, int reason);

@@ -30,7 +30,8 @@ const rcl_type rcl_bytes_type = {
 };
 
 /* A bytes object with an uninitialised payload of len bytes, or NULL. */
-static struct rcl_bytes *bytes_alloc(rcl_heap *h, size_t len)
+static struct rcl_bytes *bytes_alloc(rcl_heap *h, size_t len,
+				     const rcl_site *site)
 {
 	struct rcl_bytes *b;
 
@@ -42,7 +43,7 @@ static struct rcl_bytes *bytes_alloc(rcl_heap *h, size_t len)
 		errno = ENOMEM;
 		return NULL;
 	}
-	b = rcl_new(h, &rcl_bytes_type);
+	b = rcl_new_at(h, &rcl_bytes_type, site);
 	if (b == NULL)
 		return NULL;
 	b->data = rcl_owned_alloc(b, len + 1);
@@ -58,9 +59,10 @@ static struct rcl_bytes *bytes_alloc(rcl_heap *h, size_t len)
 
 /* A copy of len bytes of data; NULL data gives len zero bytes, written so
  * that the memory is really taken, as a payload would be. */
-rcl_bytes *rcl_bytes_new(rcl_heap *h, const void *data, size_t len)
+rcl_bytes *rcl_bytes_new_at(rcl_heap *h, const void *data, size_t len,
+			    const rcl_site *site)
 {
-	struct rcl_bytes *b = bytes_alloc(h, len);
+	struct rcl_bytes *b = bytes_alloc(h, len, site);
 
 	if (b == NULL)
 		return NULL;
@@ -81,8 +83,9 @@ rcl_bytes *rcl_bytes_new(rcl_heap *h, const void *data, size_t len)
  * stays in cache; a larger unit is copied from itself each time. (Doubling
  * all the way would read back, from memory, half of what it wrote.)
  */
-rcl_bytes *rcl_bytes_repeat(rcl_heap *h, const void *unit, size_t unit_len,
-			    size_t times)
+rcl_bytes *rcl_bytes_repeat_at(rcl_heap *h, const void *unit,
+			       size_t unit_len, size_t times,
+			       const rcl_site *site)
 {
 	struct rcl_bytes *b;
 	size_t len, block, done, n;
@@ -97,7 +100,7 @@ rcl_bytes *rcl_bytes_repeat(rcl_heap *h, const void *unit, size_t unit_len,
 		return NULL;
 	}
 	len = unit_len * times;
-	b = bytes_alloc(h, len);
+	b = bytes_alloc(h, len, site);
 	if (b == NULL || len == 0)
 		return b;
 	block = unit_len;
@@ -133,4 +136,17 @@ unsigned char *rcl_bytes_data(rcl_bytes *b)
 size_t rcl_bytes_len(const rcl_bytes *b)
 {
 	return b != NULL ? b->len : 0;
+}
+
+/* The exported functions without a site; <reclaim/types.h> makes their
+ * names macros that pass the caller's (RCL_SITE). */
+rcl_bytes *(rcl_bytes_new)(rcl_heap *h, const void *data, size_t len)
+{
+	return rcl_bytes_new_at(h, data, len, NULL);
+}
+
+rcl_bytes *(rcl_bytes_repeat)(rcl_heap *h, const void *unit, size_t unit_len,
+			      size_t times)
+{
+	return rcl_bytes_repeat_at(h, unit, unit_len, times, NULL);
 }

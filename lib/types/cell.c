@@ -18,7 +18,7 @@ const rcl_type rcl_cell_type = {
 };
 
 /* A cell holding value (increfed; NULL for an empty cell), or NULL. */
-rcl_cell *rcl_cell_new(rcl_heap *h, void *value)
+rcl_cell *rcl_cell_new_at(rcl_heap *h, void *value, const rcl_site *site)
 {
 	struct rcl_cell *c;
 
@@ -26,7 +26,7 @@ rcl_cell *rcl_cell_new(rcl_heap *h, void *value)
 		errno = EINVAL;
 		return NULL;
 	}
-	c = rcl_new(h, &rcl_cell_type);
+	c = rcl_new_at(h, &rcl_cell_type, site);
 	if (c != NULL) {
 		rcl_incref(value);
 		c->contents = value;
@@ -55,4 +55,10 @@ void rcl_cell_set(rcl_cell *c, void *value)
 	rcl_incref(value);
 	c->contents = value;
 	rcl_decref(old);
+}
+
+/* Without a site (see <reclaim/types.h>). */
+rcl_cell *(rcl_cell_new)(rcl_heap *h, void *value)
+{
+	return rcl_cell_new_at(h, value, NULL);
 }

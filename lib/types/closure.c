@@ -23,8 +23,8 @@ const rcl_type rcl_closure_type = {
 
 /* A closure of fn over n captured references (each increfed; NULL items are
  * allowed), or NULL with EINVAL or ENOMEM. */
-rcl_closure *rcl_closure_new(rcl_heap *h, rcl_closure_fn fn, size_t n,
-			     void *const captured[])
+rcl_closure *rcl_closure_new_at(rcl_heap *h, rcl_closure_fn fn, size_t n,
+				void *const captured[], const rcl_site *site)
 {
 	struct rcl_closure *c;
 	size_t i;
@@ -37,7 +37,8 @@ rcl_closure *rcl_closure_new(rcl_heap *h, rcl_closure_fn fn, size_t n,
 		errno = ENOMEM;
 		return NULL;
 	}
-	c = rcl_new_var(h, &rcl_closure_type, sizeof(*c) + n * sizeof(void *));
+	c = rcl_new_var_at(h, &rcl_closure_type,
+			   sizeof(*c) + n * sizeof(void *), site);
 	if (c == NULL)
 		return NULL;
 	c->fn = fn;
@@ -84,4 +85,11 @@ void *rcl_closure_captured(const rcl_closure *c, size_t i)
 size_t rcl_closure_ncaptured(const rcl_closure *c)
 {
 	return c != NULL ? c->n : 0;
+}
+
+/* Without a site (see <reclaim/types.h>). */
+rcl_closure *(rcl_closure_new)(rcl_heap *h, rcl_closure_fn fn, size_t n,
+			       void *const captured[])
+{
+	return rcl_closure_new_at(h, fn, n, captured, NULL);
 }

@@ -96,7 +96,7 @@ static int list_grow(struct rcl_list *l)
 }
 
 /* An empty list with room for capacity items, or NULL. */
-rcl_list *rcl_list_new(rcl_heap *h, size_t capacity)
+rcl_list *rcl_list_new_at(rcl_heap *h, size_t capacity, const rcl_site *site)
 {
 	struct rcl_list *l;
 
@@ -108,7 +108,7 @@ rcl_list *rcl_list_new(rcl_heap *h, size_t capacity)
 		errno = ENOMEM;
 		return NULL;
 	}
-	l = rcl_new(h, &rcl_list_type);
+	l = rcl_new_at(h, &rcl_list_type, site);
 	if (l == NULL || capacity == 0)
 		return l;
 	l->items = rcl_owned_alloc(l, capacity * sizeof(void *));
@@ -198,4 +198,10 @@ void rcl_list_clear(rcl_list *l)
 {
 	if (l != NULL)
 		list_clear(l);
+}
+
+/* Without a site (see <reclaim/types.h>). */
+rcl_list *(rcl_list_new)(rcl_heap *h, size_t capacity)
+{
+	return rcl_list_new_at(h, capacity, NULL);
 }

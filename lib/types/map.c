@@ -177,13 +177,13 @@ static bool map_full(const struct rcl_map *m)
 }
 
 /* An empty map, or NULL. */
-rcl_map *rcl_map_new(rcl_heap *h)
+rcl_map *rcl_map_new_at(rcl_heap *h, const rcl_site *site)
 {
 	if (h == NULL) {
 		errno = EINVAL;
 		return NULL;
 	}
-	return rcl_new(h, &rcl_map_type);
+	return rcl_new_at(h, &rcl_map_type, site);
 }
 
 /* Replace the value of key, which exists; the old value is decrefed last. */
@@ -332,4 +332,10 @@ bool rcl_map_next(const rcl_map *m, size_t *iter, const char **key,
 	}
 	*iter = m->cap;
 	return false;
+}
+
+/* Without a site (see <reclaim/types.h>). */
+rcl_map *(rcl_map_new)(rcl_heap *h)
+{
+	return rcl_map_new_at(h, NULL);
 }

@@ -21,7 +21,7 @@ const rcl_type rcl_tuple_type = {
 };
 
 /* A tuple of n NULL items, or NULL. */
-rcl_tuple *rcl_tuple_new(rcl_heap *h, size_t n)
+rcl_tuple *rcl_tuple_new_at(rcl_heap *h, size_t n, const rcl_site *site)
 {
 	struct rcl_tuple *t;
 
@@ -33,7 +33,8 @@ rcl_tuple *rcl_tuple_new(rcl_heap *h, size_t n)
 		errno = ENOMEM;
 		return NULL;
 	}
-	t = rcl_new_var(h, &rcl_tuple_type, sizeof(*t) + n * sizeof(void *));
+	t = rcl_new_var_at(h, &rcl_tuple_type, sizeof(*t) + n * sizeof(void *),
+			   site);
 	if (t != NULL)
 		t->len = n;
 	return t;
@@ -77,4 +78,10 @@ void *rcl_tuple_get(const rcl_tuple *t, size_t i)
 size_t rcl_tuple_len(const rcl_tuple *t)
 {
 	return t != NULL ? t->len : 0;
+}
+
+/* Without a site (see <reclaim/types.h>). */
+rcl_tuple *(rcl_tuple_new)(rcl_heap *h, size_t n)
+{
+	return rcl_tuple_new_at(h, n, NULL);
 }

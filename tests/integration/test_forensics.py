@@ -13,7 +13,7 @@ import signal
 import subprocess
 import time
 
-from harness import (Daemon, RECLAIMCTL, RECLAIMD, check, http_get,
+from harness import (Daemon, RECLAIMCTL, RECLAIMD, SRCDIR, check, http_get,
                      wait_for)
 
 CGROUP_V1 = "/sys/fs/cgroup/memory"
@@ -212,12 +212,15 @@ def leak_suspected(d):
 def test_leak_suspects():
     """A workload whose survivors keep rising (churn keeping every graph)
     across full collections: the watchdog's leak event names its type in
-    `reclaimctl watchdog`, the Watchdog and Stats JSON and the metrics."""
+    `reclaimctl watchdog`, the Watchdog and Stats JSON and the metrics;
+    with leak debugging on, with the rcl_new line that made its survivors
+    and the task."""
     with Daemon(workers=1) as d:
         tasks = [t["name"] for t in d.ctl_json("tasks").get("tasks", [])]
         if "churn" not in tasks:
             print("leak suspects part skipped: no churn task yet (issue 5)")
             return
+        check(d.ctl_json("debug", "leak", "on") == {"leak": True}, "on")
         churn = subprocess.Popen(
             [RECLAIMCTL, "-S", d.sock, "run", "churn", "duration_ms=8000",
              "rate=300", "size=10", "payload=4096", "keep=1000000",
@@ -236,6 +239,15 @@ def test_leak_suspects():
         for t in w["leak_suspects"]:
             check(t["last"] > t["first"], "a suspect that did not rise: %r"
                   % t)
+        node = [t for t in w["leak_suspects"] if t["type"] == "ChurnNode"][0]
+        with open(os.path.join(SRCDIR, "daemon/tasks/churn.c")) as f:
+            line = [i + 1 for i, text in enumerate(f)
+                    if "rcl_new(h, &churn_node_type)" in text]
+        site = node["sites"][0] if node["sites"] else {}
+        check(site.get("file") == "daemon/tasks/churn.c" and
+              [site.get("line")] == line and site.get("task") == "churn" and
+              site.get("objects", 0) > 0,
+              "ChurnNode survivors' site: %r, want line %r" % (node, line))
         s = d.ctl_json("stats")
         check(s["watchdog"]["leak_suspected_total"] >= 1 and
               "ChurnNode" in [t["type"] for t in
@@ -245,7 +257,8 @@ def test_leak_suspects():
         check('reclaim_watchdog_leak_suspect_objects{type="ChurnNode"}'
               in text, "metrics lack the suspect")
         rc, out, _ = d.ctl("watchdog")
-        check(rc == 0 and "SUSPECT TYPE" in out and "ChurnNode" in out,
+        check(rc == 0 and "SUSPECT TYPE" in out and "ChurnNode" in out and
+              "ChurnNode made at daemon/tasks/churn.c:%d" % line[0] in out,
               "reclaimctl watchdog: " + out)
         check("leak suspect ChurnNode" in d.read_log(), "not logged")
         check(d.stop() == 0, "reclaimd exit status")

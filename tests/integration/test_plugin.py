@@ -65,8 +65,12 @@ def collected(d):
 
 def test_no_cycles_left(d):
     """Every request waited on a timer (runner <-> yield point while it
-    waited): the runtime broke each pair itself, the collector finds none."""
+    waited): the runtime broke each pair itself, the collector finds none.
+    Checked as a plugin's own tests would: leak debugging on, drive the
+    routes, collect, `reclaimctl garbage --check` exits 0."""
+    check(d.ctl_json("debug", "leak", "on") == {"leak": True}, "leak on")
     d.ctl_json("collect")
+    d.ctl("garbage")  # start from an empty report
     before = collected(d)
     for _ in range(10):
         st, _ = http_get(d.http_port, "/example/hello?ms=1")
@@ -75,6 +79,9 @@ def test_no_cycles_left(d):
     d.ctl_json("collect")
     check(collected(d) == before, "the runtime left %d objects to the "
           "collector" % (collected(d) - before))
+    rc, out, err = d.ctl("garbage", "--check")
+    check(rc == 0, "garbage --check: %d\n%s%s" % (rc, out, err))
+    check(d.ctl_json("debug", "leak", "off") == {"leak": False}, "leak off")
 
 
 def test_drain(d):

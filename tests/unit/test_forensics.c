@@ -126,10 +126,11 @@ static rcl_heap *manual_heap(void)
 
 /* One leaky request: a Runner <-> Task cycle holding payload bytes, as
  * owned memory and as an untracked blob only the Task holds. */
+enum { RUNNER_LINE = __LINE__ + 3 }; /* leak_one's first rcl_new */
 static void leak_one(rcl_heap *h, size_t payload)
 {
 	runner *r = rcl_new(h, &runner_type);
-	task *t = rcl_new(h, &task_type);
+	task *t = rcl_new(h, &task_type); /* RUNNER_LINE + 1 */
 
 	if (payload)
 		t->bigdata = rcl_new_var(h, &blob_type, payload);
@@ -180,7 +181,7 @@ static void test_runner_task(void **state)
 	int i;
 
 	(void)state;
-	forensics_attach(fx, h);
+	forensics_attach(fx, h, NULL);
 	for (i = 0; i < 5; i++)
 		leak_one(h, 1 << 20);
 	assert_int_equal(rcl_collect(h, 2), 10);
@@ -215,7 +216,7 @@ static void test_take_peek_detach(void **state)
 	struct garbage_report r;
 
 	(void)state;
-	forensics_attach(fx, h);
+	forensics_attach(fx, h, NULL);
 	leak_one(h, 0);
 	rcl_collect(h, 2);
 	forensics_take(fx, true, &r);
@@ -248,7 +249,7 @@ static void test_lengths(void **state)
 	size_t i;
 
 	(void)state;
-	forensics_attach(fx, h);
+	forensics_attach(fx, h, NULL);
 	leak_ring(h, 1);
 	leak_ring(h, FX_CYCLE_MAX);
 	leak_ring(h, FX_CYCLE_MAX + 1);
@@ -278,7 +279,7 @@ static void test_bounded(void **state)
 	int i;
 
 	(void)state;
-	forensics_attach(fx, h);
+	forensics_attach(fx, h, NULL);
 	leak_ring(h, 100000); /* no search can close it */
 	for (i = 0; i < 30000; i++)
 		leak_one(h, 0); /* more cycles than one collection spells */
@@ -304,7 +305,7 @@ static void test_merge(void **state)
 	struct garbage_report a, b, m = {0};
 
 	(void)state;
-	forensics_attach(fx, h);
+	forensics_attach(fx, h, NULL);
 	leak_one(h, 0);
 	rcl_collect(h, 2);
 	forensics_take(fx, false, &a);
@@ -326,6 +327,85 @@ static void test_merge(void **state)
 	rcl_heap_destroy(h);
 }
 
+/* The row for (task, type) in r, or NULL. */
+static const struct garbage_task *find_task(const struct garbage_report *r,
+					    const char *name, const char *type)
+{
+	size_t i;
+
+	for (i = 0; i < r->ntasks; i++) {
+		if (strcmp(r->tasks[i].task, name) == 0 &&
+		    strcmp(r->tasks[i].type, type) == 0)
+			return &r->tasks[i];
+	}
+	return NULL;
+}
+
+/* With sites recorded: five leaky requests and five fixed ones (their
+ * pair freed by reference counting) attribute every Runner and Task to the
+ * leaky route, with the lines of leak_one that made them; nothing to the
+ * fixed one; objects made outside a task count under "none"; the running
+ * totals count per task and survive a take. */
+static void test_attribution(void **state)
+{
+	rcl_heap *h = manual_heap();
+	struct forensics *fx = forensics_create();
+	struct garbage_totals totals = {0};
+	struct garbage_report r;
+	const struct garbage_site *s;
+	const char *file;
+	size_t i;
+	runner *fixed;
+
+	(void)state;
+	assert_int_equal(rcl_heap_record_sites(h, 1000), 0);
+	forensics_attach(fx, h, &totals);
+	for (i = 0; i < 5; i++) {
+		rcl_heap_set_label(h, "/seed/leaky");
+		leak_one(h, 0);
+		rcl_heap_set_label(h, "/seed/fixed");
+		fixed = rcl_new(h, &runner_type);
+		fixed->yield_point = rcl_new(h, &task_type);
+		rcl_decref(fixed);
+	}
+	rcl_heap_set_label(h, NULL);
+	leak_ring(h, 1);
+	assert_int_equal(rcl_collect(h, 2), 11);
+	forensics_take(fx, false, &r);
+	garbage_report_sort(&r);
+	assert_int_equal(r.ntasks, 3);
+	assert_int_equal(find_task(&r, "/seed/leaky", "Runner")->count, 5);
+	assert_int_equal(find_task(&r, "/seed/leaky", "Task")->count, 5);
+	assert_int_equal(find_task(&r, "none", "Ring")->count, 1);
+	assert_null(find_task(&r, "/seed/fixed", "Runner"));
+	assert_int_equal(r.nsites, 3);
+	for (i = 0; i < r.nsites; i++) {
+		s = &r.sites[i];
+		if (strcmp(s->type, "Ring") == 0)
+			continue;
+		assert_string_equal(s->cycle,
+				    "Runner -yield_point-> Task -runner-> "
+				    "Runner");
+		assert_string_equal(s->task, "/seed/leaky");
+		assert_int_equal(s->count, 5);
+		assert_string_equal(s->func, "leak_one");
+		file = strstr(s->file, "tests/unit/test_forensics.c");
+		assert_non_null(file);
+		assert_true(strncmp(s->file, "../", 3) != 0);
+		assert_int_equal(s->line, strcmp(s->type, "Runner") == 0
+					      ? RUNNER_LINE
+					      : RUNNER_LINE + 1);
+	}
+	garbage_report_finish(&r);
+	assert_int_equal(atomic_load(&totals.n), 2);
+	assert_string_equal(totals.t[0].task, "/seed/leaky");
+	assert_int_equal(atomic_load(&totals.t[0].objects), 10);
+	assert_string_equal(totals.t[1].task, "none");
+	forensics_detach(fx, h);
+	forensics_destroy(fx);
+	rcl_heap_destroy(h);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -334,6 +414,7 @@ int main(void)
 	    cmocka_unit_test(test_lengths),
 	    cmocka_unit_test(test_bounded),
 	    cmocka_unit_test(test_merge),
+	    cmocka_unit_test(test_attribution),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);

@@ -161,6 +161,80 @@ void *rcl_new(rcl_heap *h, const rcl_type *t);
 void *rcl_new_var(rcl_heap *h, const rcl_type *t, size_t size);
 
 /*
+ * Allocation sites: where in the C code an object was made. rcl_new() and
+ * rcl_new_var() are also macros that pass the caller's file, line and
+ * function (RCL_SITE: a static record per call, its address passed in a
+ * register, so a call costs one instruction more and nothing is written
+ * unless the heap records sites). The functions stay exported under their
+ * names (call them as (rcl_new)(h, t), or define RCL_NO_SITES before the
+ * first include) and record no site. A plugin's calls name its own files.
+ */
+typedef struct rcl_site {
+	const char *file;
+	const char *func;
+	unsigned line;
+} rcl_site;
+
+void *rcl_new_at(rcl_heap *h, const rcl_type *t, const rcl_site *site);
+void *rcl_new_var_at(rcl_heap *h, const rcl_type *t, size_t size,
+		     const rcl_site *site);
+
+#define RCL_SITE                                                               \
+	(__extension__({                                                       \
+		static const rcl_site rcl_site_ = {__FILE__, __func__,         \
+						   __LINE__};                  \
+		&rcl_site_;                                                    \
+	}))
+#ifndef RCL_NO_SITES
+/* The arguments pass through whole: a compound literal's commas too. */
+#define rcl_new(...) rcl_new_at(__VA_ARGS__, RCL_SITE)
+#define rcl_new_var(...) rcl_new_var_at(__VA_ARGS__, RCL_SITE)
+#endif
+
+/*
+ * Recording: while on, each object the heap makes is recorded with its site
+ * and the heap's label (the piece of work it was made for; a host sets it
+ * around each piece, reclaimd to the request's route or the task's name),
+ * and counted, live, per (site, label, type). Off (the default), nothing is
+ * recorded and allocation takes its usual path, unchanged. The record is
+ * bounded: at most max_objects live objects and RCL_SITES_MAX (site, label,
+ * type) entries; past either, objects go unrecorded (counted). Turning it
+ * off (max_objects 0) forgets every record and frees their memory. 0, or -1
+ * with ENOMEM (recording stays as it was).
+ */
+#define RCL_SITES_MAX 4096
+int rcl_heap_record_sites(rcl_heap *h, size_t max_objects);
+/* Label the objects made from now on (a string that outlives the heap's
+ * records, or NULL: none); the label it replaces. */
+const char *rcl_heap_set_label(rcl_heap *h, const char *label);
+/* obj's site and label, if it was recorded (either may be NULL: made
+ * through the plain function, or with no label); false otherwise. */
+bool rcl_object_site(const void *obj, const rcl_site **site,
+		     const char **label);
+
+typedef struct rcl_sites_info {
+	bool on;
+	size_t max_objects;	   /* the bound on recorded objects */
+	size_t objects;		   /* recorded, alive */
+	size_t sites;		   /* (site, label, type) entries */
+	size_t bytes;		   /* the record's memory */
+	uint64_t unrecorded_total; /* objects made past a bound */
+} rcl_sites_info;
+void rcl_heap_sites_info(const rcl_heap *h, rcl_sites_info *out);
+
+/* Live recorded objects per (site, label, type), as rcl_heap_census() per
+ * type. Fills up to max entries and returns how many there are. */
+typedef struct rcl_site_census {
+	const rcl_site *site; /* NULL: made through the plain function */
+	const char *label;
+	const rcl_type *type;
+	size_t objects;
+	size_t bytes; /* their blocks: header and user bytes */
+} rcl_site_census;
+size_t rcl_heap_site_census(const rcl_heap *h, rcl_site_census *out,
+			    size_t max);
+
+/*
  * Reference counting, static inline as CPython's Py_INCREF and Py_DECREF
  * are: the count is the first word of the header, RCL_HEAD_BYTES before the
  * object (both are part of the ABI). The library also exports both as

@@ -96,6 +96,34 @@ void *rcl_closure_call(rcl_closure *c, void *arg);
 void *rcl_closure_captured(const rcl_closure *c, size_t i);
 size_t rcl_closure_ncaptured(const rcl_closure *c);
 
+/*
+ * The constructors record the caller's site, as rcl_new() does (see
+ * <reclaim/heap.h>): their names are macros that pass RCL_SITE to the _at
+ * functions, so a payload made by rcl_bytes_repeat() names the line that
+ * asked for it, not the library's. The plain functions stay exported.
+ */
+rcl_bytes *rcl_bytes_new_at(rcl_heap *h, const void *data, size_t len,
+			    const rcl_site *site);
+rcl_bytes *rcl_bytes_repeat_at(rcl_heap *h, const void *unit,
+			       size_t unit_len, size_t times,
+			       const rcl_site *site);
+rcl_list *rcl_list_new_at(rcl_heap *h, size_t capacity, const rcl_site *site);
+rcl_map *rcl_map_new_at(rcl_heap *h, const rcl_site *site);
+rcl_tuple *rcl_tuple_new_at(rcl_heap *h, size_t n, const rcl_site *site);
+rcl_cell *rcl_cell_new_at(rcl_heap *h, void *value, const rcl_site *site);
+rcl_closure *rcl_closure_new_at(rcl_heap *h, rcl_closure_fn fn, size_t n,
+				void *const captured[], const rcl_site *site);
+#ifndef RCL_NO_SITES
+/* The arguments pass through whole: a compound literal's commas too. */
+#define rcl_bytes_new(...) rcl_bytes_new_at(__VA_ARGS__, RCL_SITE)
+#define rcl_bytes_repeat(...) rcl_bytes_repeat_at(__VA_ARGS__, RCL_SITE)
+#define rcl_list_new(...) rcl_list_new_at(__VA_ARGS__, RCL_SITE)
+#define rcl_map_new(...) rcl_map_new_at(__VA_ARGS__, RCL_SITE)
+#define rcl_tuple_new(...) rcl_tuple_new_at(__VA_ARGS__, RCL_SITE)
+#define rcl_cell_new(...) rcl_cell_new_at(__VA_ARGS__, RCL_SITE)
+#define rcl_closure_new(...) rcl_closure_new_at(__VA_ARGS__, RCL_SITE)
+#endif
+
 #ifdef __cplusplus
 }
 #endif
