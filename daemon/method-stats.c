@@ -29,7 +29,8 @@ const struct method_entry method_stats_entry = {
     .params =
 	"(history: ?int) -> (process: object, limit: object, heap: object, "
 	"watchdog: object, http: object, tasks: object, forensics: object, "
-	"workers: []object, cgroup: object, debug: object, history: ?object)",
+	"garbage: object, workers: []object, cgroup: object, debug: object, "
+	"history: ?object)",
     .changes_state = false,
     .exec = method_stats_exec,
 };
