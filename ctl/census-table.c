@@ -44,6 +44,21 @@ void census_table_print(const struct json *types, bool diff)
 	table_destroy(t);
 }
 
+/* The cell that names a site entry s: "TYPE at FILE:LINE (FUNCTION)". */
+void census_site_cell(struct table *t, const struct json *s)
+{
+	const char *file = json_as_str(json_get(s, "file"));
+
+	if (file != NULL && *file != '\0')
+		table_add(t, "%s at %s:%llu (%s)",
+			  json_as_str(json_get(s, "type")), file,
+			  (unsigned long long)json_path_u64(s, "line"),
+			  json_as_str(json_get(s, "function")));
+	else
+		table_add(t, "%s at an unknown site",
+			  json_as_str(json_get(s, "type")));
+}
+
 /* Print live objects by the site that made them and their task (leak
  * debugging): "Task at daemon/tasks/seed-leaky.c:85 (leaky_gen)". */
 void census_sites_print(const struct json *sites, bool diff)
@@ -51,7 +66,6 @@ void census_sites_print(const struct json *sites, bool diff)
 	static const char *const headers[] = {"MADE AT", "TASK", "OBJECTS",
 					      "BYTES", "+OBJECTS", "+BYTES"};
 	struct table *t;
-	const char *file;
 	struct json *s;
 	size_t i;
 
@@ -62,15 +76,7 @@ void census_sites_print(const struct json *sites, bool diff)
 		table_right(t, i);
 	for (i = 0; i < json_size(sites); i++) {
 		s = json_at(sites, i);
-		file = json_as_str(json_get(s, "file"));
-		if (file != NULL && *file != '\0')
-			table_add(t, "%s at %s:%llu (%s)",
-				  json_as_str(json_get(s, "type")), file,
-				  (unsigned long long)json_path_u64(s, "line"),
-				  json_as_str(json_get(s, "function")));
-		else
-			table_add(t, "%s at an unknown site",
-				  json_as_str(json_get(s, "type")));
+		census_site_cell(t, s);
 		table_add(t, "%s", json_as_str(json_get(s, "task")));
 		census_counts(t, s, diff);
 	}

@@ -6,5 +6,6 @@
 
 void census_table_print(const struct json *types, bool diff);
 void census_sites_print(const struct json *sites, bool diff);
+void census_site_cell(struct table *t, const struct json *s);
 
 #endif

@@ -7,6 +7,7 @@
 #include <string.h>
 
 #include "human.h"
+#include "census-table.h"
 #include "reclaimctl.h"
 
 /* What the human output shows (--by). */
@@ -90,7 +91,7 @@ static void cmd_garbage_sites(const struct json *sites, const char *path)
 {
 	static const char *const headers[] = {"MADE", "WHERE", "TASK"};
 	struct table *t = NULL;
-	const char *cycle, *file;
+	const char *cycle;
 	struct json *s;
 
 	for (s = json_child(sites); s != NULL; s = json_next(s)) {
@@ -101,17 +102,9 @@ static void cmd_garbage_sites(const struct json *sites, const char *path)
 			t = table_create(3, headers);
 			table_right(t, 0);
 		}
-		file = json_as_str(json_get(s, "file"));
 		table_add(t, "%llu",
 			  (unsigned long long)json_path_u64(s, "count"));
-		if (file != NULL && *file != '\0')
-			table_add(t, "%s at %s:%llu (%s)",
-				  json_as_str(json_get(s, "type")), file,
-				  (unsigned long long)json_path_u64(s, "line"),
-				  json_as_str(json_get(s, "function")));
-		else
-			table_add(t, "%s at an unknown site",
-				  json_as_str(json_get(s, "type")));
+		census_site_cell(t, s);
 		table_add(t, "%s", json_as_str(json_get(s, "task")));
 	}
 	if (t == NULL)

@@ -317,6 +317,24 @@ static inline void zero_user(rcl_heap *h, rcl_head *o, size_t size)
 	}
 }
 
+/* A new object o of ti (of type t), of block bytes in gen's vector: its
+ * header's counts and the heap's (but gen 0's pacing count, which the
+ * caller keeps, ahead of its test of whether a collection is due). */
+static inline void new_counts(rcl_heap *h, rcl_head *o, rcl_tinfo *ti,
+			      const rcl_type *t, unsigned gen, size_t block)
+{
+	o->refcnt = 1;
+	o->gc_refs = 0;
+	o->ti = ti;
+	h->slot[gen].bytes += block;
+	ti->objects++;
+	ti->bytes += block;
+	h->young_bytes_since += block;
+	h->st.allocations_total++;
+	if (__builtin_expect(t->finalize != NULL, 0))
+		h->finalizable++;
+}
+
 /* Allocate and register a new object; see rcl_new(). var: rcl_new_var(),
  * whose size may be too small for the fields t describes. site: the
  * caller's, recorded while the heap records sites (sites.c). */
@@ -366,16 +384,7 @@ static inline void *new_object(rcl_heap *h, const rcl_type *t, size_t size,
 		goto undo;
 	}
 	zero_user(h, o, size);
-	o->refcnt = 1;
-	o->gc_refs = 0;
-	o->ti = ti;
-	h->slot[gen].bytes += block;
-	ti->objects++;
-	ti->bytes += block;
-	h->young_bytes_since += block;
-	h->st.allocations_total++;
-	if (__builtin_expect(t->finalize != NULL, 0))
-		h->finalizable++;
+	new_counts(h, o, ti, t, gen, block);
 	if (__builtin_expect(h->sites != NULL, 0))
 		sites_record(h, o, site, block);
 	return OBJ(o);
@@ -467,18 +476,9 @@ new_fast(rcl_heap *h, const rcl_type *t, const rcl_site *site)
 	o->flags = gen;
 	o->idx = v->n;
 	v->v[v->n++] = o;
-	o->refcnt = 1;
-	o->gc_refs = 0;
-	o->ti = ti;
 	if (gen == 0)
 		h->gens[0].count++;
-	h->slot[gen].bytes += block;
-	ti->objects++;
-	ti->bytes += block;
-	h->young_bytes_since += block;
-	h->st.allocations_total++;
-	if (__builtin_expect(t->finalize != NULL, 0))
-		h->finalizable++;
+	new_counts(h, o, ti, t, gen, block);
 	if (t->size > 64) /* last, so that memset is a jump */
 		return memset(OBJ(o), 0, t->size);
 	zero_user(h, o, t->size);
