@@ -201,20 +201,6 @@ log_vemit(struct log_entry *e, const char *fmt, va_list ap)
 	log_emit(e);
 }
 
-/* Log one line at prio, from file:line in func. */
-void log_at(const char *file, int line, const char *func, int prio,
-	    const char *fmt, ...)
-{
-	struct log_entry e = {prio, NULL, file, func, line, NULL, ""};
-	va_list ap;
-
-	if (prio > atomic_load(&log_level))
-		return;
-	va_start(ap, fmt);
-	log_vemit(&e, fmt, ap);
-	va_end(ap);
-}
-
 /* Log an event: a line at prio with MESSAGE_ID id (NULL: none) and the
  * fields of lf (NULL: none) in the journal; the line alone on stderr. */
 void log_event_at(const char *file, int line, const char *func, int prio,

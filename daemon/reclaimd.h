@@ -30,9 +30,10 @@ void log_init(void);
 bool log_journal(void);
 bool log_is_journal_stream(const char *env, int fd);
 void log_set_level(int level);
-void log_at(const char *file, int line, const char *func, int prio,
-	    const char *fmt, ...) __attribute__((format(printf, 5, 6)));
-#define log_msg(prio, ...) log_at(__FILE__, __LINE__, __func__, prio, __VA_ARGS__)
+/* A line at prio: an event with no MESSAGE_ID and no fields (below). */
+#define log_msg(prio, ...)                                                     \
+	log_event_at(__FILE__, __LINE__, __func__, prio, NULL, NULL,          \
+		     __VA_ARGS__)
 #define log_err(...) log_msg(LOG_ERR, __VA_ARGS__)
 #define log_warn(...) log_msg(LOG_WARNING, __VA_ARGS__)
 #define log_notice(...) log_msg(LOG_NOTICE, __VA_ARGS__)
