@@ -289,16 +289,17 @@ static void hconn_admit(struct http_conns *set, struct hconn *c)
 
 /* The connection's bufferevent for evhttp, its request framing
  * (http-frame.c) and our callback on its input. 0, or -1 if out of
- * memory. */
+ * memory. The limits come from the worker's copy: srv->cfg belongs to
+ * the main thread, which replaces it on reload. */
 static int hconn_bufferevent(struct hconn *c, struct event_base *base)
 {
-	const struct config *cfg = c->set->w->srv->cfg;
+	const struct http_conf *hc = &c->set->w->httpconf;
 
 	c->bev = bufferevent_socket_new(base, -1, BEV_OPT_CLOSE_ON_FREE);
 	c->frame = http_frame_new(c->set->w->id,
-				  (size_t)(2 * (cfg->http_max_request_line +
-						cfg->http_max_header_bytes)),
-				  cfg->http_max_body_bytes);
+				  (size_t)(2 * (hc->max_request_line +
+						hc->max_header_bytes)),
+				  hc->max_body_bytes);
 	if (c->bev == NULL || c->frame == NULL)
 		return -1;
 	c->cbe = evbuffer_add_cb(bufferevent_get_input(c->bev), hconn_input, c);

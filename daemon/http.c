@@ -228,6 +228,7 @@ static void http_limits(struct worker *w)
 	evhttp_set_timeout_tv(w->http, &tv);
 	w->httpconf.max_request_line = cfg->http_max_request_line;
 	w->httpconf.max_header_bytes = cfg->http_max_header_bytes;
+	w->httpconf.max_body_bytes = cfg->http_max_body_bytes;
 	w->httpconf.keepalive = cfg->http_keepalive;
 	w->httpconf.retry_after_s =
 	    (cfg->http_retry_after_us + 999999) / 1000000;

@@ -328,6 +328,7 @@ struct worker {
 	struct http_conf {	/* http.* copied at start: reload keeps them */
 		uint64_t max_request_line;
 		uint64_t max_header_bytes;
+		uint64_t max_body_bytes;
 		uint64_t retry_after_s;
 		bool keepalive;
 	} httpconf;
