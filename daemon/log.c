@@ -233,20 +233,11 @@ void log_worker_at(const char *file, int line, const char *func, int prio,
 	va_end(ap);
 }
 
-/* Monotonic microseconds (log.c stands alone: no server needed). */
-static uint64_t log_now_us(void)
-{
-	struct timespec ts;
-
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (uint64_t)ts.tv_sec * 1000000 + (uint64_t)ts.tv_nsec / 1000;
-}
-
 /* Count a line against lim: whether it may be written; *suppressed is what
  * the interval that just ended held back (0: nothing to say). */
 static bool log_limit_take(struct log_limit *lim, uint64_t *suppressed)
 {
-	uint64_t now = log_now_us();
+	uint64_t now = mono_us();
 	bool ok;
 
 	pthread_mutex_lock(&log_limit_lock);

@@ -16,6 +16,7 @@
 #include <reclaim/reclaim.h>
 #include <reclaim/watchdog.h>
 
+#include "clock.h"
 #include "forensics.h"
 #include "json.h"
 #include "stats.h"
@@ -586,7 +587,5 @@ void server_destroy(struct server *srv);
 int server_reload(struct server *srv, char **cause);
 int server_stats(struct server *srv, struct stats_snapshot *s);
 void server_stop(struct server *srv);
-uint64_t now_us(void);
-uint64_t mono_us(void);
 
 #endif

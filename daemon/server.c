@@ -34,24 +34,6 @@
 #define SERVER_FD_RESERVE 128
 #define SERVER_FD_WORKER 24
 
-/* Microseconds on the wall clock. */
-uint64_t now_us(void)
-{
-	struct timespec ts;
-
-	clock_gettime(CLOCK_REALTIME, &ts);
-	return (uint64_t)ts.tv_sec * 1000000 + (uint64_t)ts.tv_nsec / 1000;
-}
-
-/* Microseconds on the monotonic clock (sd_notify's MONOTONIC_USEC too). */
-uint64_t mono_us(void)
-{
-	struct timespec ts;
-
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (uint64_t)ts.tv_sec * 1000000 + (uint64_t)ts.tv_nsec / 1000;
-}
-
 /* Log where a socket listens. */
 static void server_log_listen(const char *what, int fd, bool activated)
 {
