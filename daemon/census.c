@@ -241,3 +241,35 @@ void census_diff_to_json(const struct census *before, const struct census *now,
 	census_rose(before->by_site, now->by_site,
 		    json_add_array(reply, "sites"), true);
 }
+
+/* Free a census; a zeroed one is a no-op. */
+void census_finish(struct census *c)
+{
+	size_t i;
+
+	for (i = 0; i < c->n; i++)
+		free(c->types[i].type);
+	free(c->types);
+	c->types = NULL;
+	c->n = 0;
+	if (c->by_site != NULL) {
+		census_finish(c->by_site);
+		free(c->by_site);
+		c->by_site = NULL;
+	}
+}
+
+/* Ask every worker for its census; done merges the answers. key: the
+ * caller's snapshot (method-snapshot.c), kept in fan->arg, as the peer may
+ * be gone when the census is. Census, Snapshot and Diff start here. */
+enum call_status census_call(struct call *call, fanout_done done, uint64_t key)
+{
+	struct fanout *fan;
+
+	fan = fanout_create(call->srv, call, WCMD_CENSUS, done);
+	if (fan == NULL)
+		return call_oom(call);
+	fan->arg = (void *)(uintptr_t)key;
+	fanout_send(fan);
+	return CALL_ASYNC;
+}

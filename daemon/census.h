@@ -4,6 +4,8 @@
 
 #include "reclaimd.h"
 
+enum call_status census_call(struct call *call, fanout_done done,
+			     uint64_t key);
 int census_merge(const struct fanout *fan, struct census *out);
 size_t census_published(struct server *srv, rcl_type_stats *out, size_t max);
 void census_totals(const struct census *c, uint64_t *objects, uint64_t *bytes);

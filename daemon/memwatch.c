@@ -104,7 +104,7 @@ static void memwatch_shed(void *arg, bool on)
 	if (fan == NULL)
 		return;
 	for (i = 0; i < fan->n; i++)
-		fan->cmds[i].in.debug = on;
+		fan->cmds[i].in.shed = on;
 	fanout_send(fan);
 }
 
@@ -119,7 +119,7 @@ static void memwatch_pace_hook(void *arg, size_t young_bytes)
 	if (fan == NULL)
 		return;
 	for (i = 0; i < fan->n; i++)
-		fan->cmds[i].in.thr.young_bytes = young_bytes;
+		fan->cmds[i].in.pace.young_bytes = young_bytes;
 	fanout_send(fan);
 }
 

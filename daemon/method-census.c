@@ -20,13 +20,7 @@ static void method_census_done(struct fanout *fan)
 /* Ask every worker for its census. */
 static enum call_status method_census_exec(struct call *call)
 {
-	struct fanout *fan;
-
-	fan = fanout_create(call->srv, call, WCMD_CENSUS, method_census_done);
-	if (fan == NULL)
-		return call_oom(call);
-	fanout_send(fan);
-	return CALL_ASYNC;
+	return census_call(call, method_census_done, 0);
 }
 
 const struct method_entry method_census_entry = {

@@ -39,16 +39,10 @@ static void method_diff_done(struct fanout *fan)
 static enum call_status method_diff_exec(struct call *call)
 {
 	uint64_t key = snapshot_key(call);
-	struct fanout *fan;
 
 	if (snapshot_find(call->srv, key) == NULL)
 		return method_diff_none(call);
-	fan = fanout_create(call->srv, call, WCMD_CENSUS, method_diff_done);
-	if (fan == NULL)
-		return call_oom(call);
-	fan->arg = (void *)(uintptr_t)key;
-	fanout_send(fan);
-	return CALL_ASYNC;
+	return census_call(call, method_diff_done, key);
 }
 
 const struct method_entry method_diff_entry = {

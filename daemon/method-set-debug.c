@@ -39,7 +39,7 @@ static enum call_status method_set_debug_exec(struct call *call)
 	if (fan == NULL)
 		return call_oom(call);
 	for (i = 0; i < fan->n; i++)
-		fan->cmds[i].in.debug = leak;
+		fan->cmds[i].in.leak = leak;
 	fanout_send(fan);
 	return CALL_ASYNC;
 }

@@ -52,26 +52,16 @@ static enum call_status method_set_thresholds_exec(struct call *call)
 	struct server *srv = call->srv;
 	size_t thr[RCL_GENERATIONS];
 	uint64_t young = srv->young_bytes;
-	struct fanout *fan;
-	size_t i;
 	int rc;
 
 	memcpy(thr, srv->thresholds, sizeof thr);
 	if ((rc = method_set_thresholds_read(call, thr)) < 0 ||
 	    call_param_u64(call, "young_bytes", YOUNG_BYTES_MAX, &young) < 0)
 		return CALL_ERROR;
-	memcpy(srv->thresholds, thr, sizeof thr);
-	srv->young_bytes = (size_t)young;
-	memwatch_pace(srv->watch, srv->young_bytes);
-	fan = fanout_create(srv, call, WCMD_THRESHOLDS,
-			    method_set_thresholds_done);
-	if (fan == NULL)
+	if (thresholds_set(srv, call, thr, (size_t)young,
+			   method_set_thresholds_done) != 0)
 		return call_oom(call);
-	for (i = 0; i < fan->n; i++) {
-		memcpy(fan->cmds[i].in.thr.thresholds, thr, sizeof thr);
-		fan->cmds[i].in.thr.young_bytes = srv->young_bytes;
-	}
-	fanout_send(fan);
+	memwatch_pace(srv->watch, srv->young_bytes);
 	return CALL_ASYNC;
 }
 

@@ -81,15 +81,7 @@ static void method_snapshot_done(struct fanout *fan)
 /* Ask every worker for its census. */
 static enum call_status method_snapshot_exec(struct call *call)
 {
-	struct fanout *fan;
-
-	fan = fanout_create(call->srv, call, WCMD_CENSUS, method_snapshot_done);
-	if (fan == NULL)
-		return call_oom(call);
-	/* the caller, kept: the peer may be gone when the census is */
-	fan->arg = (void *)(uintptr_t)snapshot_key(call);
-	fanout_send(fan);
-	return CALL_ASYNC;
+	return census_call(call, method_snapshot_done, snapshot_key(call));
 }
 
 const struct method_entry method_snapshot_entry = {

@@ -246,11 +246,15 @@ struct wcmd {
 		struct {
 			size_t thresholds[RCL_GENERATIONS];
 			size_t young_bytes;
-		} thr;
-		bool debug; /* also: shedding on or off */
-		bool peek;  /* WCMD_GARBAGE: copy the report, keep it */
-		unsigned seq;
-		uint64_t drain_us;
+		} heap;	   /* WCMD_THRESHOLDS (thresholds.c) */
+		struct {
+			size_t young_bytes;
+		} pace;	   /* WCMD_PACE: the watchdog's trigger */
+		bool leak; /* WCMD_DEBUG: leak debugging on or off */
+		bool shed; /* WCMD_SHED: shedding on or off */
+		bool peek; /* WCMD_GARBAGE: copy the report, keep it */
+		unsigned seq;	   /* WCMD_PING */
+		uint64_t drain_us; /* WCMD_STOP */
 		struct {
 			const struct rcl_task_def *def;
 			struct json *args;  /* taken by the worker */
@@ -347,6 +351,8 @@ size_t worker_read_site_census(struct worker *w, rcl_site_census *out,
 void worker_ping(struct worker *w, unsigned seq);
 void worker_cancel(struct worker *w);
 bool worker_answered(struct worker *w, unsigned seq);
+
+/* census.c (the rest in census.h, for the methods) */
 void census_finish(struct census *c);
 
 /* http.c: the HTTP front on each worker. */
@@ -408,6 +414,11 @@ struct fanout *fanout_create(struct server *srv, struct call *call,
 void fanout_send(struct fanout *fan);
 void fanout_reply(struct wcmd *cmd);
 void fanout_destroy(struct fanout *fan);
+
+/* thresholds.c: the heap settings every worker has (Reload, SetThresholds). */
+int thresholds_set(struct server *srv, struct call *call,
+		   const size_t thr[RCL_GENERATIONS], size_t young,
+		   fanout_done done);
 
 /* memwatch.c: the seam where the memory watchdog plugs in. */
 struct memwatch_status {

@@ -15,25 +15,18 @@ static void reload_thresholds_done(struct fanout *fan)
 	fanout_destroy(fan);
 }
 
-/* Send the heap settings to every worker. */
+/* Send the heap settings to every worker (thresholds.c). */
 static void reload_heap(struct server *srv, const struct config *cfg)
 {
-	struct fanout *fan;
-	size_t i;
+	size_t thr[RCL_GENERATIONS];
 	int g;
 
 	for (g = 0; g < RCL_GENERATIONS; g++)
-		srv->thresholds[g] = (size_t)cfg->heap_thresholds[g];
-	srv->young_bytes = (size_t)cfg->heap_young_bytes;
-	fan = fanout_create(srv, NULL, WCMD_THRESHOLDS, reload_thresholds_done);
-	if (fan == NULL)
-		return; /* the workers keep their thresholds */
-	for (i = 0; i < fan->n; i++) {
-		memcpy(fan->cmds[i].in.thr.thresholds, srv->thresholds,
-		       sizeof srv->thresholds);
-		fan->cmds[i].in.thr.young_bytes = srv->young_bytes;
-	}
-	fanout_send(fan);
+		thr[g] = (size_t)cfg->heap_thresholds[g];
+	if (thresholds_set(srv, NULL, thr, (size_t)cfg->heap_young_bytes,
+			   reload_thresholds_done) != 0)
+		log_warn("reload: out of memory: the workers keep "
+			 "heap.thresholds and heap.young_bytes");
 }
 
 /* Whether two optional strings differ. */
@@ -94,8 +87,8 @@ int server_reload(struct server *srv, char **cause)
 	reload_restart_keys(srv->cfg, cfg);
 	log_set_level(cfg->log_level);
 	control_configure(srv->control, cfg);
+	reload_heap(srv, cfg); /* first: the watchdog restores young_bytes */
 	memwatch_configure(srv->watch, cfg);
-	reload_heap(srv, cfg);
 	config_destroy(srv->cfg);
 	srv->cfg = cfg;
 	log_event(LOG_INFO, LOG_ID_RELOAD, &lf, "configuration reloaded");

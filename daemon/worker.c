@@ -163,23 +163,6 @@ static void worker_census(struct worker *w, struct census *c)
 	}
 }
 
-/* Free a census; a zeroed one is a no-op. */
-void census_finish(struct census *c)
-{
-	size_t i;
-
-	for (i = 0; i < c->n; i++)
-		free(c->types[i].type);
-	free(c->types);
-	c->types = NULL;
-	c->n = 0;
-	if (c->by_site != NULL) {
-		census_finish(c->by_site);
-		free(c->by_site);
-		c->by_site = NULL;
-	}
-}
-
 /*
  * Finish a drain. What is in flight has until the drain timeout; then the
  * tasks still running are cancelled, which answers them (HTTP 503, RunTask
@@ -241,7 +224,7 @@ static void worker_collect(struct worker *w, struct wcmd *cmd)
  * (SetDebug answers io.reclaim.OutOfMemory). */
 static void worker_debug(struct worker *w, struct wcmd *cmd)
 {
-	bool on = cmd->in.debug;
+	bool on = cmd->in.leak;
 
 	if (on && ((w->forensics == NULL &&
 		    (w->forensics = forensics_create()) == NULL) ||
@@ -304,8 +287,8 @@ static void worker_exec(struct wcmd *cmd, void *arg)
 		worker_collect(w, cmd);
 		break;
 	case WCMD_THRESHOLDS:
-		rcl_set_thresholds(w->heap, cmd->in.thr.thresholds);
-		rcl_set_young_bytes(w->heap, cmd->in.thr.young_bytes);
+		rcl_set_thresholds(w->heap, cmd->in.heap.thresholds);
+		rcl_set_young_bytes(w->heap, cmd->in.heap.young_bytes);
 		break;
 	case WCMD_DEBUG:
 		worker_debug(w, cmd);
@@ -314,10 +297,10 @@ static void worker_exec(struct wcmd *cmd, void *arg)
 		worker_garbage(w, cmd);
 		break;
 	case WCMD_SHED:
-		w->shedding = cmd->in.debug;
+		w->shedding = cmd->in.shed;
 		break;
 	case WCMD_PACE:
-		rcl_set_young_bytes(w->heap, cmd->in.thr.young_bytes);
+		rcl_set_young_bytes(w->heap, cmd->in.pace.young_bytes);
 		break;
 	case WCMD_CENSUS:
 		worker_census(w, &cmd->out.census);
