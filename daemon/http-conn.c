@@ -17,9 +17,9 @@
  * the error and frees the connection its own way.
  *
  * The same close callback cancels the request task still answering the
- * connection (task_cancel_requests): evhttp calls it on the worker's own
+ * connection (http_task_cancel): evhttp calls it on the worker's own
  * thread, as it frees the connection, whether it noticed the failure or
- * task-rt.c's request_hangup saw the client leave and closed it. A
+ * http-task.c's request_hangup saw the client leave and closed it. A
  * connection we do not track (out of memory) gets
  * a close callback for that alone, so every request task is covered.
  *
@@ -104,7 +104,7 @@ static void hconn_free(struct hconn *c)
 
 	if (c->fd >= 0 && (size_t)c->fd < set->nfd && set->by_fd[c->fd] == c)
 		set->by_fd[c->fd] = NULL;
-	set->w->inflight -= c->replies; /* evhttp dropped them unwritten */
+	worker_inflight_end(set->w, c->replies); /* evhttp dropped them */
 	if (!c->evicted)
 		set->n--;
 	else
@@ -185,7 +185,7 @@ static void hconn_closed(struct evhttp_connection *evcon, void *arg)
 {
 	struct hconn *c = arg;
 
-	task_cancel_requests(c->set->w->tasks, evcon);
+	http_task_cancel(c->set->w, evcon);
 	hconn_free(c);
 }
 
@@ -195,7 +195,7 @@ static void untracked_closed(struct evhttp_connection *evcon, void *arg)
 {
 	struct worker *w = arg;
 
-	task_cancel_requests(w->tasks, evcon);
+	http_task_cancel(w, evcon);
 }
 
 /* The worker's listener, or NULL once it stopped accepting. */

@@ -1,9 +1,9 @@
 /*
  * The HTTP front: every worker accepts on the shared http.listen socket with
  * its own evhttp, on its own base. Routes are the request tasks of the task
- * registry (registry.c: the built-ins of daemon/tasks/, then the plugins');
- * each request runs its task on this worker's heap (task-rt.c) and counts as
- * in flight until its reply is sent, so a drain can wait for it.
+ * registry (tasks.c: the built-ins of daemon/tasks/, then the plugins');
+ * each request runs its task on this worker's heap (http-task.c) and counts
+ * as in flight until its reply is sent, so a drain can wait for it.
  *
  * Each connection's bytes pass a framing check before evhttp parses them
  * (http-frame.c, under http-conn.c): evhttp 2.1 reads ambiguous request
@@ -26,8 +26,8 @@
  *
  * A client that closes its connection before its reply is sent has its
  * request task cancelled at its yield point and the request dropped
- * unanswered, as nobody reads (task-rt.c's request_hangup, and http-conn.c's
- * close callback for a connection evhttp closes itself).
+ * unanswered, as nobody reads (http-task.c's request_hangup, and
+ * http-conn.c's close callback for a connection evhttp closes itself).
  */
 #include <event2/buffer.h>
 #include <event2/event.h>
@@ -48,7 +48,7 @@ static void http_complete(struct evhttp_request *req, void *arg)
 	struct worker *w = arg;
 
 	http_conns_completed(w->conns, req);
-	w->inflight--;
+	worker_inflight_end(w, 1);
 }
 
 /* The standard reason phrase, where evhttp's table lacks it. */
@@ -83,7 +83,7 @@ void http_send(struct worker *w, struct evhttp_request *req, int code,
 		body = tmp;
 	}
 	if (evhttp_request_get_connection(req) == NULL)
-		w->inflight--; /* the client left: no completion will come */
+		worker_inflight_end(w, 1); /* the client left: no completion */
 	else
 		http_conns_replying(w->conns, req);
 	evhttp_send_reply(req, code, http_reason(code), body);
@@ -170,7 +170,7 @@ static void http_shed(struct worker *w, struct evhttp_request *req)
  */
 static void http_failed(struct worker *w, struct evhttp_request *req)
 {
-	if (task_holds_request(w->tasks, req))
+	if (http_task_holds(w, req))
 		return;
 	evhttp_send_error(req, HTTP_BADREQUEST, NULL);
 }
@@ -189,7 +189,7 @@ static void http_dispatch(struct evhttp_request *req, void *arg)
 		return;
 	}
 	framed = http_conns_dispatched(w, req);
-	w->inflight++;
+	worker_inflight_begin(w);
 	evhttp_request_set_on_complete_cb(req, http_complete, w);
 	w->stats.http_requests_total++;
 	if (!framed) {
@@ -210,7 +210,7 @@ static void http_dispatch(struct evhttp_request *req, void *arg)
 		http_send(w, req, HTTP_NOTFOUND, "Not Found\n", NULL);
 		return;
 	}
-	task_start_request(w, def, req);
+	http_task_start(w, def, req);
 }
 
 /* Apply the http.* limits to w's evhttp. */

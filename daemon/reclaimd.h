@@ -207,7 +207,7 @@ enum wcmd_type {
 	WCMD_GARBAGE,
 	WCMD_SHED,
 	WCMD_PACE,
-	WCMD_RUN,      /* an on-demand task (task-rt.c) */
+	WCMD_RUN,      /* an on-demand task (task.c) */
 	WCMD_CANCEL,   /* cancel the RunTask tasks marked cancel; no answer */
 	WCMD_PROGRESS, /* to the main thread: a RunTask's progress report */
 	WCMD_STOP,
@@ -327,8 +327,9 @@ struct worker {
 	struct wcmd *stop; /* the stop command, while draining */
 	uint64_t stop_deadline;
 	bool stop_cut; /* past the drain timeout: tasks answered, flushing */
-	unsigned inflight; /* requests answered later (tasks) */
-	struct task_rt *tasks; /* task-rt.c */
+	unsigned inflight; /* worker_inflight_begin and _end alone change it */
+	struct task_rt *tasks; /* task.c */
+	TAILQ_HEAD(http_task_list, http_task) http_tasks; /* http-task.c */
 	struct http_conns *conns; /* http-conn.c: request deadlines */
 	struct http_conf {	/* http.* copied at start: reload keeps them */
 		uint64_t max_request_line;
@@ -351,6 +352,8 @@ size_t worker_read_site_census(struct worker *w, rcl_site_census *out,
 void worker_ping(struct worker *w, unsigned seq);
 void worker_cancel(struct worker *w);
 bool worker_answered(struct worker *w, unsigned seq);
+void worker_inflight_begin(struct worker *w);
+void worker_inflight_end(struct worker *w, unsigned n);
 
 /* census.c (the rest in census.h, for the methods) */
 void census_finish(struct census *c);
@@ -373,8 +376,15 @@ void http_conns_replying(struct http_conns *set, struct evhttp_request *req);
 void http_conns_completed(struct http_conns *set, struct evhttp_request *req);
 bool http_conns_dispatched(struct worker *w, struct evhttp_request *req);
 
-/* registry.c, plugin.c: built-in tasks and plugins' (tasks.modules). */
+/* http-task.c: request tasks, each run for one request. */
 struct rcl_task_def;
+void http_task_start(struct worker *w, const struct rcl_task_def *def,
+		     struct evhttp_request *req);
+bool http_task_holds(struct worker *w, struct evhttp_request *req);
+void http_task_cancel(struct worker *w, struct evhttp_connection *evcon);
+
+/* tasks.c, plugin.c: the registry of built-in tasks and plugins'
+ * (tasks.modules). */
 int tasks_init(const struct config *cfg, char **cause);
 size_t tasks_count(void);
 const struct rcl_task_def *tasks_at(size_t i, const char **origin);
@@ -384,18 +394,14 @@ struct rcl_registry *registry_get(const char *origin);
 int plugin_check(const char *list, char **cause);
 int plugin_load_all(const char *list, char **cause);
 
-/* task-rt.c: each worker's task runtime. */
+/* task.c: each worker's task runtime (periodic and on-demand tasks). */
 struct task_rt;
 struct task_rt *task_rt_create(struct worker *w, char **cause);
 void task_rt_destroy(struct task_rt *rt);
 void task_rt_stop(struct task_rt *rt);
-void task_start_request(struct worker *w, const struct rcl_task_def *def,
-			struct evhttp_request *req);
 void task_start_cmd(struct worker *w, struct wcmd *cmd);
 void task_cancel_cmd(struct wcmd *cmd);
 void task_rt_cancel(struct task_rt *rt);
-bool task_holds_request(struct task_rt *rt, struct evhttp_request *req);
-void task_cancel_requests(struct task_rt *rt, struct evhttp_connection *evcon);
 
 /* fanout.c: one command to every worker, one answer when all replied. */
 struct call;

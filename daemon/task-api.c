@@ -1,10 +1,9 @@
 /*
  * What a task's step function calls: its arguments, its reply or result,
- * failure. The yield points are in task.c.
+ * failure. The yield points are in runner.c.
  */
 #include <errno.h>
 #include <event2/buffer.h>
-#include <event2/http.h>
 #include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -185,54 +184,40 @@ void rcl_runner_set_header(rcl_runner *r, const char *name, const char *value)
 		runner_oom(r); /* a reply missing a header is not sent */
 }
 
+/* A request task's request is its owner's (http-task.c); another task has
+ * none. */
+
 /* A request task's path, or NULL. */
 const char *rcl_runner_path(const rcl_runner *r)
 {
-	const struct evhttp_uri *uri;
+	const struct runner_owner *o = r->owner;
 
-	if (r->req == NULL)
-		return NULL;
-	uri = evhttp_request_get_evhttp_uri(r->req);
-	return uri != NULL ? evhttp_uri_get_path(uri) : NULL;
+	return o != NULL && o->path != NULL ? o->path(r->ctx) : NULL;
 }
 
 /* A request task's method. */
 const char *rcl_runner_method(const rcl_runner *r)
 {
-	if (r->req == NULL)
-		return NULL;
-	switch (evhttp_request_get_command(r->req)) {
-	case EVHTTP_REQ_GET:
-		return "GET";
-	case EVHTTP_REQ_HEAD:
-		return "HEAD";
-	case EVHTTP_REQ_POST:
-		return "POST";
-	default:
-		return "?";
-	}
+	const struct runner_owner *o = r->owner;
+
+	return o != NULL && o->method != NULL ? o->method(r->ctx) : NULL;
 }
 
 /* A request header, or NULL. */
 const char *rcl_runner_header(const rcl_runner *r, const char *name)
 {
-	if (r->req == NULL)
-		return NULL;
-	return evhttp_find_header(evhttp_request_get_input_headers(r->req),
-				  name);
+	const struct runner_owner *o = r->owner;
+
+	return o != NULL && o->header != NULL ? o->header(r->ctx, name) : NULL;
 }
 
 /* The request body, contiguous; NULL (and *len 0) if none. */
 const void *rcl_runner_body(rcl_runner *r, size_t *len)
 {
-	struct evbuffer *in;
+	const struct runner_owner *o = r->owner;
 
 	*len = 0;
-	if (r->req == NULL)
-		return NULL;
-	in = evhttp_request_get_input_buffer(r->req);
-	*len = evbuffer_get_length(in);
-	return *len ? evbuffer_pullup(in, -1) : NULL;
+	return o != NULL && o->body != NULL ? o->body(r->ctx, len) : NULL;
 }
 
 /* Record why the task failed; the first reason wins. */
@@ -268,7 +253,7 @@ rcl_result *rcl_runner_progress(rcl_runner *r, double fraction,
 {
 	uint64_t now;
 
-	if (r->cmd == NULL || !r->cmd->in.run.progress || r->finished)
+	if (r->owner == NULL || r->owner->progress == NULL || r->finished)
 		return NULL;
 	now = mono_us();
 	if (r->progress != NULL)

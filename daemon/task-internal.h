@@ -1,4 +1,8 @@
-/* The task runtime's private structures (task.c, task-api.c, task-rt.c). */
+/*
+ * The task runtime's private structures: runners (runner.c) and what a
+ * task's step calls (task-api.c); each worker's runtime with its periodic and
+ * on-demand tasks (task.c); request tasks, on the HTTP front (http-task.c).
+ */
 #ifndef RECLAIMD_TASK_INTERNAL_H
 #define RECLAIMD_TASK_INTERNAL_H
 
@@ -9,12 +13,34 @@
 #include "reclaimd.h"
 
 struct evbuffer;
-struct event;
-struct evhttp_connection;
-struct evhttp_request;
 struct periodic;
+struct rcl_runner;
 
-/* A runner: a heap object (type "runner"); see task.c. */
+/*
+ * Whoever starts a runner says how it ends (runner_start): the HTTP front
+ * for a request task (http-task.c), the task runtime for RunTask and for a
+ * periodic run (task.c). The runner calls back through this and knows
+ * nothing of HTTP, varlink or timers. ctx is the starter's own.
+ */
+struct runner_owner {
+	/* The runner finished (a result, an error, or cancelled): answer.
+	 * Called once; the runner forgets its owner first. */
+	void (*done)(struct rcl_runner *r, void *ctx);
+	/* Take the progress report a step made (r->progress); NULL: the
+	 * starter takes none, and rcl_runner_progress makes none. */
+	void (*progress)(struct rcl_runner *r, void *ctx);
+	/* Before each step: why the starter gave up on the task (it is then
+	 * cancelled with that), or NULL. */
+	const char *(*abandoned)(const struct rcl_runner *r, void *ctx);
+	/* A request task's request (rcl_runner_path and the like); NULL:
+	 * none. */
+	const char *(*path)(void *ctx);
+	const char *(*method)(void *ctx);
+	const char *(*header)(void *ctx, const char *name);
+	const void *(*body)(void *ctx, size_t *len);
+};
+
+/* A runner: a heap object (type "runner"); see runner.c. */
 struct rcl_runner {
 	const struct rcl_task_def *def;
 	struct task_rt *rt;
@@ -38,24 +64,12 @@ struct rcl_runner {
 	struct json *progress; /* made this step (rcl_runner_progress) */
 	uint64_t progress_us;  /* when the last was made (mono_us) */
 	char *child_error;
-	struct evhttp_request *req;	 /* a request task's request */
-	struct evhttp_connection *evcon; /* and its connection, while live */
-	struct event *hangup;		 /* its client closing (EV_CLOSED) */
-	struct evbuffer *body;
+	struct evbuffer *body;	/* a request task's reply */
 	struct json *headers;
 	char content_type[64];
-	struct wcmd *cmd;      /* an on-demand task's RunTask command */
-	struct periodic *slot; /* a periodic task's timer */
+	const struct runner_owner *owner; /* who started it; NULL: a child */
+	void *ctx;			  /* the owner's */
 	TAILQ_ENTRY(rcl_runner) entry;
-};
-
-/* A periodic task's timer on one worker. */
-struct periodic {
-	const struct rcl_task_def *def;
-	struct task_rt *rt;
-	struct event *ev;
-	bool running;
-	uint64_t runs;
 };
 
 TAILQ_HEAD(runner_list, rcl_runner);
@@ -72,17 +86,13 @@ struct task_rt {
 struct rcl_runner *runner_create(struct task_rt *rt,
 				 const struct rcl_task_def *def,
 				 struct json *args);
-void runner_start(struct rcl_runner *r);
+void runner_start(struct rcl_runner *r, const struct runner_owner *owner,
+		  void *ctx);
 enum rcl_step runner_oom(struct rcl_runner *r);
 bool runner_out_of_memory(const struct rcl_runner *r);
 char *runner_oom_reason(const struct rcl_runner *r);
 void runner_finish(struct rcl_runner *r, enum rcl_step rc);
 void runner_cancel(struct rcl_runner *r, int status, const char *why);
-bool task_cmd_cancelled(const struct rcl_runner *r);
-void task_cancel_hung_up(struct rcl_runner *r);
-void task_reply_request(struct rcl_runner *r);
-void task_reply_cmd(struct rcl_runner *r);
-void task_progress_post(struct rcl_runner *r);
-void task_periodic_done(struct rcl_runner *r);
+void runner_abandon(struct rcl_runner *r, const char *why);
 
 #endif

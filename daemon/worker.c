@@ -164,6 +164,24 @@ static void worker_census(struct worker *w, struct census *c)
 }
 
 /*
+ * Requests in flight: an HTTP request from its dispatch until evhttp has
+ * written its reply (or dropped it: the client left, or its connection
+ * failed), and a RunTask from its task's start until it is answered. A
+ * drain waits for them; these two alone count them.
+ */
+void worker_inflight_begin(struct worker *w)
+{
+	w->inflight++;
+}
+
+/* n requests left flight (answered and written, or dropped); the tick
+ * sees a drain that is over (worker_check_drain). */
+void worker_inflight_end(struct worker *w, unsigned n)
+{
+	w->inflight -= n;
+}
+
+/*
  * Finish a drain. What is in flight has until the drain timeout; then the
  * tasks still running are cancelled, which answers them (HTTP 503, RunTask
  * io.reclaim.ShuttingDown), and the loop runs on until those answers are
@@ -343,6 +361,7 @@ struct worker *worker_create(struct server *srv, int id, char **cause)
 
 	w->id = id;
 	w->srv = srv;
+	TAILQ_INIT(&w->http_tasks);
 	pthread_mutex_init(&w->lock, NULL);
 	w->ping.type = WCMD_PING;
 	w->ping.worker = w;

@@ -159,7 +159,7 @@ def test_census(d, runner_line, task_line):
 
 def test_runtime_objects(d):
     """The runner and frame the runtime makes for a task are attributed
-    to it too, made at daemon/task.c's runner_create."""
+    to it too, made at daemon/runner.c's runner_create."""
     p = subprocess.Popen([RECLAIMCTL, "-S", d.sock, "run", "test-sleep",
                           "ms=20000"], stdout=subprocess.DEVNULL)
     try:
@@ -169,7 +169,7 @@ def test_runtime_objects(d):
                     return s
             return None
         s = wait_for(frame, "the sleeping task's frame in the census")
-        check(s["file"] == "daemon/task.c" and
+        check(s["file"] == "daemon/runner.c" and
               s["function"] == "runner_create", "frame's site: %r" % s)
     finally:
         p.kill()
