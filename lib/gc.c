@@ -1,7 +1,31 @@
 /*
- * The cycle collector: CPython's generational algorithm (Modules/gcmodule.c),
- * paced by object counts as CPython is and, unlike it, by bytes.
+ * The cycle collector: CPython's generational algorithm (Python/gc.c, which
+ * was Modules/gcmodule.c before 3.13), paced by object counts as CPython is
+ * and, unlike it, by bytes.
  *
+ * Reference counting frees an object when its count falls to 0; a cycle
+ * keeps every member's count at 1 or more, so it needs this. The idea, on
+ * four objects in the set, one of them held from outside it (a C variable,
+ * a worker's live list: anything the collector does not walk):
+ *
+ *     outside -> A -> B -> A       A and B: a cycle still in use
+ *                C -> D -> C       C and D: a cycle nobody holds
+ *
+ *          refcnt   gc_refs after subtract_refs
+ *     A    2        1   B's reference is inside the set; outside's is not
+ *     B    1        0   A's is inside
+ *     C    1        0
+ *     D    1        0
+ *
+ * gc_refs > 0 means a reference from outside: A is the one root. Everything
+ * a root reaches is in use (A, then B); what no root reaches is garbage (C
+ * and D), though each has a reference count of 1. Clearing C drops its
+ * reference to D, which falls to 0 and is freed, dropping its reference to
+ * C, which is freed too. A and B move up a generation: an object that
+ * survived is likely to live on, so older generations are walked less
+ * often (gc_maybe_collect paces them).
+ *
+ * The phases, in gc_collect's order:
  * A collection of generation N takes the objects of generations 0..N as one
  * set (they stay in their vectors; internal.h documents the fields):
  *   subtract_refs     gc_refs = refcnt, minus each reference from inside
@@ -13,7 +37,8 @@
  *                     roots, and the scan stops once it has met them all:
  *                     a set that is all garbage is not walked here at all
  *   split             survivors leave the set and move up a generation
- *   observer          shown the garbage, intact
+ *   observe           the observer (leak forensics) is shown the garbage,
+ *                     intact
  *   handle_weakrefs   weak references into the garbage are cleared, all of
  *                     them, then their callbacks run
  *   finalize_garbage  each finalizer runs, at most once per object (PEP 442)
@@ -24,7 +49,9 @@
  *                     references it (clear_garbage)
  * When the heap has no observer, no weak reference and no pending finalizer
  * (the common case), nothing can run between the split and the clearing, so
- * split clears the garbage as it goes: one pass less (split_delete). The
+ * split clears the garbage as it goes: one pass less (split_delete); and a
+ * set with no root and nothing referenced from outside is all garbage,
+ * freed whole with no split (delete_closed). The
  * references of a type that describes them (rcl_ref) are walked here, not
  * through a traverse (for_each_ref).
  *
@@ -738,6 +765,22 @@ static void finish_counts(rcl_heap *h, int gen, int reason,
 		h->st.collections_by_limit_total++;
 }
 
+/* Clear each member of the garbage not cleared yet (a finalizer or a
+ * weak reference's callback may have run meanwhile), which drops the
+ * references that form its cycles: each member is freed as soon as nothing
+ * references it (clear_garbage). */
+static void delete_garbage(rcl_heap *h, int gen)
+{
+	rcl_head *o;
+
+	h->deleting = true;
+	FOR_SET(h, gen, o)
+	{
+		if (IS_GARBAGE(o) && !(o->flags & F_CLEARED))
+			clear_garbage(h, o);
+	}
+}
+
 /*
  * Collect generations 0..gen. This is the main function: read it to
  * understand how a collection proceeds.
@@ -782,14 +825,7 @@ size_t gc_collect(rcl_heap *h, int gen, int reason)
 			user_code |= finalize_garbage(h, gen) > 0;
 		if (user_code)
 			handle_resurrected(h, gen);
-		h->deleting = true;
-		rcl_head *o;
-
-		FOR_SET(h, gen, o)
-		{
-			if (IS_GARBAGE(o) && !(o->flags & F_CLEARED))
-				clear_garbage(h, o);
-		}
+		delete_garbage(h, gen);
 	}
 	h->st.freed_by_gc_total +=
 	    finish_garbage(h, gen, to_gen, si.garbage, &uncollectable);
@@ -927,4 +963,98 @@ void rcl_garbage_foreach(const rcl_garbage *g, void (*fn)(void *, void *),
 bool rcl_garbage_contains(const rcl_garbage *g, const void *obj)
 {
 	return g && obj && IS_GARBAGE(HEAD(obj));
+}
+
+/*
+ * The collector's controls: automatic collection on or off, the count
+ * thresholds and the young byte trigger that pace it (gc_maybe_collect),
+ * and the permanent generation that freezing fills.
+ */
+
+void rcl_auto_collect(rcl_heap *h, bool on)
+{
+	if (h)
+		h->enabled = on;
+}
+
+bool rcl_auto_collect_enabled(const rcl_heap *h)
+{
+	return h && h->enabled;
+}
+
+/* Set the count thresholds, as gc.set_threshold(). */
+void rcl_set_thresholds(rcl_heap *h, const size_t thresholds[RCL_GENERATIONS])
+{
+	if (!h || !thresholds)
+		return;
+	for (int i = 0; i < RCL_GENERATIONS; i++)
+		h->gens[i].threshold = thresholds[i];
+}
+
+void rcl_set_young_bytes(rcl_heap *h, size_t bytes)
+{
+	if (h)
+		h->young_bytes = bytes;
+}
+
+size_t rcl_young_bytes(const rcl_heap *h)
+{
+	return h ? h->young_bytes : 0;
+}
+
+/* Move every object of the vectors from..to into gen's vector; false
+ * (nothing moved) if memory is short. */
+static bool move_all(rcl_heap *h, unsigned from, unsigned to, unsigned gen)
+{
+	size_t n = 0;
+
+	for (unsigned g = from; g <= to; g++)
+		n += g == gen ? 0 : h->vec[g].n;
+	if (!vec_reserve(h, &h->vec[gen], n))
+		return false;
+	for (unsigned g = from; g <= to; g++) {
+		rcl_vec *v = &h->vec[g];
+
+		if (g == gen)
+			continue;
+		for (uint32_t i = 0; i < v->n; i++) {
+			rcl_head *o = v->v[i];
+
+			if (!o)
+				continue;
+			head_set_gen(o, gen);
+			o->idx = h->vec[gen].n;
+			h->vec[gen].v[h->vec[gen].n++] = o;
+		}
+		v->n = v->holes = 0;
+		h->slot[gen].bytes += h->slot[g].bytes;
+		h->slot[g].bytes = 0;
+	}
+	return true;
+}
+
+/* Move every tracked object to the permanent generation. */
+void rcl_freeze(rcl_heap *h)
+{
+	if (!h || h->collecting)
+		return;
+	HEAP_CHECK_OWNER(h);
+	if (!move_all(h, 0, RCL_GENERATIONS - 1, GEN_PERMANENT))
+		return;
+	for (int i = 0; i < RCL_GENERATIONS; i++)
+		h->gens[i].count = 0;
+}
+
+/* Move the permanent generation back into the oldest one. */
+void rcl_unfreeze(rcl_heap *h)
+{
+	if (!h || h->collecting)
+		return;
+	HEAP_CHECK_OWNER(h);
+	move_all(h, GEN_PERMANENT, GEN_PERMANENT, RCL_GENERATIONS - 1);
+}
+
+size_t rcl_freeze_count(const rcl_heap *h)
+{
+	return h ? vec_count(&h->vec[GEN_PERMANENT]) : 0;
 }

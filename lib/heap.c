@@ -940,68 +940,6 @@ size_t rcl_owned_bytes(const void *obj)
 	return o->ti->heap->owned.vals[headmap_slot(&o->ti->heap->owned, o)];
 }
 
-void rcl_auto_collect(rcl_heap *h, bool on)
-{
-	if (h)
-		h->enabled = on;
-}
-
-bool rcl_auto_collect_enabled(const rcl_heap *h)
-{
-	return h && h->enabled;
-}
-
-/* Set the count thresholds, as gc.set_threshold(). */
-void rcl_set_thresholds(rcl_heap *h, const size_t thresholds[RCL_GENERATIONS])
-{
-	if (!h || !thresholds)
-		return;
-	for (int i = 0; i < RCL_GENERATIONS; i++)
-		h->gens[i].threshold = thresholds[i];
-}
-
-void rcl_set_young_bytes(rcl_heap *h, size_t bytes)
-{
-	if (h)
-		h->young_bytes = bytes;
-}
-
-size_t rcl_young_bytes(const rcl_heap *h)
-{
-	return h ? h->young_bytes : 0;
-}
-
-/* Move every object of the vectors from..to into gen's vector; false
- * (nothing moved) if memory is short. */
-static bool move_all(rcl_heap *h, unsigned from, unsigned to, unsigned gen)
-{
-	size_t n = 0;
-
-	for (unsigned g = from; g <= to; g++)
-		n += g == gen ? 0 : h->vec[g].n;
-	if (!vec_reserve(h, &h->vec[gen], n))
-		return false;
-	for (unsigned g = from; g <= to; g++) {
-		rcl_vec *v = &h->vec[g];
-
-		if (g == gen)
-			continue;
-		for (uint32_t i = 0; i < v->n; i++) {
-			rcl_head *o = v->v[i];
-
-			if (!o)
-				continue;
-			head_set_gen(o, gen);
-			o->idx = h->vec[gen].n;
-			h->vec[gen].v[h->vec[gen].n++] = o;
-		}
-		v->n = v->holes = 0;
-		h->slot[gen].bytes += h->slot[g].bytes;
-		h->slot[g].bytes = 0;
-	}
-	return true;
-}
-
 /* Give back the memory the heap keeps for reuse. */
 size_t rcl_heap_trim(rcl_heap *h)
 {
@@ -1024,32 +962,6 @@ size_t rcl_heap_release_idle(rcl_heap *h)
 	HEAP_CHECK_OWNER(h);
 	return block_trim(h, BLOCK_IDLE_NS) +
 	       pool_release_idle(&h->pool, gauge_now_ns());
-}
-
-/* Move every tracked object to the permanent generation. */
-void rcl_freeze(rcl_heap *h)
-{
-	if (!h || h->collecting)
-		return;
-	HEAP_CHECK_OWNER(h);
-	if (!move_all(h, 0, RCL_GENERATIONS - 1, GEN_PERMANENT))
-		return;
-	for (int i = 0; i < RCL_GENERATIONS; i++)
-		h->gens[i].count = 0;
-}
-
-/* Move the permanent generation back into the oldest one. */
-void rcl_unfreeze(rcl_heap *h)
-{
-	if (!h || h->collecting)
-		return;
-	HEAP_CHECK_OWNER(h);
-	move_all(h, GEN_PERMANENT, GEN_PERMANENT, RCL_GENERATIONS - 1);
-}
-
-size_t rcl_freeze_count(const rcl_heap *h)
-{
-	return h ? vec_count(&h->vec[GEN_PERMANENT]) : 0;
 }
 
 /* Copy the statistics of h into out. */
