@@ -4,7 +4,7 @@ garbage` name Runner and Task five times each with the cycle
 Runner -yield_point-> Task -runner-> Runner; reading empties the report;
 /seed/fixed leaves neither; with debugging off nothing is recorded."""
 
-from harness import Daemon, check, http_get, skip
+from harness import Daemon, check, http_get
 
 N = 5
 
@@ -86,9 +86,7 @@ def test_off(d):
 def main():
     with Daemon() as d:
         code, _ = http_get(d.http_port, "/seed/fixed?mb=1")
-        if code == 404:
-            skip("GET /seed/leaky and /seed/fixed are not served yet "
-                 "(issue 5)")
+        check(code != 404, "/seed/fixed is a built-in route, yet 404")
         check(d.ctl_json("debug", "leak", "on") == {"leak": True}, "on")
         test_leaky(d)
         test_human(d)

@@ -1,4 +1,4 @@
-"""Forensics that point at the code (issue 17). With leak debugging on:
+"""Forensics that point at the code (allocation sites). With leak debugging on:
 five /seed/leaky and five /seed/fixed requests (curl) attribute every
 Runner and Task the collector finds to /seed/leaky, with the rcl_new()
 lines of daemon/tasks/seed-leaky.c that made them, and nothing to

@@ -1,4 +1,4 @@
-"""The units as meson configured them: the directives issue 7 asks for,
+"""The units as meson configured them: the sandboxing directives README-systemd.md lists,
 `systemd-analyze security --offline=true` rating reclaimd.service at 2.0 or
 less, and a sandbox that does not break the daemon: the settings it cannot
 live without are absent, and every system call reclaimd makes while it

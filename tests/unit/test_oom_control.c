@@ -14,7 +14,7 @@
  * when the call ran out), no reply, aborted by xmalloc ("out of memory": the
  * daemon stops), leaked (LeakSanitizer), hung, crashed. Anything but an
  * answer fails the test: the daemon may stop for memory at start-up, never
- * later. The three findings of issue 8 this test was written for (xmalloc
+ * later. The three findings this test was first written for (xmalloc
  * aborting in a call, json_attach leaking the child it could not attach,
  * call_finish handing control_send a NULL reply) are fixed; the counts of
  * each outcome are still printed.
