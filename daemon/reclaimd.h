@@ -1,4 +1,5 @@
-/* reclaimd: the daemon's internal interfaces, one section per file. */
+/* reclaimd: the daemon's internal interfaces, one section per file; the
+ * threads, the file map and the walks through them: doc/ARCHITECTURE.md. */
 #ifndef RECLAIMD_H
 #define RECLAIMD_H
 
