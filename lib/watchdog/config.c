@@ -38,12 +38,15 @@ static int fail_value(char *err, size_t len, const char *s, const char *why)
 }
 
 /*
- * Deprecated (watchdog.h): the daemon parses its values with common/value.c,
- * which this wraps, compiled in with hidden visibility. The size grammar is
- * value_size's; "auto" is 0.
+ * The deprecated setters (watchdog.h) wrap common/value.c, the grammar the
+ * daemon parses its values with, compiled in with hidden visibility; they
+ * call these, not each other, since the compiler warns of a call to a
+ * deprecated function.
  */
-int rcl_watchdog_parse_size(const char *s, uint64_t *bytes, char *err,
-			    size_t errlen)
+
+/* A size as value_size reads it, or "auto" for 0. */
+static int size_or_auto(const char *s, uint64_t *bytes, char *err,
+			size_t errlen)
 {
 	char why[VALUE_ERR_LEN];
 
@@ -56,9 +59,8 @@ int rcl_watchdog_parse_size(const char *s, uint64_t *bytes, char *err,
 	return 0;
 }
 
-/* Deprecated (watchdog.h): "80%", "80.5%" or "0.8", value_fraction's. */
-int rcl_watchdog_parse_fraction(const char *s, double *frac, char *err,
-				size_t errlen)
+/* "80%", "80.5%" or "0.8", as value_fraction reads it. */
+static int fraction(const char *s, double *frac, char *err, size_t errlen)
 {
 	char why[VALUE_ERR_LEN];
 
@@ -75,6 +77,20 @@ static int set_bool(const char *s, bool *out, char *err, size_t errlen)
 	if (value_bool(s, out, why, sizeof why) != 0)
 		return fail_value(err, errlen, s, why);
 	return 0;
+}
+
+/* Deprecated; see watchdog.h. */
+int rcl_watchdog_parse_size(const char *s, uint64_t *bytes, char *err,
+			    size_t errlen)
+{
+	return size_or_auto(s, bytes, err, errlen);
+}
+
+/* Deprecated; see watchdog.h. */
+int rcl_watchdog_parse_fraction(const char *s, double *frac, char *err,
+				size_t errlen)
+{
+	return fraction(s, frac, err, errlen);
 }
 
 /* "auto", or an absolute cgroup directory that fits. */
@@ -112,7 +128,7 @@ int rcl_watchdog_config_set(rcl_watchdog_config *cfg, const char *key,
 	if (strcmp(key, "enabled") == 0) {
 		rc = set_bool(value, &cfg->enabled, why, sizeof why);
 	} else if (strcmp(key, "limit") == 0) {
-		rc = rcl_watchdog_parse_size(value, &cfg->limit_bytes, why,
+		rc = size_or_auto(value, &cfg->limit_bytes, why,
 					     sizeof why);
 		if (rc == 0 && cfg->limit_bytes == 0 &&
 		    strcasecmp(value, "auto") != 0) {
@@ -122,13 +138,13 @@ int rcl_watchdog_config_set(rcl_watchdog_config *cfg, const char *key,
 			rc = -1;
 		}
 	} else if (strcmp(key, "soft") == 0) {
-		rc = rcl_watchdog_parse_fraction(value, &cfg->soft, why,
+		rc = fraction(value, &cfg->soft, why,
 						 sizeof why);
 	} else if (strcmp(key, "hard") == 0) {
-		rc = rcl_watchdog_parse_fraction(value, &cfg->hard, why,
+		rc = fraction(value, &cfg->hard, why,
 						 sizeof why);
 	} else if (strcmp(key, "hysteresis") == 0) {
-		rc = rcl_watchdog_parse_fraction(value, &cfg->hysteresis, why,
+		rc = fraction(value, &cfg->hysteresis, why,
 						 sizeof why);
 	} else if (strcmp(key, "cgroup") == 0) {
 		rc = set_cgroup(cfg, value, why, sizeof why);
