@@ -261,7 +261,7 @@ rcl_result *rcl_runner_result(rcl_runner *r)
 	return (rcl_result *)r->result;
 }
 
-/* A progress report, if one is due; see reclaim/task.h. Out of memory, no
+/* A progress report, if one is due; see reclaimd/task.h. Out of memory, no
  * report: progress is not worth failing the task for. */
 rcl_result *rcl_runner_progress(rcl_runner *r, double fraction,
 				const char *phase)

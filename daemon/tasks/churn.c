@@ -13,7 +13,7 @@
  */
 #include <time.h>
 
-#include <reclaim/task.h>
+#include <reclaimd/task.h>
 #include <reclaim/types.h>
 
 #define CHURN_SLICE_MS 10

@@ -24,7 +24,7 @@
  */
 #include <stddef.h>
 
-#include <reclaim/task.h>
+#include <reclaimd/task.h>
 #include <reclaim/types.h>
 
 #include "seed.h"

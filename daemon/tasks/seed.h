@@ -2,7 +2,7 @@
 #ifndef RECLAIMD_TASKS_SEED_H
 #define RECLAIMD_TASKS_SEED_H
 
-#include <reclaim/task.h>
+#include <reclaimd/task.h>
 #include <reclaim/types.h>
 
 #define SEED_DEFAULT_MB 20

@@ -17,7 +17,7 @@
 #include <errno.h>
 #include <time.h>
 
-#include <reclaim/task.h>
+#include <reclaimd/task.h>
 #include <reclaim/types.h>
 
 #include "nodetree.h"

@@ -13,7 +13,7 @@
  */
 #include <stddef.h>
 
-#include <reclaim/task.h>
+#include <reclaimd/task.h>
 #include <reclaim/types.h>
 
 /* megabyte_string = "0123456789abcdef" * 64 * 1024 */
