@@ -131,10 +131,11 @@ int value_duration(const char *s, uint64_t *us, char *err, size_t errlen)
 			}
 		}
 	}
-	return fail(err, errlen,
-		    "not a duration: a whole number below 10^9 with an "
-		    "optional unit us, ms, s, m or h (seconds if none), such as "
-		    "500ms, 60s or 2m");
+	return fail(
+	    err, errlen,
+	    "not a duration: a whole number below 10^9 with an "
+	    "optional unit us, ms, s, m or h (seconds if none), such as "
+	    "500ms, 60s or 2m");
 }
 
 /* A boolean; see value.h. */

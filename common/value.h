@@ -23,7 +23,7 @@
 
 /* What a size is, for messages that explain it. */
 #define VALUE_SIZE_GRAMMAR                                                     \
-	"a whole number of bytes with an optional unit K, M, G or T (or "     \
+	"a whole number of bytes with an optional unit K, M, G or T (or "      \
 	"KiB, MiB, GiB, TiB: powers of 1024)"
 
 /* "512M", "64KiB", "7B", "4096" -> bytes: digits and an optional unit B,

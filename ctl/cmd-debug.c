@@ -25,10 +25,11 @@ static int cmd_debug_exec(struct ctl *ctl, int argc, char **argv)
 		return ctl_usage(ctl, "debug: unknown flag \"%s\"", argv[0]);
 	/* the configuration's booleans: on/off, true/false, yes/no, 1/0 */
 	if (value_bool(argv[1], &on, NULL, 0) != 0)
-		return ctl_usage(ctl,
-				 "debug: leak: expected on or off (or another "
-				 "boolean: true/false, yes/no, 1/0), not \"%s\"",
-				 argv[1]);
+		return ctl_usage(
+		    ctl,
+		    "debug: leak: expected on or off (or another "
+		    "boolean: true/false, yes/no, 1/0), not \"%s\"",
+		    argv[1]);
 	params = json_object();
 	json_add_bool(params, "leak", on);
 	rc = ctl_simple(ctl, "io.reclaim.SetDebug", params, cmd_debug_human);

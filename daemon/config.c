@@ -135,11 +135,12 @@ const char *config_default_path(void)
 
 /*
  * Parsers: 0, or -1 with *cause saying why; -1 with *cause NULL means out of
- * memory, as in varlink.c. Every value of a kind is read by common/value.c's
- * parser of that kind (sizes, fractions, durations, booleans, counts), so
- * the file, -s and reclaimctl agree; reclaimd.conf(5), VALUES. A load that runs out of memory fails whatever the
+ * memory, as in varlink.c. A load that runs out of memory fails whatever the
  * file says (config_load: NULL with *cause NULL), so a reload keeps the old
- * configuration and start-up stops with "out of memory".
+ * configuration and start-up stops with "out of memory". Every value of a
+ * kind is read by common/value.c's parser of that kind (sizes, fractions,
+ * durations, booleans, counts), so the file, -s and reclaimctl agree
+ * (reclaimd.conf(5), VALUES).
  */
 
 /* Free a string field and store a copy of value. */

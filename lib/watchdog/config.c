@@ -128,8 +128,7 @@ int rcl_watchdog_config_set(rcl_watchdog_config *cfg, const char *key,
 	if (strcmp(key, "enabled") == 0) {
 		rc = set_bool(value, &cfg->enabled, why, sizeof why);
 	} else if (strcmp(key, "limit") == 0) {
-		rc = size_or_auto(value, &cfg->limit_bytes, why,
-					     sizeof why);
+		rc = size_or_auto(value, &cfg->limit_bytes, why, sizeof why);
 		if (rc == 0 && cfg->limit_bytes == 0 &&
 		    strcasecmp(value, "auto") != 0) {
 			snprintf(why, sizeof why,
@@ -138,14 +137,11 @@ int rcl_watchdog_config_set(rcl_watchdog_config *cfg, const char *key,
 			rc = -1;
 		}
 	} else if (strcmp(key, "soft") == 0) {
-		rc = fraction(value, &cfg->soft, why,
-						 sizeof why);
+		rc = fraction(value, &cfg->soft, why, sizeof why);
 	} else if (strcmp(key, "hard") == 0) {
-		rc = fraction(value, &cfg->hard, why,
-						 sizeof why);
+		rc = fraction(value, &cfg->hard, why, sizeof why);
 	} else if (strcmp(key, "hysteresis") == 0) {
-		rc = fraction(value, &cfg->hysteresis, why,
-						 sizeof why);
+		rc = fraction(value, &cfg->hysteresis, why, sizeof why);
 	} else if (strcmp(key, "cgroup") == 0) {
 		rc = set_cgroup(cfg, value, why, sizeof why);
 	} else {

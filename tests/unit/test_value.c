@@ -61,9 +61,9 @@ static void test_size_accepted(void **state)
 static void test_size_refused(void **state)
 {
 	static const char *const bad[] = {
-	    "",	    "8MB", "1.5G", "0x10", "1e3",  "8 MiB", " 8",	 "8 ",
-	    "+8K",  "-8K", "8KiBs", "8iB", "inf", "nan",   "auto", "12Q",
-	    "8KB",  "K",   "8Ki"};
+	    "",	    "8MB", "1.5G", "0x10",  "1e3", "8 MiB", " 8",
+	    "8 ",   "+8K", "-8K",  "8KiBs", "8iB", "inf",   "nan",
+	    "auto", "12Q", "8KB",  "K",	    "8Ki"};
 	char err[VALUE_ERR_LEN];
 	uint64_t b = 42;
 	size_t i;
@@ -85,8 +85,8 @@ static void test_size_refused(void **state)
 /* Percentages and fractions from 0 to 1. */
 static void test_fraction(void **state)
 {
-	static const char *const bad[] = {"",	 "x",	"80%%", "80% x",
-					  "0x",	 "inf", "nan",	"80 %"};
+	static const char *const bad[] = {"",	"x",   "80%%", "80% x",
+					  "0x", "inf", "nan",  "80 %"};
 	char err[VALUE_ERR_LEN];
 	double v = 42;
 
@@ -122,13 +122,17 @@ static void test_duration(void **state)
 	static const struct {
 		const char *s;
 		uint64_t us;
-	} ok[] = {{"0", 0},	       {"250us", 250},
-		  {"500ms", 500000},   {"60s", 60000000},
-		  {"60", 60000000},    {"2m", 120000000},
-		  {"1h", 3600000000ULL}, {"999999999us", 999999999}};
+	} ok[] = {{"0", 0},
+		  {"250us", 250},
+		  {"500ms", 500000},
+		  {"60s", 60000000},
+		  {"60", 60000000},
+		  {"2m", 120000000},
+		  {"1h", 3600000000ULL},
+		  {"999999999us", 999999999}};
 	static const char *const bad[] = {
-	    "",	   "soon", "5S",  "5 s", " 5s",	       "+5s",	"-5s",
-	    "1.5s", "5sec", "5d",  "0x5", "1000000000", "5Ms",	"5min"};
+	    "",	    "soon", "5S", "5 s", " 5s",	       "+5s", "-5s",
+	    "1.5s", "5sec", "5d", "0x5", "1000000000", "5Ms", "5min"};
 	char err[VALUE_ERR_LEN];
 	uint64_t us;
 	size_t i;
@@ -154,9 +158,8 @@ static void test_bool(void **state)
 					  "on",	  "ON",	  "1"};
 	static const char *const no[] = {"false", "False", "no", "NO",
 					 "off",	  "Off",   "0"};
-	static const char *const bad[] = {"",	"maybe", "2",	  "y",
-					  "n",	"t",	 " true", "true ",
-					  "01", "enabled"};
+	static const char *const bad[] = {
+	    "", "maybe", "2", "y", "n", "t", " true", "true ", "01", "enabled"};
 	char err[VALUE_ERR_LEN];
 	bool b;
 	size_t i;
@@ -179,10 +182,19 @@ static void test_bool(void **state)
 /* A list of counts: exactly n, each within max. */
 static void test_counts(void **state)
 {
-	static const char *const bad[] = {
-	    "",	      "700,10",	      "700,10,10,1", "700,,10", "700, 10,10",
-	    " 700,10,10", "700,10,10,", "-1,10,10",  "+1,10,10", "a,b,c",
-	    "700;10;10", "4294967296,1,1", "1,1,99999999999999999999"};
+	static const char *const bad[] = {"",
+					  "700,10",
+					  "700,10,10,1",
+					  "700,,10",
+					  "700, 10,10",
+					  " 700,10,10",
+					  "700,10,10,",
+					  "-1,10,10",
+					  "+1,10,10",
+					  "a,b,c",
+					  "700;10;10",
+					  "4294967296,1,1",
+					  "1,1,99999999999999999999"};
 	char err[VALUE_ERR_LEN];
 	uint64_t v[3] = {42, 42, 42};
 	size_t i;
@@ -190,9 +202,9 @@ static void test_counts(void **state)
 	assert_int_equal(
 	    value_counts("700,10,10", v, 3, UINT32_MAX, err, sizeof err), 0);
 	assert_true(v[0] == 700 && v[1] == 10 && v[2] == 10);
-	assert_int_equal(value_counts("4294967295,0,1", v, 3, UINT32_MAX, err,
-				      sizeof err),
-			 0);
+	assert_int_equal(
+	    value_counts("4294967295,0,1", v, 3, UINT32_MAX, err, sizeof err),
+	    0);
 	assert_true(v[0] == UINT32_MAX && v[1] == 0 && v[2] == 1);
 	v[0] = 42;
 	for (i = 0; i < sizeof bad / sizeof bad[0]; i++)

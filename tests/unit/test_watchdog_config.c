@@ -34,11 +34,9 @@ static void test_parse_size(void **state)
 	assert_int_equal(rcl_watchdog_parse_size("512M", &b, err, sizeof err),
 			 0);
 	assert_int_equal(b, 512 * MiB);
-	assert_int_equal(rcl_watchdog_parse_size("2g", &b, err, sizeof err),
-			 0);
+	assert_int_equal(rcl_watchdog_parse_size("2g", &b, err, sizeof err), 0);
 	assert_int_equal(b, 2048 * MiB);
-	assert_int_equal(rcl_watchdog_parse_size("7B", &b, err, sizeof err),
-			 0);
+	assert_int_equal(rcl_watchdog_parse_size("7B", &b, err, sizeof err), 0);
 	assert_int_equal(b, 7);
 	assert_int_equal(rcl_watchdog_parse_size("64KiB", &b, err, sizeof err),
 			 0);
@@ -64,10 +62,20 @@ static void test_parse_size(void **state)
  * an error, and so is a size past 64 bits. */
 static void test_parse_size_strict(void **state)
 {
-	static const char *const bad[] = {
-	    "8MB", "0x10",  "1e3", "8 MiB", "1.5G", " 8",    "8 ",
-	    "+8",  "8KiBs", "8iB", "inf",   "nan",  "18446744073709551616",
-	    "16777216T"};
+	static const char *const bad[] = {"8MB",
+					  "0x10",
+					  "1e3",
+					  "8 MiB",
+					  "1.5G",
+					  " 8",
+					  "8 ",
+					  "+8",
+					  "8KiBs",
+					  "8iB",
+					  "inf",
+					  "nan",
+					  "18446744073709551616",
+					  "16777216T"};
 	char err[256];
 	uint64_t b;
 	size_t i;
@@ -81,13 +89,12 @@ static void test_parse_size_strict(void **state)
 		assert_int_equal(b, 42);
 		assert_true(err[0] != '\0');
 	}
-	assert_int_equal(
-	    rcl_watchdog_parse_size("18446744073709551615", &b, err, sizeof err),
-	    0);
-	assert_true(b == UINT64_MAX);
-	assert_int_equal(rcl_watchdog_parse_size("16777215T", &b, err,
-						 sizeof err),
+	assert_int_equal(rcl_watchdog_parse_size("18446744073709551615", &b,
+						 err, sizeof err),
 			 0);
+	assert_true(b == UINT64_MAX);
+	assert_int_equal(
+	    rcl_watchdog_parse_size("16777215T", &b, err, sizeof err), 0);
 	assert_true(b == 16777215ULL << 40);
 }
 
