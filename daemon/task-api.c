@@ -12,6 +12,7 @@
 #include <strings.h>
 
 #include "task-internal.h"
+#include "value.h"
 
 /* The heap of the worker running r. */
 rcl_heap *rcl_runner_heap(const rcl_runner *r)
@@ -94,17 +95,14 @@ int rcl_runner_arg_u64(rcl_runner *r, const char *key, uint64_t def,
 		       uint64_t min, uint64_t max, uint64_t *out)
 {
 	const char *s = rcl_runner_arg(r, key);
-	unsigned long long v;
-	char *end;
+	uint64_t v;
 
 	if (s == NULL) {
 		*out = def;
 		return 0;
 	}
-	errno = 0;
-	v = strtoull(s, &end, 10);
-	if (*s < '0' || *s > '9' || *end != '\0' || errno != 0 || v < min ||
-	    v > max)
+	/* a count as the configuration's (common/value.c) */
+	if (value_counts(s, &v, 1, max, NULL, 0) != 0 || v < min)
 		return bad_arg(r, key,
 			       "%s must be a whole number from %llu to "
 			       "%llu, not \"%s\"",
