@@ -2,6 +2,7 @@
 #include <string.h>
 
 #include "reclaimctl.h"
+#include "value.h"
 
 /* Human output of a SetDebug reply. */
 static int cmd_debug_human(const struct json *reply)
@@ -17,15 +18,20 @@ static int cmd_debug_human(const struct json *reply)
 static int cmd_debug_exec(struct ctl *ctl, int argc, char **argv)
 {
 	struct json *params;
+	bool on;
 	int rc;
 
 	if (strcmp(argv[0], "leak") != 0)
 		return ctl_usage(ctl, "debug: unknown flag \"%s\"", argv[0]);
-	if (strcmp(argv[1], "on") != 0 && strcmp(argv[1], "off") != 0)
-		return ctl_usage(ctl, "debug: expected on or off, not \"%s\"",
-				 argv[1]);
+	/* the configuration's booleans: on/off, true/false, yes/no, 1/0 */
+	if (value_bool(argv[1], &on, NULL, 0) != 0)
+		return ctl_usage(
+		    ctl,
+		    "debug: leak: expected on or off (or another "
+		    "boolean: true/false, yes/no, 1/0), not \"%s\"",
+		    argv[1]);
 	params = json_object();
-	json_add_bool(params, "leak", strcmp(argv[1], "on") == 0);
+	json_add_bool(params, "leak", on);
 	rc = ctl_simple(ctl, "io.reclaim.SetDebug", params, cmd_debug_human);
 	json_destroy(params);
 	return rc;

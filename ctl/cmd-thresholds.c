@@ -4,6 +4,7 @@
 
 #include "human.h"
 #include "reclaimctl.h"
+#include "value.h"
 
 /* Print thresholds and young_bytes found at the given paths. */
 static void cmd_thresholds_print(const struct json *thr, uint64_t young)
@@ -36,33 +37,25 @@ static int cmd_thresholds_get_human(const struct json *r)
 /* Parse A,B,C into an array; NULL if malformed. */
 static struct json *cmd_thresholds_parse(const char *s)
 {
-	struct json *arr = json_array();
-	unsigned long long v;
-	char *end;
+	struct json *arr;
+	uint64_t v[3];
 	int i;
 
-	for (i = 0; i < 3; i++) {
-		if (*s < '0' || *s > '9')
-			break;
-		v = strtoull(s, &end, 10);
-		if (v > 0xffffffffULL || *end != (i == 2 ? '\0' : ','))
-			break;
-		json_add_u64(arr, NULL, v);
-		s = end + 1;
-	}
-	if (i != 3) {
-		json_destroy(arr);
+	if (value_counts(s, v, 3, UINT32_MAX, NULL, 0) != 0)
 		return NULL;
-	}
+	arr = json_array();
+	for (i = 0; i < 3; i++)
+		json_add_u64(arr, NULL, v[i]);
 	return arr;
 }
 
-/* thresholds [A,B,C [YOUNG_BYTES]] */
+/* thresholds [A,B,C [YOUNG_BYTES]]; YOUNG_BYTES is a size (8MiB), as
+ * heap.young_bytes. */
 static int cmd_thresholds_exec(struct ctl *ctl, int argc, char **argv)
 {
+	char why[VALUE_ERR_LEN];
 	struct json *params, *arr;
-	unsigned long long young;
-	char *end;
+	uint64_t young;
 	int rc;
 
 	if (argc == 0)
@@ -77,13 +70,11 @@ static int cmd_thresholds_exec(struct ctl *ctl, int argc, char **argv)
 	params = json_object();
 	json_attach(params, "thresholds", arr);
 	if (argc == 2) {
-		young = strtoull(argv[1], &end, 10);
-		if (*argv[1] < '0' || *argv[1] > '9' || *end != '\0') {
+		if (value_size(argv[1], &young, why, sizeof why) != 0) {
 			json_destroy(params);
 			return ctl_usage(ctl,
-					 "thresholds: YOUNG_BYTES must be "
-					 "a number of bytes, not \"%s\"",
-					 argv[1]);
+					 "thresholds: YOUNG_BYTES \"%s\" is %s",
+					 argv[1], why);
 		}
 		json_add_u64(params, "young_bytes", young);
 	}
@@ -92,7 +83,6 @@ static int cmd_thresholds_exec(struct ctl *ctl, int argc, char **argv)
 	json_destroy(params);
 	return rc;
 }
-
 const struct cmd_entry cmd_thresholds_entry = {
     .name = "thresholds",
     .usage = "[A,B,C [YOUNG_BYTES]]",

@@ -22,6 +22,7 @@
 #include "config.h"
 #include "reclaimd.h"
 #include "sockpath.h"
+#include "value.h"
 
 struct config_key;
 typedef int (*config_parse_fn)(struct config *cfg, void *field,
@@ -68,7 +69,10 @@ static int parse_listen(struct config *, void *, const char *, char **);
 static int parse_workers(struct config *, void *, const char *, char **);
 static int parse_thresholds(struct config *, void *, const char *, char **);
 static int parse_size(struct config *, void *, const char *, char **);
-static int parse_watchdog(struct config *, void *, const char *, char **);
+static int parse_fraction(struct config *, void *, const char *, char **);
+static int parse_watchdog_limit(struct config *, void *, const char *,
+				char **);
+static int parse_cgroup(struct config *, void *, const char *, char **);
 static int parse_log_level(struct config *, void *, const char *, char **);
 static int parse_limit(struct config *, void *, const char *, char **);
 static int parse_bool(struct config *, void *, const char *, char **);
@@ -108,12 +112,13 @@ static const struct config_key config_keys[] = {
     KEY("metrics", "listen", "127.0.0.1:9187", parse_listen, metrics_listen),
     KEY("heap", "thresholds", "700,10,10", parse_thresholds, heap_thresholds),
     KEY("heap", "young_bytes", "8MiB", parse_size, heap_young_bytes),
-    KEY("watchdog", "enabled", "true", parse_watchdog, watchdog),
-    KEY("watchdog", "limit", "auto", parse_watchdog, watchdog),
-    KEY("watchdog", "soft", "80%", parse_watchdog, watchdog),
-    KEY("watchdog", "hard", "95%", parse_watchdog, watchdog),
-    KEY("watchdog", "hysteresis", "5%", parse_watchdog, watchdog),
-    KEY("watchdog", "cgroup", "auto", parse_watchdog, watchdog),
+    KEY("watchdog", "enabled", "true", parse_bool, watchdog.enabled),
+    KEY("watchdog", "limit", "auto", parse_watchdog_limit,
+	watchdog.limit_bytes),
+    KEY("watchdog", "soft", "80%", parse_fraction, watchdog.soft),
+    KEY("watchdog", "hard", "95%", parse_fraction, watchdog.hard),
+    KEY("watchdog", "hysteresis", "5%", parse_fraction, watchdog.hysteresis),
+    KEY("watchdog", "cgroup", "auto", parse_cgroup, watchdog.cgroup),
     KEY("forensics", "report_dir", "", parse_string, forensics_report_dir),
     KEY("forensics", "report_interval", "10m", parse_duration,
 	forensics_report_interval_us),
@@ -132,7 +137,10 @@ const char *config_default_path(void)
  * Parsers: 0, or -1 with *cause saying why; -1 with *cause NULL means out of
  * memory, as in varlink.c. A load that runs out of memory fails whatever the
  * file says (config_load: NULL with *cause NULL), so a reload keeps the old
- * configuration and start-up stops with "out of memory".
+ * configuration and start-up stops with "out of memory". Every value of a
+ * kind is read by common/value.c's parser of that kind (sizes, fractions,
+ * durations, booleans, counts), so the file, -s and reclaimctl agree
+ * (reclaimd.conf(5), VALUES).
  */
 
 /* Free a string field and store a copy of value. */
@@ -189,30 +197,13 @@ static int parse_group(struct config *cfg, void *field, const char *value,
 	return parse_string(cfg, field, value, cause);
 }
 
-/* A whole number. */
-static int number(const char *value, uint64_t *out, char **end)
-{
-	unsigned long long v;
-
-	if (*value < '0' || *value > '9')
-		return -1;
-	errno = 0;
-	v = strtoull(value, end, 10);
-	if (errno != 0)
-		return -1;
-	*out = v;
-	return 0;
-}
-
 /* A count from 1 up. */
 static int parse_count(struct config *cfg, void *field, const char *value,
 		       char **cause)
 {
 	uint64_t v;
-	char *end;
 
-	if (number(value, &v, &end) != 0 || *end != '\0' || v == 0 ||
-	    v > 1000000) {
+	if (value_counts(value, &v, 1, 1000000, NULL, 0) != 0 || v == 0) {
 		*cause = strdup("expected a number from 1 to 1000000");
 		return -1;
 	}
@@ -220,29 +211,22 @@ static int parse_count(struct config *cfg, void *field, const char *value,
 	return 0;
 }
 
+/* A value.h parser's sentence as the cause; -1. */
+static int value_cause(char **cause, const char *why)
+{
+	*cause = strdup(why);
+	return -1;
+}
+
 /* A duration: 500ms, 60s, 2m, 1h, 250us; a bare number is seconds. */
 static int parse_duration(struct config *cfg, void *field, const char *value,
 			  char **cause)
 {
-	static const struct {
-		const char *suffix;
-		uint64_t us;
-	} units[] = {{"", 1000000}, {"s", 1000000},  {"ms", 1000},
-		     {"us", 1},	    {"m", 60000000}, {"h", 3600000000ULL}};
-	uint64_t v;
-	char *end;
-	size_t i;
+	char why[VALUE_ERR_LEN];
 
-	if (number(value, &v, &end) == 0 && v < 1000000000) {
-		for (i = 0; i < sizeof units / sizeof units[0]; i++) {
-			if (strcmp(end, units[i].suffix) == 0) {
-				*(uint64_t *)field = v * units[i].us;
-				return 0;
-			}
-		}
-	}
-	*cause = strdup("expected a duration such as 500ms, 60s or 2m");
-	return -1;
+	if (value_duration(value, field, why, sizeof why) != 0)
+		return value_cause(cause, why);
+	return 0;
 }
 
 /* host:port, [v6]:port, or "off" (stored as ""). */
@@ -251,13 +235,12 @@ static int parse_listen(struct config *cfg, void *field, const char *value,
 {
 	const char *colon = strrchr(value, ':');
 	uint64_t port;
-	char *end;
 
 	if (strcmp(value, "off") == 0 || *value == '\0')
 		return parse_string(cfg, field, "", cause);
 	if (colon == NULL || colon == value ||
-	    number(colon + 1, &port, &end) != 0 || *end != '\0' ||
-	    port > 65535 || (value[0] == '[' && colon[-1] != ']')) {
+	    value_counts(colon + 1, &port, 1, 65535, NULL, 0) != 0 ||
+	    (value[0] == '[' && colon[-1] != ']')) {
 		*cause = strdup("expected host:port such as 127.0.0.1:8888, "
 				"[::1]:8888 or off");
 		return -1;
@@ -270,13 +253,12 @@ static int parse_workers(struct config *cfg, void *field, const char *value,
 			 char **cause)
 {
 	uint64_t v;
-	char *end;
 
 	if (strcmp(value, "auto") == 0) {
 		*(uint64_t *)field = 0;
 		return 0;
 	}
-	if (number(value, &v, &end) != 0 || *end != '\0' || v == 0 || v > 256) {
+	if (value_counts(value, &v, 1, 256, NULL, 0) != 0 || v == 0) {
 		*cause = strdup("expected auto or a number from 1 to 256");
 		return -1;
 	}
@@ -288,48 +270,33 @@ static int parse_workers(struct config *cfg, void *field, const char *value,
 static int parse_thresholds(struct config *cfg, void *field, const char *value,
 			    char **cause)
 {
-	uint64_t *t = field, v[RCL_GENERATIONS];
-	const char *p = value;
-	char *end;
-	int i;
-
-	for (i = 0; i < RCL_GENERATIONS; i++) {
-		if (number(p, &v[i], &end) != 0 || v[i] > UINT32_MAX)
-			break;
-		if (*end != (i == RCL_GENERATIONS - 1 ? '\0' : ','))
-			break;
-		p = end + 1;
-	}
-	if (i != RCL_GENERATIONS) {
+	if (value_counts(value, field, RCL_GENERATIONS, UINT32_MAX, NULL, 0) !=
+	    0) {
 		*cause = strdup("expected three counts such as 700,10,10");
 		return -1;
 	}
-	memcpy(t, v, sizeof v);
 	return 0;
-}
-
-/* What every size key says of a bad size. */
-#define SIZE_GRAMMAR                                                           \
-	"a whole number of bytes with an optional unit K, M, G or T (or "     \
-	"KiB, MiB, GiB, TiB: powers of 1024)"
-
-/* A size in bytes: the one size grammar, which watchdog.limit is parsed
- * with (rcl_watchdog_parse_size), less its "auto". */
-static int size_value(const char *value, uint64_t *out)
-{
-	if (strcasecmp(value, "auto") == 0)
-		return -1;
-	return rcl_watchdog_parse_size(value, out, NULL, 0);
 }
 
 /* A size in bytes such as 8MiB; 0 is allowed. */
 static int parse_size(struct config *cfg, void *field, const char *value,
 		      char **cause)
 {
-	if (size_value(value, field) != 0) {
-		*cause = strdup("expected " SIZE_GRAMMAR ", such as 8MiB");
-		return -1;
-	}
+	char why[VALUE_ERR_LEN];
+
+	if (value_size(value, field, why, sizeof why) != 0)
+		return value_cause(cause, why);
+	return 0;
+}
+
+/* A fraction of the limit: 80% or 0.8. */
+static int parse_fraction(struct config *cfg, void *field, const char *value,
+			  char **cause)
+{
+	char why[VALUE_ERR_LEN];
+
+	if (value_fraction(value, field, why, sizeof why) != 0)
+		return value_cause(cause, why);
 	return 0;
 }
 
@@ -340,13 +307,10 @@ static int parse_share(struct config *cfg, void *field, const char *value,
 {
 	struct config_share *sh = field;
 	size_t n = strlen(value);
-	char err[128];
 	double f;
 
 	if (n > 1 && value[n - 1] == '%') {
-		if (rcl_watchdog_parse_fraction(value, &f, err, sizeof err) !=
-			0 ||
-		    f <= 0) {
+		if (value_fraction(value, &f, NULL, 0) != 0 || f <= 0) {
 			*cause = strdup("expected a percentage of the limit "
 					"above 0% and at most 100%, such as "
 					"25%");
@@ -356,10 +320,10 @@ static int parse_share(struct config *cfg, void *field, const char *value,
 		sh->fraction = f;
 		return 0;
 	}
-	if (size_value(value, &sh->bytes) != 0) {
+	if (value_size(value, &sh->bytes, NULL, 0) != 0) {
 		*cause = strdup("expected a percentage of the limit such as "
-				"25%, or " SIZE_GRAMMAR ", such as 64MiB, or 0 "
-				"for none");
+				"25%, or " VALUE_SIZE_GRAMMAR ", such as 64MiB, "
+				"or 0 for none");
 		return -1;
 	}
 	sh->fraction = 0;
@@ -370,11 +334,14 @@ static int parse_share(struct config *cfg, void *field, const char *value,
 static int parse_limit(struct config *cfg, void *field, const char *value,
 		       char **cause)
 {
+	char why[VALUE_ERR_LEN];
 	uint64_t v;
 
-	if (size_value(value, &v) != 0 || v < 64 || v > ((uint64_t)1 << 30)) {
-		*cause = strdup("expected a size from 64 bytes to 1GiB: "
-				SIZE_GRAMMAR ", such as 8KiB");
+	if (value_size(value, &v, why, sizeof why) != 0)
+		return value_cause(cause, why);
+	if (v < 64 || v > ((uint64_t)1 << 30)) {
+		*cause = strdup("out of range: expected a size from 64 bytes "
+				"to 1GiB, such as 8KiB");
 		return -1;
 	}
 	*(uint64_t *)field = v;
@@ -385,19 +352,57 @@ static int parse_limit(struct config *cfg, void *field, const char *value,
 static int parse_bool(struct config *cfg, void *field, const char *value,
 		      char **cause)
 {
-	static const char *const yes[] = {"true", "yes", "on", "1"};
-	static const char *const no[] = {"false", "no", "off", "0"};
-	size_t i;
+	char why[VALUE_ERR_LEN];
 
-	for (i = 0; i < 4; i++) {
-		if (strcasecmp(value, yes[i]) == 0 ||
-		    strcasecmp(value, no[i]) == 0) {
-			*(bool *)field = strcasecmp(value, yes[i]) == 0;
-			return 0;
-		}
+	if (value_bool(value, field, why, sizeof why) != 0)
+		return value_cause(cause, why);
+	return 0;
+}
+
+/* watchdog.limit: "auto" (0: the cgroup's, found at start) or a size
+ * above 0. */
+static int parse_watchdog_limit(struct config *cfg, void *field,
+				const char *value, char **cause)
+{
+	char why[VALUE_ERR_LEN];
+	uint64_t v;
+
+	if (strcasecmp(value, "auto") == 0) {
+		*(uint64_t *)field = 0;
+		return 0;
 	}
-	*cause = strdup("expected true or false");
-	return -1;
+	if (value_size(value, &v, why, sizeof why) != 0)
+		return value_cause(cause, why);
+	if (v == 0) {
+		*cause = strdup("a limit of 0 bytes is not a limit (use "
+				"'auto' for the cgroup's)");
+		return -1;
+	}
+	*(uint64_t *)field = v;
+	return 0;
+}
+
+/* watchdog.cgroup: "auto" (stored as "": the process's own) or an absolute
+ * directory that fits rcl_watchdog_config's cgroup. */
+static int parse_cgroup(struct config *cfg, void *field, const char *value,
+			char **cause)
+{
+	char *dir = field;
+
+	if (strcasecmp(value, "auto") == 0 || value[0] == '\0') {
+		dir[0] = '\0';
+		return 0;
+	}
+	if (value[0] != '/')
+		return value_cause(cause, "not an absolute directory");
+	if (strlen(value) >= RCL_WATCHDOG_PATH_MAX) {
+		if (asprintf(cause, "the directory is longer than %d bytes",
+			     RCL_WATCHDOG_PATH_MAX - 1) < 0)
+			*cause = NULL;
+		return -1;
+	}
+	strcpy(dir, value);
+	return 0;
 }
 
 /* Plugins to load: each is opened and checked now (plugin.c), so a bad one
@@ -408,31 +413,6 @@ static int parse_modules(struct config *cfg, void *field, const char *value,
 	if (plugin_check(value, cause) != 0)
 		return -1;
 	return parse_string(cfg, field, value, cause);
-}
-
-/*
- * watchdog.*: the watchdog parses its own keys, so daemon and library agree
- * on every spelling. The key being set is passed through cfg->parsing.
- */
-static int parse_watchdog(struct config *cfg, void *field, const char *value,
-			  char **cause)
-{
-	char err[256];
-
-	const char *why = err;
-	size_t n = strlen(cfg->parsing);
-
-	if (rcl_watchdog_config_set(field, cfg->parsing, value, err,
-				    sizeof err) != 0) {
-		/* the library's sentence starts "watchdog.KEY: ", as ours */
-		if (strncmp(err, "watchdog.", 9) == 0 &&
-		    strncmp(err + 9, cfg->parsing, n) == 0 &&
-		    strncmp(err + 9 + n, ": ", 2) == 0)
-			why = err + 9 + n + 2;
-		*cause = strdup(why);
-		return -1;
-	}
-	return 0;
 }
 
 /* A syslog level name: err, warning, notice, info, debug. */
@@ -516,7 +496,6 @@ static bool set_key(struct config_load *ld, const char *section,
 		fail(ld, section, name, "unknown key");
 		return false;
 	}
-	ld->cfg->parsing = k->name;
 	if (k->parse(ld->cfg, (char *)ld->cfg + k->offset, value, &cause) !=
 	    0) {
 		if (cause == NULL ||

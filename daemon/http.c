@@ -37,7 +37,7 @@
 #include <string.h>
 #include <unistd.h>
 
-#include <reclaim/task.h>
+#include <reclaimd/task.h>
 
 #include "reclaimd.h"
 #include "xmalloc.h"

@@ -16,7 +16,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include <reclaim/task.h>
+#include <reclaimd/task.h>
 
 #include "reclaimd.h"
 

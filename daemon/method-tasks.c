@@ -1,5 +1,5 @@
 /* Tasks: every registered task, its kind, route or period, and origin. */
-#include <reclaim/task.h>
+#include <reclaimd/task.h>
 
 #include "reclaimd.h"
 

@@ -1,6 +1,6 @@
 /*
  * Plugins: tasks.modules lists shared objects; each exports RCL_PLUGIN_SYMBOL
- * (reclaim/task.h) with the ABI version it was built for. They are loaded
+ * (reclaimd/task.h) with the ABI version it was built for. They are loaded
  * and register their tasks once, at start-up (plugin_load_all), and stay
  * loaded until the daemon exits: their task definitions live in them.
  *
@@ -42,7 +42,7 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
-#include <reclaim/task.h>
+#include <reclaimd/task.h>
 
 #include "reclaimd.h"
 #include "xmalloc.h"
@@ -228,7 +228,7 @@ static const struct rcl_plugin *plugin_open(const char *path, char **cause)
 		plugin_cause(cause,
 			     "plugin %s: no symbol %s: not a reclaimd plugin "
 			     "(define it with RCL_PLUGIN() from "
-			     "reclaim/task.h)",
+			     "reclaimd/task.h)",
 			     path, RCL_PLUGIN_SYMBOL);
 		dlclose(dl);
 		return NULL;
@@ -237,7 +237,7 @@ static const struct rcl_plugin *plugin_open(const char *path, char **cause)
 		plugin_cause(cause,
 			     "plugin %s: built for task ABI version %u, "
 			     "reclaimd has version %u: rebuild it against this "
-			     "reclaim/task.h",
+			     "reclaimd/task.h",
 			     path, p->abi, RCL_TASK_ABI_VERSION);
 		dlclose(dl);
 		return NULL;

@@ -154,11 +154,10 @@ struct config {
 	char *metrics_listen; /* "" for none */
 	uint64_t heap_thresholds[RCL_GENERATIONS];
 	uint64_t heap_young_bytes;
-	rcl_watchdog_config watchdog; /* watchdog.*, parsed by the library */
+	rcl_watchdog_config watchdog; /* watchdog.*, parsed here (config.c) */
 	char *forensics_report_dir;   /* "": $STATE_DIRECTORY */
 	uint64_t forensics_report_interval_us;
 	int log_level;
-	const char *parsing; /* the key being parsed */
 };
 
 /* Where a configuration comes from, kept to read it again on reload. */

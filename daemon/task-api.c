@@ -11,6 +11,7 @@
 #include <strings.h>
 
 #include "task-internal.h"
+#include "value.h"
 
 /* The heap of the worker running r. */
 rcl_heap *rcl_runner_heap(const rcl_runner *r)
@@ -93,17 +94,14 @@ int rcl_runner_arg_u64(rcl_runner *r, const char *key, uint64_t def,
 		       uint64_t min, uint64_t max, uint64_t *out)
 {
 	const char *s = rcl_runner_arg(r, key);
-	unsigned long long v;
-	char *end;
+	uint64_t v;
 
 	if (s == NULL) {
 		*out = def;
 		return 0;
 	}
-	errno = 0;
-	v = strtoull(s, &end, 10);
-	if (*s < '0' || *s > '9' || *end != '\0' || errno != 0 || v < min ||
-	    v > max)
+	/* a count as the configuration's (common/value.c) */
+	if (value_counts(s, &v, 1, max, NULL, 0) != 0 || v < min)
 		return bad_arg(r, key,
 			       "%s must be a whole number from %llu to "
 			       "%llu, not \"%s\"",
@@ -246,7 +244,7 @@ rcl_result *rcl_runner_result(rcl_runner *r)
 	return (rcl_result *)r->result;
 }
 
-/* A progress report, if one is due; see reclaim/task.h. Out of memory, no
+/* A progress report, if one is due; see reclaimd/task.h. Out of memory, no
  * report: progress is not worth failing the task for. */
 rcl_result *rcl_runner_progress(rcl_runner *r, double fraction,
 				const char *phase)

@@ -8,7 +8,7 @@
 
 #include <sys/queue.h>
 
-#include <reclaim/task.h>
+#include <reclaimd/task.h>
 
 #include "reclaimd.h"
 

@@ -13,8 +13,8 @@
  */
 #include <time.h>
 
-#include <reclaim/task.h>
 #include <reclaim/types.h>
+#include <reclaimd/task.h>
 
 #define CHURN_SLICE_MS 10
 

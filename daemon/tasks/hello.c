@@ -1,5 +1,5 @@
 /* hello: GET / answers "Hello, world", the smallest task there is. */
-#include <reclaim/task.h>
+#include <reclaimd/task.h>
 
 /* One step: write the greeting and finish. */
 static enum rcl_step hello_step(rcl_runner *r, void *frame)

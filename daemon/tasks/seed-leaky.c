@@ -24,8 +24,8 @@
  */
 #include <stddef.h>
 
-#include <reclaim/task.h>
 #include <reclaim/types.h>
+#include <reclaimd/task.h>
 
 #include "seed.h"
 

@@ -2,8 +2,8 @@
 #ifndef RECLAIMD_TASKS_SEED_H
 #define RECLAIMD_TASKS_SEED_H
 
-#include <reclaim/task.h>
 #include <reclaim/types.h>
+#include <reclaimd/task.h>
 
 #define SEED_DEFAULT_MB 20
 #define SEED_MAX_MB 512

@@ -17,8 +17,8 @@
 #include <errno.h>
 #include <time.h>
 
-#include <reclaim/task.h>
 #include <reclaim/types.h>
+#include <reclaimd/task.h>
 
 #include "nodetree.h"
 

@@ -1,6 +1,9 @@
 /*
- * The watchdog's configuration: parsing the daemon's watchdog.* values and
- * checking a whole configuration, each failure a sentence for the operator.
+ * The watchdog's configuration: checking a whole configuration, each
+ * failure a sentence for the operator; and the deprecated text setters
+ * (rcl_watchdog_config_set, _parse_size, _parse_fraction), kept for the ABI
+ * on common/value.c's grammar. The library takes typed settings: reclaimd
+ * parses its own watchdog.* keys.
  */
 #include <ctype.h>
 #include <errno.h>
@@ -11,6 +14,7 @@
 #include <string.h>
 #include <strings.h>
 
+#include "../../common/value.h"
 #include "watchdog-internal.h"
 
 /* Format an error into err (if there is room) and return -1. */
@@ -27,111 +31,66 @@ __attribute__((format(printf, 3, 4))) static int fail(char *err, size_t len,
 	return -1;
 }
 
-/* The multiplier of a size's unit: none or B, K or KiB, M or MiB, G or GiB,
- * T or TiB, any case, all powers of 1024 (as systemd's MemoryMax=); 0 if
- * it is not one. "MB" is not one: it would read as 10^6 to some. */
-static uint64_t unit_mult(const char *p)
+/* An error about value s from a value.h sentence: "'8MB' is not a size". */
+static int fail_value(char *err, size_t len, const char *s, const char *why)
 {
-	static const char units[] = "KMGT";
-	const char *u;
-
-	if (*p == '\0' || strcasecmp(p, "B") == 0)
-		return 1;
-	u = strchr(units, toupper((unsigned char)*p));
-	if (u == NULL || (p[1] != '\0' && strcasecmp(p + 1, "iB") != 0))
-		return 0;
-	return (uint64_t)1 << (10 * (u - units + 1));
+	return fail(err, len, "'%s' is %s", s != NULL ? s : "", why);
 }
 
 /*
- * Parse a size: decimal digits and an optional unit (see unit_mult), with
- * nothing else: no sign, space, fraction, exponent or hex, so that "8 MiB",
- * "8MB", "1.5G", "1e3" and "0x10" are errors rather than guesses. This is
- * the one size grammar of reclaimd.conf(5): the daemon parses its other
- * size keys with it too. "auto" is 0.
+ * The deprecated setters (watchdog.h) wrap common/value.c, the grammar the
+ * daemon parses its values with, compiled in with hidden visibility; they
+ * call these, not each other, since the compiler warns of a call to a
+ * deprecated function.
  */
-int rcl_watchdog_parse_size(const char *s, uint64_t *bytes, char *err,
-			    size_t errlen)
-{
-	unsigned long long v;
-	uint64_t mult;
-	char *end;
 
-	if (s == NULL || *s == '\0')
-		return fail(err, errlen, "empty size");
-	if (strcasecmp(s, "auto") == 0) {
+/* A size as value_size reads it, or "auto" for 0. */
+static int size_or_auto(const char *s, uint64_t *bytes, char *err,
+			size_t errlen)
+{
+	char why[VALUE_ERR_LEN];
+
+	if (s != NULL && strcasecmp(s, "auto") == 0) {
 		*bytes = 0;
 		return 0;
 	}
-	if (strchr(s, '%') != NULL)
-		return fail(err, errlen,
-			    "'%s' is a percentage; a size is bytes with an "
-			    "optional K, M, G or T suffix, or 'auto'",
-			    s);
-	errno = 0;
-	v = *s >= '0' && *s <= '9' ? strtoull(s, &end, 10) : 0;
-	if (*s < '0' || *s > '9' || (mult = unit_mult(end)) == 0)
-		return fail(err, errlen,
-			    "'%s' is not a size: a whole number of bytes with "
-			    "an optional unit K, M, G or T (or KiB, MiB, GiB, "
-			    "TiB: powers of 1024), such as 512M, or 'auto'",
-			    s);
-	if (errno != 0 || v > UINT64_MAX / mult)
-		return fail(err, errlen, "'%s' is too large", s);
-	*bytes = v * mult;
+	if (value_size(s, bytes, why, sizeof why) != 0)
+		return fail_value(err, errlen, s, why);
 	return 0;
 }
 
-/* Parse a fraction of the limit: "80%", "80.5%" or "0.8". */
+/* "80%", "80.5%" or "0.8", as value_fraction reads it. */
+static int fraction(const char *s, double *frac, char *err, size_t errlen)
+{
+	char why[VALUE_ERR_LEN];
+
+	if (value_fraction(s, frac, why, sizeof why) != 0)
+		return fail_value(err, errlen, s, why);
+	return 0;
+}
+
+/* value_bool, its sentence naming the value. */
+static int set_bool(const char *s, bool *out, char *err, size_t errlen)
+{
+	char why[VALUE_ERR_LEN];
+
+	if (value_bool(s, out, why, sizeof why) != 0)
+		return fail_value(err, errlen, s, why);
+	return 0;
+}
+
+/* Deprecated; see watchdog.h. */
+int rcl_watchdog_parse_size(const char *s, uint64_t *bytes, char *err,
+			    size_t errlen)
+{
+	return size_or_auto(s, bytes, err, errlen);
+}
+
+/* Deprecated; see watchdog.h. */
 int rcl_watchdog_parse_fraction(const char *s, double *frac, char *err,
 				size_t errlen)
 {
-	char *end;
-	double v;
-	bool pct;
-
-	if (s == NULL || *s == '\0')
-		return fail(err, errlen, "empty percentage");
-	errno = 0;
-	v = strtod(s, &end);
-	pct = *end == '%';
-	if (pct)
-		end++;
-	while (isspace((unsigned char)*end))
-		end++;
-	if (end == s || *end != '\0' || errno != 0 || !isfinite(v))
-		return fail(err, errlen,
-			    "'%s' is not a percentage (such as 80%% or 0.8)",
-			    s);
-	if (pct)
-		v /= 100;
-	if (v < 0 || v > 1)
-		return fail(err, errlen,
-			    "'%s' is out of range: a level must be between 0%% "
-			    "and 100%% of the limit",
-			    s);
-	*frac = v;
-	return 0;
-}
-
-/* Parse a boolean the way INI files spell them. */
-static int parse_bool(const char *s, bool *out)
-{
-	static const char *const yes[] = {"true", "yes", "on", "1"};
-	static const char *const no[] = {"false", "no", "off", "0"};
-	size_t i;
-
-	for (i = 0; i < 4; i++) {
-		if (strcasecmp(s, yes[i]) == 0) {
-			*out = true;
-			return 0;
-		}
-		if (strcasecmp(s, no[i]) == 0) {
-			*out = false;
-			return 0;
-		}
-	}
-	return -1;
+	return fraction(s, frac, err, errlen);
 }
 
 /* "auto", or an absolute cgroup directory that fits. */
@@ -155,25 +114,21 @@ static int set_cgroup(rcl_watchdog_config *cfg, const char *value, char *why,
 	return 0;
 }
 
-/* Set one key from text; see watchdog.h. */
+/* Deprecated: set one key from text; see watchdog.h. reclaimd sets the
+ * fields itself (daemon/config.c). */
 int rcl_watchdog_config_set(rcl_watchdog_config *cfg, const char *key,
 			    const char *value, char *err, size_t errlen)
 {
-	char why[160];
+	char why[VALUE_ERR_LEN + 64];
 	int rc;
 
 	if (key == NULL || value == NULL)
 		return fail(err, errlen, "missing key or value");
 	why[0] = '\0';
 	if (strcmp(key, "enabled") == 0) {
-		rc = parse_bool(value, &cfg->enabled);
-		if (rc != 0)
-			snprintf(why, sizeof why,
-				 "'%s' is not a boolean (true or false)",
-				 value);
+		rc = set_bool(value, &cfg->enabled, why, sizeof why);
 	} else if (strcmp(key, "limit") == 0) {
-		rc = rcl_watchdog_parse_size(value, &cfg->limit_bytes, why,
-					     sizeof why);
+		rc = size_or_auto(value, &cfg->limit_bytes, why, sizeof why);
 		if (rc == 0 && cfg->limit_bytes == 0 &&
 		    strcasecmp(value, "auto") != 0) {
 			snprintf(why, sizeof why,
@@ -182,14 +137,11 @@ int rcl_watchdog_config_set(rcl_watchdog_config *cfg, const char *key,
 			rc = -1;
 		}
 	} else if (strcmp(key, "soft") == 0) {
-		rc = rcl_watchdog_parse_fraction(value, &cfg->soft, why,
-						 sizeof why);
+		rc = fraction(value, &cfg->soft, why, sizeof why);
 	} else if (strcmp(key, "hard") == 0) {
-		rc = rcl_watchdog_parse_fraction(value, &cfg->hard, why,
-						 sizeof why);
+		rc = fraction(value, &cfg->hard, why, sizeof why);
 	} else if (strcmp(key, "hysteresis") == 0) {
-		rc = rcl_watchdog_parse_fraction(value, &cfg->hysteresis, why,
-						 sizeof why);
+		rc = fraction(value, &cfg->hysteresis, why, sizeof why);
 	} else if (strcmp(key, "cgroup") == 0) {
 		rc = set_cgroup(cfg, value, why, sizeof why);
 	} else {

@@ -26,6 +26,8 @@
 
 #include <reclaim/reclaim.h>
 
+#include "value.h"
+
 #define PAYLOAD ((size_t)8 << 20)
 #define MAX_ROUNDS 10000
 #define MAX_HEAP ((size_t)2 << 30)
@@ -212,9 +214,10 @@ static rcl_watchdog *make_watchdog(struct bench *b, bool events,
 	cfg.events = events;
 	cfg.young_bytes = 0;
 	cfg.systemd_pressure = false;
-	if (limit != NULL && rcl_watchdog_config_set(&cfg, "limit", limit, err,
-						     sizeof err) != 0) {
-		fprintf(stderr, "bench-watchdog: %s\n", err);
+	if (limit != NULL &&
+	    value_size(limit, &cfg.limit_bytes, err, sizeof err) != 0) {
+		fprintf(stderr, "bench-watchdog: limit \"%s\" is %s\n", limit,
+			err);
 		return NULL;
 	}
 	wd = rcl_watchdog_create(b->base, &cfg, &hooks, NULL, err, sizeof err);

@@ -34,6 +34,39 @@ def check(cond, why):
         fail(why)
 
 
+# One test alone: `python3 test_ctl.py test_thresholds`, $RECLAIM_TEST, or
+# `meson test -C build ctl --test-args test_thresholds` (README,
+# "Developing"). When the file's main() starts, every other test_* function
+# of the file becomes a no-op, so main's setup (the daemon it starts) runs
+# and only the named test with it. A file with no test_* functions runs as
+# one test, and is refused a name.
+ONLY = sys.argv[1] if len(sys.argv) > 1 else os.environ.get("RECLAIM_TEST")
+
+
+def _select(frame, event, arg):
+    """At the call of __main__'s main(), leave only the test ONLY names."""
+    if event != "call" or frame.f_code.co_name != "main" or \
+            frame.f_globals.get("__name__") != "__main__":
+        return
+    sys.setprofile(None)
+    g = frame.f_globals
+    tests = sorted(n for n, v in g.items()
+                   if n.startswith("test_") and callable(v) and
+                   getattr(v, "__module__", None) == "__main__")
+    if ONLY not in tests:
+        print("FAIL: no test named %r here; the tests are: %s" %
+              (ONLY, ", ".join(tests) or "none (the file runs as one)"))
+        sys.exit(2)
+    for n in tests:
+        if n != ONLY:
+            g[n] = lambda *a, _n=n, **kw: None
+    print("only %s" % ONLY)
+
+
+if ONLY:
+    sys.setprofile(_select)
+
+
 def free_port():
     s = socket.socket()
     s.bind(("127.0.0.1", 0))

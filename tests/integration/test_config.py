@@ -135,6 +135,41 @@ def sizes_refused(d):
         check(rc == 0, "%s.%s = 8K: %r" % (sec, key, err))
 
 
+def value_errors(d):
+    """Issue 18: one grammar a kind of value (common/value.c). A bad value of
+    each kind names file, line and key (and -s and key), then what the value
+    is instead, in that kind's one sentence."""
+    cases = (
+        ("heap", "young_bytes", "8MB", "not a size: a whole number of bytes"),
+        ("watchdog", "limit", "1.5G", "not a size: a whole number of bytes"),
+        ("http", "max_body_bytes", "+8K", "not a size"),
+        ("http", "max_body_bytes", "8", "out of range: expected a size"),
+        ("tasks", "max_bytes", "8 MiB", "expected a percentage of the limit"),
+        ("watchdog", "soft", "150%", "out of range: a percentage"),
+        ("watchdog", "hysteresis", "lots", "not a percentage"),
+        ("control", "idle_timeout", "5S", "not a duration: a whole number"),
+        ("http", "retry_after", "1.5s", "not a duration"),
+        ("http", "keepalive", "maybe", "not a boolean: true or false"),
+        ("watchdog", "enabled", "2", "not a boolean"),
+        ("heap", "thresholds", "700,10", "expected three counts"),
+    )
+    for sec, key, value, want in cases:
+        f = write(d.dir, "value.conf",
+                  "[%s]\n# a comment\n%s = %s\n" % (sec, key, value))
+        bad(["-c", f, "--check-config"],
+            '%s:3: %s.%s: bad value "%s": %s' % (f, sec, key, value, want))
+        bad(["-s", "%s.%s=%s" % (sec, key, value), "--check-config"],
+            '-s %s.%s: bad value "%s": %s' % (sec, key, value, want))
+    # the same units everywhere: what one key of a kind takes, all do
+    f = write(d.dir, "units.conf",
+              "[heap]\nyoung_bytes = 2MiB\n[watchdog]\nlimit = 1g\n"
+              "enabled = Off\nsoft = 0.8\n[http]\nkeepalive = YES\n"
+              "max_body_bytes = 64k\nidle_timeout = 90000ms\n"
+              "[tasks]\nmax_bytes = 16M\n")
+    rc, _, err = run([RECLAIMD, "-c", f, "--check-config"])
+    check(rc == 0, "units: %r" % err)
+
+
 def cross_key(d):
     """A check across keys names the keys it involves, where each was set:
     it named watchdog.hysteresis (the last watchdog key set), or
@@ -212,6 +247,7 @@ def main():
         files_refused(d)
         lines_refused(d)
         sizes_refused(d)
+        value_errors(d)
         cross_key(d)
     with Daemon(start=False) as d:
         reload_refused(d)

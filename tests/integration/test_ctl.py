@@ -95,6 +95,9 @@ def test_debug_garbage(d):
     check(d.ctl_json("debug", "leak", "off") == {"leak": False}, "debug off")
     check(d.ctl_json("stats")["debug"]["leak"] is False, "stats debug.leak")
     error(d, 2, "expected on or off", "debug", "leak", "maybe")
+    # the configuration's booleans
+    check(d.ctl_json("debug", "leak", "yes") == {"leak": True}, "debug yes")
+    check(d.ctl_json("debug", "leak", "OFF") == {"leak": False}, "debug OFF")
     error(d, 2, "unknown flag", "debug", "nothing", "on")
     rc, out, err = d.ctl("garbage")
     check(rc in (0, 1), "garbage rc %d" % rc)
@@ -136,6 +139,18 @@ def test_thresholds(d):
     check("900,11,12" in ok(d, "thresholds"), "thresholds after set")
     error(d, 2, "three counts", "thresholds", "1,2")
     error(d, 2, "YOUNG_BYTES", "thresholds", "1,2,3", "lots")
+    # YOUNG_BYTES is a size as heap.young_bytes is (reclaimd.conf(5), VALUES)
+    r = d.ctl_json("thresholds", "900,11,12", "8MiB")
+    check(r["young_bytes"] == 8 << 20, "thresholds 8MiB: %r" % r)
+    r = d.ctl_json("thresholds", "900,11,12", "2k")
+    check(r["young_bytes"] == 2048, "thresholds 2k: %r" % r)
+    for bad in ("8MB", "1.5G", "8 MiB", "-1", "80%"):
+        error(d, 2, 'thresholds: YOUNG_BYTES "%s" is ' % bad,
+              "thresholds", "1,2,3", bad)
+    error(d, 2, "not a size: a whole number of bytes", "thresholds",
+          "1,2,3", "8MB")
+    error(d, 2, "is a percentage", "thresholds", "1,2,3", "80%")
+    d.ctl_json("thresholds", "900,11,12", "1048576")
 
 
 def test_tasks_run_reload(d):

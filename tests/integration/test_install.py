@@ -73,6 +73,8 @@ def check_layout(dest):
         "usr/include/reclaim/heap.h",
         "usr/include/reclaim/types.h",
         "usr/include/reclaim/watchdog.h",
+        "usr/include/reclaimd/task.h",
+        "usr/include/reclaim/task.h",
         "etc/reclaim/reclaimd.conf",
         "usr/share/bash-completion/completions/reclaimctl",
         "usr/share/man/man8/reclaimd.8",
@@ -221,6 +223,22 @@ def activate(dest, units, tmp):
             proc.wait()
 
 
+def headers_compile(dest):
+    """A plugin builds against the installed <reclaimd/task.h>, and one
+    written for the old name <reclaim/task.h> (a deprecated shim) too."""
+    inc = os.path.join(dest, "usr/include")
+    src = os.path.join(dest, "plugin.c")
+    for header in ("reclaimd/task.h", "reclaim/task.h"):
+        with open(src, "w") as f:
+            f.write("#include <%s>\n\n"
+                    "static int reg(rcl_registry *r, char **cause)\n"
+                    "{\n\t(void)r;\n\t(void)cause;\n\treturn 0;\n}\n\n"
+                    "RCL_PLUGIN(\"p\", \"a plugin\", reg);\n" % header)
+        sh(["cc", "-std=c11", "-Wall", "-Wextra", "-Werror", "-fsyntax-only",
+            "-I", inc, src], "a plugin including <%s>" % header)
+    os.unlink(src)
+
+
 def main():
     for tool in ("meson", "ninja"):
         if shutil.which(tool) is None:
@@ -233,6 +251,7 @@ def main():
         dest = os.path.join(tmp, "dest")
         install(bdir, dest)
         units = check_layout(dest)
+        headers_compile(dest)
         verify(dest, units)
         activate(dest, units, tmp)
         # The option moves the units; nothing else changes.

@@ -22,6 +22,7 @@
 #include <reclaim/watchdog.h>
 
 #include "testobj.h"
+#include "unit.h"
 
 #define MiB ((size_t)1 << 20)
 
@@ -572,7 +573,7 @@ static void test_repeat_large(void **state)
 	rcl_heap_destroy(h);
 }
 
-int main(void)
+int main(int argc, char **argv)
 {
 	const struct CMUnitTest tests[] = {
 	    cmocka_unit_test(test_refuse_past_hard),
@@ -588,5 +589,5 @@ int main(void)
 	    cmocka_unit_test(test_repeat_large),
 	};
 
-	return cmocka_run_group_tests(tests, NULL, NULL);
+	return unit_run(argc, argv, tests);
 }

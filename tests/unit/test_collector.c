@@ -8,6 +8,7 @@
 #include <cmocka.h>
 
 #include "testobj.h"
+#include "unit.h"
 
 static rcl_heap *heap_with(size_t t0, size_t t1, size_t t2, size_t young)
 {
@@ -783,7 +784,7 @@ static void test_pause_stats(void **state)
 	rcl_heap_destroy(h);
 }
 
-int main(void)
+int main(int argc, char **argv)
 {
 	const struct CMUnitTest tests[] = {
 	    cmocka_unit_test(test_cycle_freed_by_collection),
@@ -808,5 +809,5 @@ int main(void)
 	    cmocka_unit_test(test_pause_stats),
 	};
 
-	return cmocka_run_group_tests(tests, NULL, NULL);
+	return unit_run(argc, argv, tests);
 }

@@ -9,6 +9,7 @@
 #include <cmocka.h>
 
 #include "forensics.h"
+#include "unit.h"
 
 /* The write-up's pair: Runner.yield_point -> Task, Task.runner -> Runner. */
 typedef struct runner {
@@ -406,7 +407,7 @@ static void test_attribution(void **state)
 	rcl_heap_destroy(h);
 }
 
-int main(void)
+int main(int argc, char **argv)
 {
 	const struct CMUnitTest tests[] = {
 	    cmocka_unit_test(test_runner_task),
@@ -417,5 +418,5 @@ int main(void)
 	    cmocka_unit_test(test_attribution),
 	};
 
-	return cmocka_run_group_tests(tests, NULL, NULL);
+	return unit_run(argc, argv, tests);
 }

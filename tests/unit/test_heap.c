@@ -12,6 +12,7 @@
 #include <cmocka.h>
 
 #include "testobj.h"
+#include "unit.h"
 
 static size_t live_objects(rcl_heap *h)
 {
@@ -344,7 +345,7 @@ static void test_foreign_thread_asserts(void **state)
 #endif
 }
 
-int main(void)
+int main(int argc, char **argv)
 {
 	const struct CMUnitTest tests[] = {
 	    cmocka_unit_test(test_refcount_frees_at_once),
@@ -359,5 +360,5 @@ int main(void)
 	    cmocka_unit_test(test_foreign_thread_asserts),
 	};
 
-	return cmocka_run_group_tests(tests, NULL, NULL);
+	return unit_run(argc, argv, tests);
 }

@@ -15,6 +15,7 @@
 #include <cmocka.h>
 
 #include "reclaimd.h"
+#include "unit.h"
 
 /* What the code under test wrote to stderr, as a string. */
 static char *capture(void (*fn)(void))
@@ -204,7 +205,7 @@ static void test_event_stderr(void **state)
 			    "<4>report 7\n<6>worker 3: stopped\n");
 }
 
-int main(void)
+int main(int argc, char **argv)
 {
 	const struct CMUnitTest tests[] = {
 	    cmocka_unit_test(test_burst),
@@ -216,5 +217,5 @@ int main(void)
 	    cmocka_unit_test(test_event_stderr),
 	};
 
-	return cmocka_run_group_tests(tests, NULL, NULL);
+	return unit_run(argc, argv, tests);
 }

@@ -21,6 +21,7 @@
 
 #include "test_oom.h"
 #include "testobj.h"
+#include "unit.h"
 
 /* Runs past this many allocations mean a scenario that never ends. */
 #define OOM_MAX_N 200000
@@ -378,7 +379,7 @@ static void test_types_persistent_destroy(void **state)
 		"types, persistent through destroy");
 }
 
-int main(void)
+int main(int argc, char **argv)
 {
 	const struct CMUnitTest tests[] = {
 	    cmocka_unit_test(test_heap_transient),
@@ -389,5 +390,5 @@ int main(void)
 	    cmocka_unit_test(test_types_persistent_destroy),
 	};
 
-	return cmocka_run_group_tests(tests, NULL, NULL);
+	return unit_run(argc, argv, tests);
 }

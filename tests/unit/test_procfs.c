@@ -18,6 +18,7 @@
 #include <cmocka.h>
 
 #include "watchdog-internal.h"
+#include "unit.h"
 
 /* A stream over text. */
 static FILE *stream(const char *text)
@@ -173,7 +174,7 @@ static void test_scan_key(void **state)
 	free(filler);
 }
 
-int main(void)
+int main(int argc, char **argv)
 {
 	const struct CMUnitTest tests[] = {
 	    cmocka_unit_test(test_unescape),
@@ -182,5 +183,5 @@ int main(void)
 	    cmocka_unit_test(test_scan_key),
 	};
 
-	return cmocka_run_group_tests(tests, NULL, NULL);
+	return unit_run(argc, argv, tests);
 }

@@ -12,6 +12,7 @@
 #include <cmocka.h>
 
 #include "prom.h"
+#include "unit.h"
 
 /* A snapshot of two workers with a few figures and a suspect. */
 static void make_snapshot(struct stats_snapshot *s)
@@ -151,7 +152,7 @@ static void test_promtool(void **state)
 	stats_finish(&s);
 }
 
-int main(void)
+int main(int argc, char **argv)
 {
 	const struct CMUnitTest tests[] = {
 	    cmocka_unit_test(test_render),
@@ -159,5 +160,5 @@ int main(void)
 	    cmocka_unit_test(test_promtool),
 	};
 
-	return cmocka_run_group_tests(tests, NULL, NULL);
+	return unit_run(argc, argv, tests);
 }

@@ -21,6 +21,7 @@
 #include <reclaim/types.h>
 
 #include "testobj.h"
+#include "unit.h"
 
 #define GRAPHS 2000
 #define STEPS 400
@@ -310,11 +311,11 @@ static void test_random_graphs(void **state)
 	       GRAPHS, found);
 }
 
-int main(void)
+int main(int argc, char **argv)
 {
 	const struct CMUnitTest tests[] = {
 	    cmocka_unit_test(test_random_graphs),
 	};
 
-	return cmocka_run_group_tests(tests, NULL, NULL);
+	return unit_run(argc, argv, tests);
 }

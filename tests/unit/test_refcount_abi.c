@@ -14,6 +14,7 @@
 #include <cmocka.h>
 
 #include <reclaim/reclaim.h>
+#include "unit.h"
 
 void ext_incref(void *obj);
 void ext_decref(void *obj);
@@ -60,11 +61,11 @@ static void test_inline_and_exported_share_the_count(void **state)
 	rcl_heap_destroy(h);
 }
 
-int main(void)
+int main(int argc, char **argv)
 {
 	const struct CMUnitTest tests[] = {
 	    cmocka_unit_test(test_inline_and_exported_share_the_count),
 	};
 
-	return cmocka_run_group_tests(tests, NULL, NULL);
+	return unit_run(argc, argv, tests);
 }

@@ -14,6 +14,7 @@
 
 #include <cmocka.h>
 #include <reclaim/reclaim.h>
+#include "unit.h"
 
 /* The write-up's Node, as a user would write it in C. */
 typedef struct kids kids;
@@ -288,7 +289,7 @@ static void test_no_refs_untracked(void **state)
 	rcl_heap_destroy(h);
 }
 
-int main(void)
+int main(int argc, char **argv)
 {
 	const struct CMUnitTest tests[] = {
 	    cmocka_unit_test(test_described_cycles),
@@ -298,5 +299,5 @@ int main(void)
 	    cmocka_unit_test(test_no_refs_untracked),
 	};
 
-	return cmocka_run_group_tests(tests, NULL, NULL);
+	return unit_run(argc, argv, tests);
 }

@@ -11,6 +11,7 @@
 #include <reclaim/types.h>
 
 #include "testobj.h"
+#include "unit.h"
 
 /* A type with no references and no callbacks: freed on rcl_dealloc()'s
  * inline path when not recorded. */
@@ -355,7 +356,7 @@ static void test_random(void **state)
 	rcl_heap_destroy(h);
 }
 
-int main(void)
+int main(int argc, char **argv)
 {
 	const struct CMUnitTest tests[] = {
 	    cmocka_unit_test(test_site_and_label),
@@ -368,5 +369,5 @@ int main(void)
 	    cmocka_unit_test(test_types_and_commas),
 	};
 
-	return cmocka_run_group_tests(tests, NULL, NULL);
+	return unit_run(argc, argv, tests);
 }

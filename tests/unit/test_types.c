@@ -13,6 +13,7 @@
 
 #include <reclaim/reclaim.h>
 #include <reclaim/types.h>
+#include "unit.h"
 
 /* An allocator that fails on demand: after `allow` more allocations when
  * armed, every allocation fails until disarmed. */
@@ -1121,12 +1122,14 @@ static const struct CMUnitTest failures[] = {
 
 /* Every behaviour on the default allocator (the small-object pool), then
  * again on the flaky one, followed by the allocation failure tests. */
-int main(void)
+int main(int argc, char **argv)
 {
 	struct CMUnitTest flaky[NBEHAVIOUR];
 	size_t i;
 	int failed = 0;
 
+	if (unit_args(argc, argv) != 0)
+		return 2;
 	for (i = 0; i < NBEHAVIOUR; i++) {
 		flaky[i] = behaviour[i];
 		flaky[i].setup_func = setup_flaky;

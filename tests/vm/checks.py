@@ -220,7 +220,9 @@ def check_installed():
     check(os.path.exists("/run/reclaim/control"), "no /run/reclaim/control")
     sh("ls -l /usr/include/reclaim /usr/lib/*/pkgconfig/reclaim.pc "
        "/usr/lib/*/libreclaim.so*")
-    check(os.path.exists("/usr/include/reclaim/task.h"), "no task.h")
+    check(os.path.exists("/usr/include/reclaimd/task.h"), "no task.h")
+    check(os.path.exists("/usr/include/reclaim/task.h"),
+          "no reclaim/task.h, the deprecated name")
     check(glob.glob("/usr/lib/*/libreclaim.so.1"), "no libreclaim.so.1")
     sh("grep -q ^Version: /usr/lib/*/pkgconfig/reclaim.pc")
 

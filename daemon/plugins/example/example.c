@@ -1,5 +1,5 @@
 /*
- * An example plugin: build it against <reclaim/task.h> (installed with
+ * An example plugin: build it against <reclaimd/task.h> (installed with
  * reclaimd) and list it in tasks.modules. It shows each kind of task and
  * each yield point:
  *
@@ -18,7 +18,7 @@
 #include <string.h>
 #include <unistd.h>
 
-#include <reclaim/task.h>
+#include <reclaimd/task.h>
 
 static atomic_ulong ticks;
 

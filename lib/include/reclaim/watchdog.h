@@ -153,21 +153,32 @@ void rcl_watchdog_config_init(rcl_watchdog_config *cfg);
 /* Check a whole configuration: 0, or -1 with a sentence in err. */
 int rcl_watchdog_config_validate(const rcl_watchdog_config *cfg, char *err,
 				 size_t errlen);
-/* Set one key from text, as the daemon's watchdog.* keys: "enabled"
- * (true/false/yes/no/on/off/1/0), "limit" ("auto", "512M", "2G", "1048576"),
- * "soft" and "hard" ("80%" or "0.8"), "hysteresis" (a percentage),
- * "cgroup" ("auto" or a cgroup directory).
- * 0, or -1 with a sentence in err naming the key and the value. */
+/*
+ * Deprecated: kept for the ABI (libreclaim1), to go with the next soname.
+ * The library takes typed settings: set rcl_watchdog_config's fields, then
+ * rcl_watchdog_config_validate. reclaimd parses its own configuration
+ * (daemon/config.c, on common/value.c's grammar) and calls none of these.
+ *
+ * rcl_watchdog_config_set sets one field from text: "enabled"
+ * (true/false/yes/no/on/off/1/0), "limit" ("auto", "512M", "2G",
+ * "1048576"), "soft" and "hard" ("80%" or "0.8"), "hysteresis" (a
+ * percentage), "cgroup" ("auto" or a cgroup directory). 0, or -1 with a
+ * sentence in err naming the key and the value.
+ * rcl_watchdog_parse_size: "512M", "4096", "64KiB" -> bytes; "auto" -> 0:
+ * digits and an optional unit B, K, M, G, T (or KiB... TiB), powers of 1024,
+ * nothing else ("1.5G", "8MB", "8 MiB", "0x10", "1e3" are errors). 0 or -1.
+ * rcl_watchdog_parse_fraction: "80%", "80.5%", "0.8" -> 0.8. 0 or -1 (over
+ * 100%, negative, garbage).
+ */
 int rcl_watchdog_config_set(rcl_watchdog_config *cfg, const char *key,
-			    const char *value, char *err, size_t errlen);
-/* "512M", "4096", "64KiB" -> bytes; "auto" -> 0: digits and an optional
- * unit B, K, M, G, T (or KiB... TiB), powers of 1024, nothing else ("1.5G",
- * "8MB", "8 MiB", "0x10", "1e3" are errors). 0 or -1. */
+			    const char *value, char *err, size_t errlen)
+    __attribute__((deprecated("set rcl_watchdog_config's fields")));
 int rcl_watchdog_parse_size(const char *s, uint64_t *bytes, char *err,
-			    size_t errlen);
-/* "80%", "80.5%", "0.8" -> 0.8. 0 or -1 (over 100%, negative, garbage). */
+			    size_t errlen)
+    __attribute__((deprecated("parse sizes in the program")));
 int rcl_watchdog_parse_fraction(const char *s, double *frac, char *err,
-				size_t errlen);
+				size_t errlen)
+    __attribute__((deprecated("parse fractions in the program")));
 
 /* One reading of memory and the limit. */
 typedef struct rcl_watchdog_sample {

@@ -13,8 +13,8 @@
  */
 #include <stddef.h>
 
-#include <reclaim/task.h>
 #include <reclaim/types.h>
+#include <reclaimd/task.h>
 
 /* megabyte_string = "0123456789abcdef" * 64 * 1024 */
 static const char unit[] = "0123456789abcdef";

@@ -1,5 +1,5 @@
 /* A plugin built for another task ABI version. */
-#include <reclaim/task.h>
+#include <reclaimd/task.h>
 
 /* Never called: the version check refuses the plugin first. */
 static int badabi_register(rcl_registry *reg, char **cause)

@@ -1,5 +1,5 @@
 /* A plugin whose task takes a built-in route: registering fails. */
-#include <reclaim/task.h>
+#include <reclaimd/task.h>
 
 /* Never runs. */
 static enum rcl_step clash_step(rcl_runner *r, void *frame)

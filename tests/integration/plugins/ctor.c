@@ -6,7 +6,7 @@
 #include <stdlib.h>
 #include <unistd.h>
 
-#include <reclaim/task.h>
+#include <reclaimd/task.h>
 
 /* Runs when the plugin is loaded, before anything registers. */
 __attribute__((constructor)) static void ctor_mark(void)

@@ -5,7 +5,7 @@
  * cycle first. The test finds the lines of the rcl_new() calls by their
  * LEAK-SITE comments, so the sites it expects follow this file.
  */
-#include <reclaim/task.h>
+#include <reclaimd/task.h>
 
 struct pair {
 	struct pair *other;

@@ -13,7 +13,7 @@
 #include <stdatomic.h>
 #include <unistd.h>
 
-#include <reclaim/task.h>
+#include <reclaimd/task.h>
 
 static atomic_ulong released;
 

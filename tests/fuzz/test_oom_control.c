@@ -63,6 +63,7 @@
 
 #include "daemonctx.h"
 #include "reclaimd.h"
+#include "../unit/unit.h"
 
 #define OOM_MAX_N 20000
 /* How long a call may take in the child, in microseconds. */
@@ -761,7 +762,7 @@ static void test_errors(void **state)
 		    "\"parameters\":{\"generation\":\"x\"}}");
 }
 
-int main(void)
+int main(int argc, char **argv)
 {
 	const struct CMUnitTest tests[] = {
 	    cmocka_unit_test(test_stats),
@@ -783,5 +784,5 @@ int main(void)
 
 	if (getenv("RECLAIM_OOM_TEST") != NULL) /* one test, by name */
 		cmocka_set_test_filter(getenv("RECLAIM_OOM_TEST"));
-	return cmocka_run_group_tests(tests, NULL, NULL);
+	return unit_run(argc, argv, tests);
 }
