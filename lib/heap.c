@@ -157,6 +157,7 @@ rcl_heap *rcl_heap_new(const rcl_config *cfg)
 		h->gens[i].threshold = cfg->thresholds[i];
 	h->enabled = cfg->auto_collect;
 	h->young_bytes = cfg->young_bytes;
+	h->increment_objects = RCL_DEFAULT_INCREMENT_OBJECTS;
 	return h;
 }
 
@@ -983,6 +984,9 @@ void rcl_heap_stats(const rcl_heap *h, rcl_stats *out)
 	out->young_bytes_since = h->young_bytes_since;
 	out->full_bytes_floor = h->full_floor;
 	out->auto_collect = h->enabled;
+	out->incremental = h->incremental;
+	out->increment_objects = h->increment_objects;
+	out->old_pending_objects = gc_old_pending(h);
 	out->block_bytes = h->blocks.mapped_bytes;
 	out->cached_bytes = h->blocks.cached_bytes;
 	out->pool_free_bytes = (h->pool.dirty + h->pool.nspare) * POOL_PAGE;
