@@ -45,7 +45,7 @@ struct config_load {
 	struct config *cfg;
 	const char *file;
 	int line;
-	unsigned set_line[32]; /* where each key was last set */
+	unsigned set_line[48]; /* where each key was last set */
 	const char *set_file[32];
 	enum { SET_DEFAULT, SET_FILE, SET_OVERRIDE } set_how[32];
 	bool defaults; /* setting the defaults (file and line are not) */
@@ -108,6 +108,9 @@ static const struct config_key config_keys[] = {
     KEY("metrics", "listen", "127.0.0.1:9187", parse_listen, metrics_listen),
     KEY("heap", "thresholds", "700,10,10", parse_thresholds, heap_thresholds),
     KEY("heap", "young_bytes", "8MiB", parse_size, heap_young_bytes),
+    KEY("heap", "incremental", "true", parse_bool, heap_incremental),
+    KEY("heap", "increment_objects", "20000", parse_count,
+	heap_increment_objects),
     KEY("watchdog", "enabled", "true", parse_watchdog, watchdog),
     KEY("watchdog", "limit", "auto", parse_watchdog, watchdog),
     KEY("watchdog", "soft", "80%", parse_watchdog, watchdog),
@@ -120,7 +123,7 @@ static const struct config_key config_keys[] = {
     KEY("log", "level", "info", parse_log_level, log_level),
 };
 #define CONFIG_NKEYS (sizeof config_keys / sizeof config_keys[0])
-_Static_assert(CONFIG_NKEYS <= 32, "grow config_load.set_line");
+_Static_assert(CONFIG_NKEYS <= 48, "grow config_load.set_line");
 
 /* The file read when no -c is given, if it exists. */
 const char *config_default_path(void)

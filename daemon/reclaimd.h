@@ -153,6 +153,8 @@ struct config {
 	char *metrics_listen; /* "" for none */
 	uint64_t heap_thresholds[RCL_GENERATIONS];
 	uint64_t heap_young_bytes;
+	bool heap_incremental;		 /* old generation in increments */
+	uint64_t heap_increment_objects; /* old objects an increment takes */
 	rcl_watchdog_config watchdog; /* watchdog.*, parsed by the library */
 	char *forensics_report_dir;   /* "": $STATE_DIRECTORY */
 	uint64_t forensics_report_interval_us;
@@ -246,6 +248,8 @@ struct wcmd {
 		struct {
 			size_t thresholds[RCL_GENERATIONS];
 			size_t young_bytes;
+			bool incremental;
+			size_t increment_objects;
 		} heap;	   /* WCMD_THRESHOLDS (thresholds.c) */
 		struct {
 			size_t young_bytes;
@@ -424,6 +428,7 @@ void fanout_destroy(struct fanout *fan);
 /* thresholds.c: the heap settings every worker has (Reload, SetThresholds). */
 int thresholds_set(struct server *srv, struct call *call,
 		   const size_t thr[RCL_GENERATIONS], size_t young,
+		   bool incremental, size_t increment_objects,
 		   fanout_done done);
 
 /* memwatch.c: the seam where the memory watchdog plugs in. */
@@ -584,6 +589,8 @@ struct server {
 	char *own_socket; /* the control socket we bound: unlinked at exit */
 	size_t thresholds[RCL_GENERATIONS]; /* in force on every worker */
 	size_t young_bytes;
+	bool incremental; /* heap.incremental, in force on every worker */
+	size_t increment_objects;
 	size_t tasks_running;	 /* RunTask calls not yet answered */
 	uint64_t tasks_rejected; /* RunTask calls refused at the cap */
 	bool stopping;

@@ -307,6 +307,9 @@ static void worker_exec(struct wcmd *cmd, void *arg)
 	case WCMD_THRESHOLDS:
 		rcl_set_thresholds(w->heap, cmd->in.heap.thresholds);
 		rcl_set_young_bytes(w->heap, cmd->in.heap.young_bytes);
+		rcl_set_incremental(w->heap, cmd->in.heap.incremental);
+		rcl_set_increment_objects(w->heap,
+					  cmd->in.heap.increment_objects);
 		break;
 	case WCMD_DEBUG:
 		worker_debug(w, cmd);
@@ -343,13 +346,17 @@ static void worker_tick(evutil_socket_t fd, short what, void *arg)
 static rcl_heap *worker_heap(const struct config *cfg)
 {
 	rcl_config hc;
+	rcl_heap *h;
 	int i;
 
 	rcl_config_init(&hc);
 	for (i = 0; i < RCL_GENERATIONS; i++)
 		hc.thresholds[i] = (size_t)cfg->heap_thresholds[i];
 	hc.young_bytes = (size_t)cfg->heap_young_bytes;
-	return rcl_heap_new(&hc);
+	h = rcl_heap_new(&hc);
+	rcl_set_incremental(h, cfg->heap_incremental);
+	rcl_set_increment_objects(h, (size_t)cfg->heap_increment_objects);
+	return h;
 }
 
 /* Set up a worker's base, heap, mailbox and HTTP front (not yet running). */
