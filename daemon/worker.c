@@ -42,6 +42,12 @@ static void worker_publish(struct worker *w)
 		    hs.gen[RCL_GENERATIONS - 1].collections;
 		w->stats.heap_survivor_bytes = hs.full_bytes_floor;
 		w->stats.heap_old_objects = hs.gen[RCL_GENERATIONS - 1].objects;
+		w->stats.heap_increments_total = hs.increments_total;
+		w->stats.heap_increments_oversized_total =
+		    hs.increments_oversized_total;
+		w->stats.heap_increment_pause_max_ns = hs.increment_pause_max_ns;
+		w->stats.heap_old_passes_total = hs.old_passes_total;
+		w->stats.heap_old_pending_objects = hs.old_pending_objects;
 		w->stats.heap_refused_total = hs.refused_total;
 		w->stats.heap_refused_bytes_total = hs.refused_bytes_total;
 		w->stats.heap_admission_collections_total =
@@ -56,6 +62,12 @@ static void worker_publish(struct worker *w)
 			       hs.pause_hist, RCL_PAUSE_BUCKETS);
 		w->stats.heap_pause_hist.sum_ns = hs.pause_total_ns;
 		w->stats.heap_pause_hist.has_sum = true;
+		stats_hist_set(&w->stats.heap_increment_pause_hist,
+			       rcl_pause_bounds_ns, hs.increment_pause_hist,
+			       RCL_PAUSE_BUCKETS);
+		w->stats.heap_increment_pause_hist.sum_ns =
+		    hs.increment_pause_total_ns;
+		w->stats.heap_increment_pause_hist.has_sum = true;
 	}
 	pthread_mutex_lock(&w->lock);
 	w->published = w->stats;

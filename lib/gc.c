@@ -1132,6 +1132,7 @@ static void record_increment(rcl_heap *h, uint64_t ns)
 	int b = 0;
 
 	h->st.increments_total++;
+	h->st.increment_pause_total_ns += ns;
 	if (ns > h->st.increment_pause_max_ns)
 		h->st.increment_pause_max_ns = ns;
 	while (ns > rcl_pause_bounds_ns[b])

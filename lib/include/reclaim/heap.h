@@ -470,6 +470,7 @@ typedef struct rcl_stats {
 						 oldest generation passed
 						 increment_objects */
 	uint64_t increment_pause_max_ns;
+	uint64_t increment_pause_total_ns;
 	uint64_t increment_pause_hist[RCL_PAUSE_BUCKETS];
 	uint64_t old_passes_total; /* passes begun over the oldest generation
 				      (each full collection is one) */
