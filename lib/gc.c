@@ -55,6 +55,12 @@
  * references of a type that describes them (rcl_ref) are walked here, not
  * through a traverse (for_each_ref).
  *
+ * On an incremental heap (rcl_set_incremental), automatic collections of
+ * the oldest generation are done in increments, each an ordinary
+ * collection of generations 0..1 into which a slice of the oldest, closed
+ * under references, was moved first: "Incremental collection" below
+ * gives the design, why it is sound and complete, and its pacing.
+ *
  * The passes walk vectors, not lists: the set is usually larger than the
  * caches, and a list walk would wait on one miss after another. A vector is
  * in allocation order, and so mostly in address order within each pool
@@ -972,11 +978,19 @@ static bool pass_over(const rcl_heap *h)
 	return h->pass_objects == 0 || v->cursor >= v->n;
 }
 
-/* Begin a pass: every object of the oldest generation becomes pending. */
+/* Begin a pass: every object of the oldest generation becomes pending.
+ * A pass that increments ended did what a full collection does for the
+ * old garbage: what is left is its survivor floor (the watchdog's growth
+ * and leak rules read it), as after one (finish_counts). */
 static void pass_begin(rcl_heap *h)
 {
 	rcl_vec *v = &h->vec[OLD];
 
+	if (h->pass_objects != 0 && !h->collecting) {
+		h->full_floor = heap_total_bytes(h);
+		h->long_lived_total = vec_count(v);
+		h->long_lived_pending = 0;
+	}
 	h->visited ^= F_VISITED;
 	v->cursor = 0;
 	h->pass_objects = vec_count(v);

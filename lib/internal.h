@@ -44,6 +44,11 @@
  *     soon as its count is zero; while h->deleting, a member not yet
  *     cleared whose count drops to zero waits until the delete reaches it.
  *   - Outside a collection, gc_refs links the objects waiting on h->trash.
+ *   - VISITED (any time) means something only in the oldest generation:
+ *     equal to h->visited, the incremental pass has visited the object;
+ *     else it is pending. survive() sets it on every survivor; a pass
+ *     begins by flipping h->visited (gc.c). The oldest vector's cursor has
+ *     no pending object below it.
  */
 #ifndef RECLAIM_INTERNAL_H
 #define RECLAIM_INTERNAL_H

@@ -434,7 +434,8 @@ typedef struct rcl_stats {
 	size_t young_bytes_since; /* net bytes allocated since gen 0 was
 				     collected */
 	size_t
-	    full_bytes_floor; /* bytes that survived the last full collection */
+	    full_bytes_floor; /* bytes that survived the last full collection
+				 (or were left by the last incremental pass) */
 	bool auto_collect;
 	rcl_gen_stats gen[RCL_GENERATIONS];
 	uint64_t allocations_total;
