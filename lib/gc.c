@@ -441,6 +441,39 @@ static void clear_garbage(rcl_heap *h, rcl_head *o)
 		free_member(h, o);
 }
 
+/*
+ * An increment's old object that survived goes back to the place it was
+ * taken from (take_one left a hole there): the oldest vector keeps its
+ * order, the allocation order the walks' prefetching relies on, and no
+ * pending object is moved below the pass's cursor. If frees shortened the
+ * vector meanwhile, it is lengthened with holes; if another survivor took
+ * the place, this one goes at the end (reserve_survivors made room).
+ */
+static __attribute__((noinline)) void restore(rcl_heap *h, rcl_head *o)
+{
+	rcl_vec *v = &h->vec[RCL_GENERATIONS - 1];
+	uint32_t k = h->taken_from[o->idx - h->taken_base];
+	size_t bytes = head_block(o);
+
+	h->vec[RCL_GENERATIONS - 2].v[o->idx] = NULL;
+	h->vec[RCL_GENERATIONS - 2].holes++;
+	while (v->n <= k) {
+		v->v[v->n++] = NULL;
+		v->holes++;
+	}
+	if (v->v[k] == NULL) {
+		v->v[k] = o;
+		v->holes--;
+		o->idx = k;
+	} else {
+		o->idx = v->n;
+		v->v[v->n++] = o;
+	}
+	head_set_gen(o, RCL_GENERATIONS - 1);
+	h->slot[RCL_GENERATIONS - 2].bytes -= bytes;
+	h->slot[RCL_GENERATIONS - 1].bytes += bytes;
+}
+
 /* A survivor leaves the set, and moves to dst (to_gen) if move. */
 static inline void survive(rcl_heap *h, rcl_head *o, rcl_vec *dst,
 			   unsigned to_gen, bool move)
@@ -456,6 +489,11 @@ static inline void survive(rcl_heap *h, rcl_head *o, rcl_vec *dst,
 		   h->visited;
 	if (!move || from == to_gen)
 		return;
+	if (__builtin_expect(o->idx >= h->taken_base, 0) &&
+	    from == RCL_GENERATIONS - 2) {
+		restore(h, o);
+		return;
+	}
 	bytes = head_block(o);
 	h->vec[from].v[o->idx] = NULL;
 	h->vec[from].holes++;
@@ -914,14 +952,16 @@ size_t gc_collect(rcl_heap *h, int gen, int reason)
  * object pending at no cost; a collection's survivors are marked visited
  * as they leave the set (survive), so what reaches the oldest generation
  * during a pass waits for the next. The vector's cursor scans it for the
- * pending; below the cursor none is left (take_one keeps it so).
+ * pending; below the cursor none is left: no object is ever moved into
+ * the vector but at its end or back to its own place (restore).
  *
  * An increment is the young generations (0 and 1) plus a slice of the
  * oldest: pending objects from the cursor on, each with everything it
  * reaches in the oldest generation, pending or visited, and everything the
  * young reach there (take_increment). The old objects move into
- * generation 1's vector, and the increment is then an ordinary collection
- * of generations 0..1: its survivors go back to the oldest, visited.
+ * generation 1's vector, leaving holes, and the increment is then an
+ * ordinary collection of generations 0..1: its old survivors go back to
+ * their places, visited (restore), the young ones to the end.
  *
  * Sound: trial deletion on any subset is (what it finds unreachable has
  * all its references from unreached members, so nothing else holds it).
@@ -961,21 +1001,28 @@ size_t gc_collect(rcl_heap *h, int gen, int reason)
 #define SET_GEN (RCL_GENERATIONS - 2) /* where an increment's old objects go */
 #define PASS_MIN_BYTES ((size_t)256 << 10)
 
-/* Objects of the oldest generation the pass has yet to visit, at most. */
+/* Objects of the oldest generation the pass has yet to visit, at most
+ * (those freed by reference counting meanwhile are not known). */
 size_t gc_old_pending(const rcl_heap *h)
 {
-	const rcl_vec *v = &h->vec[OLD];
-	size_t left = v->n > v->cursor ? v->n - v->cursor : 0;
+	size_t old = vec_count(&h->vec[OLD]);
 
-	return left < vec_count(v) ? left : vec_count(v);
+	if (h->pass_done)
+		return 0;
+	return h->pass_left < old ? h->pass_left : old;
 }
 
-/* A pass over nothing is over at once; else at the vector's end. */
+/*
+ * A pass over nothing is over at once; else when the cursor found no
+ * pending object left (take_increment), or reached the vector's end. Not
+ * "the cursor is at the end" alone: each increment appends its young
+ * survivors, visited, after it, so the end would always be ahead.
+ */
 static bool pass_over(const rcl_heap *h)
 {
 	const rcl_vec *v = &h->vec[OLD];
 
-	return h->pass_objects == 0 || v->cursor >= v->n;
+	return h->pass_objects == 0 || h->pass_done || v->cursor >= v->n;
 }
 
 /* Begin a pass: every object of the oldest generation becomes pending.
@@ -993,7 +1040,8 @@ static void pass_begin(rcl_heap *h)
 	}
 	h->visited ^= F_VISITED;
 	v->cursor = 0;
-	h->pass_objects = vec_count(v);
+	h->pass_objects = h->pass_left = vec_count(v);
+	h->pass_done = false;
 	h->pass_bytes = heap_total_bytes(h);
 	h->pressure_budget = 0;
 	h->pass_incomplete = false;
@@ -1032,26 +1080,23 @@ struct take {
 	bool failed;	/* a move failed: memory was short */
 };
 
-/* Take o out of the oldest generation's vector, leaving no hole: the last
- * object fills its place, unless that would put a pending one below the
- * cursor, where the pass would not find it. (Holes would need the
- * vector compacted, renumbering every object: a walk of the whole.) */
-static void old_remove(rcl_heap *h, rcl_head *o)
+/* Room to note where the j+1 first old objects taken came from. */
+static bool taken_reserve(rcl_heap *h, uint32_t n)
 {
-	rcl_vec *v = &h->vec[OLD];
-	rcl_head *last = v->v[v->n - 1];
-	uint32_t idx = o->idx;
+	uint32_t cap = h->taken_cap ? h->taken_cap : 1024;
+	uint32_t *p;
 
-	if (idx + 1 == v->n || !last ||
-	    (idx < v->cursor && (last->flags & F_VISITED) != h->visited)) {
-		vec_remove(v, o);
-		return;
-	}
-	v->v[idx] = last;
-	last->idx = idx;
-	v->n--;
-	if (v->n && !v->v[v->n - 1])
-		vec_pop_holes(v);
+	if (n <= h->taken_cap)
+		return true;
+	while (cap < n)
+		cap *= 2;
+	p = heap_raw_realloc(h, h->taken_from,
+			     h->taken_cap * sizeof(*p), cap * sizeof(*p));
+	if (p == NULL)
+		return false;
+	h->taken_from = p;
+	h->taken_cap = cap;
+	return true;
 }
 
 /* Move o, of the oldest generation, into the increment's set. */
@@ -1060,13 +1105,18 @@ static void take_one(struct take *t, rcl_head *o)
 	rcl_heap *h = t->h;
 	size_t bytes = head_block(o);
 
-	if (!vec_reserve(h, &h->vec[SET_GEN], 1)) {
+	uint32_t j = h->vec[SET_GEN].n - h->taken_base;
+
+	if (!vec_reserve(h, &h->vec[SET_GEN], 1) || !taken_reserve(h, j + 1)) {
 		t->failed = true;
 		return;
 	}
 	t->pending += (o->flags & F_VISITED) != h->visited;
 	t->moved++;
-	old_remove(h, o);
+	/* a hole, not vec_remove(): it comes back here (restore) */
+	h->taken_from[j] = o->idx;
+	h->vec[OLD].v[o->idx] = NULL;
+	h->vec[OLD].holes++;
 	vec_push(h, &h->vec[SET_GEN], o);
 	head_set_gen(o, SET_GEN);
 	h->slot[OLD].bytes -= bytes;
@@ -1124,11 +1174,16 @@ static size_t take_increment(rcl_heap *h, size_t quota)
 	uint32_t i0 = 0, i1 = 0;
 	rcl_head *o;
 
+	h->taken_base = h->vec[SET_GEN].n;
 	take_reached(h, 0, &i0, &t);
 	take_reached(h, SET_GEN, &i1, &t);
-	while (t.pending < quota && !t.failed && (o = next_pending(h))) {
+	while (t.pending < quota && !t.failed) {
 		size_t before = t.moved;
 
+		if ((o = next_pending(h)) == NULL) {
+			h->pass_done = true;
+			break;
+		}
 		take_one(&t, o);
 		take_reached(h, SET_GEN, &i1, &t);
 		if (t.moved - before > h->increment_objects)
@@ -1136,6 +1191,7 @@ static size_t take_increment(rcl_heap *h, size_t quota)
 	}
 	if (t.failed)
 		h->pass_incomplete = true;
+	h->pass_left -= t.pending < h->pass_left ? t.pending : h->pass_left;
 	h->debt = h->debt > (double)t.pending ? h->debt - (double)t.pending : 0;
 	return t.moved;
 }
@@ -1169,10 +1225,23 @@ static size_t gc_increment(rcl_heap *h, int reason)
 		quota = (size_t)h->debt;
 	taken = take_increment(h, quota);
 	collect_set(h, SET_GEN, &si, &uncollectable);
+	h->taken_base = UINT32_MAX;
+	vec_pop_holes(&h->vec[OLD]); /* what was taken from its end */
 	/* old objects going back are not newly long-lived */
 	si.survivors -= taken < si.survivors ? taken : si.survivors;
 	collect_end(h, SET_GEN, reason, &si, uncollectable, t0);
 	return si.garbage;
+}
+
+/* Whether the debt calls for an increment: increment_objects owed, or the
+ * whole pass (smaller than that: the debt is capped there, and a pass
+ * that began over few objects must still end). */
+static bool increment_due(const rcl_heap *h)
+{
+	double owed = pace_owed(h);
+
+	return owed >= (double)h->increment_objects ||
+	       owed >= (double)h->pass_objects;
 }
 
 /*
@@ -1190,7 +1259,7 @@ static void collect_auto(rcl_heap *h, int gen, int reason)
 		}
 		if (pass_over(h))
 			pass_begin(h);
-		if (pace_owed(h) >= (double)h->increment_objects) {
+		if (increment_due(h)) {
 			gc_increment(h, reason);
 			return;
 		}

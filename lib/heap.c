@@ -158,6 +158,7 @@ rcl_heap *rcl_heap_new(const rcl_config *cfg)
 	h->enabled = cfg->auto_collect;
 	h->young_bytes = cfg->young_bytes;
 	h->increment_objects = RCL_DEFAULT_INCREMENT_OBJECTS;
+	h->taken_base = UINT32_MAX;
 	return h;
 }
 
@@ -1185,6 +1186,7 @@ void rcl_heap_destroy(rcl_heap *h)
 	h->collecting = true; /* no collection from here on */
 	free_remaining(h);
 	sites_free(h);
+	heap_raw_free(h, h->taken_from, h->taken_cap * sizeof(*h->taken_from));
 	for (unsigned g = 0; g < NSLOTS; g++)
 		vec_free(h, &h->vec[g]);
 	headmap_free(h, &h->weak);

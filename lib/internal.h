@@ -348,12 +348,20 @@ struct rcl_heap {
 	/* incremental collection of the oldest generation (gc.c) */
 	bool incremental;	  /* automatic fulls are done in increments */
 	bool pass_incomplete;	  /* an increment could not take its closure */
+	bool pass_done;		  /* the cursor met no pending object left */
 	uint32_t visited;	  /* F_VISITED's value meaning "visited" */
 	size_t increment_objects; /* pending old objects an increment takes */
 	size_t pass_objects;	  /* old objects when this pass began */
 	size_t pass_bytes;	  /* and their bytes */
+	size_t pass_left;	  /* of them, not yet taken (some may be freed) */
 	size_t pressure_budget;	  /* admission's pass budget past soft, or 0 */
 	double debt;		  /* pending objects the pacing owes */
+	uint32_t taken_base;	  /* generation 1's vector's length before an
+				     increment's old objects: UINT32_MAX
+				     outside one */
+	uint32_t taken_cap;
+	uint32_t *taken_from;	  /* where each was in the oldest vector, by
+				     its place in generation 1's after base */
 	size_t weakrefs;    /* live weak references */
 
 	/* per-type table: open addressing by type pointer */
