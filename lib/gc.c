@@ -924,12 +924,14 @@ static void collect_end(rcl_heap *h, int gen, int reason,
 }
 
 static void pass_begin(rcl_heap *h);
+static void fill_holes(rcl_heap *h, uint32_t from);
 
 /* Collect generations 0..gen, stopping the world: a full collection is
  * a whole pass over the oldest generation, and a new one begins. */
 size_t gc_collect(rcl_heap *h, int gen, int reason)
 {
 	struct split_info si = {0, 0, false, false, false};
+	uint32_t n_old = h->vec[RCL_GENERATIONS - 1].n;
 	size_t uncollectable = 0;
 	uint64_t t0;
 
@@ -938,6 +940,8 @@ size_t gc_collect(rcl_heap *h, int gen, int reason)
 	collect_set(h, gen, &si, &uncollectable);
 	if (gen == RCL_GENERATIONS - 1)
 		pass_begin(h);
+	else if (h->incremental && gen == RCL_GENERATIONS - 2)
+		fill_holes(h, n_old);
 	collect_end(h, gen, reason, &si, uncollectable, t0);
 	return si.garbage;
 }
@@ -952,8 +956,12 @@ size_t gc_collect(rcl_heap *h, int gen, int reason)
  * object pending at no cost; a collection's survivors are marked visited
  * as they leave the set (survive), so what reaches the oldest generation
  * during a pass waits for the next. The vector's cursor scans it for the
- * pending; below the cursor none is left: no object is ever moved into
- * the vector but at its end or back to its own place (restore).
+ * pending, up to its limit, its length when the pass began: below the
+ * cursor none is left, and none past the limit, for no pending object is
+ * ever moved within the vector but by compaction (which keeps the order,
+ * and moves the cursor and the limit with it): what a collection puts
+ * there is visited, at its end, in a hole (fill_holes), or back where it
+ * was taken from (restore).
  *
  * An increment is the young generations (0 and 1) plus a slice of the
  * oldest: pending objects from the cursor on, each with everything it
@@ -978,8 +986,9 @@ size_t gc_collect(rcl_heap *h, int gen, int reason)
  * cut short of it (a move that failed for memory), the pass is marked
  * incomplete, and a stop-the-world full collection ends it instead.
  *
- * Work: each increment takes at least max(increment_objects, the debt)
- * pending objects, plus the closure of the last one taken; one object
+ * Work: each increment takes max(increment_objects, the debt) pending
+ * objects (a visited one the cursor passes counts a quarter), plus the
+ * closure of the last one taken, plus the young generations; one object
  * whose closure alone passes increment_objects (a container holding much
  * of the heap) makes an increment that large: it runs whole, for the
  * completeness above, and is counted (increments_oversized_total). Keep
@@ -1022,7 +1031,8 @@ static bool pass_over(const rcl_heap *h)
 {
 	const rcl_vec *v = &h->vec[OLD];
 
-	return h->pass_objects == 0 || h->pass_done || v->cursor >= v->n;
+	return h->pass_objects == 0 || h->pass_done || v->cursor >= v->n ||
+	       v->cursor >= v->limit;
 }
 
 /* Begin a pass: every object of the oldest generation becomes pending.
@@ -1040,6 +1050,7 @@ static void pass_begin(rcl_heap *h)
 	}
 	h->visited ^= F_VISITED;
 	v->cursor = 0;
+	v->limit = v->n;
 	h->pass_objects = h->pass_left = vec_count(v);
 	h->pass_done = false;
 	h->pass_bytes = heap_total_bytes(h);
@@ -1151,16 +1162,19 @@ static void take_reached(rcl_heap *h, unsigned g, uint32_t *i, struct take *t)
 	}
 }
 
-/* The next pending object of the oldest generation, from the cursor. */
-static rcl_head *next_pending(rcl_heap *h)
+/* The next pending object of the oldest generation, from the cursor to
+ * the limit (what was appended since the pass began is visited); the
+ * visited ones it passes are counted in *skipped. */
+static rcl_head *next_pending(rcl_heap *h, size_t *skipped)
 {
 	rcl_vec *v = &h->vec[OLD];
 
-	while (v->cursor < v->n) {
+	while (v->cursor < v->n && v->cursor < v->limit) {
 		rcl_head *o = v->v[v->cursor++];
 
 		if (o && (o->flags & F_VISITED) != h->visited)
 			return o;
+		*skipped += o != NULL;
 	}
 	return NULL;
 }
@@ -1172,15 +1186,17 @@ static size_t take_increment(rcl_heap *h, size_t quota)
 {
 	struct take t = {h, 0, 0, false};
 	uint32_t i0 = 0, i1 = 0;
+	size_t skipped = 0;
 	rcl_head *o;
 
 	h->taken_base = h->vec[SET_GEN].n;
 	take_reached(h, 0, &i0, &t);
 	take_reached(h, SET_GEN, &i1, &t);
-	while (t.pending < quota && !t.failed) {
+	/* a visited object passed costs a read: a quarter of a take */
+	while (t.pending + skipped / 4 < quota && !t.failed) {
 		size_t before = t.moved;
 
-		if ((o = next_pending(h)) == NULL) {
+		if ((o = next_pending(h, &skipped)) == NULL) {
 			h->pass_done = true;
 			break;
 		}
@@ -1194,6 +1210,40 @@ static size_t take_increment(rcl_heap *h, size_t quota)
 	h->pass_left -= t.pending < h->pass_left ? t.pending : h->pass_left;
 	h->debt = h->debt > (double)t.pending ? h->debt - (double)t.pending : 0;
 	return t.moved;
+}
+
+/*
+ * On an incremental heap, what a collection appended to the oldest vector
+ * (its survivors, all visited, so any place will do) fills the holes that
+ * frees left there, scanning on from where the last fill stopped, a
+ * bounded stretch per call: otherwise they pile up until the vector is
+ * compacted, a walk of the whole (free_counts), the very pause increments
+ * avoid. from: the vector's length before the collection.
+ */
+static void fill_holes(rcl_heap *h, uint32_t from)
+{
+	rcl_vec *v = &h->vec[OLD];
+	size_t budget = 4096 + 8 * (size_t)(v->n > from ? v->n - from : 0);
+
+	while (v->n > from && v->holes > 0 && budget > 0) {
+		rcl_head *o = v->v[v->n - 1];
+
+		while (h->fill < v->n - 1 && v->v[h->fill] != NULL && budget) {
+			h->fill++;
+			budget--;
+		}
+		if (h->fill >= v->n - 1) {
+			h->fill = 0; /* the next call starts over */
+			return;
+		}
+		if (v->v[h->fill] != NULL)
+			return; /* out of budget */
+		v->v[h->fill] = o;
+		o->idx = h->fill;
+		v->n--;
+		v->holes--;
+		vec_pop_holes(v);
+	}
 }
 
 /* Count an increment's pause in its own histogram too. */
@@ -1216,6 +1266,7 @@ static size_t gc_increment(rcl_heap *h, int reason)
 {
 	struct split_info si = {0, 0, false, false, true};
 	size_t uncollectable = 0, taken, quota;
+	uint32_t n_old;
 	uint64_t t0;
 
 	if (!collect_begin(h, SET_GEN, &t0))
@@ -1223,10 +1274,12 @@ static size_t gc_increment(rcl_heap *h, int reason)
 	quota = h->increment_objects;
 	if (h->debt > (double)quota)
 		quota = (size_t)h->debt;
+	n_old = h->vec[OLD].n;
 	taken = take_increment(h, quota);
 	collect_set(h, SET_GEN, &si, &uncollectable);
 	h->taken_base = UINT32_MAX;
 	vec_pop_holes(&h->vec[OLD]); /* what was taken from its end */
+	fill_holes(h, n_old);
 	/* old objects going back are not newly long-lived */
 	si.survivors -= taken < si.survivors ? taken : si.survivors;
 	collect_end(h, SET_GEN, reason, &si, uncollectable, t0);

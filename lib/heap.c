@@ -574,7 +574,12 @@ static inline void free_counts(rcl_heap *h, rcl_head *o, size_t block,
 	h->slot[gen].bytes -= block;
 	ti->objects--;
 	ti->bytes -= bytes;
-	if (ti->tracked && h->gens[0].count > 0)
+	/* on an incremental heap, count pacing counts the young alone: a
+	 * cache replacing its old entries would otherwise hold the count
+	 * down and let the young generation, which every increment
+	 * collects, grow without bound */
+	if (ti->tracked && h->gens[0].count > 0 &&
+	    (gen != RCL_GENERATIONS - 1 || !h->incremental))
 		h->gens[0].count--;
 	if (__builtin_expect(ti->type->finalize != NULL, 0) &&
 	    !(o->flags & F_FINALIZED))

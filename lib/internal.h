@@ -214,6 +214,8 @@ typedef struct rcl_vec {
 	uint32_t holes;
 	uint32_t cursor; /* the oldest generation's: the incremental pass's
 			    scan; below it, no pending object (gc.c) */
+	uint32_t limit;	 /* ... and from here on, none either: appended
+			    since the pass began */
 } rcl_vec;
 
 typedef struct rcl_gen {
@@ -356,6 +358,7 @@ struct rcl_heap {
 	size_t pass_left;	  /* of them, not yet taken (some may be freed) */
 	size_t pressure_budget;	  /* admission's pass budget past soft, or 0 */
 	double debt;		  /* pending objects the pacing owes */
+	uint32_t fill;		  /* where fill_holes() looks for a hole next */
 	uint32_t taken_base;	  /* generation 1's vector's length before an
 				     increment's old objects: UINT32_MAX
 				     outside one */
