@@ -1164,18 +1164,21 @@ static void take_reached(rcl_heap *h, unsigned g, uint32_t *i, struct take *t)
 
 /* The next pending object of the oldest generation, from the cursor to
  * the limit (what was appended since the pass began is visited); the
- * visited ones it passes are counted in *skipped. */
-static rcl_head *next_pending(rcl_heap *h, size_t *skipped)
+ * visited ones it passes are counted in *skipped, up to max. NULL with
+ * *done if none is left. */
+static rcl_head *next_pending(rcl_heap *h, size_t *skipped, size_t max,
+			      bool *done)
 {
 	rcl_vec *v = &h->vec[OLD];
 
-	while (v->cursor < v->n && v->cursor < v->limit) {
+	while (v->cursor < v->n && v->cursor < v->limit && *skipped < max) {
 		rcl_head *o = v->v[v->cursor++];
 
 		if (o && (o->flags & F_VISITED) != h->visited)
 			return o;
 		*skipped += o != NULL;
 	}
+	*done = *skipped < max;
 	return NULL;
 }
 
@@ -1195,9 +1198,11 @@ static size_t take_increment(rcl_heap *h, size_t quota)
 	/* a visited object passed costs a read: a quarter of a take */
 	while (t.pending + skipped / 4 < quota && !t.failed) {
 		size_t before = t.moved;
+		bool done = false;
 
-		if ((o = next_pending(h, &skipped)) == NULL) {
-			h->pass_done = true;
+		o = next_pending(h, &skipped, 4 * (quota - t.pending), &done);
+		if (o == NULL) {
+			h->pass_done = done;
 			break;
 		}
 		take_one(&t, o);
