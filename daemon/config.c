@@ -109,7 +109,7 @@ static const struct config_key config_keys[] = {
     KEY("heap", "thresholds", "700,10,10", parse_thresholds, heap_thresholds),
     KEY("heap", "young_bytes", "8MiB", parse_size, heap_young_bytes),
     KEY("heap", "incremental", "true", parse_bool, heap_incremental),
-    KEY("heap", "increment_objects", "20000", parse_count,
+    KEY("heap", "increment_objects", "10000", parse_count,
 	heap_increment_objects),
     KEY("watchdog", "enabled", "true", parse_watchdog, watchdog),
     KEY("watchdog", "limit", "auto", parse_watchdog, watchdog),

@@ -321,7 +321,7 @@ bool rcl_incremental(const rcl_heap *h);
 void rcl_set_increment_objects(rcl_heap *h, size_t objects); /* >= 1 */
 size_t rcl_increment_objects(const rcl_heap *h);
 size_t rcl_collect_increment(rcl_heap *h);
-#define RCL_DEFAULT_INCREMENT_OBJECTS ((size_t)20000)
+#define RCL_DEFAULT_INCREMENT_OBJECTS ((size_t)10000)
 
 /* Give back memory the heap keeps for reuse (empty pool pages, unused
  * vector capacity, cached large blocks); the bytes returned. The watchdog's
