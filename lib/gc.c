@@ -1002,8 +1002,11 @@ size_t gc_collect(rcl_heap *h, int gen, int reason)
  * soft level, within admission's young trigger, twice over (the headroom
  * to hard shared by the heaps, halved). Each collection adds
  * pass_objects / budget pending objects per byte to the debt; one whose
- * debt reaches increment_objects runs as an increment and pays it off.
- * The pass may run late by one young collection's allocation.
+ * debt reaches increment_objects (or the whole pass, if smaller) runs as
+ * an increment and pays it off. The pass may run late by one young
+ * collection's allocation. On an incremental heap the count trigger
+ * counts only the young (free_counts), so that the young generation,
+ * which each increment collects whole, stays small.
  */
 
 #define OLD (RCL_GENERATIONS - 1)
@@ -1023,9 +1026,9 @@ size_t gc_old_pending(const rcl_heap *h)
 
 /*
  * A pass over nothing is over at once; else when the cursor found no
- * pending object left (take_increment), or reached the vector's end. Not
- * "the cursor is at the end" alone: each increment appends its young
- * survivors, visited, after it, so the end would always be ahead.
+ * pending object left (take_increment), or reached the limit or the end.
+ * Not "the cursor is at the end" alone: each collection appends its young
+ * survivors, visited, so the end would always be ahead.
  */
 static bool pass_over(const rcl_heap *h)
 {
