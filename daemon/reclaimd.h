@@ -313,6 +313,8 @@ struct worker {
 	pthread_mutex_t lock;	   /* guards published */
 	struct stats_worker published;
 	size_t ncensus; /* survivors by type after the last full collection */
+	uint64_t census_passes; /* the heap's old_passes_total at that census
+				   (worker thread only) */
 	rcl_type_stats census[RCL_WATCHDOG_CENSUS_MAX];
 	/* and by site, while leak debugging records sites (the first
 	 * WORKER_SITE_CENSUS entries; their strings are static) */

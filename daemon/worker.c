@@ -74,8 +74,10 @@ static void worker_publish(struct worker *w)
 	pthread_mutex_unlock(&w->lock);
 }
 
-/* Collect hook: after a full collection, publish the survivors by type
- * for the watchdog's leak rule (it compares floors, not passing states). */
+/* Collect hook: after a full collection, or a collection that began a
+ * pass of increments (the last one ended: a survivor floor too,
+ * memwatch.c), publish the survivors by type for the watchdog's leak rule
+ * (it compares floors, not passing states). */
 static void worker_full_census(rcl_heap *h, int generation, size_t found,
 			       void *arg)
 {
@@ -83,9 +85,13 @@ static void worker_full_census(rcl_heap *h, int generation, size_t found,
 	rcl_site_census sites[WORKER_SITE_CENSUS];
 	struct worker *w = arg;
 	size_t n, ns;
+	rcl_stats st;
 
-	if (generation != RCL_GENERATIONS - 1)
+	rcl_heap_stats(h, &st);
+	if (generation != RCL_GENERATIONS - 1 &&
+	    st.old_passes_total == w->census_passes)
 		return;
+	w->census_passes = st.old_passes_total;
 	n = rcl_heap_census(h, census, RCL_WATCHDOG_CENSUS_MAX);
 	if (n > RCL_WATCHDOG_CENSUS_MAX)
 		n = RCL_WATCHDOG_CENSUS_MAX;
