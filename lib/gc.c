@@ -836,6 +836,7 @@ static void start_counts(rcl_heap *h, int gen)
 		h->debt = pace_owed(h);
 		if (h->debt > (double)h->pass_objects)
 			h->debt = (double)h->pass_objects;
+		h->pace_total = heap_total_bytes(h);
 	}
 	if (gen + 1 < RCL_GENERATIONS)
 		h->gens[gen + 1].count++;
@@ -995,8 +996,8 @@ size_t gc_collect(rcl_heap *h, int gen, int reason)
  * a large cache in a C array of references, or in containers that do
  * not reach each other, and increments stay bounded.
  *
- * Pacing, by bytes: a pass must end within pass_budget() bytes of net
- * allocation, half what a stop-the-world full collection waits for
+ * Pacing, by bytes: a pass must end within pass_budget() bytes of the
+ * heap's growth, half what a stop-the-world full collection waits for
  * (max(young_bytes, a quarter of the heap), full_by_bytes), so old
  * garbage is found within the same figure as before; past the watchdog's
  * soft level, within admission's young trigger, twice over (the headroom
@@ -1056,7 +1057,7 @@ static void pass_begin(rcl_heap *h)
 	v->limit = v->n;
 	h->pass_objects = h->pass_left = vec_count(v);
 	h->pass_done = false;
-	h->pass_bytes = heap_total_bytes(h);
+	h->pass_bytes = h->pace_total = heap_total_bytes(h);
 	h->pressure_budget = 0;
 	h->pass_incomplete = false;
 	h->debt = 0;
@@ -1078,12 +1079,20 @@ static size_t pass_budget(const rcl_heap *h)
 	return b;
 }
 
-/* The pending objects owed now: the debt, and what the bytes allocated
- * since the last collection add to it. */
+/*
+ * The pending objects owed now: the debt, and what the heap's growth since
+ * it was last added adds to it. Growth, not the young byte counter: that
+ * one stops at zero when frees outrun allocations, so a cache replacing
+ * its entries, never growing, counted nearly all it allocated, and passes
+ * ran back to back. What does not grow the heap cannot fill memory.
+ */
 static double pace_owed(const rcl_heap *h)
 {
-	return h->debt + (double)h->young_bytes_since *
-			     (double)h->pass_objects / (double)pass_budget(h);
+	size_t total = heap_total_bytes(h);
+	size_t grown = total > h->pace_total ? total - h->pace_total : 0;
+
+	return h->debt + (double)grown * (double)h->pass_objects /
+			     (double)pass_budget(h);
 }
 
 /* What an increment took from the oldest generation. */

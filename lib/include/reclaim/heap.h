@@ -309,7 +309,7 @@ size_t rcl_young_bytes(const rcl_heap *h);
  * of the oldest generation not yet visited by the current pass, with all
  * that they reach there, so that no garbage cycle is split. The pacing
  * makes a pass over the oldest generation complete within
- * max(young_bytes, a quarter of its bytes) / 2 bytes of net allocation
+ * max(young_bytes, a quarter of its bytes) / 2 bytes of heap growth
  * (less past the watchdog's soft level), so its garbage is found within
  * twice that: the figure a stop-the-world full collection is paced by.
  * rcl_collect(h, 2) and admission's collections past the hard level stay
