@@ -836,7 +836,8 @@ static void start_counts(rcl_heap *h, int gen)
 		h->debt = pace_owed(h);
 		if (h->debt > (double)h->pass_objects)
 			h->debt = (double)h->pass_objects;
-		h->pace_total = heap_total_bytes(h);
+		if (heap_total_bytes(h) > h->pace_total)
+			h->pace_total = heap_total_bytes(h);
 	}
 	if (gen + 1 < RCL_GENERATIONS)
 		h->gens[gen + 1].count++;
@@ -1005,7 +1006,9 @@ size_t gc_collect(rcl_heap *h, int gen, int reason)
  * pass_objects / budget pending objects per byte to the debt; one whose
  * debt reaches increment_objects (or the whole pass, if smaller) runs as
  * an increment and pays it off. The pass may run late by one young
- * collection's allocation. On an incremental heap the count trigger
+ * collection's allocation. Where CPython's count rule would run a full
+ * collection, an increment runs (collect_auto), so a pass moves on
+ * though the heap stays under its highest level. On an incremental heap the count trigger
  * counts only the young (free_counts), so that the young generation,
  * which each increment collects whole, stays small.
  */
@@ -1051,6 +1054,7 @@ static void pass_begin(rcl_heap *h)
 		h->full_floor = heap_total_bytes(h);
 		h->long_lived_total = vec_count(v);
 		h->long_lived_pending = 0;
+		h->gens[OLD].count = 0;
 	}
 	h->visited ^= F_VISITED;
 	v->cursor = 0;
@@ -1080,11 +1084,13 @@ static size_t pass_budget(const rcl_heap *h)
 }
 
 /*
- * The pending objects owed now: the debt, and what the heap's growth since
- * it was last added adds to it. Growth, not the young byte counter: that
- * one stops at zero when frees outrun allocations, so a cache replacing
- * its entries, never growing, counted nearly all it allocated, and passes
- * ran back to back. What does not grow the heap cannot fill memory.
+ * The pending objects owed now: the debt, and what the heap's growth past
+ * its highest this pass adds to it. Growth, not the young byte counter:
+ * that one stops at zero when frees outrun allocations, so a cache
+ * replacing its entries, never growing, counted nearly all it allocated,
+ * and passes ran back to back; and past the highest, or a heap going up
+ * and down by a request's worth between collections would count each
+ * rise. What does not grow the heap cannot fill memory.
  */
 static double pace_owed(const rcl_heap *h)
 {
@@ -1329,6 +1335,11 @@ static void collect_auto(rcl_heap *h, int gen, int reason)
 		}
 		if (pass_over(h))
 			pass_begin(h);
+		/* where a full collection was due by CPython's count rule, an
+		 * increment is: the pass moves on though the heap does not
+		 * grow (garbage under its highest level adds no debt) */
+		if (gen == OLD && h->debt < (double)h->increment_objects)
+			h->debt = (double)h->increment_objects;
 		if (increment_due(h)) {
 			gc_increment(h, reason);
 			return;
