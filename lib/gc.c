@@ -827,6 +827,18 @@ static void delete_garbage(rcl_heap *h, int gen)
 
 static double pace_owed(const rcl_heap *h);
 
+/* The level growth is counted from: the heap's highest, following it down
+ * a 64th of the way when it is lower (pace_owed). */
+static void pace_level(rcl_heap *h)
+{
+	size_t total = heap_total_bytes(h);
+
+	if (total > h->pace_total)
+		h->pace_total = total;
+	else
+		h->pace_total -= (h->pace_total - total) / 64;
+}
+
 /* Update the counters a collection of gen changes, as CPython does at
  * the start of one; the incremental pacing takes in the bytes allocated
  * since the last collection first. */
@@ -836,8 +848,7 @@ static void start_counts(rcl_heap *h, int gen)
 		h->debt = pace_owed(h);
 		if (h->debt > (double)h->pass_objects)
 			h->debt = (double)h->pass_objects;
-		if (heap_total_bytes(h) > h->pace_total)
-			h->pace_total = heap_total_bytes(h);
+		pace_level(h);
 	}
 	if (gen + 1 < RCL_GENERATIONS)
 		h->gens[gen + 1].count++;
@@ -1006,9 +1017,10 @@ size_t gc_collect(rcl_heap *h, int gen, int reason)
  * pass_objects / budget pending objects per byte to the debt; one whose
  * debt reaches increment_objects (or the whole pass, if smaller) runs as
  * an increment and pays it off. The pass may run late by one young
- * collection's allocation. Where CPython's count rule would run a full
- * collection, an increment runs (collect_auto), so a pass moves on
- * though the heap stays under its highest level. On an incremental heap the count trigger
+ * collection's allocation. The level growth is counted from is the
+ * heap's highest, which follows a shrinking heap down (a 64th of the way
+ * at each collection), so a pass moves on when garbage fills a heap that
+ * shrank. On an incremental heap the count trigger
  * counts only the young (free_counts), so that the young generation,
  * which each increment collects whole, stays small.
  */
@@ -1085,12 +1097,13 @@ static size_t pass_budget(const rcl_heap *h)
 
 /*
  * The pending objects owed now: the debt, and what the heap's growth past
- * its highest this pass adds to it. Growth, not the young byte counter:
- * that one stops at zero when frees outrun allocations, so a cache
- * replacing its entries, never growing, counted nearly all it allocated,
- * and passes ran back to back; and past the highest, or a heap going up
- * and down by a request's worth between collections would count each
- * rise. What does not grow the heap cannot fill memory.
+ * its recent highest adds to it. Growth, not the young byte counter: that
+ * one stops at zero when frees outrun allocations, so a cache replacing
+ * its entries, never growing, counted nearly all it allocated, and passes
+ * ran back to back; and past the highest (start_counts), or a heap going
+ * up and down by a request's worth between collections would count each
+ * rise (measured: a pass every 0.7 s). What does not grow the heap cannot
+ * fill memory.
  */
 static double pace_owed(const rcl_heap *h)
 {
@@ -1335,11 +1348,6 @@ static void collect_auto(rcl_heap *h, int gen, int reason)
 		}
 		if (pass_over(h))
 			pass_begin(h);
-		/* where a full collection was due by CPython's count rule, an
-		 * increment is: the pass moves on though the heap does not
-		 * grow (garbage under its highest level adds no debt) */
-		if (gen == OLD && h->debt < (double)h->increment_objects)
-			h->debt = (double)h->increment_objects;
 		if (increment_due(h)) {
 			gc_increment(h, reason);
 			return;

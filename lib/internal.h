@@ -358,8 +358,8 @@ struct rcl_heap {
 	size_t pass_left;	  /* of them, not yet taken (some may be freed) */
 	size_t pressure_budget;	  /* admission's pass budget past soft, or 0 */
 	double debt;		  /* pending objects the pacing owes */
-	size_t pace_total;	  /* the heap's bytes at their highest this
-				     pass, when the debt was last added */
+	size_t pace_total;	  /* the heap's recent highest bytes, where
+				     its growth is counted from (gc.c) */
 	uint32_t fill;		  /* where fill_holes() looks for a hole next */
 	uint32_t taken_base;	  /* generation 1's vector's length before an
 				     increment's old objects: UINT32_MAX
