@@ -40,16 +40,19 @@ struct config_key {
 #define CONFIG_MAX_BYTES (1 << 20)
 #define CONFIG_MAX_TEXT "1 MiB"
 
+/* Keys the table may hold: config_load's per-key arrays. */
+#define CONFIG_KEYS_MAX 48
+
 /* The state of one load: where we are, and the first error. */
 struct config_load {
 	struct config *cfg;
 	const char *file;
 	int line;
-	unsigned set_line[48]; /* where each key was last set */
-	const char *set_file[32];
-	enum { SET_DEFAULT, SET_FILE, SET_OVERRIDE } set_how[32];
+	unsigned set_line[CONFIG_KEYS_MAX]; /* where each key was last set */
+	const char *set_file[CONFIG_KEYS_MAX];
+	enum { SET_DEFAULT, SET_FILE, SET_OVERRIDE } set_how[CONFIG_KEYS_MAX];
 	bool defaults; /* setting the defaults (file and line are not) */
-	unsigned set_order[32]; /* later sets have larger numbers */
+	unsigned set_order[CONFIG_KEYS_MAX]; /* later sets: larger numbers */
 	unsigned order;
 	char *error;
 	bool oom; /* out of memory: config_load fails with no cause */
@@ -123,7 +126,7 @@ static const struct config_key config_keys[] = {
     KEY("log", "level", "info", parse_log_level, log_level),
 };
 #define CONFIG_NKEYS (sizeof config_keys / sizeof config_keys[0])
-_Static_assert(CONFIG_NKEYS <= 48, "grow config_load.set_line");
+_Static_assert(CONFIG_NKEYS <= CONFIG_KEYS_MAX, "grow CONFIG_KEYS_MAX");
 
 /* The file read when no -c is given, if it exists. */
 const char *config_default_path(void)
