@@ -37,6 +37,20 @@ enum stats_agg { STATS_SUM, STATS_MAX };
 	  "time spent in cycle collections")                                   \
 	X(heap, pause_max_ns, GAUGE, MAX, "nanoseconds",                       \
 	  "longest cycle collection")                                          \
+	X(heap, increments_total, COUNTER, SUM, "collections",                 \
+	  "incremental collections: the young generations and a slice of "     \
+	  "the oldest, closed under references")                               \
+	X(heap, increments_oversized_total, COUNTER, SUM, "collections",       \
+	  "increments that one object's closure made larger than "             \
+	  "heap.increment_objects")                                            \
+	X(heap, increment_pause_max_ns, GAUGE, MAX, "nanoseconds",             \
+	  "longest increment")                                                 \
+	X(heap, old_passes_total, COUNTER, SUM, "passes",                      \
+	  "passes begun over the oldest generation (a full collection is "     \
+	  "one)")                                                              \
+	X(heap, old_pending_objects, GAUGE, SUM, "objects",                    \
+	  "of heap.old_objects, at most this many not yet visited by the "     \
+	  "current pass")                                                      \
 	X(heap, refused_total, COUNTER, SUM, "allocations",                    \
 	  "allocations refused because the memory would not fit under the "    \
 	  "hard level or a task's budget")                                     \
@@ -135,7 +149,8 @@ enum stats_agg { STATS_SUM, STATS_MAX };
  * reclaim_section_name_seconds in Prometheus text.
  */
 #define STATS_WORKER_HISTOGRAMS(X)                                             \
-	X(heap, pause, "cycle collection pauses")
+	X(heap, pause, "cycle collection pauses")                             \
+	X(heap, increment_pause, "incremental collection pauses")
 #define STATS_PROCESS_HISTOGRAMS(X)                                            \
 	X(watchdog, reaction,                                                  \
 	  "watchdog reactions, from a wake-up to the end of its action")

@@ -41,16 +41,19 @@ struct config_key {
 #define CONFIG_MAX_BYTES (1 << 20)
 #define CONFIG_MAX_TEXT "1 MiB"
 
+/* Keys the table may hold: config_load's per-key arrays. */
+#define CONFIG_KEYS_MAX 48
+
 /* The state of one load: where we are, and the first error. */
 struct config_load {
 	struct config *cfg;
 	const char *file;
 	int line;
-	unsigned set_line[32]; /* where each key was last set */
-	const char *set_file[32];
-	enum { SET_DEFAULT, SET_FILE, SET_OVERRIDE } set_how[32];
+	unsigned set_line[CONFIG_KEYS_MAX]; /* where each key was last set */
+	const char *set_file[CONFIG_KEYS_MAX];
+	enum { SET_DEFAULT, SET_FILE, SET_OVERRIDE } set_how[CONFIG_KEYS_MAX];
 	bool defaults; /* setting the defaults (file and line are not) */
-	unsigned set_order[32]; /* later sets have larger numbers */
+	unsigned set_order[CONFIG_KEYS_MAX]; /* later sets: larger numbers */
 	unsigned order;
 	char *error;
 	bool oom; /* out of memory: config_load fails with no cause */
@@ -112,6 +115,9 @@ static const struct config_key config_keys[] = {
     KEY("metrics", "listen", "127.0.0.1:9187", parse_listen, metrics_listen),
     KEY("heap", "thresholds", "700,10,10", parse_thresholds, heap_thresholds),
     KEY("heap", "young_bytes", "8MiB", parse_size, heap_young_bytes),
+    KEY("heap", "incremental", "true", parse_bool, heap_incremental),
+    KEY("heap", "increment_objects", "10000", parse_count,
+	heap_increment_objects),
     KEY("watchdog", "enabled", "true", parse_bool, watchdog.enabled),
     KEY("watchdog", "limit", "auto", parse_watchdog_limit,
 	watchdog.limit_bytes),
@@ -125,7 +131,7 @@ static const struct config_key config_keys[] = {
     KEY("log", "level", "info", parse_log_level, log_level),
 };
 #define CONFIG_NKEYS (sizeof config_keys / sizeof config_keys[0])
-_Static_assert(CONFIG_NKEYS <= 32, "grow config_load.set_line");
+_Static_assert(CONFIG_NKEYS <= CONFIG_KEYS_MAX, "grow CONFIG_KEYS_MAX");
 
 /* The file read when no -c is given, if it exists. */
 const char *config_default_path(void)

@@ -135,7 +135,10 @@ static bool memwatch_heap_info(void *arg, rcl_watchdog_heap_info *out)
 		worker_read_stats(mw->srv->workers[i], &w);
 		out->objects += w.heap_objects;
 		out->bytes += w.heap_bytes;
-		out->full_collections += w.heap_full_collections_total;
+		/* a pass of increments ends as a full collection does:
+		 * with a new survivor floor */
+		out->full_collections += w.heap_full_collections_total +
+					 w.heap_old_passes_total;
 		out->survivor_objects += w.heap_old_objects;
 		out->survivor_bytes += w.heap_survivor_bytes;
 		out->gc_ns += w.heap_pause_total_ns;

@@ -58,7 +58,8 @@ static enum call_status method_set_thresholds_exec(struct call *call)
 	if ((rc = method_set_thresholds_read(call, thr)) < 0 ||
 	    call_param_u64(call, "young_bytes", YOUNG_BYTES_MAX, &young) < 0)
 		return CALL_ERROR;
-	if (thresholds_set(srv, call, thr, (size_t)young,
+	if (thresholds_set(srv, call, thr, (size_t)young, srv->incremental,
+			   srv->increment_objects,
 			   method_set_thresholds_done) != 0)
 		return call_oom(call);
 	memwatch_pace(srv->watch, srv->young_bytes);

@@ -154,6 +154,8 @@ struct config {
 	char *metrics_listen; /* "" for none */
 	uint64_t heap_thresholds[RCL_GENERATIONS];
 	uint64_t heap_young_bytes;
+	bool heap_incremental;		 /* old generation in increments */
+	uint64_t heap_increment_objects; /* old objects an increment takes */
 	rcl_watchdog_config watchdog; /* watchdog.*, parsed here (config.c) */
 	char *forensics_report_dir;   /* "": $STATE_DIRECTORY */
 	uint64_t forensics_report_interval_us;
@@ -246,6 +248,8 @@ struct wcmd {
 		struct {
 			size_t thresholds[RCL_GENERATIONS];
 			size_t young_bytes;
+			bool incremental;
+			size_t increment_objects;
 		} heap;	   /* WCMD_THRESHOLDS (thresholds.c) */
 		struct {
 			size_t young_bytes;
@@ -309,6 +313,8 @@ struct worker {
 	pthread_mutex_t lock;	   /* guards published */
 	struct stats_worker published;
 	size_t ncensus; /* survivors by type after the last full collection */
+	uint64_t census_passes; /* the heap's old_passes_total at that census
+				   (worker thread only) */
 	rcl_type_stats census[RCL_WATCHDOG_CENSUS_MAX];
 	/* and by site, while leak debugging records sites (the first
 	 * WORKER_SITE_CENSUS entries; their strings are static) */
@@ -424,6 +430,7 @@ void fanout_destroy(struct fanout *fan);
 /* thresholds.c: the heap settings every worker has (Reload, SetThresholds). */
 int thresholds_set(struct server *srv, struct call *call,
 		   const size_t thr[RCL_GENERATIONS], size_t young,
+		   bool incremental, size_t increment_objects,
 		   fanout_done done);
 
 /* memwatch.c: the seam where the memory watchdog plugs in. */
@@ -584,6 +591,8 @@ struct server {
 	char *own_socket; /* the control socket we bound: unlinked at exit */
 	size_t thresholds[RCL_GENERATIONS]; /* in force on every worker */
 	size_t young_bytes;
+	bool incremental; /* heap.incremental, in force on every worker */
+	size_t increment_objects;
 	size_t tasks_running;	 /* RunTask calls not yet answered */
 	uint64_t tasks_rejected; /* RunTask calls refused at the cap */
 	bool stopping;

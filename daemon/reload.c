@@ -24,9 +24,12 @@ static void reload_heap(struct server *srv, const struct config *cfg)
 	for (g = 0; g < RCL_GENERATIONS; g++)
 		thr[g] = (size_t)cfg->heap_thresholds[g];
 	if (thresholds_set(srv, NULL, thr, (size_t)cfg->heap_young_bytes,
+			   cfg->heap_incremental,
+			   (size_t)cfg->heap_increment_objects,
 			   reload_thresholds_done) != 0)
 		log_warn("reload: out of memory: the workers keep "
-			 "heap.thresholds and heap.young_bytes");
+			 "heap.thresholds, heap.young_bytes and "
+			 "heap.incremental");
 }
 
 /* Whether two optional strings differ. */

@@ -267,6 +267,8 @@ static void server_thresholds(struct server *srv, const struct config *cfg)
 	for (i = 0; i < RCL_GENERATIONS; i++)
 		srv->thresholds[i] = (size_t)cfg->heap_thresholds[i];
 	srv->young_bytes = (size_t)cfg->heap_young_bytes;
+	srv->incremental = cfg->heap_incremental;
+	srv->increment_objects = (size_t)cfg->heap_increment_objects;
 }
 
 /* Everything up to READY; NULL and cause on failure. */

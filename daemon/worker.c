@@ -42,6 +42,12 @@ static void worker_publish(struct worker *w)
 		    hs.gen[RCL_GENERATIONS - 1].collections;
 		w->stats.heap_survivor_bytes = hs.full_bytes_floor;
 		w->stats.heap_old_objects = hs.gen[RCL_GENERATIONS - 1].objects;
+		w->stats.heap_increments_total = hs.increments_total;
+		w->stats.heap_increments_oversized_total =
+		    hs.increments_oversized_total;
+		w->stats.heap_increment_pause_max_ns = hs.increment_pause_max_ns;
+		w->stats.heap_old_passes_total = hs.old_passes_total;
+		w->stats.heap_old_pending_objects = hs.old_pending_objects;
 		w->stats.heap_refused_total = hs.refused_total;
 		w->stats.heap_refused_bytes_total = hs.refused_bytes_total;
 		w->stats.heap_admission_collections_total =
@@ -56,14 +62,22 @@ static void worker_publish(struct worker *w)
 			       hs.pause_hist, RCL_PAUSE_BUCKETS);
 		w->stats.heap_pause_hist.sum_ns = hs.pause_total_ns;
 		w->stats.heap_pause_hist.has_sum = true;
+		stats_hist_set(&w->stats.heap_increment_pause_hist,
+			       rcl_pause_bounds_ns, hs.increment_pause_hist,
+			       RCL_PAUSE_BUCKETS);
+		w->stats.heap_increment_pause_hist.sum_ns =
+		    hs.increment_pause_total_ns;
+		w->stats.heap_increment_pause_hist.has_sum = true;
 	}
 	pthread_mutex_lock(&w->lock);
 	w->published = w->stats;
 	pthread_mutex_unlock(&w->lock);
 }
 
-/* Collect hook: after a full collection, publish the survivors by type
- * for the watchdog's leak rule (it compares floors, not passing states). */
+/* Collect hook: after a full collection, or a collection that began a
+ * pass of increments (the last one ended: a survivor floor too,
+ * memwatch.c), publish the survivors by type for the watchdog's leak rule
+ * (it compares floors, not passing states). */
 static void worker_full_census(rcl_heap *h, int generation, size_t found,
 			       void *arg)
 {
@@ -71,9 +85,13 @@ static void worker_full_census(rcl_heap *h, int generation, size_t found,
 	rcl_site_census sites[WORKER_SITE_CENSUS];
 	struct worker *w = arg;
 	size_t n, ns;
+	rcl_stats st;
 
-	if (generation != RCL_GENERATIONS - 1)
+	rcl_heap_stats(h, &st);
+	if (generation != RCL_GENERATIONS - 1 &&
+	    st.old_passes_total == w->census_passes)
 		return;
+	w->census_passes = st.old_passes_total;
 	n = rcl_heap_census(h, census, RCL_WATCHDOG_CENSUS_MAX);
 	if (n > RCL_WATCHDOG_CENSUS_MAX)
 		n = RCL_WATCHDOG_CENSUS_MAX;
@@ -307,6 +325,9 @@ static void worker_exec(struct wcmd *cmd, void *arg)
 	case WCMD_THRESHOLDS:
 		rcl_set_thresholds(w->heap, cmd->in.heap.thresholds);
 		rcl_set_young_bytes(w->heap, cmd->in.heap.young_bytes);
+		rcl_set_incremental(w->heap, cmd->in.heap.incremental);
+		rcl_set_increment_objects(w->heap,
+					  cmd->in.heap.increment_objects);
 		break;
 	case WCMD_DEBUG:
 		worker_debug(w, cmd);
@@ -343,13 +364,17 @@ static void worker_tick(evutil_socket_t fd, short what, void *arg)
 static rcl_heap *worker_heap(const struct config *cfg)
 {
 	rcl_config hc;
+	rcl_heap *h;
 	int i;
 
 	rcl_config_init(&hc);
 	for (i = 0; i < RCL_GENERATIONS; i++)
 		hc.thresholds[i] = (size_t)cfg->heap_thresholds[i];
 	hc.young_bytes = (size_t)cfg->heap_young_bytes;
-	return rcl_heap_new(&hc);
+	h = rcl_heap_new(&hc);
+	rcl_set_incremental(h, cfg->heap_incremental);
+	rcl_set_increment_objects(h, (size_t)cfg->heap_increment_objects);
+	return h;
 }
 
 /* Set up a worker's base, heap, mailbox and HTTP front (not yet running). */

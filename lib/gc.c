@@ -55,6 +55,12 @@
  * references of a type that describes them (rcl_ref) are walked here, not
  * through a traverse (for_each_ref).
  *
+ * On an incremental heap (rcl_set_incremental), automatic collections of
+ * the oldest generation are done in increments, each an ordinary
+ * collection of generations 0..1 into which a slice of the oldest, closed
+ * under references, was moved first: "Incremental collection" below
+ * gives the design, why it is sound and complete, and its pacing.
+ *
  * The passes walk vectors, not lists: the set is usually larger than the
  * caches, and a list walk would wait on one miss after another. A vector is
  * in allocation order, and so mostly in address order within each pool
@@ -328,6 +334,7 @@ struct split_info {
 	size_t survivors;
 	bool weak;
 	bool finalizers;
+	bool increment; /* the collection is an increment (gc_increment) */
 };
 
 /*
@@ -434,6 +441,39 @@ static void clear_garbage(rcl_heap *h, rcl_head *o)
 		free_member(h, o);
 }
 
+/*
+ * An increment's old object that survived goes back to the place it was
+ * taken from (take_one left a hole there): the oldest vector keeps its
+ * order, the allocation order the walks' prefetching relies on, and no
+ * pending object is moved below the pass's cursor. If frees shortened the
+ * vector meanwhile, it is lengthened with holes; if another survivor took
+ * the place, this one goes at the end (reserve_survivors made room).
+ */
+static __attribute__((noinline)) void restore(rcl_heap *h, rcl_head *o)
+{
+	rcl_vec *v = &h->vec[RCL_GENERATIONS - 1];
+	uint32_t k = h->taken_from[o->idx - h->taken_base];
+	size_t bytes = head_block(o);
+
+	h->vec[RCL_GENERATIONS - 2].v[o->idx] = NULL;
+	h->vec[RCL_GENERATIONS - 2].holes++;
+	while (v->n <= k) {
+		v->v[v->n++] = NULL;
+		v->holes++;
+	}
+	if (v->v[k] == NULL) {
+		v->v[k] = o;
+		v->holes--;
+		o->idx = k;
+	} else {
+		o->idx = v->n;
+		v->v[v->n++] = o;
+	}
+	head_set_gen(o, RCL_GENERATIONS - 1);
+	h->slot[RCL_GENERATIONS - 2].bytes -= bytes;
+	h->slot[RCL_GENERATIONS - 1].bytes += bytes;
+}
+
 /* A survivor leaves the set, and moves to dst (to_gen) if move. */
 static inline void survive(rcl_heap *h, rcl_head *o, rcl_vec *dst,
 			   unsigned to_gen, bool move)
@@ -441,9 +481,19 @@ static inline void survive(rcl_heap *h, rcl_head *o, rcl_vec *dst,
 	unsigned from = head_gen(o);
 	size_t bytes;
 
-	o->flags &= ~(uint32_t)(F_COLLECTING | F_REACHABLE);
+	/* visited by this pass: it reached the oldest generation (or stays
+	 * there) through a collection, which has walked it (one store with
+	 * the flags cleared anyway; the bit means nothing below gen 2) */
+	o->flags = (o->flags & ~(uint32_t)(F_COLLECTING | F_REACHABLE |
+					   F_VISITED)) |
+		   h->visited;
 	if (!move || from == to_gen)
 		return;
+	if (__builtin_expect(o->idx >= h->taken_base, 0) &&
+	    from == RCL_GENERATIONS - 2) {
+		restore(h, o);
+		return;
+	}
 	bytes = head_block(o);
 	h->vec[from].v[o->idx] = NULL;
 	h->vec[from].holes++;
@@ -689,7 +739,12 @@ static size_t finish_garbage(rcl_heap *h, int gen, unsigned to_gen,
 		{
 			if (!IS_GARBAGE(o))
 				continue;
-			o->flags &= ~(uint32_t)(F_COLLECTING | F_CLEARED);
+			/* visited: else the pass would take it again, and
+			 * again, and never end */
+			o->flags = (o->flags & ~(uint32_t)(F_COLLECTING |
+							   F_CLEARED |
+							   F_VISITED)) |
+				   h->visited;
 			(*uncollectable)++;
 			if (head_gen(o) != to_gen)
 				heap_relink(h, o, to_gen);
@@ -725,17 +780,6 @@ static void observe(rcl_heap *h, int gen, size_t count)
 	struct rcl_garbage g = {h, gen, count};
 
 	h->observer(h, gen, &g, h->observer_arg);
-}
-
-/* Update the counters a collection of gen changes, as CPython does at
- * the start of one. */
-static void start_counts(rcl_heap *h, int gen)
-{
-	if (gen + 1 < RCL_GENERATIONS)
-		h->gens[gen + 1].count++;
-	for (int i = 0; i <= gen; i++)
-		h->gens[i].count = 0;
-	h->young_bytes_since = 0;
 }
 
 /* The pacing state and statistics after a collection. */
@@ -781,29 +825,50 @@ static void delete_garbage(rcl_heap *h, int gen)
 	}
 }
 
+static double pace_owed(const rcl_heap *h);
+
+/* The level growth is counted from: the heap's highest, following it down
+ * a 64th of the way when it is lower (pace_owed). */
+static void pace_level(rcl_heap *h)
+{
+	size_t total = heap_total_bytes(h);
+
+	if (total > h->pace_total)
+		h->pace_total = total;
+	else
+		h->pace_total -= (h->pace_total - total) / 64;
+}
+
+/* Update the counters a collection of gen changes, as CPython does at
+ * the start of one; the incremental pacing takes in the bytes allocated
+ * since the last collection first. */
+static void start_counts(rcl_heap *h, int gen)
+{
+	if (h->incremental) {
+		h->debt = pace_owed(h);
+		if (h->debt > (double)h->pass_objects)
+			h->debt = (double)h->pass_objects;
+		pace_level(h);
+	}
+	if (gen + 1 < RCL_GENERATIONS)
+		h->gens[gen + 1].count++;
+	for (int i = 0; i <= gen; i++)
+		h->gens[i].count = 0;
+	h->young_bytes_since = 0;
+}
+
 /*
- * Collect generations 0..gen. This is the main function: read it to
- * understand how a collection proceeds.
+ * The phases, on the set of generations 0..gen. This is the main function:
+ * read it to understand how a collection proceeds.
  */
-size_t gc_collect(rcl_heap *h, int gen, int reason)
+static void collect_set(rcl_heap *h, int gen, struct split_info *si,
+			size_t *uncollectable)
 {
 	unsigned to_gen =
 	    gen < RCL_GENERATIONS - 1 ? (unsigned)gen + 1 : (unsigned)gen;
-	struct split_info si = {0, 0, false, false};
 	struct subtract sub;
-	size_t uncollectable = 0, roots;
+	size_t roots;
 	bool fast, user_code = false;
-	uint64_t t0;
-
-	if (h->collecting || h->dealloc_depth > 0) {
-		/* Not from inside a collection, nor while an object is being
-		 * freed: it has no references but is still in its vector. */
-		errno = EBUSY;
-		return 0;
-	}
-	t0 = now_ns();
-	h->collecting = true;
-	start_counts(h, gen);
 
 	roots = subtract_refs(h, gen, &sub);
 	mark_reachable(h, gen, roots);
@@ -811,37 +876,505 @@ size_t gc_collect(rcl_heap *h, int gen, int reason)
 	fast = !h->observer && !h->weakrefs && !h->finalizable;
 	h->deleting = fast;
 	if (fast && roots == 0 && sub.leaving == 0 && !opaque_live(h))
-		delete_closed(h, gen, &si);
+		delete_closed(h, gen, si);
 	else if (fast)
-		split_delete(h, gen, to_gen, &si);
+		split_delete(h, gen, to_gen, si);
 	else
-		split(h, gen, to_gen, &si);
-	if (!fast && si.garbage) {
+		split(h, gen, to_gen, si);
+	if (!fast && si->garbage) {
 		if (h->observer)
-			observe(h, gen, si.garbage);
-		if (si.weak)
+			observe(h, gen, si->garbage);
+		if (si->weak)
 			user_code |= handle_weakrefs(h, gen);
-		if (si.finalizers)
+		if (si->finalizers)
 			user_code |= finalize_garbage(h, gen) > 0;
 		if (user_code)
 			handle_resurrected(h, gen);
 		delete_garbage(h, gen);
 	}
 	h->st.freed_by_gc_total +=
-	    finish_garbage(h, gen, to_gen, si.garbage, &uncollectable);
+	    finish_garbage(h, gen, to_gen, si->garbage, uncollectable);
 	h->deleting = false;
 	for (int g = 0; g <= gen; g++)
 		vec_compact(&h->vec[g]);
+}
+
+/* Start a collection of 0..gen, noting when in *t0; false (EBUSY) if none
+ * may start here: inside a collection, or while an object is being freed
+ * (it has no references but is still in its vector). */
+static bool collect_begin(rcl_heap *h, int gen, uint64_t *t0)
+{
+	if (h->collecting || h->dealloc_depth > 0) {
+		errno = EBUSY;
+		return false;
+	}
+	*t0 = now_ns();
+	h->collecting = true;
+	start_counts(h, gen);
+	return true;
+}
+
+static void record_increment(rcl_heap *h, uint64_t ns);
+
+/* End it: the idle pages, the pacing state, the statistics, the hook. */
+static void collect_end(rcl_heap *h, int gen, int reason,
+			const struct split_info *si, size_t uncollectable,
+			uint64_t t0)
+{
+	uint64_t ns;
 
 	/* the pages this freed stay for the allocations that follow; those
 	 * free for a second go back */
 	pool_release_idle(&h->pool, now_ns());
-	finish_counts(h, gen, reason, &si, uncollectable);
-	record_pause(h, now_ns() - t0);
+	finish_counts(h, gen, reason, si, uncollectable);
+	ns = now_ns() - t0;
+	record_pause(h, ns);
+	if (si->increment)
+		record_increment(h, ns);
 	if (h->collect_hook)
-		h->collect_hook(h, gen, si.garbage, h->collect_hook_arg);
+		h->collect_hook(h, gen, si->garbage, h->collect_hook_arg);
 	h->collecting = false;
+}
+
+static void pass_begin(rcl_heap *h);
+static void fill_holes(rcl_heap *h, uint32_t from);
+
+/* Collect generations 0..gen, stopping the world: a full collection is
+ * a whole pass over the oldest generation, and a new one begins. */
+size_t gc_collect(rcl_heap *h, int gen, int reason)
+{
+	struct split_info si = {0, 0, false, false, false};
+	uint32_t n_old = h->vec[RCL_GENERATIONS - 1].n;
+	size_t uncollectable = 0;
+	uint64_t t0;
+
+	if (!collect_begin(h, gen, &t0))
+		return 0;
+	collect_set(h, gen, &si, &uncollectable);
+	if (gen == RCL_GENERATIONS - 1)
+		pass_begin(h);
+	else if (h->incremental && gen == RCL_GENERATIONS - 2)
+		fill_holes(h, n_old);
+	collect_end(h, gen, reason, &si, uncollectable, t0);
 	return si.garbage;
+}
+
+/*
+ * Incremental collection of the oldest generation (rcl_set_incremental):
+ * CPython 3.13's design (Python/gc.c, gc_collect_increment), in vectors.
+ *
+ * A pass visits every object the oldest generation held when it began.
+ * Each object there is pending or visited: F_VISITED equal to h->visited
+ * means visited. A pass begins by flipping h->visited, which makes every
+ * object pending at no cost; a collection's survivors are marked visited
+ * as they leave the set (survive), so what reaches the oldest generation
+ * during a pass waits for the next. The vector's cursor scans it for the
+ * pending, up to its limit, its length when the pass began: below the
+ * cursor none is left, and none past the limit, for no pending object is
+ * ever moved within the vector but by compaction (which keeps the order,
+ * and moves the cursor and the limit with it): what a collection puts
+ * there is visited, at its end, in a hole (fill_holes), or back where it
+ * was taken from (restore).
+ *
+ * An increment is the young generations (0 and 1) plus a slice of the
+ * oldest: pending objects from the cursor on, each with everything it
+ * reaches in the oldest generation, pending or visited, and everything the
+ * young reach there (take_increment). The old objects move into
+ * generation 1's vector, leaving holes, and the increment is then an
+ * ordinary collection of generations 0..1: its old survivors go back to
+ * their places, visited (restore), the young ones to the end.
+ *
+ * Sound: trial deletion on any subset is (what it finds unreachable has
+ * all its references from unreached members, so nothing else holds it).
+ * Complete: every object garbage when a pass begins is freed by its end.
+ * Each source of the garbage (a member no other garbage references,
+ * outside its own cycle) is pending then, so some increment of the pass
+ * takes it, with all it reaches; nothing outside the increment holds it,
+ * so it is freed, and so is every member whose other referrers are gone.
+ * A member d reached from several sources: at the increment of the last
+ * of them, d's remaining referrers are all reached from that source (the
+ * others, by induction, are freed), so they are all in the increment,
+ * and d is freed. So garbage made at any time is freed by the end of the
+ * next pass. The closure is what the argument needs; were the increment
+ * cut short of it (a move that failed for memory), the pass is marked
+ * incomplete, and a stop-the-world full collection ends it instead.
+ *
+ * Work: each increment takes max(increment_objects, the debt) pending
+ * objects (a visited one the cursor passes counts a quarter), plus the
+ * closure of the last one taken, plus the young generations; one object
+ * whose closure alone passes increment_objects (a container holding much
+ * of the heap) makes an increment that large: it runs whole, for the
+ * completeness above, and is counted (increments_oversized_total). Keep
+ * a large cache in a C array of references, or in containers that do
+ * not reach each other, and increments stay bounded.
+ *
+ * Pacing, by bytes: a pass must end within pass_budget() bytes of the
+ * heap's growth, half what a stop-the-world full collection waits for
+ * (max(young_bytes, a quarter of the heap), full_by_bytes), so old
+ * garbage is found within the same figure as before; past the watchdog's
+ * soft level, within admission's young trigger, twice over (the headroom
+ * to hard shared by the heaps, halved). Each collection adds
+ * pass_objects / budget pending objects per byte to the debt; one whose
+ * debt reaches increment_objects (or the whole pass, if smaller) runs as
+ * an increment and pays it off. The pass may run late by one young
+ * collection's allocation. The level growth is counted from is the
+ * heap's highest, which follows a shrinking heap down (a 64th of the way
+ * at each collection), so a pass moves on when garbage fills a heap that
+ * shrank. On an incremental heap the count trigger
+ * counts only the young (free_counts), so that the young generation,
+ * which each increment collects whole, stays small.
+ */
+
+#define OLD (RCL_GENERATIONS - 1)
+#define SET_GEN (RCL_GENERATIONS - 2) /* where an increment's old objects go */
+#define PASS_MIN_BYTES ((size_t)256 << 10)
+
+/* Objects of the oldest generation the pass has yet to visit, at most
+ * (those freed by reference counting meanwhile are not known). */
+size_t gc_old_pending(const rcl_heap *h)
+{
+	size_t old = vec_count(&h->vec[OLD]);
+
+	if (h->pass_done)
+		return 0;
+	return h->pass_left < old ? h->pass_left : old;
+}
+
+/*
+ * A pass over nothing is over at once; else when the cursor found no
+ * pending object left (take_increment), or reached the limit or the end.
+ * Not "the cursor is at the end" alone: each collection appends its young
+ * survivors, visited, so the end would always be ahead.
+ */
+static bool pass_over(const rcl_heap *h)
+{
+	const rcl_vec *v = &h->vec[OLD];
+
+	return h->pass_objects == 0 || h->pass_done || v->cursor >= v->n ||
+	       v->cursor >= v->limit;
+}
+
+/* Begin a pass: every object of the oldest generation becomes pending.
+ * A pass that increments ended did what a full collection does for the
+ * old garbage: what is left is its survivor floor (the watchdog's growth
+ * and leak rules read it), as after one (finish_counts). */
+static void pass_begin(rcl_heap *h)
+{
+	rcl_vec *v = &h->vec[OLD];
+
+	if (h->pass_objects != 0 && !h->collecting) {
+		h->full_floor = heap_total_bytes(h);
+		h->long_lived_total = vec_count(v);
+		h->long_lived_pending = 0;
+		h->gens[OLD].count = 0;
+	}
+	h->visited ^= F_VISITED;
+	v->cursor = 0;
+	v->limit = v->n;
+	h->pass_objects = h->pass_left = vec_count(v);
+	h->pass_done = false;
+	h->pass_bytes = h->pace_total = heap_total_bytes(h);
+	h->pressure_budget = 0;
+	h->pass_incomplete = false;
+	h->debt = 0;
+	if (h->pass_objects != 0)
+		h->st.old_passes_total++;
+}
+
+/* Net bytes of allocation within which the pass must end. */
+static size_t pass_budget(const rcl_heap *h)
+{
+	size_t b = h->pass_bytes / 8, y = h->young_bytes / 2;
+
+	if (b < y)
+		b = y;
+	if (b < PASS_MIN_BYTES)
+		b = PASS_MIN_BYTES;
+	if (h->pressure_budget != 0 && h->pressure_budget < b)
+		b = h->pressure_budget;
+	return b;
+}
+
+/*
+ * The pending objects owed now: the debt, and what the heap's growth past
+ * its recent highest adds to it. Growth, not the young byte counter: that
+ * one stops at zero when frees outrun allocations, so a cache replacing
+ * its entries, never growing, counted nearly all it allocated, and passes
+ * ran back to back; and past the highest (start_counts), or a heap going
+ * up and down by a request's worth between collections would count each
+ * rise (measured: a pass every 0.7 s). What does not grow the heap cannot
+ * fill memory.
+ */
+static double pace_owed(const rcl_heap *h)
+{
+	size_t total = heap_total_bytes(h);
+	size_t grown = total > h->pace_total ? total - h->pace_total : 0;
+
+	return h->debt + (double)grown * (double)h->pass_objects /
+			     (double)pass_budget(h);
+}
+
+/* What an increment took from the oldest generation. */
+struct take {
+	rcl_heap *h;
+	size_t moved;	/* objects moved into the set */
+	size_t pending; /* of which pending */
+	bool failed;	/* a move failed: memory was short */
+};
+
+/* Room to note where the j+1 first old objects taken came from. */
+static bool taken_reserve(rcl_heap *h, uint32_t n)
+{
+	uint32_t cap = h->taken_cap ? h->taken_cap : 1024;
+	uint32_t *p;
+
+	if (n <= h->taken_cap)
+		return true;
+	while (cap < n)
+		cap *= 2;
+	p = heap_raw_realloc(h, h->taken_from,
+			     h->taken_cap * sizeof(*p), cap * sizeof(*p));
+	if (p == NULL)
+		return false;
+	h->taken_from = p;
+	h->taken_cap = cap;
+	return true;
+}
+
+/* Move o, of the oldest generation, into the increment's set. */
+static void take_one(struct take *t, rcl_head *o)
+{
+	rcl_heap *h = t->h;
+	size_t bytes = head_block(o);
+
+	uint32_t j = h->vec[SET_GEN].n - h->taken_base;
+
+	if (!vec_reserve(h, &h->vec[SET_GEN], 1) || !taken_reserve(h, j + 1)) {
+		t->failed = true;
+		return;
+	}
+	t->pending += (o->flags & F_VISITED) != h->visited;
+	t->moved++;
+	/* a hole, not vec_remove(): it comes back here (restore) */
+	h->taken_from[j] = o->idx;
+	h->vec[OLD].v[o->idx] = NULL;
+	h->vec[OLD].holes++;
+	vec_push(h, &h->vec[SET_GEN], o);
+	head_set_gen(o, SET_GEN);
+	h->slot[OLD].bytes -= bytes;
+	h->slot[SET_GEN].bytes += bytes;
+}
+
+static inline void take_member(void *child, void *arg)
+{
+	if (child && head_gen(HEAD(child)) == OLD)
+		take_one(arg, HEAD(child));
+}
+
+static void visit_take(void *child, const char *field, void *arg)
+{
+	(void)field;
+	take_member(child, arg);
+}
+
+/* Take the old objects that vector g's objects reference, from *i to its
+ * end; the set's vector grows as they are taken, so walking it to its end
+ * closes the set under references. (Traverse neither allocates nor frees;
+ * v->v is read again: a take may move it.) */
+static void take_reached(rcl_heap *h, unsigned g, uint32_t *i, struct take *t)
+{
+	rcl_vec *v = &h->vec[g];
+
+	for (; *i < v->n; (*i)++) {
+		rcl_head *o = v->v[*i];
+
+		if (o)
+			for_each_ref(o, take_member, visit_take, t);
+	}
+}
+
+/* The next pending object of the oldest generation, from the cursor to
+ * the limit (what was appended since the pass began is visited); the
+ * visited ones it passes are counted in *skipped, up to max. NULL with
+ * *done if none is left. */
+static rcl_head *next_pending(rcl_heap *h, size_t *skipped, size_t max,
+			      bool *done)
+{
+	rcl_vec *v = &h->vec[OLD];
+
+	while (v->cursor < v->n && v->cursor < v->limit && *skipped < max) {
+		rcl_head *o = v->v[v->cursor++];
+
+		if (o && (o->flags & F_VISITED) != h->visited)
+			return o;
+		*skipped += o != NULL;
+	}
+	*done = *skipped < max;
+	return NULL;
+}
+
+/* Gather the increment: the young, what they reach in the oldest
+ * generation, and pending objects with their closure until quota pending
+ * ones are in; the debt is paid with them. Returns the old objects moved. */
+static size_t take_increment(rcl_heap *h, size_t quota)
+{
+	struct take t = {h, 0, 0, false};
+	uint32_t i0 = 0, i1 = 0;
+	size_t skipped = 0;
+	rcl_head *o;
+
+	h->taken_base = h->vec[SET_GEN].n;
+	take_reached(h, 0, &i0, &t);
+	take_reached(h, SET_GEN, &i1, &t);
+	/* a visited object passed costs a read: a quarter of a take */
+	while (t.pending + skipped / 4 < quota && !t.failed) {
+		size_t before = t.moved;
+		bool done = false;
+
+		o = next_pending(h, &skipped, 4 * (quota - t.pending), &done);
+		if (o == NULL) {
+			h->pass_done = done;
+			break;
+		}
+		take_one(&t, o);
+		take_reached(h, SET_GEN, &i1, &t);
+		if (t.moved - before > h->increment_objects)
+			h->st.increments_oversized_total++;
+	}
+	if (t.failed)
+		h->pass_incomplete = true;
+	h->pass_left -= t.pending < h->pass_left ? t.pending : h->pass_left;
+	h->debt = h->debt > (double)t.pending ? h->debt - (double)t.pending : 0;
+	return t.moved;
+}
+
+/*
+ * On an incremental heap, what a collection appended to the oldest vector
+ * (its survivors, all visited, so any place will do) fills the holes that
+ * frees left there, scanning on from where the last fill stopped, a
+ * bounded stretch per call: otherwise they pile up until the vector is
+ * compacted, a walk of the whole (free_counts), the very pause increments
+ * avoid. from: the vector's length before the collection.
+ */
+static void fill_holes(rcl_heap *h, uint32_t from)
+{
+	rcl_vec *v = &h->vec[OLD];
+	size_t budget = 4096 + 8 * (size_t)(v->n > from ? v->n - from : 0);
+
+	while (v->n > from && v->holes > 0 && budget > 0) {
+		rcl_head *o = v->v[v->n - 1];
+
+		while (h->fill < v->n - 1 && v->v[h->fill] != NULL && budget) {
+			h->fill++;
+			budget--;
+		}
+		if (h->fill >= v->n - 1) {
+			h->fill = 0; /* the next call starts over */
+			return;
+		}
+		if (v->v[h->fill] != NULL)
+			return; /* out of budget */
+		v->v[h->fill] = o;
+		o->idx = h->fill;
+		v->n--;
+		v->holes--;
+		vec_pop_holes(v);
+	}
+}
+
+/* Count an increment's pause in its own histogram too. */
+static void record_increment(rcl_heap *h, uint64_t ns)
+{
+	int b = 0;
+
+	h->st.increments_total++;
+	h->st.increment_pause_total_ns += ns;
+	if (ns > h->st.increment_pause_max_ns)
+		h->st.increment_pause_max_ns = ns;
+	while (ns > rcl_pause_bounds_ns[b])
+		b++;
+	h->st.increment_pause_hist[b]++;
+}
+
+/* One increment: a collection of the young and a slice of the oldest
+ * generation, closed under references (above). */
+static size_t gc_increment(rcl_heap *h, int reason)
+{
+	struct split_info si = {0, 0, false, false, true};
+	size_t uncollectable = 0, taken, quota;
+	uint32_t n_old;
+	uint64_t t0;
+
+	if (!collect_begin(h, SET_GEN, &t0))
+		return 0;
+	quota = h->increment_objects;
+	if (h->debt > (double)quota)
+		quota = (size_t)h->debt;
+	n_old = h->vec[OLD].n;
+	taken = take_increment(h, quota);
+	collect_set(h, SET_GEN, &si, &uncollectable);
+	h->taken_base = UINT32_MAX;
+	vec_pop_holes(&h->vec[OLD]); /* what was taken from its end */
+	fill_holes(h, n_old);
+	/* old objects going back are not newly long-lived */
+	si.survivors -= taken < si.survivors ? taken : si.survivors;
+	collect_end(h, SET_GEN, reason, &si, uncollectable, t0);
+	return si.garbage;
+}
+
+/* Whether the debt calls for an increment: increment_objects owed, or the
+ * whole pass (smaller than that: the debt is capped there, and a pass
+ * that began over few objects must still end). */
+static bool increment_due(const rcl_heap *h)
+{
+	double owed = pace_owed(h);
+
+	return owed >= (double)h->increment_objects ||
+	       owed >= (double)h->pass_objects;
+}
+
+/*
+ * Run the collection of 0..gen that pacing asked for; on an incremental
+ * heap, an increment when the debt calls for one, and never a whole
+ * collection of the oldest generation, but at the end of an incomplete
+ * pass.
+ */
+static void collect_auto(rcl_heap *h, int gen, int reason)
+{
+	if (h->incremental) {
+		if (pass_over(h) && h->pass_incomplete) {
+			gc_collect(h, OLD, reason);
+			return;
+		}
+		if (pass_over(h))
+			pass_begin(h);
+		if (increment_due(h)) {
+			gc_increment(h, reason);
+			return;
+		}
+		if (gen == OLD)
+			gen = SET_GEN;
+	}
+	gc_collect(h, gen, reason);
+}
+
+/* One increment now (rcl_set_incremental). */
+size_t rcl_collect_increment(rcl_heap *h)
+{
+	if (!h) {
+		errno = EINVAL;
+		return 0;
+	}
+	HEAP_CHECK_OWNER(h);
+	if (h->collecting || h->dealloc_depth > 0) {
+		errno = EBUSY;
+		return 0;
+	}
+	if (pass_over(h) && h->pass_incomplete)
+		return gc_collect(h, OLD, REASON_MANUAL);
+	if (pass_over(h))
+		pass_begin(h);
+	return gc_increment(h, REASON_MANUAL);
 }
 
 /*
@@ -895,8 +1428,8 @@ void gc_maybe_collect(rcl_heap *h, size_t new_bytes)
 	    h->young_bytes && h->young_bytes_since + new_bytes > h->young_bytes;
 	if (!by_count && !by_bytes)
 		return;
-	gc_collect(h, pick_generation(h, by_bytes),
-		   by_count ? REASON_COUNT : REASON_BYTES);
+	collect_auto(h, pick_generation(h, by_bytes),
+		     by_count ? REASON_COUNT : REASON_BYTES);
 }
 
 /*
@@ -908,7 +1441,12 @@ bool gc_collect_paced(rcl_heap *h, size_t new_bytes, size_t trigger)
 {
 	if (h->young_bytes_since + new_bytes <= trigger)
 		return false;
-	gc_collect(h, pick_generation(h, true), REASON_LIMIT);
+	if (h->incremental && pass_over(h) && !h->pass_incomplete)
+		pass_begin(h); /* so that the pace below is this pass's */
+	/* the pass ends within twice this (pass_budget): its garbage is
+	 * found before the headroom to hard is spent */
+	h->pressure_budget = trigger > SIZE_MAX / 2 ? SIZE_MAX : trigger * 2;
+	collect_auto(h, pick_generation(h, true), REASON_LIMIT);
 	return true;
 }
 
@@ -1000,6 +1538,30 @@ void rcl_set_young_bytes(rcl_heap *h, size_t bytes)
 size_t rcl_young_bytes(const rcl_heap *h)
 {
 	return h ? h->young_bytes : 0;
+}
+
+/* Incremental collection of the oldest generation on or off; switched
+ * on, the first pass begins with the next collection. */
+void rcl_set_incremental(rcl_heap *h, bool on)
+{
+	if (h)
+		h->incremental = on;
+}
+
+bool rcl_incremental(const rcl_heap *h)
+{
+	return h && h->incremental;
+}
+
+void rcl_set_increment_objects(rcl_heap *h, size_t objects)
+{
+	if (h)
+		h->increment_objects = objects ? objects : 1;
+}
+
+size_t rcl_increment_objects(const rcl_heap *h)
+{
+	return h ? h->increment_objects : 0;
 }
 
 /* Move every object of the vectors from..to into gen's vector; false

@@ -157,6 +157,8 @@ rcl_heap *rcl_heap_new(const rcl_config *cfg)
 		h->gens[i].threshold = cfg->thresholds[i];
 	h->enabled = cfg->auto_collect;
 	h->young_bytes = cfg->young_bytes;
+	h->increment_objects = RCL_DEFAULT_INCREMENT_OBJECTS;
+	h->taken_base = UINT32_MAX;
 	return h;
 }
 
@@ -572,7 +574,12 @@ static inline void free_counts(rcl_heap *h, rcl_head *o, size_t block,
 	h->slot[gen].bytes -= block;
 	ti->objects--;
 	ti->bytes -= bytes;
-	if (ti->tracked && h->gens[0].count > 0)
+	/* on an incremental heap, count pacing counts the young alone: a
+	 * cache replacing its old entries would otherwise hold the count
+	 * down and let the young generation, which every increment
+	 * collects, grow without bound */
+	if (ti->tracked && h->gens[0].count > 0 &&
+	    (gen != RCL_GENERATIONS - 1 || !h->incremental))
 		h->gens[0].count--;
 	if (__builtin_expect(ti->type->finalize != NULL, 0) &&
 	    !(o->flags & F_FINALIZED))
@@ -983,6 +990,9 @@ void rcl_heap_stats(const rcl_heap *h, rcl_stats *out)
 	out->young_bytes_since = h->young_bytes_since;
 	out->full_bytes_floor = h->full_floor;
 	out->auto_collect = h->enabled;
+	out->incremental = h->incremental;
+	out->increment_objects = h->increment_objects;
+	out->old_pending_objects = gc_old_pending(h);
 	out->block_bytes = h->blocks.mapped_bytes;
 	out->cached_bytes = h->blocks.cached_bytes;
 	out->pool_free_bytes = (h->pool.dirty + h->pool.nspare) * POOL_PAGE;
@@ -1181,6 +1191,7 @@ void rcl_heap_destroy(rcl_heap *h)
 	h->collecting = true; /* no collection from here on */
 	free_remaining(h);
 	sites_free(h);
+	heap_raw_free(h, h->taken_from, h->taken_cap * sizeof(*h->taken_from));
 	for (unsigned g = 0; g < NSLOTS; g++)
 		vec_free(h, &h->vec[g]);
 	headmap_free(h, &h->weak);

@@ -44,6 +44,11 @@
  *     soon as its count is zero; while h->deleting, a member not yet
  *     cleared whose count drops to zero waits until the delete reaches it.
  *   - Outside a collection, gc_refs links the objects waiting on h->trash.
+ *   - VISITED (any time) means something only in the oldest generation:
+ *     equal to h->visited, the incremental pass has visited the object;
+ *     else it is pending. survive() sets it on every survivor; a pass
+ *     begins by flipping h->visited (gc.c). The oldest vector's cursor has
+ *     no pending object below it.
  */
 #ifndef RECLAIM_INTERNAL_H
 #define RECLAIM_INTERNAL_H
@@ -184,6 +189,9 @@ enum {
 	F_BIG = 1 << 9,	  /* not from the pool: its block size before it */
 	F_VAR = 1 << 10,  /* from rcl_new_var(): its size is its block's */
 	F_SITE = 1 << 11, /* its site is recorded (in h->sites) */
+	/* in the oldest generation: visited by this pass of the incremental
+	 * collector when equal to h->visited (gc.c), pending otherwise */
+	F_VISITED = 1 << 12,
 };
 
 /* After marking: in the set, not reached: garbage. */
@@ -204,6 +212,10 @@ typedef struct rcl_vec {
 	uint32_t n; /* used, holes included */
 	uint32_t cap;
 	uint32_t holes;
+	uint32_t cursor; /* the oldest generation's: the incremental pass's
+			    scan; below it, no pending object (gc.c) */
+	uint32_t limit;	 /* ... and from here on, none either: appended
+			    since the pass began */
 } rcl_vec;
 
 typedef struct rcl_gen {
@@ -334,6 +346,27 @@ struct rcl_heap {
 	size_t long_lived_total;  /* objects surviving the last full one */
 	size_t long_lived_pending; /* objects promoted to gen 2 since */
 	size_t finalizable; /* live objects whose finalizer has not run */
+
+	/* incremental collection of the oldest generation (gc.c) */
+	bool incremental;	  /* automatic fulls are done in increments */
+	bool pass_incomplete;	  /* an increment could not take its closure */
+	bool pass_done;		  /* the cursor met no pending object left */
+	uint32_t visited;	  /* F_VISITED's value meaning "visited" */
+	size_t increment_objects; /* pending old objects an increment takes */
+	size_t pass_objects;	  /* old objects when this pass began */
+	size_t pass_bytes;	  /* and their bytes */
+	size_t pass_left;	  /* of them, not yet taken (some may be freed) */
+	size_t pressure_budget;	  /* admission's pass budget past soft, or 0 */
+	double debt;		  /* pending objects the pacing owes */
+	size_t pace_total;	  /* the heap's recent highest bytes, where
+				     its growth is counted from (gc.c) */
+	uint32_t fill;		  /* where fill_holes() looks for a hole next */
+	uint32_t taken_base;	  /* generation 1's vector's length before an
+				     increment's old objects: UINT32_MAX
+				     outside one */
+	uint32_t taken_cap;
+	uint32_t *taken_from;	  /* where each was in the oldest vector, by
+				     its place in generation 1's after base */
 	size_t weakrefs;    /* live weak references */
 
 	/* per-type table: open addressing by type pointer */
@@ -582,6 +615,7 @@ void sites_free(rcl_heap *h);
 
 /* gc.c */
 size_t gc_collect(rcl_heap *h, int generation, int reason);
+size_t gc_old_pending(const rcl_heap *h);
 void gc_maybe_collect(rcl_heap *h, size_t new_bytes);
 void gc_free_member(rcl_heap *h, rcl_head *o);
 

@@ -50,15 +50,16 @@ void vec_pop_holes(rcl_vec *v)
 	}
 }
 
-/* Close the holes, renumbering the objects that move. */
+/* Close the holes, renumbering the objects that move; the cursor and the
+ * limit keep their places among them (what was below stays below). */
 void vec_compact(rcl_vec *v)
 {
-	uint32_t j = 0;
+	uint32_t j = 0, cursor = 0, limit = 0;
 
 	if (!v->holes)
 		return;
 	if (v->holes == v->n) { /* all gone: freed, or promoted */
-		v->n = v->holes = 0;
+		v->n = v->holes = v->cursor = v->limit = 0;
 		return;
 	}
 	for (uint32_t i = 0; i < v->n; i++) {
@@ -66,11 +67,17 @@ void vec_compact(rcl_vec *v)
 
 		if (!o)
 			continue;
+		if (i < v->cursor)
+			cursor = j + 1;
+		if (i < v->limit)
+			limit = j + 1;
 		o->idx = j;
 		v->v[j++] = o;
 	}
 	v->n = j;
 	v->holes = 0;
+	v->cursor = cursor;
+	v->limit = limit;
 }
 
 /* Give back memory when the vector is mostly empty; the bytes returned. */

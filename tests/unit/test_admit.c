@@ -241,6 +241,60 @@ static void test_pace_past_soft(void **state)
 	rcl_watchdog_destroy(wd);
 }
 
+/* Past soft an incremental heap speeds its pass up: an old garbage cycle
+ * is found by increments, paced by the headroom, before the 10 MiB
+ * (an eighth of the heap) its pass budget would be below soft, with no
+ * stop-the-world full collection. */
+static void test_incremental_past_soft(void **state)
+{
+	struct fake f;
+	rcl_watchdog *wd = make_watchdog(&f);
+	node *keep[2000], *cycle, *grow[80] = {0};
+	int destroyed = 0, n = 0;
+	rcl_bytes *ballast;
+	rcl_config cfg;
+	rcl_heap *h;
+	rcl_stats st;
+
+	rcl_config_init(&cfg);
+	cfg.young_bytes = 0;
+	cfg.thresholds[0] = 0;
+	h = rcl_heap_new(&cfg);
+	rcl_set_incremental(h, true);
+	rcl_set_increment_objects(h, 100);
+	rcl_watchdog_attach(wd, h);
+	for (int i = 0; i < 2000; i++)
+		keep[i] = new_node(h, &node_type, i, NULL);
+	cycle = new_node(h, &node_type, -1, &destroyed);
+	point(cycle, 0, new_node(h, &node_type, -2, &destroyed));
+	point(cycle->f[0], 0, cycle);
+	rcl_decref(cycle->f[0]);
+	ballast = payload(h, 82 * MiB); /* past soft, under hard */
+	assert_non_null(ballast);
+	rcl_collect(h, 2); /* all old; a pass begins */
+	rcl_decref(cycle); /* old garbage */
+	while (destroyed == 0 && n < 80) { /* 80 x 128 KiB: 10 MiB */
+		grow[n] = new_node(h, &node_type, n, NULL);
+		grow[n]->f[1] = (node *)payload(h, 128 << 10);
+		assert_non_null(grow[n++]->f[1]);
+	}
+	rcl_heap_stats(h, &st);
+	assert_int_equal(destroyed, 2);
+	assert_true(st.increments_total > 0);
+	assert_int_equal(st.gen[2].collections, 1);
+	assert_int_equal(st.refused_total, 0);
+	print_message("# old cycle found past soft after %d x 128 KiB, %llu "
+		      "increments\n",
+		      n, (unsigned long long)st.increments_total);
+	for (int i = 0; i < n; i++)
+		rcl_decref(grow[i]);
+	for (int i = 0; i < 2000; i++)
+		rcl_decref(keep[i]);
+	rcl_decref(ballast);
+	rcl_heap_destroy(h);
+	rcl_watchdog_destroy(wd);
+}
+
 /* A watchdog that knows no limit, or is disabled, admits everything. */
 static void test_no_limit_admits(void **state)
 {
@@ -579,6 +633,7 @@ int main(int argc, char **argv)
 	    cmocka_unit_test(test_refuse_past_hard),
 	    cmocka_unit_test(test_collect_before_refusing),
 	    cmocka_unit_test(test_pace_past_soft),
+	    cmocka_unit_test(test_incremental_past_soft),
 	    cmocka_unit_test(test_no_limit_admits),
 	    cmocka_unit_test(test_heaps_race),
 	    cmocka_unit_test(test_budget),

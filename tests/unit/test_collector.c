@@ -784,6 +784,121 @@ static void test_pause_stats(void **state)
 	rcl_heap_destroy(h);
 }
 
+/* An old generation of n nodes held from C (one at a time: no closure
+ * reaches the others), made old by a full collection. */
+static node **old_nodes(rcl_heap *h, size_t n)
+{
+	node **keep = calloc(n, sizeof(*keep));
+
+	assert_non_null(keep);
+	for (size_t i = 0; i < n; i++)
+		keep[i] = rcl_new(h, &node_type);
+	rcl_collect(h, 2);
+	return keep;
+}
+
+static void drop_nodes(node **keep, size_t n)
+{
+	for (size_t i = 0; i < n; i++)
+		rcl_decref(keep[i]);
+	free(keep);
+}
+
+/*
+ * Incremental pacing: a garbage cycle in the oldest generation is freed by
+ * increments, with no full collection, before the net allocation passes
+ * twice the pass budget (max(young_bytes / 2, heap / 8)) and one young
+ * collection's worth, the figure rcl_set_incremental() states.
+ */
+static void test_incremental_pacing(void **state)
+{
+	const size_t old = 50000, young = 1 << 20;
+	rcl_heap *h = heap_with(700, 10, 10, young);
+	node **keep = old_nodes(h, old), **fresh;
+	int destroyed = 0;
+	size_t base, pass, grown = 0, n = 0;
+	node *c = make_cycle(h, &node_type, &destroyed);
+	rcl_stats st;
+
+	(void)state;
+	rcl_set_incremental(h, true);
+	rcl_set_increment_objects(h, 1000);
+	rcl_collect(h, 2); /* the cycle is old, and a pass begins */
+	rcl_decref(c);	   /* now old garbage */
+	st = stats(h);
+	base = st.bytes;
+	pass = base / 8 > young / 2 ? base / 8 : young / 2;
+	fresh = calloc(old, sizeof(*fresh));
+	assert_non_null(fresh);
+	while (destroyed == 0 && n < old) {
+		fresh[n++] = rcl_new(h, &node_type);
+		grown = stats(h).bytes - base;
+	}
+	st = stats(h);
+	assert_int_equal(destroyed, 2);
+	assert_true(grown <= 2 * pass + 700 * 128);
+	assert_int_equal(st.gen[2].collections, 2); /* the two by hand */
+	assert_true(st.increments_total > 0);
+	assert_int_equal(st.increments_oversized_total, 0);
+	assert_true(st.increment_pause_max_ns > 0);
+	assert_true(st.old_passes_total >= 2);
+	print_message("# old cycle freed after %zu bytes (budget %zu), %llu "
+		      "increments\n",
+		      grown, pass, (unsigned long long)st.increments_total);
+	drop_nodes(fresh, n);
+	drop_nodes(keep, old);
+	rcl_heap_destroy(h);
+}
+
+/* Off, the same workload finds the cycle only with a full collection. */
+static void test_incremental_off(void **state)
+{
+	rcl_heap *h = heap_with(700, 10, 10, 1 << 20);
+	rcl_stats st;
+
+	(void)state;
+	assert_false(rcl_incremental(h));
+	assert_int_equal(rcl_increment_objects(h), RCL_DEFAULT_INCREMENT_OBJECTS);
+	rcl_set_increment_objects(h, 0);
+	assert_int_equal(rcl_increment_objects(h), 1);
+	st = stats(h);
+	assert_false(st.incremental);
+	assert_int_equal(st.increments_total, 0);
+	rcl_heap_destroy(h);
+}
+
+/* One old object reaching many makes an increment as large as what it
+ * reaches: it runs whole (completeness) and is counted. */
+static void test_incremental_oversized(void **state)
+{
+	rcl_heap *h = heap_with(0, 0, 0, 0);
+	node *head = rcl_new(h, &node_type), *cur = head;
+	int destroyed = 0;
+	rcl_stats st;
+
+	(void)state;
+	for (int i = 0; i < 100; i++) { /* a chain of 100, from head */
+		node *next = rcl_new(h, &node_type);
+
+		node_set(cur, 0, next);
+		rcl_decref(next);
+		cur = next;
+	}
+	node_set(cur, 1, make_cycle(h, &node_type, &destroyed));
+	rcl_decref(cur->f[1]);
+	rcl_collect(h, 2);
+	rcl_set_increment_objects(h, 10);
+	node_set(cur, 1, NULL); /* the cycle is old garbage at the chain's end */
+	for (int i = 0; i < 4 && destroyed == 0; i++)
+		rcl_collect_increment(h);
+	st = stats(h);
+	assert_int_equal(destroyed, 2);
+	assert_true(st.increments_oversized_total > 0);
+	assert_int_equal(st.gen[2].objects, 101);
+	rcl_decref(head);
+	rcl_heap_destroy(h);
+}
+
 int main(int argc, char **argv)
 {
 	const struct CMUnitTest tests[] = {
@@ -807,6 +922,9 @@ int main(int argc, char **argv)
 	    cmocka_unit_test(test_uncollectable),
 	    cmocka_unit_test(test_collect_hook),
 	    cmocka_unit_test(test_pause_stats),
+	    cmocka_unit_test(test_incremental_pacing),
+	    cmocka_unit_test(test_incremental_off),
+	    cmocka_unit_test(test_incremental_oversized),
 	};
 
 	return unit_run(argc, argv, tests);

@@ -41,6 +41,19 @@ struct run {
 
 typedef void (*scenario_fn)(rcl_heap *h, struct run *r);
 
+/* The heap scenario's runs on an incremental heap: increments of two old
+ * objects between its steps (moves into the set, holes, restores). */
+static bool incremental_run;
+
+/* Two increments, on an incremental run. */
+static void increments(rcl_heap *h)
+{
+	if (!incremental_run)
+		return;
+	rcl_collect_increment(h);
+	rcl_collect_increment(h);
+}
+
 /* A weak reference's callback: count its runs. */
 static void weak_cb(rcl_weakref *ref, void *arg)
 {
@@ -163,11 +176,15 @@ static void heap_scenario(rcl_heap *h, struct run *r)
 	link_nodes(n[17], 0, n[15]);
 	link_nodes(n[20], 0, n[2]); /* a survivor keeps part of the ring */
 	rcl_collect(h, 0);
+	rcl_collect(h, incremental_run ? 2 : 0); /* old, for the increments */
 	for (i = 0; i < 20; i++) {
 		rcl_decref(n[i]);
 		n[i] = NULL;
+		if (i % 5 == 4)
+			increments(h);
 	}
 	rcl_collect(h, 0);
+	increments(h);
 	rcl_collect(h, 1);
 	rcl_freeze(h);
 	rcl_collect(h, 2);
@@ -317,6 +334,8 @@ static bool run_once(scenario_fn fn, enum oom_mode mode, size_t n)
 	cfg.allocator.ctx = &r.oom;
 	h = rcl_heap_new(&cfg);
 	if (h != NULL) {
+		rcl_set_incremental(h, incremental_run);
+		rcl_set_increment_objects(h, 2);
 		fn(h, &r);
 		rcl_heap_destroy(h);
 	}
@@ -363,6 +382,20 @@ static void test_heap_persistent_destroy(void **state)
 		"heap, persistent through destroy");
 }
 
+static void test_incremental_transient(void **state)
+{
+	incremental_run = true;
+	run_all(heap_scenario, TRANSIENT, "incremental heap, transient");
+	incremental_run = false;
+}
+
+static void test_incremental_persistent(void **state)
+{
+	incremental_run = true;
+	run_all(heap_scenario, PERSISTENT, "incremental heap, persistent");
+	incremental_run = false;
+}
+
 static void test_types_transient(void **state)
 {
 	run_all(types_scenario, TRANSIENT, "types, transient");
@@ -385,6 +418,8 @@ int main(int argc, char **argv)
 	    cmocka_unit_test(test_heap_transient),
 	    cmocka_unit_test(test_heap_persistent),
 	    cmocka_unit_test(test_heap_persistent_destroy),
+	    cmocka_unit_test(test_incremental_transient),
+	    cmocka_unit_test(test_incremental_persistent),
 	    cmocka_unit_test(test_types_transient),
 	    cmocka_unit_test(test_types_persistent),
 	    cmocka_unit_test(test_types_persistent_destroy),

@@ -9,6 +9,14 @@
  * walks itself; some edges go through containers that describe their
  * items, a standard list (a vector outside the object) or tuple (an array
  * inside it). Fixed seeds, so every failure reproduces.
+ *
+ * The same graphs again on incremental heaps (rcl_set_incremental), with
+ * increments of 1 to 8 old objects run between the steps, so that cycles
+ * span increments and the graph changes between them; the final check
+ * then runs increments only, until the pass under way and the next one
+ * have ended, and they must have freed exactly the unreachable, finalizers
+ * and weak references included (a stop-the-world collection afterwards
+ * finds nothing).
  */
 #include <setjmp.h>
 #include <stdarg.h>
@@ -82,6 +90,7 @@ static const rcl_type *const node_types[] = {&ptype, &pftype, &dtype,
 					      &dftype};
 
 static uint64_t rng;
+static size_t old_at_end; /* incremental graphs with old objects at the end */
 
 static uint32_t rnd(uint32_t n)
 {
@@ -196,8 +205,27 @@ static const size_t thresholds[][3] = {
     {1, 1, 1}, {3, 2, 2}, {10, 5, 3}, {700, 10, 10}, {0, 10, 10},
 };
 
+/* Run increments until the pass under way and the next one are over
+ * (with nothing old, one increment collects everything). */
+static void finish_passes(rcl_heap *h)
+{
+	rcl_stats st;
+	uint64_t start;
+
+	rcl_heap_stats(h, &st);
+	start = st.old_passes_total;
+	for (int i = 0; i < 4 * MAXN; i++) {
+		rcl_collect_increment(h);
+		rcl_heap_stats(h, &st);
+		if (st.old_passes_total >= start + 2 ||
+		    (st.gen[2].objects == 0 && i >= 1))
+			return;
+	}
+	fail_msg("passes did not end");
+}
+
 /* One random graph; returns how many objects the final collection found. */
-static size_t run_graph(uint64_t seed)
+static size_t run_graph(uint64_t seed, bool inc)
 {
 	rcl_config cfg;
 	node *roots[ROOTS] = {0};
@@ -208,12 +236,15 @@ static size_t run_graph(uint64_t seed)
 	 * collections of whole garbage sets take the closed delete */
 	bool plain = seed % 3 == 0;
 	rcl_heap *h;
+	rcl_stats st;
 
 	rng = seed * 0x9E3779B97F4A7C15ULL + 1;
 	rcl_config_init(&cfg);
 	memcpy(cfg.thresholds, thresholds[rnd(5)], sizeof(cfg.thresholds));
 	cfg.young_bytes = rnd(2) ? 0 : 2000 + rnd(20000);
 	h = rcl_heap_new(&cfg);
+	rcl_set_incremental(h, inc);
+	rcl_set_increment_objects(h, 1 + rnd(8));
 	memset(alive, 0, sizeof(alive));
 	memset(finalized, 0, sizeof(finalized));
 
@@ -260,6 +291,8 @@ static size_t run_graph(uint64_t seed)
 		} else if (op == 11) {
 			store_list(h, roots);
 		}
+		if (inc && rnd(6) == 0)
+			rcl_collect_increment(h);
 	}
 
 	for (int r = 0; r < ROOTS; r++)
@@ -269,7 +302,19 @@ static size_t run_graph(uint64_t seed)
 		if (reach[i] && !alive[i])
 			fail_msg("seed %llu: reachable node %zu was freed",
 				 (unsigned long long)seed, i);
-	found = rcl_collect(h, 2);
+	if (inc) {
+		found = 0;
+		for (size_t i = 0; i < n; i++)
+			found += alive[i] && !reach[i];
+		rcl_heap_stats(h, &st);
+		old_at_end += st.gen[2].objects != 0;
+		finish_passes(h);
+		if (rcl_collect(h, 2) != 0)
+			fail_msg("seed %llu: increments left garbage",
+				 (unsigned long long)seed);
+	} else {
+		found = rcl_collect(h, 2);
+	}
 	for (size_t i = 0; i < n; i++) {
 		if (alive[i] != reach[i])
 			fail_msg("seed %llu: node %zu alive=%d reachable=%d",
@@ -290,7 +335,6 @@ static size_t run_graph(uint64_t seed)
 	rcl_collect(h, 2);
 	for (size_t i = 0; i < n; i++)
 		assert_false(alive[i]);
-	rcl_stats st;
 	rcl_heap_stats(h, &st);
 	assert_int_equal(st.objects, 0);
 	rcl_heap_destroy(h);
@@ -303,7 +347,7 @@ static void test_random_graphs(void **state)
 
 	(void)state;
 	for (uint64_t seed = 1; seed <= GRAPHS; seed++)
-		found += run_graph(seed);
+		found += run_graph(seed, false);
 	/* the workload really produces cyclic garbage */
 	assert_true(found > GRAPHS);
 	printf("# %d graphs, %zu unreachable objects found by the final "
@@ -311,10 +355,27 @@ static void test_random_graphs(void **state)
 	       GRAPHS, found);
 }
 
+static void test_incremental_graphs(void **state)
+{
+	size_t found = 0;
+
+	(void)state;
+	for (uint64_t seed = 1; seed <= GRAPHS; seed++)
+		found += run_graph(seed, true);
+	/* garbage was left for the increments, and they had old objects to
+	 * take in slices */
+	assert_true(found > GRAPHS / 4);
+	assert_true(old_at_end > GRAPHS / 4);
+	printf("# %d incremental graphs (%zu with an old generation at the "
+	       "end), %zu unreachable objects freed by the final increments\n",
+	       GRAPHS, old_at_end, found);
+}
+
 int main(int argc, char **argv)
 {
 	const struct CMUnitTest tests[] = {
 	    cmocka_unit_test(test_random_graphs),
+	    cmocka_unit_test(test_incremental_graphs),
 	};
 
 	return unit_run(argc, argv, tests);

@@ -302,6 +302,27 @@ void rcl_set_thresholds(rcl_heap *h, const size_t thresholds[RCL_GENERATIONS]);
 void rcl_set_young_bytes(rcl_heap *h, size_t bytes);
 size_t rcl_young_bytes(const rcl_heap *h);
 
+/*
+ * Incremental collection of the oldest generation (off by default). When
+ * on, the automatic collections never walk the whole heap at once: each
+ * increment is the young generations plus up to increment_objects objects
+ * of the oldest generation not yet visited by the current pass, with all
+ * that they reach there, so that no garbage cycle is split. The pacing
+ * makes a pass over the oldest generation complete within
+ * max(young_bytes, a quarter of its bytes) / 2 bytes of heap growth
+ * (less past the watchdog's soft level), so its garbage is found within
+ * twice that: the figure a stop-the-world full collection is paced by.
+ * rcl_collect(h, 2) and admission's collections past the hard level stay
+ * whole. rcl_collect_increment() runs one increment now (also when off);
+ * the objects found unreachable, or 0 with EBUSY inside a collection.
+ */
+void rcl_set_incremental(rcl_heap *h, bool on);
+bool rcl_incremental(const rcl_heap *h);
+void rcl_set_increment_objects(rcl_heap *h, size_t objects); /* >= 1 */
+size_t rcl_increment_objects(const rcl_heap *h);
+size_t rcl_collect_increment(rcl_heap *h);
+#define RCL_DEFAULT_INCREMENT_OBJECTS ((size_t)10000)
+
 /* Give back memory the heap keeps for reuse (empty pool pages, unused
  * vector capacity, cached large blocks); the bytes returned. The watchdog's
  * trim calls it before malloc_trim(). */
@@ -413,7 +434,8 @@ typedef struct rcl_stats {
 	size_t young_bytes_since; /* net bytes allocated since gen 0 was
 				     collected */
 	size_t
-	    full_bytes_floor; /* bytes that survived the last full collection */
+	    full_bytes_floor; /* bytes that survived the last full collection
+				 (or were left by the last incremental pass) */
 	bool auto_collect;
 	rcl_gen_stats gen[RCL_GENERATIONS];
 	uint64_t allocations_total;
@@ -440,6 +462,21 @@ typedef struct rcl_stats {
 	uint64_t pause_max_ns;
 	uint64_t pause_total_ns;
 	uint64_t pause_hist[RCL_PAUSE_BUCKETS];
+	/* incremental collection of the oldest generation (increments are
+	 * counted in the figures above too, as generation 1 collections) */
+	bool incremental;
+	size_t increment_objects;
+	uint64_t increments_total;
+	uint64_t increments_oversized_total; /* one object's closure in the
+						 oldest generation passed
+						 increment_objects */
+	uint64_t increment_pause_max_ns;
+	uint64_t increment_pause_total_ns;
+	uint64_t increment_pause_hist[RCL_PAUSE_BUCKETS];
+	uint64_t old_passes_total; /* passes begun over the oldest generation
+				      (each full collection is one) */
+	size_t old_pending_objects; /* of gen[2].objects, at most this many
+				       not yet visited by the current pass */
 	/* small objects' pages: free ones still resident, kept for reuse
 	 * (given back after a second unused, and by rcl_heap_trim) */
 	size_t pool_free_bytes;
