@@ -92,6 +92,15 @@ static int cmd_stats_human(const struct json *reply)
 		 (unsigned long long)json_u64(json_at(thr, 1)),
 		 (unsigned long long)json_u64(json_at(thr, 2)),
 		 human_bytes(json_path_u64(reply, "heap.young_bytes"), a));
+	kv_print("pauses", "longest %s; %llu increments (longest %s, %llu "
+		 "oversized), %llu passes of the oldest generation, %llu of "
+		 "its objects pending",
+		 human_ns(s.total.heap_pause_max_ns, a),
+		 (unsigned long long)s.total.heap_increments_total,
+		 human_ns(s.total.heap_increment_pause_max_ns, b),
+		 (unsigned long long)s.total.heap_increments_oversized_total,
+		 (unsigned long long)s.total.heap_old_passes_total,
+		 (unsigned long long)s.total.heap_old_pending_objects);
 	cmd_stats_tasks(reply, &s);
 	kv_print("uptime", "%llu s",
 		 (unsigned long long)s.process.process_uptime_seconds);

@@ -70,7 +70,8 @@ def test_http(d):
 
 def test_stats(d):
     out = ok(d, "stats")
-    for word in ["rss", "watchdog level", "WORKER", "OBJECTS", "total"]:
+    for word in ["rss", "watchdog level", "WORKER", "OBJECTS", "total",
+                 "pauses", "increments (longest", "passes of the oldest"]:
         check(word in out, "stats lacks %r:\n%s" % (word, out))
     s = d.ctl_json("stats")
     check_stats_schema(s, 2)
