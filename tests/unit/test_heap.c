@@ -6,6 +6,7 @@
 #include <stddef.h>
 #include <stdint.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
@@ -104,6 +105,45 @@ static void test_untracked(void **state)
 	rcl_decref(p);
 	rcl_decref(n);
 	assert_int_equal(live_objects(h), 0);
+	rcl_heap_destroy(h);
+}
+
+/*
+ * A vector past its mapping's reservation (heap.c: 64 MiB of address space
+ * for a vector made at 128 KiB, grown in place until then) is moved whole
+ * into a larger one; every object keeps its place (rcl_heap_validate checks
+ * each one's index against its slot), and trimming after most are freed
+ * shrinks it in place. 8.5 M untracked objects: their vector passes 64 MiB.
+ */
+static void test_vector_past_reservation(void **state)
+{
+	const size_t n = 8500000;
+	rcl_heap *h = rcl_heap_new(NULL);
+	int **v = calloc(n, sizeof(*v));
+	rcl_stats st;
+
+	(void)state;
+	assert_non_null(v);
+	for (size_t i = 0; i < n; i++) {
+		v[i] = rcl_new(h, &plain_type);
+		assert_non_null(v[i]);
+		*v[i] = (int)i;
+	}
+	rcl_heap_stats(h, &st);
+	assert_int_equal(st.untracked_objects, n);
+	assert_true(rcl_heap_validate(h));
+	for (size_t i = 0; i < n; i += 4099)
+		assert_int_equal(*v[i], (int)i);
+	for (size_t i = 1000; i < n; i++)
+		rcl_decref(v[i]);
+	rcl_heap_trim(h);
+	assert_true(rcl_heap_validate(h));
+	for (size_t i = 0; i < 1000; i++) {
+		assert_int_equal(*v[i], (int)i);
+		rcl_decref(v[i]);
+	}
+	assert_int_equal(live_objects(h), 0);
+	free(v);
 	rcl_heap_destroy(h);
 }
 
@@ -351,6 +391,7 @@ int main(int argc, char **argv)
 	    cmocka_unit_test(test_refcount_frees_at_once),
 	    cmocka_unit_test(test_new_zeroed_and_var),
 	    cmocka_unit_test(test_untracked),
+	    cmocka_unit_test(test_vector_past_reservation),
 	    cmocka_unit_test(test_owned_bytes),
 	    cmocka_unit_test(test_census),
 	    cmocka_unit_test(test_long_chain),
