@@ -1335,13 +1335,14 @@ static bool increment_due(const rcl_heap *h)
 
 /*
  * Run the collection of 0..gen that pacing asked for; on an incremental
- * heap, an increment when the debt calls for one, and never a whole
- * collection of the oldest generation, but at the end of an incomplete
- * pass.
+ * heap whose oldest generation is larger than an increment
+ * (heap_incremental_now), an increment when the debt calls for one, and
+ * never a whole collection of the oldest generation, but at the end of an
+ * incomplete pass.
  */
 static void collect_auto(rcl_heap *h, int gen, int reason)
 {
-	if (h->incremental) {
+	if (heap_incremental_now(h)) {
 		if (pass_over(h) && h->pass_incomplete) {
 			gc_collect(h, OLD, reason);
 			return;

@@ -650,7 +650,7 @@ static inline void free_counts(rcl_heap *h, rcl_head *o, size_t block,
 	 * down and let the young generation, which every increment
 	 * collects, grow without bound */
 	if (ti->tracked && h->gens[0].count > 0 &&
-	    (gen != RCL_GENERATIONS - 1 || !h->incremental))
+	    (gen != RCL_GENERATIONS - 1 || !heap_incremental_now(h)))
 		h->gens[0].count--;
 	if (__builtin_expect(ti->type->finalize != NULL, 0) &&
 	    !(o->flags & F_FINALIZED))

@@ -251,6 +251,7 @@ static void test_incremental_past_soft(void **state)
 	rcl_watchdog *wd = make_watchdog(&f);
 	node *keep[2000], *cycle, *grow[80] = {0};
 	int destroyed = 0, n = 0;
+	uint64_t fulls;
 	rcl_bytes *ballast;
 	rcl_config cfg;
 	rcl_heap *h;
@@ -272,6 +273,10 @@ static void test_incremental_past_soft(void **state)
 	ballast = payload(h, 82 * MiB); /* past soft, under hard */
 	assert_non_null(ballast);
 	rcl_collect(h, 2); /* all old; a pass begins */
+	rcl_heap_stats(h, &st);
+	fulls = st.gen[2].collections; /* the ballast's admission may have
+					* collected whole: the old generation
+					* was empty (heap_incremental_now) */
 	rcl_decref(cycle); /* old garbage */
 	while (destroyed == 0 && n < 80) { /* 80 x 128 KiB: 10 MiB */
 		grow[n] = new_node(h, &node_type, n, NULL);
@@ -281,7 +286,7 @@ static void test_incremental_past_soft(void **state)
 	rcl_heap_stats(h, &st);
 	assert_int_equal(destroyed, 2);
 	assert_true(st.increments_total > 0);
-	assert_int_equal(st.gen[2].collections, 1);
+	assert_int_equal(st.gen[2].collections, fulls); /* increments alone */
 	assert_int_equal(st.refused_total, 0);
 	print_message("# old cycle found past soft after %d x 128 KiB, %llu "
 		      "increments\n",
