@@ -760,18 +760,25 @@ static size_t finish_garbage(rcl_heap *h, int gen, unsigned to_gen,
 	return freed.objects;
 }
 
-/* Record a pause in the statistics. */
-static void record_pause(rcl_heap *h, uint64_t ns)
+/* The histogram bucket of a pause (rcl_pause_bounds_ns; the last is
+ * UINT64_MAX, so the walk ends). */
+static int pause_bucket(uint64_t ns)
 {
 	int b = 0;
 
+	while (ns > rcl_pause_bounds_ns[b])
+		b++;
+	return b;
+}
+
+/* Record a pause in the statistics. */
+static void record_pause(rcl_heap *h, uint64_t ns)
+{
 	h->st.pause_last_ns = ns;
 	h->st.pause_total_ns += ns;
 	if (ns > h->st.pause_max_ns)
 		h->st.pause_max_ns = ns;
-	while (ns > rcl_pause_bounds_ns[b])
-		b++;
-	h->st.pause_hist[b]++;
+	h->st.pause_hist[pause_bucket(ns)]++;
 }
 
 /* The garbage of this collection, for the observer and the slow path. */
@@ -1285,15 +1292,11 @@ static void fill_holes(rcl_heap *h, uint32_t from)
 /* Count an increment's pause in its own histogram too. */
 static void record_increment(rcl_heap *h, uint64_t ns)
 {
-	int b = 0;
-
 	h->st.increments_total++;
 	h->st.increment_pause_total_ns += ns;
 	if (ns > h->st.increment_pause_max_ns)
 		h->st.increment_pause_max_ns = ns;
-	while (ns > rcl_pause_bounds_ns[b])
-		b++;
-	h->st.increment_pause_hist[b]++;
+	h->st.increment_pause_hist[pause_bucket(ns)]++;
 }
 
 /* One increment: a collection of the young and a slice of the oldest
