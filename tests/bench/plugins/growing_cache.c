@@ -25,7 +25,7 @@
 #include <stdint.h>
 #include <stdlib.h>
 
-#include <reclaim/task.h>
+#include <reclaimd/task.h>
 
 #define MAX_WORKERS 256
 
