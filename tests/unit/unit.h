@@ -2,7 +2,7 @@
  * What every unit test's main shares: an optional test name (or cmocka
  * pattern, with * and ?) as the one argument runs that test alone, as in
  * `build/tests/unit/test-value test_bool`; README, "Developing".
- * Include after <cmocka.h>.
+ * Include it after cmocka's own header, whose types it uses.
  */
 #ifndef RECLAIM_TESTS_UNIT_H
 #define RECLAIM_TESTS_UNIT_H
