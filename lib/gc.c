@@ -481,12 +481,12 @@ static inline void survive(rcl_heap *h, rcl_head *o, rcl_vec *dst,
 	unsigned from = head_gen(o);
 	size_t bytes;
 
-	/* visited by this pass: it reached the oldest generation (or stays
-	 * there) through a collection, which has walked it (one store with
-	 * the flags cleared anyway; the bit means nothing below gen 2) */
+	/* counted and marked: outside the incremental pass under way, which
+	 * began before it got here (one store with the flags cleared anyway;
+	 * the bits mean nothing below gen 2) */
 	o->flags = (o->flags & ~(uint32_t)(F_COLLECTING | F_REACHABLE |
-					   F_VISITED)) |
-		   h->visited;
+					   F_COUNTED | F_MARKED)) |
+		   h->epoch;
 	if (!move || from == to_gen)
 		return;
 	if (__builtin_expect(o->idx >= h->taken_base, 0) &&
@@ -739,12 +739,12 @@ static size_t finish_garbage(rcl_heap *h, int gen, unsigned to_gen,
 		{
 			if (!IS_GARBAGE(o))
 				continue;
-			/* visited: else the pass would take it again, and
-			 * again, and never end */
+			/* outside the pass under way, as a survivor */
 			o->flags = (o->flags & ~(uint32_t)(F_COLLECTING |
 							   F_CLEARED |
-							   F_VISITED)) |
-				   h->visited;
+							   F_COUNTED |
+							   F_MARKED)) |
+				   h->epoch;
 			(*uncollectable)++;
 			if (head_gen(o) != to_gen)
 				heap_relink(h, o, to_gen);
@@ -853,8 +853,8 @@ static void start_counts(rcl_heap *h, int gen)
 {
 	if (h->incremental) {
 		h->debt = pace_owed(h);
-		if (h->debt > (double)h->pass_objects)
-			h->debt = (double)h->pass_objects;
+		if (h->debt > (double)h->pass_work)
+			h->debt = (double)h->pass_work;
 		pace_level(h);
 	}
 	if (gen + 1 < RCL_GENERATIONS)
@@ -957,6 +957,8 @@ size_t gc_collect(rcl_heap *h, int gen, int reason)
 
 	if (!collect_begin(h, gen, &t0))
 		return 0;
+	if (gen == RCL_GENERATIONS - 1)
+		gc_pass_abort(h); /* this is a whole one */
 	collect_set(h, gen, &si, &uncollectable);
 	if (gen == RCL_GENERATIONS - 1)
 		pass_begin(h);
@@ -967,119 +969,468 @@ size_t gc_collect(rcl_heap *h, int gen, int reason)
 }
 
 /*
- * Incremental collection of the oldest generation (rcl_set_incremental):
- * CPython 3.13's design (Python/gc.c, gc_collect_increment), in vectors.
+ * Incremental collection of the oldest generation (rcl_set_incremental).
  *
- * A pass visits every object the oldest generation held when it began.
- * Each object there is pending or visited: F_VISITED equal to h->visited
- * means visited. A pass begins by flipping h->visited, which makes every
- * object pending at no cost; a collection's survivors are marked visited
- * as they leave the set (survive), so what reaches the oldest generation
- * during a pass waits for the next. The vector's cursor scans it for the
- * pending, up to its limit, its length when the pass began: below the
- * cursor none is left, and none past the limit, for no pending object is
- * ever moved within the vector but by compaction (which keeps the order,
- * and moves the cursor and the limit with it): what a collection puts
- * there is visited, at its end, in a hole (fill_holes), or back where it
- * was taken from (restore).
+ * CPython 3.13 took increments closed under references (a slice of the
+ * oldest generation with all it reaches), and so does not split a garbage
+ * cycle; but one object that reaches most of the heap (a module's dict
+ * there; here a cache kept in one list or map) makes the increment that
+ * takes it as large as the heap, every pass. This collector instead runs
+ * the trial deletion itself in increments, over the whole oldest
+ * generation, with the mutator running in between, and then checks what
+ * it found with one ordinary collection:
  *
- * An increment is the young generations (0 and 1) plus a slice of the
- * oldest: pending objects from the cursor on, each with everything it
- * reaches in the oldest generation, pending or visited, and everything the
- * young reach there (take_increment). The old objects move into
- * generation 1's vector, leaving holes, and the increment is then an
- * ordinary collection of generations 0..1: its old survivors go back to
- * their places, visited (restore), the young ones to the end.
+ *   count     each old object's gc_refs = refcnt (when first met), less one
+ *             for each reference from an old object: subtract_refs, a
+ *             slice at a time (PASS_COUNT)
+ *   mark      what still has gc_refs > 0, and all it reaches, is marked;
+ *             the work stack (h->work) lasts from one increment to the
+ *             next (PASS_MARK)
+ *   sweep     the old objects not marked are the candidates; they go on
+ *             h->work (PASS_SWEEP)
+ *   validate  the candidates are moved into generation 1's vector, and
+ *             one ordinary collection of generations 0..1 takes them with
+ *             the young (PASS_VALIDATE); the survivors go back to their
+ *             places (restore). Then the next pass begins.
  *
- * Sound: trial deletion on any subset is (what it finds unreachable has
- * all its references from unreached members, so nothing else holds it).
- * Complete: every object garbage when a pass begins is freed by its end.
- * Each source of the garbage (a member no other garbage references,
- * outside its own cycle) is pending then, so some increment of the pass
- * takes it, with all it reaches; nothing outside the increment holds it,
- * so it is freed, and so is every member whose other referrers are gone.
- * A member d reached from several sources: at the increment of the last
- * of them, d's remaining referrers are all reached from that source (the
- * others, by induction, are freed), so they are all in the increment,
- * and d is freed. So garbage made at any time is freed by the end of the
- * next pass. The closure is what the argument needs; were the increment
- * cut short of it (a move that failed for memory), the pass is marked
- * incomplete, and a stop-the-world full collection ends it instead.
+ * Between increments the graph changes, so the counts and the marks are
+ * only an estimate for the objects in use: one moved from an unmarked
+ * container into a marked one is missed by the mark, and becomes a
+ * candidate. That costs work, not soundness: the validation is a trial
+ * deletion done whole, on a subset, and such a subset's unreachable part
+ * is garbage (all its references come from unreached members of it).
  *
- * Work: each increment takes max(increment_objects, the debt) pending
- * objects (a visited one the cursor passes counts a quarter), plus the
- * closure of the last one taken, plus the young generations; one object
- * whose closure alone passes increment_objects (a container holding much
- * of the heap) makes an increment that large: it runs whole, for the
- * completeness above, and is counted (increments_oversized_total). Keep
- * a large cache in a C array of references, or in containers that do
- * not reach each other, and increments stay bounded.
+ * Complete: let G be the objects that are garbage when a pass begins, and
+ * stay so (a weak reference read may resurrect one; it is then not
+ * garbage). A pass begins with a collection of generations 0..1, so G is
+ * in the oldest generation. Nothing can reach G, so nothing changes it:
+ * no member is freed, moved or written, and every reference to a member
+ * comes from a member. The count walks each member once, whole, and
+ * meets each of its references once: every member's gc_refs ends at 0.
+ * The mark starts only from gc_refs > 0 and follows references: no
+ * member is marked. The sweep lists them all; the validation holds all
+ * their referrers, so it finds each unreachable and frees it. Garbage
+ * made during a pass is freed by the end of the next.
+ *
+ * Work, bounded per increment: an increment walks increment_objects units
+ * (an object walked, or a reference followed) of the pass, after its
+ * collection of the young. An object's references are walked in slices
+ * when its type describes them (rcl_ref arrays and vectors: list, tuple,
+ * closure, map), so a container of millions takes many increments; a
+ * type's own traverse is called whole. The validation's pause is that of
+ * a collection of the young and the candidates: the garbage it frees,
+ * which freeing costs anyway, and the objects in use that the mutator
+ * moved while the pass ran. An increment that walked more than twice its
+ * units, or validated more candidates than that, is counted
+ * (increments_oversized_total).
+ *
+ * Membership: the bits F_COUNTED and F_MARKED are read against h->epoch,
+ * which a pass flips as it begins; every survivor of a collection gets
+ * both (survive), so what reaches the oldest generation during a pass is
+ * outside it (counted and marked), and at the flip every old object is
+ * inside the next. An object on h->work is GRAY, its gc_refs its place
+ * there; one freed meanwhile leaves a NULL (gc_ungray). The count's
+ * partly walked object is h->part, known by its address at the cursor.
  *
  * Pacing, by bytes: a pass must end within pass_budget() bytes of the
  * heap's growth, half what a stop-the-world full collection waits for
  * (max(young_bytes, a quarter of the heap), full_by_bytes), so old
  * garbage is found within the same figure as before; past the watchdog's
  * soft level, within admission's young trigger, twice over (the headroom
- * to hard shared by the heaps, halved). Each collection adds
- * pass_objects / budget pending objects per byte to the debt; one whose
- * debt reaches increment_objects (or the whole pass, if smaller) runs as
- * an increment and pays it off. The pass may run late by one young
- * collection's allocation. The level growth is counted from is the
- * heap's highest, which follows a shrinking heap down (a 64th of the way
- * at each collection), so a pass moves on when garbage fills a heap that
- * shrank. On an incremental heap the count trigger
- * counts only the young (free_counts), so that the young generation,
- * which each increment collects whole, stays small.
+ * to hard shared by the heaps, halved). Each collection adds pass_work /
+ * budget units per byte of growth to the debt; one whose debt reaches
+ * increment_objects (or what is left of the pass, if smaller) runs as an
+ * increment and pays it off. pass_work is 3 walks of the objects and 2
+ * of the references (the last pass's count, until this one's is known).
+ * The level growth is counted from is the heap's highest, which follows a
+ * shrinking heap down (a 64th of the way at each collection), so a pass
+ * moves on when garbage fills a heap that shrank. On an incremental heap
+ * the count trigger counts only the young (free_counts), so that the
+ * young generation stays small.
+ *
+ * Memory: h->work grows as the mark needs (a slice of references at a
+ * time, so a wide container adds at most a slice). If it cannot, or the
+ * validation cannot move a candidate, the pass is marked incomplete and a
+ * stop-the-world full collection ends it instead.
  */
 
 #define OLD (RCL_GENERATIONS - 1)
-#define SET_GEN (RCL_GENERATIONS - 2) /* where an increment's old objects go */
+#define SET_GEN (RCL_GENERATIONS - 2) /* where the candidates go */
 #define PASS_MIN_BYTES ((size_t)256 << 10)
 
-/* Objects of the oldest generation the pass has yet to visit, at most
- * (those freed by reference counting meanwhile are not known). */
+enum {
+	PASS_IDLE,     /* none under way: the next increment begins one */
+	PASS_COUNT,
+	PASS_MARK,
+	PASS_SWEEP,
+	PASS_VALIDATE, /* the candidates are on h->work */
+};
+
+static inline bool counted(const rcl_heap *h, const rcl_head *o)
+{
+	return (o->flags & F_COUNTED) == (h->epoch & F_COUNTED);
+}
+
+static inline bool marked(const rcl_heap *h, const rcl_head *o)
+{
+	return (o->flags & F_MARKED) == (h->epoch & F_MARKED);
+}
+
+/* Objects of the oldest generation the pass has yet to walk, summed over
+ * its walks (the count, the mark, the sweep): an estimate, for the stats. */
 size_t gc_old_pending(const rcl_heap *h)
 {
-	size_t old = vec_count(&h->vec[OLD]);
+	const rcl_vec *v = &h->vec[OLD];
+	size_t n = h->pass_objects, left;
 
-	if (h->pass_done)
+	switch (h->pass_phase) {
+	case PASS_COUNT:
+		left = v->limit > v->cursor ? v->limit - v->cursor : 0;
+		return left + 2 * n;
+	case PASS_MARK:
+		return (n > h->pass_marked ? n - h->pass_marked : 0) + n;
+	case PASS_SWEEP:
+		return v->n > v->cursor ? v->n - v->cursor : 0;
+	case PASS_VALIDATE:
+		return h->work_n;
+	default:
 		return 0;
-	return h->pass_left < old ? h->pass_left : old;
+	}
+}
+
+/* Room for one more on h->work; false if memory is short. */
+static bool work_reserve(rcl_heap *h)
+{
+	uint32_t cap = h->work_cap ? h->work_cap * 2 : 1024;
+	struct pass_entry *p;
+
+	if (h->work_n < h->work_cap)
+		return true;
+	if (h->work_cap >= UINT32_MAX / 2)
+		return false;
+	p = heap_raw_realloc(h, h->work, h->work_cap * sizeof(*p),
+			     cap * sizeof(*p));
+	if (p == NULL)
+		return false;
+	h->work = p;
+	h->work_cap = cap;
+	return true;
+}
+
+/* Put o on h->work, GRAY; false if memory is short. */
+static bool work_push(rcl_heap *h, rcl_head *o)
+{
+	if (!work_reserve(h))
+		return false;
+	h->work[h->work_n].o = o;
+	h->work[h->work_n].pos = 0;
+	o->gc_refs = h->work_n++;
+	o->flags |= F_GRAY;
+	return true;
+}
+
+/* Empty h->work, clearing GRAY on what it holds. */
+static void work_clear(rcl_heap *h)
+{
+	for (uint32_t i = 0; i < h->work_n; i++)
+		if (h->work[i].o != NULL)
+			h->work[i].o->flags &= ~(uint32_t)F_GRAY;
+	h->work_n = 0;
+}
+
+void gc_pass_abort(rcl_heap *h)
+{
+	work_clear(h);
+	h->part = NULL;
+	h->pass_phase = PASS_IDLE;
+}
+
+/* What the pass's walks pass their visitors. */
+struct pass_walk {
+	rcl_heap *h;
+	size_t work; /* references followed */
+	bool failed; /* a push found memory short */
+};
+
+/* The count: a reference from an old object. */
+static inline void count_member(void *child, void *arg)
+{
+	struct pass_walk *p = arg;
+	rcl_heap *h = p->h;
+	rcl_head *c;
+
+	p->work++;
+	if (!child)
+		return;
+	c = HEAD(child);
+	if (head_gen(c) != OLD || marked(h, c))
+		return; /* outside the pass */
+	if (!counted(h, c)) {
+		c->gc_refs = (uintptr_t)c->refcnt;
+		c->flags ^= F_COUNTED;
+	}
+	c->gc_refs--; /* may go below zero: the graph changes meanwhile */
+}
+
+static void visit_count(void *child, const char *field, void *arg)
+{
+	(void)field;
+	count_member(child, arg);
+}
+
+/* The mark: a reference from a marked object. */
+static inline void mark_old(void *child, void *arg)
+{
+	struct pass_walk *p = arg;
+	rcl_heap *h = p->h;
+	rcl_head *c;
+
+	p->work++;
+	if (!child)
+		return;
+	c = HEAD(child);
+	if (head_gen(c) != OLD || marked(h, c))
+		return;
+	if (!work_push(h, c)) {
+		p->failed = true;
+		return;
+	}
+	c->flags ^= F_MARKED;
+	h->pass_marked++;
+}
+
+static void visit_mark_old(void *child, const char *field, void *arg)
+{
+	(void)field;
+	mark_old(child, arg);
+}
+
+/* Call member for o's references from *pos on, max of them where the type
+ * describes them (a traverse is called whole, from 0); *pos moves on.
+ * True when o has none left. */
+static inline __attribute__((always_inline)) bool
+walk_slice(rcl_head *o, size_t *pos, size_t max,
+	   void (*member)(void *, void *), rcl_visit_fn visit, void *arg)
+{
+	const rcl_tinfo *ti = o->ti;
+	char *obj = OBJ(o);
+	size_t from = *pos, end = from + max, k = 0;
+
+	if (ti->walk == WALK_ARRAY || ti->walk == WALK_VECTOR) {
+		size_t n = *(size_t *)(obj + ti->off[1]);
+		void *const *items =
+		    ti->walk == WALK_ARRAY ? (void *const *)(obj + ti->off[0])
+					   : *(void *const *)(obj + ti->off[0]);
+
+		for (k = from; k < n && k < end; k++)
+			member(items[k], arg);
+		*pos = k;
+		return k >= n;
+	}
+	if (ti->walk == WALK_REFS) {
+		const rcl_type *t = ti->type;
+
+		for (const rcl_ref *r = t->refs, *e = r + t->nrefs; r < e; r++) {
+			void *const *items;
+			size_t n;
+
+			if (r->kind == RCL_REF_FIELD) {
+				if (k >= from && k < end)
+					member(*(void **)(obj + r->offset), arg);
+				k++;
+				continue;
+			}
+			n = *(size_t *)(obj + r->len_offset);
+			items = r->kind == RCL_REF_ARRAY
+				    ? (void *const *)(obj + r->offset)
+				    : *(void *const *)(obj + r->offset);
+			for (size_t i = from > k ? from - k : 0;
+			     i < n && k + i < end; i++)
+				member(items[i], arg);
+			k += n;
+		}
+		*pos = k < end ? k : end;
+		return k <= end;
+	}
+	if (from == 0) /* fields, or the type's traverse: whole */
+		for_each_ref(o, member, visit, arg);
+	*pos = 1;
+	return true;
+}
+
+/* The count, up to budget units; the units done. */
+static size_t pass_count(rcl_heap *h, size_t budget)
+{
+	rcl_vec *v = &h->vec[OLD];
+	struct pass_walk p = {h, 0, false};
+	size_t objects = 0;
+
+	while (v->cursor < v->limit && v->cursor < v->n &&
+	       objects + p.work < budget) {
+		rcl_head *o = v->v[v->cursor];
+		size_t pos = 0, before = p.work;
+
+		if (o == NULL || marked(h, o)) {
+			v->cursor++;
+			objects++;
+			continue;
+		}
+		if (o == h->part)
+			pos = h->part_pos;
+		else if (!counted(h, o)) {
+			o->gc_refs = (uintptr_t)o->refcnt;
+			o->flags ^= F_COUNTED;
+		}
+		objects++;
+		if (!walk_slice(o, &pos, budget - objects - p.work + 1,
+				count_member, visit_count, &p)) {
+			h->part = o;
+			h->part_pos = pos;
+			h->pass_refs += p.work - before;
+			break;
+		}
+		h->pass_refs += p.work - before;
+		h->part = NULL;
+		v->cursor++;
+	}
+	if (v->cursor >= v->limit || v->cursor >= v->n) {
+		h->part = NULL;
+		h->refs_last = h->pass_refs;
+		h->pass_work = 3 * h->pass_objects + 2 * h->pass_refs;
+		v->cursor = 0;
+		h->pass_phase = PASS_MARK;
+	}
+	return objects + p.work;
+}
+
+/* The mark, up to budget units; the units done. */
+static size_t pass_mark(rcl_heap *h, size_t budget)
+{
+	rcl_vec *v = &h->vec[OLD];
+	struct pass_walk p = {h, 0, false};
+	size_t objects = 0;
+
+	while (objects + p.work < budget && !p.failed) {
+		uint32_t i;
+		rcl_head *o;
+		size_t pos;
+
+		if (h->work_n == 0) { /* the next root */
+			if (v->cursor >= v->n)
+				break;
+			o = v->v[v->cursor++];
+			objects++;
+			if (o != NULL && counted(h, o) && !marked(h, o) &&
+			    (intptr_t)o->gc_refs > 0) {
+				if (!work_push(h, o)) {
+					p.failed = true;
+					break;
+				}
+				o->flags ^= F_MARKED;
+				h->pass_marked++;
+			}
+			continue;
+		}
+		i = h->work_n - 1;
+		if ((o = h->work[i].o) == NULL) {
+			h->work_n--;
+			continue;
+		}
+		pos = h->work[i].pos;
+		objects++;
+		/* what it pushes goes above it: its place i stays */
+		if (walk_slice(o, &pos, budget - objects - p.work + 1, mark_old,
+			       visit_mark_old, &p)) {
+			o->flags &= ~(uint32_t)F_GRAY;
+			h->work[i].o = NULL;
+		} else {
+			h->work[i].pos = pos;
+		}
+	}
+	if (p.failed) {
+		h->pass_incomplete = true;
+	} else if (h->work_n == 0 && v->cursor >= v->n) {
+		v->cursor = 0;
+		h->pass_phase = PASS_SWEEP;
+	}
+	return objects + p.work;
+}
+
+/* The sweep, up to budget units; the units done. */
+static size_t pass_sweep(rcl_heap *h, size_t budget)
+{
+	rcl_vec *v = &h->vec[OLD];
+	size_t objects = 0;
+
+	while (v->cursor < v->n && objects < budget) {
+		rcl_head *o = v->v[v->cursor++];
+
+		objects++;
+		if (o != NULL && !marked(h, o) && !work_push(h, o)) {
+			h->pass_incomplete = true;
+			return objects;
+		}
+	}
+	if (v->cursor >= v->n)
+		h->pass_phase = PASS_VALIDATE;
+	return objects;
+}
+
+/* Walk the pass on by up to budget units (a slice may pass it by what one
+ * traverse visits); the units done. */
+static size_t pass_step(rcl_heap *h, size_t budget)
+{
+	size_t done = 0;
+
+	while (done < budget && !h->pass_incomplete) {
+		size_t d;
+
+		if (h->pass_phase == PASS_COUNT)
+			d = pass_count(h, budget - done);
+		else if (h->pass_phase == PASS_MARK)
+			d = pass_mark(h, budget - done);
+		else if (h->pass_phase == PASS_SWEEP)
+			d = pass_sweep(h, budget - done);
+		else
+			break;
+		done += d;
+		if (d == 0 && h->pass_phase != PASS_VALIDATE)
+			break; /* nothing to do, yet not over: cannot be */
+	}
+	h->pass_done += done;
+	return done;
 }
 
 /*
- * A pass over nothing is over at once; else when the cursor found no
- * pending object left (take_increment), or reached the limit or the end.
- * Not "the cursor is at the end" alone: each collection appends its young
- * survivors, visited, so the end would always be ahead.
+ * A pass that ended did for the old garbage what a full collection does:
+ * what is left is its survivor floor (the watchdog's growth and leak rules
+ * read it), as after one (finish_counts).
  */
-static bool pass_over(const rcl_heap *h)
+static void pass_end(rcl_heap *h)
 {
-	const rcl_vec *v = &h->vec[OLD];
-
-	return h->pass_objects == 0 || h->pass_done || v->cursor >= v->n ||
-	       v->cursor >= v->limit;
+	h->full_floor = heap_total_bytes(h);
+	h->long_lived_total = vec_count(&h->vec[OLD]);
+	h->long_lived_pending = 0;
+	h->gens[OLD].count = 0;
 }
 
-/* Begin a pass: every object of the oldest generation becomes pending.
- * A pass that increments ended did what a full collection does for the
- * old garbage: what is left is its survivor floor (the watchdog's growth
- * and leak rules read it), as after one (finish_counts). */
+/* Begin a pass: every object of the oldest generation is in it, neither
+ * counted nor marked (the flip). The young were collected just before,
+ * into the oldest generation. */
 static void pass_begin(rcl_heap *h)
 {
 	rcl_vec *v = &h->vec[OLD];
 
-	if (h->pass_objects != 0 && !h->collecting) {
-		h->full_floor = heap_total_bytes(h);
-		h->long_lived_total = vec_count(v);
-		h->long_lived_pending = 0;
-		h->gens[OLD].count = 0;
-	}
-	h->visited ^= F_VISITED;
+	work_clear(h);
+	h->epoch ^= F_COUNTED | F_MARKED;
+	h->pass_phase = PASS_COUNT;
 	v->cursor = 0;
 	v->limit = v->n;
-	h->pass_objects = h->pass_left = vec_count(v);
-	h->pass_done = false;
+	h->part = NULL;
+	h->pass_objects = vec_count(v);
+	h->pass_refs = h->pass_marked = h->pass_done = 0;
+	h->pass_work = 3 * h->pass_objects +
+		       2 * (h->refs_last ? h->refs_last : h->pass_objects);
 	h->pass_bytes = h->pace_total = heap_total_bytes(h);
 	h->pressure_budget = 0;
 	h->pass_incomplete = false;
@@ -1103,33 +1454,25 @@ static size_t pass_budget(const rcl_heap *h)
 }
 
 /*
- * The pending objects owed now: the debt, and what the heap's growth past
- * its recent highest adds to it. Growth, not the young byte counter: that
- * one stops at zero when frees outrun allocations, so a cache replacing
- * its entries, never growing, counted nearly all it allocated, and passes
- * ran back to back; and past the highest (start_counts), or a heap going
- * up and down by a request's worth between collections would count each
- * rise (measured: a pass every 0.7 s). What does not grow the heap cannot
- * fill memory.
+ * The work owed now: the debt, and what the heap's growth past its recent
+ * highest adds to it. Growth, not the young byte counter: that one stops
+ * at zero when frees outrun allocations, so a cache replacing its entries,
+ * never growing, counted nearly all it allocated, and passes ran back to
+ * back; and past the highest (start_counts), or a heap going up and down
+ * by a request's worth between collections would count each rise
+ * (measured: a pass every 0.7 s). What does not grow the heap cannot fill
+ * memory.
  */
 static double pace_owed(const rcl_heap *h)
 {
 	size_t total = heap_total_bytes(h);
 	size_t grown = total > h->pace_total ? total - h->pace_total : 0;
 
-	return h->debt + (double)grown * (double)h->pass_objects /
+	return h->debt + (double)grown * (double)h->pass_work /
 			     (double)pass_budget(h);
 }
 
-/* What an increment took from the oldest generation. */
-struct take {
-	rcl_heap *h;
-	size_t moved;	/* objects moved into the set */
-	size_t pending; /* of which pending */
-	bool failed;	/* a move failed: memory was short */
-};
-
-/* Room to note where the j+1 first old objects taken came from. */
+/* Room to note where the j+1 first candidates came from. */
 static bool taken_reserve(rcl_heap *h, uint32_t n)
 {
 	uint32_t cap = h->taken_cap ? h->taken_cap : 1024;
@@ -1148,21 +1491,16 @@ static bool taken_reserve(rcl_heap *h, uint32_t n)
 	return true;
 }
 
-/* Move o, of the oldest generation, into the increment's set. */
-static void take_one(struct take *t, rcl_head *o)
+/* Move o, of the oldest generation, into generation 1's vector, leaving a
+ * hole it goes back to if it survives (restore); false if memory is
+ * short. */
+static bool take_one(rcl_heap *h, rcl_head *o)
 {
-	rcl_heap *h = t->h;
 	size_t bytes = head_block(o);
-
 	uint32_t j = h->vec[SET_GEN].n - h->taken_base;
 
-	if (!vec_reserve(h, &h->vec[SET_GEN], 1) || !taken_reserve(h, j + 1)) {
-		t->failed = true;
-		return;
-	}
-	t->pending += (o->flags & F_VISITED) != h->visited;
-	t->moved++;
-	/* a hole, not vec_remove(): it comes back here (restore) */
+	if (!vec_reserve(h, &h->vec[SET_GEN], 1) || !taken_reserve(h, j + 1))
+		return false;
 	h->taken_from[j] = o->idx;
 	h->vec[OLD].v[o->idx] = NULL;
 	h->vec[OLD].holes++;
@@ -1170,95 +1508,34 @@ static void take_one(struct take *t, rcl_head *o)
 	head_set_gen(o, SET_GEN);
 	h->slot[OLD].bytes -= bytes;
 	h->slot[SET_GEN].bytes += bytes;
+	return true;
 }
 
-static inline void take_member(void *child, void *arg)
+/* Move the candidates on h->work into generation 1's vector; how many. */
+static size_t take_candidates(rcl_heap *h)
 {
-	if (child && head_gen(HEAD(child)) == OLD)
-		take_one(arg, HEAD(child));
-}
-
-static void visit_take(void *child, const char *field, void *arg)
-{
-	(void)field;
-	take_member(child, arg);
-}
-
-/* Take the old objects that vector g's objects reference, from *i to its
- * end; the set's vector grows as they are taken, so walking it to its end
- * closes the set under references. (Traverse neither allocates nor frees;
- * v->v is read again: a take may move it.) */
-static void take_reached(rcl_heap *h, unsigned g, uint32_t *i, struct take *t)
-{
-	rcl_vec *v = &h->vec[g];
-
-	for (; *i < v->n; (*i)++) {
-		rcl_head *o = v->v[*i];
-
-		if (o)
-			for_each_ref(o, take_member, visit_take, t);
-	}
-}
-
-/* The next pending object of the oldest generation, from the cursor to
- * the limit (what was appended since the pass began is visited); the
- * visited ones it passes are counted in *skipped, up to max. NULL with
- * *done if none is left. */
-static rcl_head *next_pending(rcl_heap *h, size_t *skipped, size_t max,
-			      bool *done)
-{
-	rcl_vec *v = &h->vec[OLD];
-
-	while (v->cursor < v->n && v->cursor < v->limit && *skipped < max) {
-		rcl_head *o = v->v[v->cursor++];
-
-		if (o && (o->flags & F_VISITED) != h->visited)
-			return o;
-		*skipped += o != NULL;
-	}
-	*done = *skipped < max;
-	return NULL;
-}
-
-/* Gather the increment: the young, what they reach in the oldest
- * generation, and pending objects with their closure until quota pending
- * ones are in; the debt is paid with them. Returns the old objects moved. */
-static size_t take_increment(rcl_heap *h, size_t quota)
-{
-	struct take t = {h, 0, 0, false};
-	uint32_t i0 = 0, i1 = 0;
-	size_t skipped = 0;
-	rcl_head *o;
+	size_t taken = 0;
 
 	h->taken_base = h->vec[SET_GEN].n;
-	take_reached(h, 0, &i0, &t);
-	take_reached(h, SET_GEN, &i1, &t);
-	/* a visited object passed costs a read: a quarter of a take */
-	while (t.pending + skipped / 4 < quota && !t.failed) {
-		size_t before = t.moved;
-		bool done = false;
+	for (uint32_t i = 0; i < h->work_n; i++) {
+		rcl_head *o = h->work[i].o;
 
-		o = next_pending(h, &skipped, 4 * (quota - t.pending), &done);
-		if (o == NULL) {
-			h->pass_done = done;
-			break;
-		}
-		take_one(&t, o);
-		take_reached(h, SET_GEN, &i1, &t);
-		if (t.moved - before > h->increment_objects)
-			h->st.increments_oversized_total++;
+		if (o == NULL)
+			continue;
+		o->flags &= ~(uint32_t)F_GRAY;
+		if (!h->pass_incomplete && take_one(h, o))
+			taken++;
+		else
+			h->pass_incomplete = true;
 	}
-	if (t.failed)
-		h->pass_incomplete = true;
-	h->pass_left -= t.pending < h->pass_left ? t.pending : h->pass_left;
-	h->debt = h->debt > (double)t.pending ? h->debt - (double)t.pending : 0;
-	return t.moved;
+	h->work_n = 0;
+	return taken;
 }
 
 /*
  * On an incremental heap, what a collection appended to the oldest vector
- * (its survivors, all visited, so any place will do) fills the holes that
- * frees left there, scanning on from where the last fill stopped, a
+ * (its survivors, outside the pass, so any place will do) fills the holes
+ * that frees left there, scanning on from where the last fill stopped, a
  * bounded stretch per call: otherwise they pile up until the vector is
  * compacted, a walk of the whole (free_counts), the very pause increments
  * avoid. from: the vector's length before the collection.
@@ -1299,65 +1576,83 @@ static void record_increment(rcl_heap *h, uint64_t ns)
 	h->st.increment_pause_hist[pause_bucket(ns)]++;
 }
 
-/* One increment: a collection of the young and a slice of the oldest
- * generation, closed under references (above). */
-static size_t gc_increment(rcl_heap *h, int reason)
+/*
+ * One increment: a collection of generations 0..gen (0..1 when a pass
+ * begins, and with the candidates when it is validated), then the pass
+ * walked on by its units (above).
+ */
+static size_t gc_increment(rcl_heap *h, int gen, int reason)
 {
 	struct split_info si = {0, 0, false, false, true};
-	size_t uncollectable = 0, taken, quota;
+	size_t uncollectable = 0, taken = 0, units, done = 0;
+	bool validate = h->pass_phase == PASS_VALIDATE;
+	bool begin = validate || h->pass_phase == PASS_IDLE;
 	uint32_t n_old;
 	uint64_t t0;
 
-	if (!collect_begin(h, SET_GEN, &t0))
+	if (begin)
+		gen = SET_GEN;
+	if (!collect_begin(h, gen, &t0))
 		return 0;
-	quota = h->increment_objects;
-	if (h->debt > (double)quota)
-		quota = (size_t)h->debt;
+	units = h->increment_objects;
+	if (h->debt > (double)units)
+		units = (size_t)h->debt;
 	n_old = h->vec[OLD].n;
-	taken = take_increment(h, quota);
-	collect_set(h, SET_GEN, &si, &uncollectable);
+	if (validate)
+		taken = take_candidates(h);
+	collect_set(h, gen, &si, &uncollectable);
 	h->taken_base = UINT32_MAX;
 	vec_pop_holes(&h->vec[OLD]); /* what was taken from its end */
 	fill_holes(h, n_old);
 	/* old objects going back are not newly long-lived */
 	si.survivors -= taken < si.survivors ? taken : si.survivors;
-	collect_end(h, SET_GEN, reason, &si, uncollectable, t0);
+	if (validate && !h->pass_incomplete)
+		pass_end(h);
+	if (begin && !h->pass_incomplete)
+		pass_begin(h);
+	else if (!begin)
+		done = pass_step(h, units);
+	h->debt = h->debt > (double)done ? h->debt - (double)done : 0;
+	if (done > 2 * units || taken > 2 * units)
+		h->st.increments_oversized_total++;
+	collect_end(h, gen, reason, &si, uncollectable, t0);
 	return si.garbage;
 }
 
 /* Whether the debt calls for an increment: increment_objects owed, or the
- * whole pass (smaller than that: the debt is capped there, and a pass
- * that began over few objects must still end). */
+ * rest of the pass (smaller than that: the debt is capped there, and a
+ * pass that began over few objects must still end). */
 static bool increment_due(const rcl_heap *h)
 {
 	double owed = pace_owed(h);
+	size_t left = h->pass_work > h->pass_done
+			  ? h->pass_work - h->pass_done
+			  : 1;
 
-	return owed >= (double)h->increment_objects ||
-	       owed >= (double)h->pass_objects;
+	return h->pass_phase == PASS_IDLE ||
+	       owed >= (double)h->increment_objects || owed >= (double)left;
 }
 
 /*
  * Run the collection of 0..gen that pacing asked for; on an incremental
  * heap whose oldest generation is larger than an increment
  * (heap_incremental_now), an increment when the debt calls for one, and
- * never a whole collection of the oldest generation, but at the end of an
- * incomplete pass.
+ * never a whole collection of the oldest generation, but when memory cut
+ * a pass short.
  */
 static void collect_auto(rcl_heap *h, int gen, int reason)
 {
 	if (heap_incremental_now(h)) {
-		if (pass_over(h) && h->pass_incomplete) {
+		if (h->pass_incomplete) {
 			gc_collect(h, OLD, reason);
-			return;
-		}
-		if (pass_over(h))
-			pass_begin(h);
-		if (increment_due(h)) {
-			gc_increment(h, reason);
 			return;
 		}
 		if (gen == OLD)
 			gen = SET_GEN;
+		if (increment_due(h)) {
+			gc_increment(h, gen, reason);
+			return;
+		}
 	}
 	gc_collect(h, gen, reason);
 }
@@ -1374,11 +1669,9 @@ size_t rcl_collect_increment(rcl_heap *h)
 		errno = EBUSY;
 		return 0;
 	}
-	if (pass_over(h) && h->pass_incomplete)
+	if (h->pass_incomplete)
 		return gc_collect(h, OLD, REASON_MANUAL);
-	if (pass_over(h))
-		pass_begin(h);
-	return gc_increment(h, REASON_MANUAL);
+	return gc_increment(h, SET_GEN, REASON_MANUAL);
 }
 
 /*
@@ -1445,12 +1738,15 @@ bool gc_collect_paced(rcl_heap *h, size_t new_bytes, size_t trigger)
 {
 	if (h->young_bytes_since + new_bytes <= trigger)
 		return false;
-	if (h->incremental && pass_over(h) && !h->pass_incomplete)
-		pass_begin(h); /* so that the pace below is this pass's */
+	size_t budget = trigger > SIZE_MAX / 2 ? SIZE_MAX : trigger * 2;
+
 	/* the pass ends within twice this (pass_budget): its garbage is
-	 * found before the headroom to hard is spent */
-	h->pressure_budget = trigger > SIZE_MAX / 2 ? SIZE_MAX : trigger * 2;
+	 * found before the headroom to hard is spent; again after, for a
+	 * pass that began there (pass_begin) */
+	h->pressure_budget = budget;
 	collect_auto(h, pick_generation(h, true), REASON_LIMIT);
+	if (h->incremental)
+		h->pressure_budget = budget;
 	return true;
 }
 
@@ -1588,6 +1884,10 @@ static bool move_all(rcl_heap *h, unsigned from, unsigned to, unsigned gen)
 
 			if (!o)
 				continue;
+			/* outside the pass, as a survivor (gc_pass_abort) */
+			o->flags = (o->flags & ~(uint32_t)(F_COUNTED |
+							   F_MARKED)) |
+				   h->epoch;
 			head_set_gen(o, gen);
 			o->idx = h->vec[gen].n;
 			h->vec[gen].v[h->vec[gen].n++] = o;
@@ -1605,6 +1905,7 @@ void rcl_freeze(rcl_heap *h)
 	if (!h || h->collecting)
 		return;
 	HEAP_CHECK_OWNER(h);
+	gc_pass_abort(h);
 	if (!move_all(h, 0, RCL_GENERATIONS - 1, GEN_PERMANENT))
 		return;
 	for (int i = 0; i < RCL_GENERATIONS; i++)
@@ -1614,10 +1915,22 @@ void rcl_freeze(rcl_heap *h)
 /* Move the permanent generation back into the oldest one. */
 void rcl_unfreeze(rcl_heap *h)
 {
+	rcl_vec *v;
+
 	if (!h || h->collecting)
 		return;
 	HEAP_CHECK_OWNER(h);
-	move_all(h, GEN_PERMANENT, GEN_PERMANENT, RCL_GENERATIONS - 1);
+	v = &h->vec[RCL_GENERATIONS - 1];
+	gc_pass_abort(h);
+	if (!move_all(h, GEN_PERMANENT, GEN_PERMANENT, RCL_GENERATIONS - 1))
+		return;
+	/* what stays there too is outside the aborted pass: the next one
+	 * begins with every object in (pass_begin's flip) */
+	for (uint32_t i = 0; i < v->n; i++)
+		if (v->v[i] != NULL)
+			v->v[i]->flags = (v->v[i]->flags &
+					  ~(uint32_t)(F_COUNTED | F_MARKED)) |
+					 h->epoch;
 }
 
 size_t rcl_freeze_count(const rcl_heap *h)

@@ -788,6 +788,9 @@ void rcl_dealloc(void *obj)
 			gc_free_member(h, o);
 		return;
 	}
+	/* before the trash may link it through gc_refs */
+	if (__builtin_expect(o->flags & F_GRAY, 0))
+		gc_ungray(h, o);
 	/* freeing it runs nothing and frees nothing else: now, and here */
 	if (!(o->flags & (F_WEAK | F_BIG | F_OWNED | F_SITE)) &&
 	    (o->ti->inert || (o->ti->described && refs_empty(o->ti, obj)))) {
@@ -1256,6 +1259,7 @@ void rcl_heap_destroy(rcl_heap *h)
 	if (!h)
 		return;
 	HEAP_CHECK_OWNER(h);
+	gc_pass_abort(h);
 	rcl_unfreeze(h);
 	if (!h->collecting)
 		gc_collect(h, RCL_GENERATIONS - 1, REASON_MANUAL);
@@ -1263,6 +1267,7 @@ void rcl_heap_destroy(rcl_heap *h)
 	free_remaining(h);
 	sites_free(h);
 	heap_raw_free(h, h->taken_from, h->taken_cap * sizeof(*h->taken_from));
+	heap_raw_free(h, h->work, h->work_cap * sizeof(*h->work));
 	for (unsigned g = 0; g < NSLOTS; g++)
 		vec_free(h, &h->vec[g]);
 	headmap_free(h, &h->weak);

@@ -44,11 +44,15 @@
  *     soon as its count is zero; while h->deleting, a member not yet
  *     cleared whose count drops to zero waits until the delete reaches it.
  *   - Outside a collection, gc_refs links the objects waiting on h->trash.
- *   - VISITED (any time) means something only in the oldest generation:
- *     equal to h->visited, the incremental pass has visited the object;
- *     else it is pending. survive() sets it on every survivor; a pass
- *     begins by flipping h->visited (gc.c). The oldest vector's cursor has
- *     no pending object below it.
+ *   - COUNTED, MARKED and GRAY (any time) belong to the incremental pass
+ *     over the oldest generation (gc.c, "Incremental collection"): they
+ *     mean something only there. COUNTED and MARKED are read against
+ *     h->epoch, which a pass flips as it begins; survive() sets both to it
+ *     on every survivor (counted and marked: outside the pass under way).
+ *     While the pass counts, a COUNTED object's gc_refs is its count; a
+ *     GRAY one is in h->work, its gc_refs its place there, and
+ *     rcl_dealloc() takes it out (gc_ungray) before anything else uses
+ *     gc_refs.
  */
 #ifndef RECLAIM_INTERNAL_H
 #define RECLAIM_INTERNAL_H
@@ -189,9 +193,11 @@ enum {
 	F_BIG = 1 << 9,	  /* not from the pool: its block size before it */
 	F_VAR = 1 << 10,  /* from rcl_new_var(): its size is its block's */
 	F_SITE = 1 << 11, /* its site is recorded (in h->sites) */
-	/* in the oldest generation: visited by this pass of the incremental
-	 * collector when equal to h->visited (gc.c), pending otherwise */
-	F_VISITED = 1 << 12,
+	/* the incremental pass (gc.c): counted and marked when equal to
+	 * h->epoch's bits, in h->work when GRAY */
+	F_COUNTED = 1 << 12,
+	F_MARKED = 1 << 13,
+	F_GRAY = 1 << 14,
 };
 
 /* After marking: in the set, not reached: garbage. */
@@ -212,10 +218,9 @@ typedef struct rcl_vec {
 	uint32_t n; /* used, holes included */
 	uint32_t cap;
 	uint32_t holes;
-	uint32_t cursor; /* the oldest generation's: the incremental pass's
-			    scan; below it, no pending object (gc.c) */
-	uint32_t limit;	 /* ... and from here on, none either: appended
-			    since the pass began */
+	uint32_t cursor; /* the oldest generation's: where the incremental
+			    pass walks next (gc.c) */
+	uint32_t limit;	 /* its length when the pass began */
 } rcl_vec;
 
 typedef struct rcl_gen {
@@ -310,6 +315,13 @@ typedef struct rcl_blocks {
 
 struct rcl_gauge;
 
+/* An object of the incremental pass's work stack (gc.c), and the next of
+ * its references to walk. */
+struct pass_entry {
+	rcl_head *o; /* NULL: walked, or freed meanwhile */
+	size_t pos;
+};
+
 struct rcl_heap {
 	rcl_gen gens[RCL_GENERATIONS];
 	rcl_vec vec[NSLOTS];
@@ -349,20 +361,32 @@ struct rcl_heap {
 
 	/* incremental collection of the oldest generation (gc.c) */
 	bool incremental;	  /* automatic fulls are done in increments */
-	bool pass_incomplete;	  /* an increment could not take its closure */
-	bool pass_done;		  /* the cursor met no pending object left */
-	uint32_t visited;	  /* F_VISITED's value meaning "visited" */
-	size_t increment_objects; /* pending old objects an increment takes */
+	bool pass_incomplete;	  /* memory was short: a full collection ends
+				     the pass */
+	uint8_t pass_phase;	  /* PASS_* (gc.c) */
+	uint32_t epoch;		  /* F_COUNTED|F_MARKED or 0: their value
+				     meaning "counted", "marked" this pass */
+	size_t increment_objects; /* an increment's work: objects walked and
+				     references followed */
 	size_t pass_objects;	  /* old objects when this pass began */
 	size_t pass_bytes;	  /* and their bytes */
-	size_t pass_left;	  /* of them, not yet taken (some may be freed) */
+	size_t pass_work;	  /* the pass's work, estimated */
+	size_t pass_done;	  /* of which done */
+	size_t pass_refs;	  /* references the count followed */
+	size_t refs_last;	  /* ... in the last pass that counted them all */
+	size_t pass_marked;	  /* objects the mark reached */
+	rcl_head *part;		  /* the object the count walks, partly walked */
+	size_t part_pos;	  /* its next reference */
+	struct pass_entry *work; /* the mark's work stack, then the candidates */
+	uint32_t work_n;
+	uint32_t work_cap;
 	size_t pressure_budget;	  /* admission's pass budget past soft, or 0 */
-	double debt;		  /* pending objects the pacing owes */
+	double debt;		  /* work the pacing owes */
 	size_t pace_total;	  /* the heap's recent highest bytes, where
 				     its growth is counted from (gc.c) */
 	uint32_t fill;		  /* where fill_holes() looks for a hole next */
-	uint32_t taken_base;	  /* generation 1's vector's length before an
-				     increment's old objects: UINT32_MAX
+	uint32_t taken_base;	  /* generation 1's vector's length before a
+				     validation's candidates: UINT32_MAX
 				     outside one */
 	uint32_t taken_cap;
 	uint32_t *taken_from;	  /* where each was in the oldest vector, by
@@ -634,6 +658,16 @@ size_t gc_collect(rcl_heap *h, int generation, int reason);
 size_t gc_old_pending(const rcl_heap *h);
 void gc_maybe_collect(rcl_heap *h, size_t new_bytes);
 void gc_free_member(rcl_heap *h, rcl_head *o);
+/* The incremental pass under way ends here, undone (a whole collection,
+ * freezing, or the heap's end follows); the next begins afresh. */
+void gc_pass_abort(rcl_heap *h);
+
+/* o, GRAY, is about to be freed: out of the pass's work stack with it. */
+static inline void gc_ungray(rcl_heap *h, rcl_head *o)
+{
+	h->work[o->gc_refs].o = NULL;
+	o->flags &= ~(uint32_t)F_GRAY;
+}
 
 /* Is a collection due before new_bytes more are taken? The cheap test
  * gc_maybe_collect() repeats and acts on. */

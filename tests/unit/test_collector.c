@@ -7,6 +7,8 @@
 
 #include <cmocka.h>
 
+#include <reclaim/types.h>
+
 #include "testobj.h"
 #include "unit.h"
 
@@ -867,35 +869,119 @@ static void test_incremental_off(void **state)
 	rcl_heap_destroy(h);
 }
 
-/* One old object reaching many makes an increment as large as what it
- * reaches: it runs whole (completeness) and is counted. */
+/* A cache kept in one container: a list of n nodes, old, with an old
+ * cycle among them; the cycle is dropped from the list, then increments
+ * of 100 units run alone. n = 20000 for 100 a slice: a pass walks the
+ * list's references, and its nodes, in 200 slices at least. */
+static size_t wide_list(rcl_heap *h, size_t n, int *destroyed)
+{
+	rcl_list *cache = rcl_list_new(h, 0);
+	node *c;
+	size_t i;
+
+	assert_non_null(cache);
+	for (i = 0; i < n; i++) {
+		node *x = rcl_new(h, &node_type);
+
+		assert_non_null(x);
+		assert_int_equal(rcl_list_append(cache, x), 0);
+		rcl_decref(x);
+	}
+	c = make_cycle(h, &node_type, destroyed);
+	assert_int_equal(rcl_list_append(cache, c), 0);
+	rcl_decref(c);
+	rcl_collect(h, 2); /* all old; a pass begins */
+	rcl_set_increment_objects(h, 100);
+	rcl_decref(rcl_list_pop(cache)); /* the cycle: old garbage */
+	for (i = 0; i < 100 * n && *destroyed == 0; i++)
+		rcl_collect_increment(h);
+	rcl_decref(cache);
+	return i;
+}
+
+/* One container reaching the whole old generation does not make an
+ * increment walk it whole: its items are walked a slice at a time (the
+ * list describes them), no increment is oversized, and the cycle is
+ * still found by increments alone. */
+static void test_incremental_wide(void **state)
+{
+	const size_t n = 20000;
+	rcl_heap *h = heap_with(0, 0, 0, 0);
+	int destroyed = 0;
+	size_t increments = wide_list(h, n, &destroyed);
+	rcl_stats st = stats(h);
+
+	(void)state;
+	assert_int_equal(destroyed, 2);
+	assert_int_equal(st.increments_oversized_total, 0);
+	/* the pass under way, and the one that found it: each walks the n
+	 * nodes and the list's n references at least once */
+	assert_true(increments >= 2 * n / 100);
+	assert_int_equal(st.gen[2].collections, 1); /* the one by hand */
+	print_message("# cycle beside %zu nodes in one list: %zu increments, "
+		      "none oversized\n",
+		      n, increments);
+	rcl_heap_destroy(h);
+}
+
+/* A type's own traverse is called whole: a bag of 100 references walked
+ * by it makes an increment of 10 units walk 100, counted as oversized;
+ * the cycle it holds, once dropped, is found all the same. */
+struct bag {
+	node *item[100];
+};
+
+static void bag_traverse(void *self, rcl_visit_fn visit, void *arg)
+{
+	struct bag *b = self;
+
+	for (int i = 0; i < 100; i++)
+		if (b->item[i])
+			visit(b->item[i], "item", arg);
+}
+
+static void bag_clear(void *self)
+{
+	struct bag *b = self;
+
+	for (int i = 0; i < 100; i++) {
+		node *c = b->item[i];
+
+		b->item[i] = NULL;
+		rcl_decref(c);
+	}
+}
+
+static const rcl_type bag_type = {
+    .name = "Bag",
+    .size = sizeof(struct bag),
+    .traverse = bag_traverse,
+    .clear = bag_clear,
+};
+
 static void test_incremental_oversized(void **state)
 {
 	rcl_heap *h = heap_with(0, 0, 0, 0);
-	node *head = rcl_new(h, &node_type), *cur = head;
+	struct bag *bag = rcl_new(h, &bag_type);
 	int destroyed = 0;
 	rcl_stats st;
 
 	(void)state;
-	for (int i = 0; i < 100; i++) { /* a chain of 100, from head */
-		node *next = rcl_new(h, &node_type);
-
-		node_set(cur, 0, next);
-		rcl_decref(next);
-		cur = next;
-	}
-	node_set(cur, 1, make_cycle(h, &node_type, &destroyed));
-	rcl_decref(cur->f[1]);
+	assert_non_null(bag);
+	for (int i = 0; i < 99; i++)
+		assert_non_null(bag->item[i] = rcl_new(h, &node_type));
+	bag->item[99] = make_cycle(h, &node_type, &destroyed);
 	rcl_collect(h, 2);
 	rcl_set_increment_objects(h, 10);
-	node_set(cur, 1, NULL); /* the cycle is old garbage at the chain's end */
-	for (int i = 0; i < 4 && destroyed == 0; i++)
+	rcl_decref(bag->item[99]);
+	bag->item[99] = NULL; /* the cycle: old garbage */
+	for (int i = 0; i < 1000 && destroyed == 0; i++)
 		rcl_collect_increment(h);
 	st = stats(h);
 	assert_int_equal(destroyed, 2);
 	assert_true(st.increments_oversized_total > 0);
-	assert_int_equal(st.gen[2].objects, 101);
-	rcl_decref(head);
+	assert_int_equal(st.gen[2].objects, 100);
+	rcl_decref(bag);
 	rcl_heap_destroy(h);
 }
 
@@ -924,6 +1010,7 @@ int main(int argc, char **argv)
 	    cmocka_unit_test(test_pause_stats),
 	    cmocka_unit_test(test_incremental_pacing),
 	    cmocka_unit_test(test_incremental_off),
+	    cmocka_unit_test(test_incremental_wide),
 	    cmocka_unit_test(test_incremental_oversized),
 	};
 
