@@ -94,7 +94,7 @@ static int cmd_stats_human(const struct json *reply)
 		 human_bytes(json_path_u64(reply, "heap.young_bytes"), a));
 	kv_print("pauses", "longest %s; %llu increments (longest %s, %llu "
 		 "oversized), %llu passes of the oldest generation, %llu of "
-		 "its objects pending",
+		 "its object walks left",
 		 human_ns(s.total.heap_pause_max_ns, a),
 		 (unsigned long long)s.total.heap_increments_total,
 		 human_ns(s.total.heap_increment_pause_max_ns, b),

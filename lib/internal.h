@@ -320,6 +320,7 @@ struct rcl_gauge;
 struct pass_entry {
 	rcl_head *o; /* NULL: walked, or freed meanwhile */
 	size_t pos;
+	const void *items; /* where its references were when pos was set */
 };
 
 struct rcl_heap {
@@ -689,14 +690,16 @@ void refs_traverse(const rcl_type *t, void *obj, rcl_visit_fn visit,
 void refs_clear(const rcl_tinfo *ti, void *obj);
 void refs_forget(const rcl_tinfo *ti, void *obj);
 
-/* obj's references, each visited with its name: described or the type's. */
+/* obj's references, each visited with its name: the type's traverse if it
+ * has one (a type with both names its references its own way, as map does
+ * with its keys), else the described ones. */
 static inline void type_traverse(const rcl_type *t, void *obj,
 				 rcl_visit_fn visit, void *arg)
 {
-	if (t->nrefs != 0)
-		refs_traverse(t, obj, visit, arg);
-	else if (t->traverse != NULL)
+	if (t->traverse != NULL)
 		t->traverse(obj, visit, arg);
+	else if (t->nrefs != 0)
+		refs_traverse(t, obj, visit, arg);
 }
 
 /* Whether ti's type has a clear, its own or derived from its refs. */

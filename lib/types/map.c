@@ -6,6 +6,12 @@
  * continue past it. The table grows (and drops its tombstones) when live
  * plus tombstone slots would pass 3/4 of it, to twice the live entries, so a
  * probe stays short. Keys are copied into owned memory; the table too.
+ *
+ * The values are an array of their own, beside the slots (one block: the
+ * values, then the slots), NULL where no entry is: the type describes it
+ * (RCL_REF_VECTOR), so the collector walks it with no call per value, and
+ * an incremental pass a slice at a time, however large the map. Its
+ * traverse stays, for the reports: each value with its key as the name.
  */
 
 #include <errno.h>
@@ -18,12 +24,12 @@
 
 struct map_slot {
 	char *key;
-	void *value;
 	size_t hash;
 	size_t key_size; /* strlen + 1: what rcl_owned_free needs back */
 };
 
 struct rcl_map {
+	void **values; /* cap of them; then the slots, in the same block */
 	struct map_slot *slots;
 	size_t cap;  /* slots, 0 or a power of two */
 	size_t len;  /* live entries */
@@ -83,17 +89,21 @@ static struct map_slot *map_free_slot(const struct rcl_map *m, size_t hash)
 	}
 }
 
-/* Visit each value, with its key as the field name. */
+/* The bytes of a table of cap slots: the values, then the slots. */
+static size_t table_bytes(size_t cap)
+{
+	return cap * (sizeof(void *) + sizeof(struct map_slot));
+}
+
+/* Visit each value, with its key as the field name (reports). */
 static void map_traverse(void *self, rcl_visit_fn visit, void *arg)
 {
 	struct rcl_map *m = self;
 	size_t i;
 
 	for (i = 0; i < m->cap; i++) {
-		struct map_slot *s = &m->slots[i];
-
-		if (slot_live(s) && s->value != NULL)
-			visit(s->value, s->key, arg);
+		if (slot_live(&m->slots[i]) && m->values[i] != NULL)
+			visit(m->values[i], m->slots[i].key, arg);
 	}
 }
 
@@ -103,8 +113,10 @@ static void map_clear(void *self)
 {
 	struct rcl_map *m = self;
 	struct map_slot *slots = m->slots;
+	void **values = m->values;
 	size_t cap = m->cap, i;
 
+	m->values = NULL;
 	m->slots = NULL;
 	m->cap = 0;
 	m->len = 0;
@@ -115,10 +127,10 @@ static void map_clear(void *self)
 		if (!slot_live(s))
 			continue;
 		rcl_owned_free(m, s->key, s->key_size);
-		rcl_decref(s->value);
+		rcl_decref(values[i]);
 	}
-	if (slots != NULL)
-		rcl_owned_free(m, slots, cap * sizeof(*slots));
+	if (values != NULL)
+		rcl_owned_free(m, values, table_bytes(cap));
 }
 
 const rcl_type rcl_map_type = {
@@ -126,6 +138,7 @@ const rcl_type rcl_map_type = {
     .size = sizeof(struct rcl_map),
     .traverse = map_traverse,
     .clear = map_clear,
+    RCL_REFS(RCL_REF_VECTOR(struct rcl_map, values, cap)),
     /* At free, clear runs first; this catches what was stored since. */
     .destroy = map_clear,
 };
@@ -134,11 +147,12 @@ const rcl_type rcl_map_type = {
  * -1 with ENOMEM and the map unchanged. */
 static int map_grow(struct rcl_map *m)
 {
-	struct map_slot *slots, *old;
+	struct map_slot *old;
+	void **values, **old_values;
 	size_t cap = MAP_MIN_CAP, old_cap, i;
 
 	while (cap / 2 < m->len + 1) {
-		if (cap > SIZE_MAX / 2 / sizeof(*slots)) {
+		if (cap > SIZE_MAX / 2 / table_bytes(1)) {
 			errno = ENOMEM;
 			return -1;
 		}
@@ -146,27 +160,36 @@ static int map_grow(struct rcl_map *m)
 	}
 	/* May collect and run finalizers: read the map only afterwards (and
 	 * the caller checks the load again). */
-	slots = rcl_owned_alloc(m, cap * sizeof(*slots));
-	if (slots == NULL) {
+	values = rcl_owned_alloc(m, table_bytes(cap));
+	if (values == NULL) {
 		errno = ENOMEM;
 		return -1;
 	}
 	old = m->slots;
+	old_values = m->values;
 	old_cap = m->cap;
 	if (m->len + 1 > cap / 2 + cap / 4) {
-		rcl_owned_free(m, slots, cap * sizeof(*slots));
+		rcl_owned_free(m, values, table_bytes(cap));
 		return 0;
 	}
-	memset(slots, 0, cap * sizeof(*slots));
-	m->slots = slots;
+	memset(values, 0, table_bytes(cap));
+	/* no allocation from here on: a collection sees the old table or
+	 * the new one, whole */
+	m->values = values;
+	m->slots = (struct map_slot *)(values + cap);
 	m->cap = cap;
 	m->used = m->len;
 	for (i = 0; i < old_cap; i++) {
-		if (slot_live(&old[i]))
-			*map_free_slot(m, old[i].hash) = old[i];
+		struct map_slot *s;
+
+		if (!slot_live(&old[i]))
+			continue;
+		s = map_free_slot(m, old[i].hash);
+		*s = old[i];
+		m->values[s - m->slots] = old_values[i];
 	}
-	if (old != NULL)
-		rcl_owned_free(m, old, old_cap * sizeof(*old));
+	if (old_values != NULL)
+		rcl_owned_free(m, old_values, table_bytes(old_cap));
 	return 0;
 }
 
@@ -186,13 +209,14 @@ rcl_map *rcl_map_new_at(rcl_heap *h, const rcl_site *site)
 	return rcl_new_at(h, &rcl_map_type, site);
 }
 
-/* Replace the value of key, which exists; the old value is decrefed last. */
-static void map_replace(struct map_slot *s, void *value)
+/* Replace the value of key, which exists at s; the old value is decrefed
+ * last. */
+static void map_replace(struct rcl_map *m, struct map_slot *s, void *value)
 {
-	void *old = s->value;
+	void **at = &m->values[s - m->slots], *old = *at;
 
 	rcl_incref(value);
-	s->value = value;
+	*at = value;
 	rcl_decref(old);
 }
 
@@ -211,7 +235,7 @@ int rcl_map_set(rcl_map *m, const char *key, void *value)
 	hash = map_hash(key, &key_size);
 	s = map_find(m, key, hash);
 	if (s != NULL) {
-		map_replace(s, value);
+		map_replace(m, s, value);
 		return 0;
 	}
 	/* Each allocation may run finalizers that change the map, so nothing
@@ -231,14 +255,15 @@ int rcl_map_set(rcl_map *m, const char *key, void *value)
 	s = map_find(m, key, hash);
 	if (s != NULL) {
 		rcl_owned_free(m, copy, key_size);
-		map_replace(s, value);
+		map_replace(m, s, value);
 		return 0;
 	}
 	s = map_free_slot(m, hash);
 	if (s->key == NULL)
 		m->used++;
 	rcl_incref(value);
-	*s = (struct map_slot){copy, value, hash, key_size};
+	*s = (struct map_slot){copy, hash, key_size};
+	m->values[s - m->slots] = value;
 	m->len++;
 	return 0;
 }
@@ -258,7 +283,7 @@ void *rcl_map_get(const rcl_map *m, const char *key)
 		errno = ENOENT;
 		return NULL;
 	}
-	return s->value;
+	return m->values[s - m->slots];
 }
 
 /* Whether key is in the map (tells a NULL value from an absent key). */
@@ -287,10 +312,10 @@ int rcl_map_del(rcl_map *m, const char *key)
 		errno = ENOENT;
 		return -1;
 	}
-	value = s->value;
+	value = m->values[s - m->slots];
 	rcl_owned_free(m, s->key, s->key_size);
 	s->key = tombstone;
-	s->value = NULL;
+	m->values[s - m->slots] = NULL;
 	m->len--;
 	rcl_decref(value);
 	return 0;
@@ -326,7 +351,7 @@ bool rcl_map_next(const rcl_map *m, size_t *iter, const char **key,
 		if (key != NULL)
 			*key = s->key;
 		if (value != NULL)
-			*value = s->value;
+			*value = m->values[i];
 		*iter = i + 1;
 		return true;
 	}

@@ -53,8 +53,11 @@ typedef void (*rcl_visit_fn)(void *child, const char *field, void *arg);
  *	static const rcl_type kids_type = {.name = "Kids",
  *	    .size = sizeof(kids), RCL_REFS(RCL_REF_ARRAY(kids, item, n))};
  *
- * A type with refs uses them, not traverse; a type with neither holds no
- * references and is never tracked. A bad description (a misaligned offset,
+ * The collector walks a type's refs when it has them, not its traverse;
+ * a type may give both, and rcl_traverse() (and so every report) then calls
+ * its traverse, to name the references its own way (the standard map names
+ * each value by its key). The two must visit the same references. A type
+ * with neither holds no references and is never tracked. A bad description (a misaligned offset,
  * a field past size, an unknown kind) makes rcl_new() fail with EINVAL.
  */
 enum rcl_ref_kind { RCL_REF_FIELD, RCL_REF_ARRAY, RCL_REF_VECTOR };
@@ -304,12 +307,18 @@ size_t rcl_young_bytes(const rcl_heap *h);
 
 /*
  * Incremental collection of the oldest generation (off by default). When
- * on, the automatic collections never walk the whole heap at once: each
- * increment is the young generations plus up to increment_objects objects
- * of the oldest generation not yet visited by the current pass, with all
- * that they reach there, so that no garbage cycle is split. The pacing
- * makes a pass over the oldest generation complete within
- * max(young_bytes, a quarter of its bytes) / 2 bytes of heap growth
+ * on, the automatic collections never walk the whole heap at once: a pass
+ * over the oldest generation runs CPython's trial deletion (count, mark,
+ * then sweep for what the mark missed) a slice at a time, increment_objects
+ * units an increment (an object walked or a reference followed; up to twice
+ * that when the pacing is behind), after each increment's collection of the
+ * young; a container's described references (rcl_ref arrays and vectors:
+ * list, tuple, closure, map) are walked a slice at a time too, a type's
+ * traverse whole. The pass ends with one collection of the young and of
+ * what it found unreachable, which frees what is garbage among it: its
+ * pause is the garbage's, not the heap's. Every object that is garbage
+ * when a pass begins is freed by its end. The pacing makes a pass complete
+ * within max(young_bytes, a quarter of the heap) / 2 bytes of heap growth
  * (less past the watchdog's soft level), so its garbage is found within
  * twice that: the figure a stop-the-world full collection is paced by.
  * rcl_collect(h, 2) and admission's collections past the hard level stay
@@ -467,16 +476,18 @@ typedef struct rcl_stats {
 	bool incremental;
 	size_t increment_objects;
 	uint64_t increments_total;
-	uint64_t increments_oversized_total; /* one object's closure in the
-						 oldest generation passed
-						 increment_objects */
+	uint64_t increments_oversized_total; /* walked more than twice
+						 their units (a type's own
+						 traverse of many), or
+						 validated more candidates */
 	uint64_t increment_pause_max_ns;
 	uint64_t increment_pause_total_ns;
 	uint64_t increment_pause_hist[RCL_PAUSE_BUCKETS];
 	uint64_t old_passes_total; /* passes begun over the oldest generation
 				      (each full collection is one) */
-	size_t old_pending_objects; /* of gen[2].objects, at most this many
-				       not yet visited by the current pass */
+	size_t old_pending_objects; /* objects the pass under way has yet
+				       to walk, over its count, mark and
+				       sweep (an estimate) */
 	/* small objects' pages: free ones still resident, kept for reuse
 	 * (given back after a second unused, and by rcl_heap_trim) */
 	size_t pool_free_bytes;

@@ -2,7 +2,7 @@
  * A service that caches, as a user of reclaimd writes it: each request adds
  * small objects to a per-worker cache that lives on, and leaves a little
  * cyclic garbage besides. tests/bench/run.d/60-cache serves it with
- * heap.incremental off and on, side by side (issue 19).
+ * heap.incremental off and on, side by side.
  *
  *	GET /user/cache[?n=200&cap=3000000&layout=ring]
  *
@@ -29,13 +29,15 @@
  *
  * Why the layouts differ for the collector: a C array holds each entry from
  * outside the heap, so the collector sees 3 M small objects, none reaching
- * more than its chain; an increment takes a slice of them with what they
- * reach (n at most) and stays bounded. One heap list or map holding all 3 M
- * reaches the whole cache from one object, and an increment that touches it
- * must account for the whole cache, since anything the container reaches
- * may be reachable only through it: the increment that takes it walks the
- * whole heap (counted in heap.increments_oversized_total). list and map are
- * the hard case an incremental collector must bound; ring is the easy one.
+ * more than its chain. One heap list or map holding all 3 M reaches the
+ * whole cache from one object: a collector that takes increments closed
+ * under references (CPython 3.13's) walks the whole heap in the increment
+ * that takes it. libreclaim's increments walk the container's items a
+ * slice at a time instead (its references are described, rcl_ref), so
+ * list and map stay bounded too; they are the hard case, ring the easy
+ * one. The map is slow for its own reasons besides: deleting the oldest
+ * key leaves tombstones, and once they fill the table it is rebuilt, 3 M
+ * entries in one rcl_map_set.
  *
  *	cc -shared -fPIC -o growing_cache.so growing_cache.c $(pkg-config --cflags reclaim)
  */
