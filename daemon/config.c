@@ -115,7 +115,7 @@ static const struct config_key config_keys[] = {
     KEY("metrics", "listen", "127.0.0.1:9187", parse_listen, metrics_listen),
     KEY("heap", "thresholds", "700,10,10", parse_thresholds, heap_thresholds),
     KEY("heap", "young_bytes", "8MiB", parse_size, heap_young_bytes),
-    KEY("heap", "incremental", "false", parse_bool, heap_incremental),
+    KEY("heap", "incremental", "true", parse_bool, heap_incremental),
     KEY("heap", "increment_objects", "10000", parse_count,
 	heap_increment_objects),
     KEY("watchdog", "enabled", "true", parse_bool, watchdog.enabled),

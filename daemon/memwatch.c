@@ -131,6 +131,7 @@ static bool memwatch_heap_info(void *arg, rcl_watchdog_heap_info *out)
 	size_t i;
 
 	memset(out, 0, sizeof *out);
+	out->incremental = mw->srv->incremental;
 	for (i = 0; i < mw->srv->nworkers; i++) {
 		worker_read_stats(mw->srv->workers[i], &w);
 		out->objects += w.heap_objects;

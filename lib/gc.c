@@ -1665,9 +1665,10 @@ static size_t gc_increment(rcl_heap *h, int gen, int reason)
 	if (!collect_begin(h, gen, &t0))
 		return 0;
 	units = h->increment_objects;
-	if (h->debt < (double)units)
-		units = (size_t)h->debt + 1; /* what is owed */
-	else
+	if (h->debt < (double)units) {
+		if (reason != REASON_MANUAL) /* rcl_collect_increment: whole */
+			units = (size_t)h->debt + 1; /* what is owed */
+	} else
 		units = h->debt < 2.0 * (double)units ? (size_t)h->debt
 						      : 2 * units;
 	n_old = h->vec[OLD].n;

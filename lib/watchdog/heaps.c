@@ -48,8 +48,10 @@ static bool heaps_info(void *arg, rcl_watchdog_heap_info *out)
 	size_t i;
 
 	memset(out, 0, sizeof *out);
+	out->incremental = hs->n > 0;
 	for (i = 0; i < hs->n; i++) {
 		rcl_heap_stats(hs->heaps[i], &st);
+		out->incremental = out->incremental && st.incremental;
 		out->objects += st.objects;
 		out->bytes += st.bytes;
 		out->full_collections +=

@@ -578,12 +578,15 @@ static bool grown(const rcl_watchdog *wd)
 	       hi->objects - wd->floor_objects >= wd->cfg.growth_min_objects;
 }
 
-/* The growth rule: a full collection, at most once per repeat interval. */
+/* The growth rule: a full collection, at most once per repeat interval;
+ * none on incremental heaps, whose passes find old garbage within the
+ * bytes a full collection waits for, without its pause (memory is not
+ * short at the normal level; the levels still force whole ones). */
 static void growth(rcl_watchdog *wd)
 {
 	uint64_t t = now(wd);
 
-	if (!grown(wd))
+	if (!grown(wd) || wd->hi.incremental)
 		return;
 	if (wd->growth_ns != 0 &&
 	    t - wd->growth_ns < (uint64_t)wd->cfg.repeat_ms * 1000000)

@@ -10,10 +10,12 @@
 # plugin; its req/s >= 1.5x Tornado fixed's built in, >= 1x as a plugin;
 # on /, >= 10x Tornado's req/s.
 #
-#   tests/bench/seed.sh [-B BUILD] [-n N] [-c C] [-w WORKERS] [--no-leaky-peer]
+#   tests/bench/seed.sh [-B BUILD] [-n N] [-c C] [-w WORKERS] [-s KEY=VALUE]...
+#                       [--no-leaky-peer]
 #
 # -n/-c: ab's requests and concurrency (1000, 100). -w: reclaimd's
-# http.workers (default 2). --no-leaky-peer skips Tornado leaky (about 80 s:
+# http.workers (default 2). -s: a reclaimd setting (reclaimd -s), such as
+# heap.incremental=off. --no-leaky-peer skips Tornado leaky (about 80 s:
 # it is the write-up's 2 GB, 13 req/s case).
 set -euo pipefail
 
@@ -21,6 +23,7 @@ src=$(cd "$(dirname "$0")/../.." && pwd)
 build=${BENCH_BUILD:-$src/build-release}
 python=${BENCH_PYTHON:-/usr/bin/python3}
 n=1000 c=100 workers=2 leaky_peer=true
+settings=()
 
 while [ $# -gt 0 ]; do
 	case $1 in
@@ -28,8 +31,9 @@ while [ $# -gt 0 ]; do
 	-n) n=$2; shift 2 ;;
 	-c) c=$2; shift 2 ;;
 	-w) workers=$2; shift 2 ;;
+	-s) settings+=(-s "$2"); shift 2 ;;
 	--no-leaky-peer) leaky_peer=false; shift ;;
-	-h|--help) sed -n '2,16s/^# \{0,1\}//p' "$0"; exit 0 ;;
+	-h|--help) sed -n '2,18s/^# \{0,1\}//p' "$0"; exit 0 ;;
 	*) echo "seed.sh: unknown argument $1" >&2; exit 2 ;;
 	esac
 done
@@ -62,7 +66,7 @@ start() {
 	tornado) "$python" "$src/tests/bench/tornado_seed.py" "$2" >/dev/null 2>&1 & ;;
 	reclaimd | plugin) "$reclaimd" -s control.socket="$tmp/control" \
 		-s http.listen=127.0.0.1:"$2" -s metrics.listen=off \
-		-s http.workers="$workers" \
+		-s http.workers="$workers" "${settings[@]}" \
 		-s tasks.modules="$([ "$1" = plugin ] && echo "$plugin")" \
 		2>"$tmp/reclaimd.log" & ;;
 	esac

@@ -4,6 +4,7 @@
 #include <stdarg.h>
 #include <stddef.h>
 #include <stdint.h>
+#include <stdio.h>
 
 #include <cmocka.h>
 
@@ -924,6 +925,88 @@ static void test_incremental_wide(void **state)
 	rcl_heap_destroy(h);
 }
 
+/* The same cache in one map: its values are a described vector too, walked
+ * a slice at a time however large the map. */
+static void test_incremental_wide_map(void **state)
+{
+	const size_t n = 20000;
+	rcl_heap *h = heap_with(0, 0, 0, 0);
+	rcl_map *cache = rcl_map_new(h);
+	int destroyed = 0;
+	char key[32];
+	size_t i;
+	rcl_stats st;
+
+	(void)state;
+	assert_non_null(cache);
+	for (i = 0; i < n; i++) {
+		node *x = rcl_new(h, &node_type);
+
+		assert_non_null(x);
+		snprintf(key, sizeof(key), "%zu", i);
+		assert_int_equal(rcl_map_set(cache, key, x), 0);
+		rcl_decref(x);
+	}
+	{
+		node *c = make_cycle(h, &node_type, &destroyed);
+
+		assert_int_equal(rcl_map_set(cache, "cycle", c), 0);
+		rcl_decref(c);
+	}
+	rcl_collect(h, 2);
+	rcl_set_increment_objects(h, 100);
+	assert_int_equal(rcl_map_del(cache, "cycle"), 0); /* old garbage */
+	for (i = 0; i < 100 * n && destroyed == 0; i++)
+		rcl_collect_increment(h);
+	st = stats(h);
+	assert_int_equal(destroyed, 2);
+	assert_int_equal(st.increments_oversized_total, 0);
+	assert_true(i >= 2 * n / 100);
+	rcl_decref(cache);
+	rcl_heap_destroy(h);
+}
+
+/* Objects freed while the pass holds them on its work stack (the mark
+ * pushes a slice of the list's items, and the program drops items between
+ * increments) leave it cleanly: every pass ends, nothing in use is freed
+ * and the heap stays valid (the sanitizers watch the stack's entries). */
+static void test_incremental_freed_meanwhile(void **state)
+{
+	const size_t n = 5000;
+	rcl_heap *h = heap_with(0, 0, 0, 0);
+	rcl_list *l = rcl_list_new(h, 0);
+	uint64_t passes;
+	rcl_stats st;
+
+	(void)state;
+	assert_non_null(l);
+	for (size_t i = 0; i < n; i++) {
+		node *x = rcl_new(h, &node_type);
+
+		assert_non_null(x);
+		if (i > 0) /* a chain too, so the mark pushes deeper */
+			node_set(x, 0, rcl_list_get(l, i - 1));
+		assert_int_equal(rcl_list_append(l, x), 0);
+		rcl_decref(x);
+	}
+	rcl_collect(h, 2);
+	rcl_set_increment_objects(h, 50);
+	passes = stats(h).old_passes_total;
+	for (int i = 0; i < 100000 && rcl_list_len(l) > 0; i++) {
+		rcl_collect_increment(h);
+		rcl_decref(rcl_list_pop(l)); /* n increments: passes of
+					      * about 600 each */
+		if (i % 7 == 0 && rcl_list_len(l) > 0) /* a chain cut */
+			node_set(rcl_list_get(l, rcl_list_len(l) / 2), 0, NULL);
+	}
+	st = stats(h);
+	assert_true(st.old_passes_total > passes + 2);
+	assert_true(rcl_heap_validate(h));
+	assert_int_equal(st.objects, 1); /* the list alone */
+	rcl_decref(l);
+	rcl_heap_destroy(h);
+}
+
 /* A type's own traverse is called whole: a bag of 100 references walked
  * by it makes an increment of 10 units walk 100, counted as oversized;
  * the cycle it holds, once dropped, is found all the same. */
@@ -1011,6 +1094,8 @@ int main(int argc, char **argv)
 	    cmocka_unit_test(test_incremental_pacing),
 	    cmocka_unit_test(test_incremental_off),
 	    cmocka_unit_test(test_incremental_wide),
+	    cmocka_unit_test(test_incremental_wide_map),
+	    cmocka_unit_test(test_incremental_freed_meanwhile),
 	    cmocka_unit_test(test_incremental_oversized),
 	};
 

@@ -11,8 +11,11 @@
  * inside it). Fixed seeds, so every failure reproduces.
  *
  * The same graphs again on incremental heaps (rcl_set_incremental), with
- * increments of 1 to 8 old objects run between the steps, so that cycles
- * span increments and the graph changes between them; the final check
+ * increments of 1 to 8 units (objects walked, references followed) run
+ * between the steps, so that a pass's count, mark and sweep each span many
+ * increments, containers are walked in slices, and the graph changes
+ * between them (objects freed while on the pass's work stack, containers
+ * grown and moved, edges moved behind the mark); the final check
  * then runs increments only, until the pass under way and the next one
  * have ended, and they must have freed exactly the unreachable, finalizers
  * and weak references included (a stop-the-world collection afterwards

@@ -258,6 +258,34 @@ static void test_growth(void **state)
 	rcl_watchdog_destroy(wd);
 }
 
+/* Incremental heaps: the same growth forces nothing (their passes pace old
+ * garbage); a level still forces its full collection. */
+static void test_growth_incremental(void **state)
+{
+	struct fake f = {0};
+	rcl_watchdog *wd;
+
+	(void)state;
+	f.usage = 100 * MiB;
+	f.have_hi = true;
+	f.hi.survivor_bytes = 20 * MiB;
+	f.hi.survivor_objects = 1000;
+	f.hi.bytes = 20 * MiB;
+	f.hi.objects = 1000;
+	f.hi.incremental = true;
+	wd = make(&f, NULL);
+	f.hi.bytes = 80 * MiB;
+	f.hi.objects = 400000;
+	step(wd, &f, 100 * MiB, 10);
+	step(wd, &f, 100 * MiB, 2000);
+	assert_int_equal(f.collects[2], 0);
+	f.hi.incremental = false; /* not all of them: the rule again */
+	step(wd, &f, 100 * MiB, 2000);
+	assert_int_equal(f.collects[2], 1);
+	assert_int_equal(f.last_reason, RCL_WATCHDOG_REASON_GROWTH);
+	rcl_watchdog_destroy(wd);
+}
+
 /* Set the fake census: Runner, Task, Other with these counts. */
 static void census(struct fake *f, size_t runners, size_t tasks, size_t others)
 {
@@ -649,6 +677,7 @@ int main(int argc, char **argv)
 	    cmocka_unit_test(test_cpu_cap),
 	    cmocka_unit_test(test_cpu_cap_heap_time),
 	    cmocka_unit_test(test_growth),
+	    cmocka_unit_test(test_growth_incremental),
 	    cmocka_unit_test(test_leak),
 	    cmocka_unit_test(test_leak_small),
 	    cmocka_unit_test(test_pacing),

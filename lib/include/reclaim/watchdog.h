@@ -209,6 +209,10 @@ typedef struct rcl_watchdog_heap_info {
 	size_t survivor_objects;   /* after the last full collection */
 	size_t survivor_bytes;
 	uint64_t gc_ns; /* cumulative time in collections */
+	/* every heap collects its oldest generation in increments, whose
+	 * pacing finds old garbage as full collections would: the growth
+	 * rule forces none (0 from a hook that does not know) */
+	bool incremental;
 } rcl_watchdog_heap_info;
 
 #define RCL_WATCHDOG_LEAK_TYPES 16
