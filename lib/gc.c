@@ -1164,23 +1164,39 @@ struct pass_walk {
 	bool failed; /* a push found memory short */
 };
 
-/* The count: a reference from an old object. */
-static inline void count_member(void *child, void *arg)
+/* Counted from now on: gc_refs starts at refcnt (first met, as the object
+ * walked or as a reference). */
+static inline void count_init(rcl_head *o)
 {
-	struct pass_walk *p = arg;
-	rcl_heap *h = p->h;
+	o->gc_refs = (uintptr_t)o->refcnt;
+	o->flags ^= F_COUNTED;
+}
+
+/* A reference the pass follows: its object if it is in the pass (old, not
+ * marked), else NULL; a unit of work either way. */
+static inline rcl_head *pass_member(struct pass_walk *p, void *child)
+{
 	rcl_head *c;
 
 	p->work++;
 	if (!child)
-		return;
+		return NULL;
 	c = HEAD(child);
-	if (head_gen(c) != OLD || marked(h, c))
-		return; /* outside the pass */
-	if (!counted(h, c)) {
-		c->gc_refs = (uintptr_t)c->refcnt;
-		c->flags ^= F_COUNTED;
-	}
+	if (head_gen(c) != OLD || marked(p->h, c))
+		return NULL; /* outside the pass */
+	return c;
+}
+
+/* The count: a reference from an old object. */
+static inline void count_member(void *child, void *arg)
+{
+	struct pass_walk *p = arg;
+	rcl_head *c = pass_member(p, child);
+
+	if (c == NULL)
+		return;
+	if (!counted(p->h, c))
+		count_init(c);
 	c->gc_refs--; /* may go below zero: the graph changes meanwhile */
 }
 
@@ -1194,21 +1210,16 @@ static void visit_count(void *child, const char *field, void *arg)
 static inline void mark_old(void *child, void *arg)
 {
 	struct pass_walk *p = arg;
-	rcl_heap *h = p->h;
-	rcl_head *c;
+	rcl_head *c = pass_member(p, child);
 
-	p->work++;
-	if (!child)
+	if (c == NULL)
 		return;
-	c = HEAD(child);
-	if (head_gen(c) != OLD || marked(h, c))
-		return;
-	if (!work_push(h, c)) {
+	if (!work_push(p->h, c)) {
 		p->failed = true;
 		return;
 	}
 	c->flags ^= F_MARKED;
-	h->pass_marked++;
+	p->h->pass_marked++;
 }
 
 static void visit_mark_old(void *child, const char *field, void *arg)
@@ -1312,10 +1323,8 @@ static size_t pass_count(rcl_heap *h, size_t budget)
 		}
 		if (o == h->part)
 			pos = h->part_pos;
-		else if (!counted(h, o)) {
-			o->gc_refs = (uintptr_t)o->refcnt;
-			o->flags ^= F_COUNTED;
-		}
+		else if (!counted(h, o))
+			count_init(o);
 		objects++;
 		if (!walk_slice(o, &pos, budget - objects - p.work + 1,
 				count_member, visit_count, &p)) {

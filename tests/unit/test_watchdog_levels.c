@@ -218,6 +218,18 @@ static void test_cpu_cap_heap_time(void **state)
 	rcl_watchdog_destroy(wd);
 }
 
+/* A heap of 20 MiB and 1000 objects, all survivors of the last full
+ * collection, at 100 MiB of usage. */
+static void growth_heap(struct fake *f)
+{
+	f->usage = 100 * MiB;
+	f->have_hi = true;
+	f->hi.survivor_bytes = 20 * MiB;
+	f->hi.survivor_objects = 1000;
+	f->hi.bytes = 20 * MiB;
+	f->hi.objects = 1000;
+}
+
 /* Growth: past (1 + ratio) x the survivor floor, a full collection. */
 static void test_growth(void **state)
 {
@@ -225,12 +237,7 @@ static void test_growth(void **state)
 	rcl_watchdog_stats st;
 	rcl_watchdog *wd;
 
-	f.usage = 100 * MiB;
-	f.have_hi = true;
-	f.hi.survivor_bytes = 20 * MiB;
-	f.hi.survivor_objects = 1000;
-	f.hi.bytes = 20 * MiB;
-	f.hi.objects = 1000;
+	growth_heap(&f);
 	wd = make(&f, NULL);
 	f.hi.bytes = 40 * MiB; /* exactly 2x: not past */
 	step(wd, &f, 100 * MiB, 10);
@@ -266,12 +273,7 @@ static void test_growth_incremental(void **state)
 	rcl_watchdog *wd;
 
 	(void)state;
-	f.usage = 100 * MiB;
-	f.have_hi = true;
-	f.hi.survivor_bytes = 20 * MiB;
-	f.hi.survivor_objects = 1000;
-	f.hi.bytes = 20 * MiB;
-	f.hi.objects = 1000;
+	growth_heap(&f);
 	f.hi.incremental = true;
 	wd = make(&f, NULL);
 	f.hi.bytes = 80 * MiB;
