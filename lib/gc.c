@@ -473,6 +473,7 @@ static __attribute__((noinline)) void restore(rcl_heap *h, rcl_head *o)
 	head_set_gen(o, RCL_GENERATIONS - 1);
 	h->slot[RCL_GENERATIONS - 2].bytes -= bytes;
 	h->slot[RCL_GENERATIONS - 1].bytes += bytes;
+	h->restored++;
 }
 
 /* A survivor leaves the set, and moves to dst (to_gen) if move. */
@@ -715,7 +716,12 @@ static size_t handle_resurrected(rcl_heap *h, int gen)
 	{
 		if ((o->flags & (F_COLLECTING | F_REACHABLE)) ==
 		    (F_COLLECTING | F_REACHABLE)) {
-			o->flags &= ~(uint32_t)(F_COLLECTING | F_REACHABLE);
+			/* outside the pass under way, as a survivor */
+			o->flags = (o->flags & ~(uint32_t)(F_COLLECTING |
+							   F_REACHABLE |
+							   F_COUNTED |
+							   F_MARKED)) |
+				   h->epoch;
 			n++;
 		}
 	}
@@ -959,7 +965,6 @@ size_t gc_collect(rcl_heap *h, int gen, int reason)
 	if (!collect_begin(h, gen, &t0))
 		return 0;
 	if (gen == RCL_GENERATIONS - 1)
-	if (gen == RCL_GENERATIONS - 1)
 		gc_pass_abort(h); /* this is a whole one */
 	collect_set(h, gen, &si, &uncollectable);
 	if (gen == RCL_GENERATIONS - 1)
@@ -1136,6 +1141,7 @@ static bool work_push(rcl_heap *h, rcl_head *o)
 	h->work[h->work_n].o = o;
 	h->work[h->work_n].pos = 0;
 	h->work[h->work_n].items = NULL;
+	h->work[h->work_n].restarted = false;
 	o->gc_refs = h->work_n++;
 	o->flags |= F_GRAY;
 	return true;
@@ -1155,6 +1161,19 @@ void gc_pass_abort(rcl_heap *h)
 	work_clear(h);
 	h->part = NULL;
 	h->pass_phase = PASS_IDLE;
+}
+
+/* Every object of the oldest generation outside the aborted pass, as a
+ * survivor is: the next pass's flip takes them all in. */
+static void pass_outside(rcl_heap *h)
+{
+	rcl_vec *v = &h->vec[OLD];
+
+	for (uint32_t i = 0; i < v->n; i++)
+		if (v->v[i] != NULL)
+			v->v[i]->flags = (v->v[i]->flags &
+					  ~(uint32_t)(F_COUNTED | F_MARKED)) |
+					 h->epoch;
 }
 
 /* What the pass's walks pass their visitors. */
@@ -1381,8 +1400,14 @@ static size_t pass_mark(rcl_heap *h, size_t budget)
 			continue;
 		}
 		pos = h->work[i].pos;
-		if (pos != 0 && slice_items(o) != h->work[i].items)
-			pos = 0; /* moved: from its first again */
+		if (pos != 0 && !h->work[i].restarted &&
+		    slice_items(o) != h->work[i].items) {
+			/* moved: from its first again, once (a map rehashed
+			 * at every increment would never be walked to its
+			 * end otherwise) */
+			pos = 0;
+			h->work[i].restarted = true;
+		}
 		objects++;
 		/* what it pushes goes above it: its place i stays */
 		if (walk_slice(o, &pos, budget - objects - p.work + 1, mark_old,
@@ -1681,6 +1706,7 @@ static size_t gc_increment(rcl_heap *h, int gen, int reason)
 		units = h->debt < 2.0 * (double)units ? (size_t)h->debt
 						      : 2 * units;
 	n_old = h->vec[OLD].n;
+	h->restored = 0;
 	if (validate)
 		taken = take_candidates(h);
 	collect_set(h, gen, &si, &uncollectable);
@@ -1688,7 +1714,8 @@ static size_t gc_increment(rcl_heap *h, int gen, int reason)
 	vec_pop_holes(&h->vec[OLD]); /* what was taken from its end */
 	fill_holes(h, n_old);
 	/* old objects going back are not newly long-lived */
-	si.survivors -= taken < si.survivors ? taken : si.survivors;
+	si.survivors -= h->restored < si.survivors ? h->restored
+						     : si.survivors;
 	if (validate && !h->pass_incomplete)
 		pass_end(h);
 	if (begin && !h->pass_incomplete)
@@ -1982,10 +2009,6 @@ static bool move_all(rcl_heap *h, unsigned from, unsigned to, unsigned gen)
 
 			if (!o)
 				continue;
-			/* outside the pass, as a survivor (gc_pass_abort) */
-			o->flags = (o->flags & ~(uint32_t)(F_COUNTED |
-							   F_MARKED)) |
-				   h->epoch;
 			head_set_gen(o, gen);
 			o->idx = h->vec[gen].n;
 			h->vec[gen].v[h->vec[gen].n++] = o;
@@ -2004,8 +2027,10 @@ void rcl_freeze(rcl_heap *h)
 		return;
 	HEAP_CHECK_OWNER(h);
 	gc_pass_abort(h);
-	if (!move_all(h, 0, RCL_GENERATIONS - 1, GEN_PERMANENT))
+	if (!move_all(h, 0, RCL_GENERATIONS - 1, GEN_PERMANENT)) {
+		pass_outside(h); /* nothing moved: the next pass begins whole */
 		return;
+	}
 	for (int i = 0; i < RCL_GENERATIONS; i++)
 		h->gens[i].count = 0;
 }
@@ -2013,22 +2038,12 @@ void rcl_freeze(rcl_heap *h)
 /* Move the permanent generation back into the oldest one. */
 void rcl_unfreeze(rcl_heap *h)
 {
-	rcl_vec *v;
-
 	if (!h || h->collecting)
 		return;
 	HEAP_CHECK_OWNER(h);
-	v = &h->vec[RCL_GENERATIONS - 1];
 	gc_pass_abort(h);
-	if (!move_all(h, GEN_PERMANENT, GEN_PERMANENT, RCL_GENERATIONS - 1))
-		return;
-	/* what stays there too is outside the aborted pass: the next one
-	 * begins with every object in (pass_begin's flip) */
-	for (uint32_t i = 0; i < v->n; i++)
-		if (v->v[i] != NULL)
-			v->v[i]->flags = (v->v[i]->flags &
-					  ~(uint32_t)(F_COUNTED | F_MARKED)) |
-					 h->epoch;
+	move_all(h, GEN_PERMANENT, GEN_PERMANENT, RCL_GENERATIONS - 1);
+	pass_outside(h);
 }
 
 size_t rcl_freeze_count(const rcl_heap *h)

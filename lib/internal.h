@@ -321,6 +321,7 @@ struct pass_entry {
 	rcl_head *o; /* NULL: walked, or freed meanwhile */
 	size_t pos;
 	const void *items; /* where its references were when pos was set */
+	bool restarted;	   /* walked from its first again, once: they moved */
 };
 
 struct rcl_heap {
@@ -390,6 +391,7 @@ struct rcl_heap {
 				     validation's candidates: UINT32_MAX
 				     outside one */
 	uint32_t taken_cap;
+	size_t restored;	  /* candidates restore() put back, this time */
 	uint32_t *taken_from;	  /* where each was in the oldest vector, by
 				     its place in generation 1's after base */
 	size_t weakrefs;    /* live weak references */
@@ -663,11 +665,14 @@ void gc_free_member(rcl_heap *h, rcl_head *o);
  * freezing, or the heap's end follows); the next begins afresh. */
 void gc_pass_abort(rcl_heap *h);
 
-/* o, GRAY, is about to be freed: out of the pass's work stack with it. */
+/* o, GRAY, is about to be freed: out of the pass's work stack with it, and
+ * outside the pass, as a survivor is (a finalizer may resurrect it: it is
+ * then taken in by the next pass's flip, not left skipped by it). */
 static inline void gc_ungray(rcl_heap *h, rcl_head *o)
 {
 	h->work[o->gc_refs].o = NULL;
-	o->flags &= ~(uint32_t)F_GRAY;
+	o->flags = (o->flags & ~(uint32_t)(F_GRAY | F_COUNTED | F_MARKED)) |
+		   h->epoch;
 }
 
 /* Is a collection due before new_bytes more are taken? The cheap test
