@@ -1176,6 +1176,23 @@ static void pass_outside(rcl_heap *h)
 					 h->epoch;
 }
 
+/* Whether a walk of the oldest vector has reached the pass's limit (or
+ * the vector's end, which frees may have brought below it). */
+static inline bool at_limit(const rcl_vec *v)
+{
+	return v->cursor >= v->limit || v->cursor >= v->n;
+}
+
+/* Mark o and put it on h->work; false if memory is short. */
+static bool mark_push(rcl_heap *h, rcl_head *o)
+{
+	if (!work_push(h, o))
+		return false;
+	o->flags ^= F_MARKED;
+	h->pass_marked++;
+	return true;
+}
+
 /* What the pass's walks pass their visitors. */
 struct pass_walk {
 	rcl_heap *h;
@@ -1231,14 +1248,8 @@ static inline void mark_old(void *child, void *arg)
 	struct pass_walk *p = arg;
 	rcl_head *c = pass_member(p, child);
 
-	if (c == NULL)
-		return;
-	if (!work_push(p->h, c)) {
+	if (c != NULL && !mark_push(p->h, c))
 		p->failed = true;
-		return;
-	}
-	c->flags ^= F_MARKED;
-	p->h->pass_marked++;
 }
 
 static void visit_mark_old(void *child, const char *field, void *arg)
@@ -1330,8 +1341,7 @@ static size_t pass_count(rcl_heap *h, size_t budget)
 	struct pass_walk p = {h, 0, false};
 	size_t objects = 0;
 
-	while (v->cursor < v->limit && v->cursor < v->n &&
-	       objects + p.work < budget) {
+	while (!at_limit(v) && objects + p.work < budget) {
 		rcl_head *o = v->v[v->cursor];
 		size_t pos = 0, before = p.work;
 
@@ -1356,7 +1366,7 @@ static size_t pass_count(rcl_heap *h, size_t budget)
 		h->part = NULL;
 		v->cursor++;
 	}
-	if (v->cursor >= v->limit || v->cursor >= v->n) {
+	if (at_limit(v)) {
 		h->part = NULL;
 		h->refs_last = h->pass_refs;
 		h->pass_work = 4 * h->pass_objects + 2 * h->pass_refs;
@@ -1379,19 +1389,13 @@ static size_t pass_mark(rcl_heap *h, size_t budget)
 		size_t pos;
 
 		if (h->work_n == 0) { /* the next root */
-			if (v->cursor >= v->n || v->cursor >= v->limit)
+			if (at_limit(v))
 				break;
 			o = v->v[v->cursor++];
 			objects++;
 			if (o != NULL && counted(h, o) && !marked(h, o) &&
-			    (intptr_t)o->gc_refs > 0) {
-				if (!work_push(h, o)) {
-					p.failed = true;
-					break;
-				}
-				o->flags ^= F_MARKED;
-				h->pass_marked++;
-			}
+			    (intptr_t)o->gc_refs > 0 && !mark_push(h, o))
+				p.failed = true;
 			continue;
 		}
 		i = h->work_n - 1;
@@ -1421,8 +1425,7 @@ static size_t pass_mark(rcl_heap *h, size_t budget)
 	}
 	if (p.failed) {
 		h->pass_incomplete = true;
-	} else if (h->work_n == 0 &&
-		   (v->cursor >= v->n || v->cursor >= v->limit)) {
+	} else if (h->work_n == 0 && at_limit(v)) {
 		v->cursor = 0;
 		h->pass_phase = PASS_SWEEP;
 	}
@@ -1435,7 +1438,7 @@ static size_t pass_sweep(rcl_heap *h, size_t budget)
 	rcl_vec *v = &h->vec[OLD];
 	size_t objects = 0;
 
-	while (v->cursor < v->n && v->cursor < v->limit && objects < budget) {
+	while (!at_limit(v) && objects < budget) {
 		rcl_head *o = v->v[v->cursor++];
 
 		objects++;
@@ -1444,7 +1447,7 @@ static size_t pass_sweep(rcl_heap *h, size_t budget)
 			return objects;
 		}
 	}
-	if (v->cursor >= v->n || v->cursor >= v->limit)
+	if (at_limit(v))
 		h->pass_phase = PASS_VALIDATE;
 	return objects;
 }
